@@ -1,0 +1,2 @@
+// Public face of @tandem/archiver.
+export {};

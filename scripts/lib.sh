@@ -1,0 +1,28 @@
+# Shared shell helpers for scripts/*: sourced, never run. Puts the project's Node 24 and pnpm on PATH.
+# shellcheck shell=bash
+TANDEM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TANDEM_TOOLS="$TANDEM_ROOT/.tools"
+TANDEM_DATA="${TANDEM_DATA:-$TANDEM_ROOT/.data}"
+NODE_WANT_MAJOR=24
+PNPM_VERSION=12.4.2
+
+log() { printf '\033[36m[tandem]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[tandem] error:\033[0m %s\n' "$*" >&2; exit 1; }
+need() { # need CMD "how to get it"
+  command -v "$1" >/dev/null 2>&1 || die "'$1' is required but not installed. $2"
+}
+
+node_major() { "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+# Prefer a system Node >= 22; otherwise the node@24 package from the npm registry, kept under .tools/.
+tandem_path() {
+  if [ -x "$TANDEM_TOOLS/node/node_modules/node/bin/node" ]; then
+    PATH="$TANDEM_TOOLS/node/node_modules/node/bin:$PATH"
+  fi
+  if [ -x "$TANDEM_TOOLS/pnpm/node_modules/.bin/pnpm" ]; then
+    PATH="$TANDEM_TOOLS/pnpm/node_modules/.bin:$PATH"
+  fi
+  PATH="$TANDEM_ROOT/node_modules/.bin:$PATH"
+  export PATH
+}
+tandem_path
