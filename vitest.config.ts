@@ -1,0 +1,15 @@
+// One vitest run for the whole workspace. Integration tests share the one local stack, each under
+// its own topic / key prefix / bucket prefix, so files may run in parallel; the 2-core machine
+// bounds how many at once.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: process.env.CI === 'true' ? ['default'] : ['default'],
+  },
+});
