@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseLakeUrl } from '../src/config.ts';
+import { TandemError } from '../src/errors.ts';
+
+function configError(env: Record<string, string>): TandemError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof TandemError) return error;
+    throw error;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('defaults to the local stack and a file lake under the given directory', () => {
+    const config = loadConfig({}, { lakeDir: '/tmp/lake' });
+    expect(config.kafka.brokers).toEqual(['localhost:9092']);
+    expect(config.kafka.dlqTopic).toBe('events.dlq');
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.lake.url).toBe('file:///tmp/lake');
+    expect(config.speed.outOfOrdernessMs).toBe(30_000);
+    expect(config.batch.maxBadRowRatio).toBe(0.01);
+  });
+
+  it('names the variable and the accepted forms', () => {
+    const lake = configError({ LAKE_URL: 'ftp://x' });
+    expect(lake.code).toBe('TANDEM_ERR_LAKE_URL');
+    expect(lake.message).toBe('LAKE_URL "ftp://x" is not supported; use s3://bucket/prefix or file:///dir');
+    const port = configError({ PORT: '80a' });
+    expect(port.code).toBe('TANDEM_ERR_CONFIG_INVALID');
+    expect(port.message).toContain('PORT="80a"');
+    expect(configError({ KAFKA_BROKERS: 'nohost' }).message).toContain('host:port');
+    expect(configError({ REDIS_URL: 'http://x' }).message).toContain('REDIS_URL');
+    expect(configError({ KAFKA_SASL_MECHANISM: 'scram-sha-256' }).message).toContain('KAFKA_SASL_USERNAME');
+  });
+
+  it('hashes API keys and never keeps them in the clear', () => {
+    const config = loadConfig({ TANDEM_API_KEYS: 'ops:read+admin:s3cret,viewer:read:abc' });
+    expect(config.serving.apiKeys).toEqual([
+      { name: 'ops', scopes: ['read', 'admin'], sha256: createHash('sha256').update('s3cret').digest('hex') },
+      { name: 'viewer', scopes: ['read'], sha256: createHash('sha256').update('abc').digest('hex') },
+    ]);
+    expect(JSON.stringify(config)).not.toContain('s3cret');
+    expect(configError({ TANDEM_API_KEYS: 'ops:write:x' }).message).not.toContain(':x');
+  });
+
+  it('parses production options', () => {
+    const config = loadConfig({
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'u',
+      KAFKA_SASL_PASSWORD: 'p',
+      KAFKA_SSL: 'true',
+      REDIS_URL: 'rediss://user:pw@redis.internal:6380',
+      LAKE_URL: 's3://bucket/some/prefix',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+    });
+    expect(config.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+    expect(config.kafka.ssl).toBe(true);
+    expect(config.redis.tls).toBe(true);
+    expect(parseLakeUrl(config.lake.url)).toEqual({ kind: 's3', bucket: 'bucket', prefix: 'some/prefix' });
+  });
+});
