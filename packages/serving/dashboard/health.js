@@ -1,0 +1,290 @@
+// The health panel: per view sealed-through, stale hours and last batch runs; the speed layer's
+// watermark, lag per partition, dead-letter and late counters. It also decides which layer is
+// down or behind, which the app turns into banners.
+
+import { getJson } from './api.js';
+import { $, h, setRows } from './dom.js';
+import { formatDuration, formatInteger, formatTime, HOUR_MS, isNumber, toMs } from './format.js';
+
+/**
+ * @typedef {object} HealthThresholds
+ * @property {number} speedBehindMs the speed watermark may trail now by this much while events wait
+ * @property {number} speedLagLimit events waiting in Kafka past which the speed layer is behind
+ * @property {number} batchBehindMs sealed-through may trail now by this much
+ */
+/** @type {HealthThresholds} */
+export const defaultThresholds = {
+  speedBehindMs: 120_000,
+  speedLagLimit: 10_000,
+  batchBehindMs: 3 * HOUR_MS,
+};
+
+/** @typedef {{ id: string, level: 'error' | 'warning', text: string }} Alert */
+
+/**
+ * @typedef {object} RunView
+ * @property {string} view
+ * @property {number | null} hour
+ * @property {string} status
+ * @property {number | null} durationMs
+ * @property {number | null} finishedAt
+ * @property {string | null} error
+ */
+
+/**
+ * @param {any} run
+ * @param {string} view
+ * @returns {RunView}
+ */
+function normalizeRun(run, view) {
+  const started = toMs(run?.startedAt);
+  const finished = toMs(run?.finishedAt ?? run?.endedAt);
+  const durationMs = isNumber(run?.durationMs)
+    ? run.durationMs
+    : started !== null && finished !== null
+      ? finished - started
+      : null;
+  return {
+    view,
+    hour: toMs(run?.hour),
+    status: String(run?.status ?? 'unknown'),
+    durationMs,
+    finishedAt: finished,
+    error: run?.error ? String(run.error?.message ?? run.error) : null,
+  };
+}
+
+/**
+ * Normalize a `/v1/status` body.
+ * @param {any} body
+ */
+export function normalizeStatus(body) {
+  const rawViews = Array.isArray(body?.views)
+    ? body.views
+    : Object.entries(body?.views ?? {}).map(([name, v]) => ({ name, .../** @type {any} */ (v) }));
+  const views = rawViews.map((/** @type {any} */ v) => {
+    const name = String(v?.name ?? v?.view ?? '?');
+    const batch = v?.batch ?? v;
+    const stale = Array.isArray(batch?.staleHours) ? batch.staleHours : [];
+    const runs = Array.isArray(batch?.runs ?? batch?.lastRuns ?? batch?.runHistory)
+      ? (batch.runs ?? batch.lastRuns ?? batch.runHistory)
+      : [];
+    return {
+      name,
+      sealedThrough: toMs(batch?.sealedThrough),
+      staleHours: stale.map(toMs).filter((/** @type {number | null} */ t) => t !== null),
+      runs: runs.map((/** @type {any} */ r) => normalizeRun(r, name)),
+      error: batch?.error ? String(batch.error?.message ?? batch.error) : null,
+    };
+  });
+  const speed = body?.speed ?? null;
+  const partitions = Array.isArray(speed?.partitions) ? speed.partitions : [];
+  return {
+    views,
+    speed: speed && {
+      up: speed.up ?? speed.ok ?? speed.reachable ?? !speed.error,
+      error: speed.error ? String(speed.error?.message ?? speed.error) : null,
+      watermark: toMs(speed.watermark),
+      maxEventTime: toMs(speed.maxEventTime),
+      heartbeat: toMs(speed.heartbeatAt ?? speed.lastHeartbeat ?? speed.updatedAt),
+      partitions: partitions.map((/** @type {any} */ p) => ({
+        partition: Number(p.partition),
+        appliedOffset: p.appliedOffset ?? null,
+        lag: isNumber(p.lag) ? p.lag : p.lag === null || p.lag === undefined ? null : Number(p.lag),
+      })),
+      dlqCount: isNumber(speed.dlqCount) ? speed.dlqCount : null,
+      lateCount: isNumber(speed.lateCount) ? speed.lateCount : null,
+      eventsApplied: isNumber(speed.eventsApplied) ? speed.eventsApplied : null,
+    },
+    now: toMs(body?.now) ?? Date.now(),
+  };
+}
+
+/**
+ * Which layers are down or behind, from a normalized status.
+ * @param {ReturnType<typeof normalizeStatus>} status
+ * @param {HealthThresholds} thresholds
+ * @returns {Alert[]}
+ */
+export function healthAlerts(status, thresholds) {
+  /** @type {Alert[]} */
+  const alerts = [];
+  const { speed, now } = status;
+  if (!speed) {
+    alerts.push({
+      id: 'speed',
+      level: 'error',
+      text: 'Speed layer: no status reported. Real-time buckets may be missing.',
+    });
+  } else if (!speed.up) {
+    alerts.push({
+      id: 'speed',
+      level: 'error',
+      text: `Speed layer is down${speed.error ? `: ${speed.error}` : ''}. Recent buckets show only what the batch layer has sealed.`,
+    });
+  } else {
+    const lag = speed.partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
+    const watermarkAge = speed.watermark === null ? null : now - speed.watermark;
+    const stalled = lag > 0 && (watermarkAge === null || watermarkAge > thresholds.speedBehindMs);
+    if (stalled || lag > thresholds.speedLagLimit) {
+      alerts.push({
+        id: 'speed',
+        level: 'error',
+        text: `Speed layer is behind: ${formatInteger(lag)} events not yet applied${
+          watermarkAge === null ? '' : `, watermark ${formatDuration(watermarkAge)} old`
+        }. It may be stopped.`,
+      });
+    }
+  }
+  for (const view of status.views) {
+    if (view.error) {
+      alerts.push({
+        id: `batch-${view.name}`,
+        level: 'error',
+        text: `Batch layer (${view.name}): ${view.error}`,
+      });
+      continue;
+    }
+    const failed = view.runs.find((r) => /fail|error/i.test(r.status));
+    const latest = view.runs[0];
+    if (latest && failed === latest) {
+      alerts.push({
+        id: `batch-${view.name}`,
+        level: 'error',
+        text: `Batch layer: the last run of ${view.name}${latest.hour === null ? '' : ` (hour ${formatTime(latest.hour)})`} failed${
+          latest.error ? `: ${latest.error}` : ''
+        }.`,
+      });
+    } else if (view.sealedThrough !== null && now - view.sealedThrough > thresholds.batchBehindMs) {
+      alerts.push({
+        id: `batch-${view.name}`,
+        level: 'warning',
+        text: `Batch layer is behind on ${view.name}: sealed through ${formatTime(view.sealedThrough)}, ${formatDuration(
+          now - view.sealedThrough,
+        )} ago.`,
+      });
+    } else if (view.staleHours.length > 0) {
+      alerts.push({
+        id: `batch-${view.name}`,
+        level: 'warning',
+        text: `${view.name}: ${view.staleHours.length} stale hour${view.staleHours.length === 1 ? '' : 's'} waiting for a recompute.`,
+      });
+    }
+  }
+  return alerts;
+}
+
+/**
+ * @param {{ onError: (error: unknown) => void, onSuccess: () => void, onAlerts: (alerts: Alert[]) => void, thresholds: HealthThresholds }} hooks
+ */
+export function createHealth(hooks) {
+  const errorLine = $('#health-error');
+
+  /** @param {string} selector @param {number | null} value @param {string} text */
+  function fact(selector, value, text) {
+    const element = $(selector);
+    element.dataset.value = value === null ? '' : String(value);
+    element.textContent = text;
+  }
+
+  /** @param {ReturnType<typeof normalizeStatus>} status */
+  function render(status) {
+    const { speed, now } = status;
+    fact(
+      '#speed-watermark',
+      speed?.watermark ?? null,
+      speed?.watermark ? formatTime(speed.watermark, { seconds: true }) : '—',
+    );
+    $('#speed-watermark').dataset.value = speed?.watermark ? new Date(speed.watermark).toISOString() : '';
+    $('#speed-behind').textContent = speed?.watermark ? formatDuration(now - speed.watermark) : '—';
+    const lag = speed ? speed.partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0) : null;
+    fact('#speed-lag', lag, formatInteger(lag));
+    fact('#speed-dlq', speed?.dlqCount ?? null, formatInteger(speed?.dlqCount));
+    fact('#speed-late', speed?.lateCount ?? null, formatInteger(speed?.lateCount));
+    fact('#speed-applied', speed?.eventsApplied ?? null, formatInteger(speed?.eventsApplied));
+    $('#speed-dlq').classList.toggle('warn', (speed?.dlqCount ?? 0) > 0);
+
+    setRows(
+      /** @type {HTMLTableSectionElement} */ ($('#partitions-table tbody')),
+      (speed?.partitions ?? []).map((p) =>
+        h('tr', { 'data-partition': p.partition }, [
+          h('th', { scope: 'row', class: 'num' }, [p.partition]),
+          h('td', { class: 'num' }, [p.appliedOffset === null ? '—' : String(p.appliedOffset)]),
+          h('td', { class: `num${(p.lag ?? 0) > 0 ? ' warn' : ''}`, 'data-value': p.lag ?? '' }, [
+            formatInteger(p.lag),
+          ]),
+        ]),
+      ),
+      speed ? 'No partitions assigned' : 'Speed layer status unavailable',
+    );
+
+    setRows(
+      /** @type {HTMLTableSectionElement} */ ($('#views-table tbody')),
+      status.views.map((v) =>
+        h(
+          'tr',
+          {
+            'data-view': v.name,
+            'data-sealed-through': v.sealedThrough === null ? '' : new Date(v.sealedThrough).toISOString(),
+          },
+          [
+            h('th', { scope: 'row' }, [v.name]),
+            h('td', {}, [v.sealedThrough === null ? 'nothing sealed' : formatTime(v.sealedThrough)]),
+            h('td', { class: 'wide-only' }, [v.sealedThrough === null ? '—' : formatDuration(now - v.sealedThrough)]),
+            h(
+              'td',
+              {
+                class: `num${v.staleHours.length > 0 ? ' warn' : ''}`,
+                'data-value': v.staleHours.length,
+                title: v.staleHours.map((t) => formatTime(t)).join(', ') || null,
+              },
+              [String(v.staleHours.length)],
+            ),
+          ],
+        ),
+      ),
+      'No views reported',
+    );
+
+    const runs = status.views.flatMap((v) => v.runs.slice(0, 3));
+    runs.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+    setRows(
+      /** @type {HTMLTableSectionElement} */ ($('#runs-table tbody')),
+      runs.slice(0, 9).map((r) => {
+        const ok = /^(ok|succeeded|success|published|done|completed)$/i.test(r.status);
+        const bad = /fail|error/i.test(r.status);
+        return h('tr', { 'data-view': r.view, 'data-status': r.status }, [
+          h('th', { scope: 'row' }, [r.view]),
+          h('td', {}, [formatTime(r.hour)]),
+          h('td', {}, [
+            h('span', { class: `run-status ${ok ? 'ok' : bad ? 'bad' : 'other'}`, title: r.error }, [
+              r.status,
+            ]),
+          ]),
+          h('td', { class: 'num', 'data-value': r.durationMs ?? '' }, [formatDuration(r.durationMs)]),
+          h('td', { class: 'wide-only' }, [formatTime(r.finishedAt, { short: true })]),
+        ]);
+      }),
+      'No batch runs yet',
+    );
+    $('#health-updated').textContent =
+      `updated ${formatTime(Date.now(), { short: true, seconds: true })} UTC`;
+    $('#health').dataset.updatedAt = new Date().toISOString();
+  }
+
+  async function refresh() {
+    try {
+      const status = normalizeStatus(await getJson('/v1/status'));
+      render(status);
+      hooks.onAlerts(healthAlerts(status, hooks.thresholds));
+      errorLine.hidden = true;
+      hooks.onSuccess();
+    } catch (error) {
+      errorLine.textContent = `Status: ${error instanceof Error ? error.message : String(error)}`;
+      errorLine.hidden = false;
+      hooks.onError(error);
+    }
+  }
+
+  return { refresh };
+}

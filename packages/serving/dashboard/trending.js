@@ -1,0 +1,70 @@
+// The trending panel: top pages of the sliding 5-minute window from `/v1/trending`.
+
+import { getJson } from './api.js';
+import { $, h, setRows } from './dom.js';
+import { formatInteger, formatTime, isNumber, toMs } from './format.js';
+
+/**
+ * Normalize a trending response to `{ from, to, pages: [{ page, views }] }`.
+ * @param {any} body
+ */
+export function trendingPages(body) {
+  const list = Array.isArray(body) ? body : (body?.pages ?? body?.items ?? body?.top ?? []);
+  /** @type {Array<{ page: string, views: number }>} */
+  const pages = [];
+  for (const item of list) {
+    const page = item?.page_id ?? item?.page ?? item?.key ?? item?.value ?? item?.dims?.page_id;
+    const views = item?.count ?? item?.views ?? item?.page_views ?? item?.value;
+    if (page !== undefined && page !== null && isNumber(views)) pages.push({ page: String(page), views });
+  }
+  return { from: toMs(body?.from), to: toMs(body?.to), pages };
+}
+
+/**
+ * @param {{ onError: (error: unknown) => void, onSuccess: () => void, k?: number }} hooks
+ */
+export function createTrending(hooks) {
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('#trending-table tbody'));
+  const windowLine = $('#trending-window');
+  const errorLine = $('#trending-error');
+  const k = hooks.k ?? 10;
+
+  async function refresh() {
+    try {
+      const body = await getJson('/v1/trending', { window: '5m', k });
+      const { from, to, pages } = trendingPages(body);
+      const top = Math.max(1, ...pages.map((p) => p.views));
+      setRows(
+        tbody,
+        pages.map((p, i) =>
+          h('tr', { 'data-page': p.page }, [
+            h('td', { class: 'num' }, [i + 1]),
+            h('th', { scope: 'row', class: 'page' }, [
+              h('span', { class: 'page-name' }, [p.page]),
+              h('span', {
+                class: 'bar',
+                style: `width: ${((100 * p.views) / top).toFixed(1)}%`,
+                'aria-hidden': 'true',
+              }),
+            ]),
+            h('td', { class: 'num', 'data-value': p.views }, [formatInteger(p.views)]),
+          ]),
+        ),
+        'No page views in the last 5 minutes',
+      );
+      windowLine.textContent =
+        from !== null && to !== null
+          ? `Window ${formatTime(from, { short: true })}–${formatTime(to, { short: true })} UTC, slides every minute.`
+          : 'Top pages of the last 5 minutes, refreshed every minute.';
+      $('#trending').dataset.updatedAt = new Date().toISOString();
+      errorLine.hidden = true;
+      hooks.onSuccess();
+    } catch (error) {
+      errorLine.textContent = `Trending: ${error instanceof Error ? error.message : String(error)}`;
+      errorLine.hidden = false;
+      hooks.onError(error);
+    }
+  }
+
+  return { refresh };
+}

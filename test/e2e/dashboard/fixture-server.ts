@@ -1,0 +1,217 @@
+// A stand-in for the serving layer while developing the dashboard: serves the dashboard's static
+// files and canned /v1 answers shaped like docs/contracts.md, computed from the clock so "last 24
+// hours" always has data. `POST /__fixture` changes its state (sealed-through, speed down, key).
+// Run: node test/e2e/dashboard/fixture-server.ts [port]
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HOUR_MS = 3_600_000;
+export const dashboardDir = resolve(
+  fileURLToPath(new URL('../../../packages/serving/dashboard/', import.meta.url)),
+);
+
+export interface FixtureState {
+  /** Hours before the current one that are sealed by the batch layer. */
+  sealedLagHours: number;
+  speedDown: boolean;
+  apiKey: string | null;
+}
+
+const types: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+};
+
+const endpoints = ['/api/orders', '/api/users', '/checkout', '/home'];
+
+/** Deterministic per-hour numbers, so two calls for the same hour agree. */
+function hourValues(hour: number, endpoint: string | null) {
+  const h = hour / HOUR_MS;
+  const share = endpoint === null ? 1 : (endpoints.indexOf(endpoint) + 1) / 10;
+  const requests = Math.round((800 + 400 * Math.sin(h / 3) + (h % 7) * 13) * share);
+  const errors = Math.round(requests * (0.01 + 0.01 * ((h % 5) / 5)));
+  return { requests, errors_5xx: errors, p95_latency_ms: 120 + 40 * Math.cos(h / 4) + (h % 3) };
+}
+
+function series(url: URL, state: FixtureState, now: number) {
+  const from = Date.parse(url.searchParams.get('from') ?? '');
+  const to = Date.parse(url.searchParams.get('to') ?? '');
+  const endpoint = url.searchParams.get('endpoint');
+  const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
+  const sealedThrough = currentHour - state.sealedLagHours * HOUR_MS;
+  const coverage = [];
+  const points = [];
+  for (let hour = Math.ceil(from / HOUR_MS) * HOUR_MS; hour < to; hour += HOUR_MS) {
+    // Two hours before sealed-through have no data at all, to show a gap.
+    const source =
+      hour < sealedThrough
+        ? 'batch'
+        : hour <= currentHour && !(state.speedDown && hour === currentHour)
+          ? 'speed'
+          : 'none';
+    const missing = hour === sealedThrough - 20 * HOUR_MS;
+    const served = missing ? 'none' : source;
+    coverage.push({
+      bucket: new Date(hour).toISOString(),
+      source: served,
+      runId: served === 'batch' ? `run-${hour}` : null,
+    });
+    if (served !== 'none') {
+      points.push({
+        bucket: new Date(hour).toISOString(),
+        source: served,
+        values: hourValues(hour, endpoint),
+      });
+    }
+  }
+  return {
+    view: 'endpoint_hourly',
+    granularity: '1h',
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    sealedThrough: new Date(sealedThrough).toISOString(),
+    speedWatermark: new Date(now - 30_000).toISOString(),
+    freshnessMs: 30_000,
+    complete: false,
+    coverage,
+    series: [{ dims: endpoint ? { endpoint } : {}, points }],
+  };
+}
+
+function status(state: FixtureState, now: number) {
+  const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
+  const sealedThrough = currentHour - state.sealedLagHours * HOUR_MS;
+  const runs = [0, 1, 2].map((i) => ({
+    runId: `run-${sealedThrough - (i + 1) * HOUR_MS}`,
+    hour: new Date(sealedThrough - (i + 1) * HOUR_MS).toISOString(),
+    status: 'succeeded',
+    startedAt: new Date(sealedThrough + 5 * 60_000 - i * HOUR_MS).toISOString(),
+    finishedAt: new Date(sealedThrough + 5 * 60_000 + 1800 - i * HOUR_MS).toISOString(),
+    durationMs: 1800 + 100 * i,
+  }));
+  const view = (name: string) => ({
+    name,
+    sealedThrough: new Date(sealedThrough).toISOString(),
+    staleHours: name === 'sessions_hourly' ? [new Date(sealedThrough - 5 * HOUR_MS).toISOString()] : [],
+    runs: runs.map((r) => ({ ...r, runId: `${name}-${r.runId}` })),
+  });
+  const lag = state.speedDown ? 4200 : 0;
+  return {
+    now: new Date(now).toISOString(),
+    views: [view('endpoint_hourly'), view('sessions_hourly'), view('trending_pages')],
+    speed: {
+      watermark: new Date(state.speedDown ? now - 10 * 60_000 : now - 30_000).toISOString(),
+      maxEventTime: new Date(now - 1_000).toISOString(),
+      partitions: [0, 1, 2].map((partition) => ({
+        partition,
+        appliedOffset: String(100_000 + partition * 777),
+        lag: lag / 3,
+      })),
+      dlqCount: 3,
+      lateCount: 12,
+      eventsApplied: 987_654,
+    },
+  };
+}
+
+function trending(now: number) {
+  const to = Math.floor(now / 60_000) * 60_000;
+  const pages = ['home', 'pricing', 'docs/getting-started', 'blog/lambda-vs-kappa', 'signup', 'about'];
+  return {
+    window: '5m',
+    from: new Date(to - 5 * 60_000).toISOString(),
+    to: new Date(to).toISOString(),
+    pages: pages.map((page_id, i) => ({ page_id, count: 500 - i * 70 })),
+  };
+}
+
+function views() {
+  return {
+    views: [
+      {
+        name: 'endpoint_hourly',
+        bucket: '1h',
+        dimensions: ['endpoint'],
+        measures: [
+          'requests',
+          'requests_2xx',
+          'errors_5xx',
+          'avg_latency_ms',
+          'p50_latency_ms',
+          'p95_latency_ms',
+        ],
+      },
+    ],
+  };
+}
+
+function send(res: ServerResponse, code: number, body: unknown) {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text;
+}
+
+/** Start the fixture server; `port` 0 picks a free one. */
+export async function startFixtureServer(
+  port = 0,
+  initial: Partial<FixtureState> = {},
+): Promise<{ url: string; state: FixtureState; server: Server }> {
+  const state: FixtureState = { sealedLagHours: 2, speedDown: false, apiKey: null, ...initial };
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const now = Date.now();
+    try {
+      if (url.pathname === '/__fixture' && req.method === 'POST') {
+        Object.assign(state, JSON.parse(await readBody(req)));
+        return send(res, 200, state);
+      }
+      if (url.pathname.startsWith('/v1/')) {
+        if (state.apiKey !== null && req.headers['x-api-key'] !== state.apiKey) {
+          return send(res, 401, {
+            statusCode: 401,
+            code: 'TANDEM_ERR_AUTH_MISSING',
+            message: 'API key required',
+          });
+        }
+        if (url.pathname === '/v1/views') return send(res, 200, views());
+        if (url.pathname === '/v1/views/endpoint_hourly/series')
+          return send(res, 200, series(url, state, now));
+        if (url.pathname === '/v1/views/endpoint_hourly/top') {
+          return send(res, 200, {
+            items: endpoints.map((endpoint, i) => ({ dims: { endpoint }, value: 1000 - i })),
+          });
+        }
+        if (url.pathname === '/v1/trending') return send(res, 200, trending(now));
+        if (url.pathname === '/v1/status') return send(res, 200, status(state, now));
+        return send(res, 404, { statusCode: 404, message: `no route ${url.pathname}` });
+      }
+      const relative =
+        url.pathname === '/' ? 'index.html' : normalize(decodeURIComponent(url.pathname)).slice(1);
+      const file = join(dashboardDir, relative);
+      if (!file.startsWith(dashboardDir)) return send(res, 403, { message: 'outside the dashboard' });
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      send(res, 404, { statusCode: 404, message: 'not found' });
+    }
+  });
+  await new Promise<void>((ready) => server.listen(port, '127.0.0.1', ready));
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  return { url: `http://127.0.0.1:${actualPort}`, state, server };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { url } = await startFixtureServer(Number(process.argv[2] ?? 8090));
+  console.log(`dashboard fixture server on ${url}`);
+}
