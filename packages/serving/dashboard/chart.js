@@ -161,6 +161,7 @@ export function createChart(container, options) {
       axes: [
         {
           stroke: '#475569',
+          size: 32,
           grid: { stroke: 'rgba(100,116,139,0.15)' },
           ticks: { show: false },
           values: (/** @type {any} */ _u, /** @type {number[]} */ splits) => splits.map(axisTime),

@@ -136,40 +136,41 @@ export function healthAlerts(status, thresholds) {
       });
     }
   }
+  // One batch banner, not one per view: views usually share a scheduler and fall behind together.
+  const broken = [];
+  const behind = [];
+  const stale = [];
   for (const view of status.views) {
-    if (view.error) {
-      alerts.push({
-        id: `batch-${view.name}`,
-        level: 'error',
-        text: `Batch layer (${view.name}): ${view.error}`,
-      });
-      continue;
-    }
-    const failed = view.runs.find((r) => /fail|error/i.test(r.status));
     const latest = view.runs[0];
-    if (latest && failed === latest) {
-      alerts.push({
-        id: `batch-${view.name}`,
-        level: 'error',
-        text: `Batch layer: the last run of ${view.name}${latest.hour === null ? '' : ` (hour ${formatTime(latest.hour)})`} failed${
+    if (view.error) broken.push(`${view.name}: ${view.error}`);
+    else if (latest && /fail|error/i.test(latest.status)) {
+      broken.push(
+        `the last run of ${view.name}${latest.hour === null ? '' : ` (hour ${formatTime(latest.hour)})`} failed${
           latest.error ? `: ${latest.error}` : ''
-        }.`,
-      });
-    } else if (view.sealedThrough !== null && now - view.sealedThrough > thresholds.batchBehindMs) {
-      alerts.push({
-        id: `batch-${view.name}`,
-        level: 'warning',
-        text: `Batch layer is behind on ${view.name}: sealed through ${formatTime(view.sealedThrough)}, ${formatDuration(
-          now - view.sealedThrough,
-        )} ago.`,
-      });
-    } else if (view.staleHours.length > 0) {
-      alerts.push({
-        id: `batch-${view.name}`,
-        level: 'warning',
-        text: `${view.name}: ${view.staleHours.length} stale hour${view.staleHours.length === 1 ? '' : 's'} waiting for a recompute.`,
-      });
-    }
+        }`,
+      );
+    } else if (view.sealedThrough !== null && now - view.sealedThrough > thresholds.batchBehindMs)
+      behind.push(view);
+    if (view.staleHours.length > 0) stale.push(`${view.name} (${view.staleHours.length})`);
+  }
+  if (broken.length > 0) {
+    alerts.push({ id: 'batch', level: 'error', text: `Batch layer: ${broken.join('; ')}.` });
+  } else if (behind.length > 0) {
+    const oldest = Math.min(...behind.map((v) => /** @type {number} */ (v.sealedThrough)));
+    alerts.push({
+      id: 'batch',
+      level: 'warning',
+      text: `Batch layer is behind: ${behind.map((v) => v.name).join(', ')} sealed only through ${formatTime(
+        oldest,
+      )} UTC (${formatDuration(now - oldest)} ago).`,
+    });
+  }
+  if (stale.length > 0) {
+    alerts.push({
+      id: 'stale',
+      level: 'warning',
+      text: `Stale batch hours waiting for a recompute: ${stale.join(', ')}.`,
+    });
   }
   return alerts;
 }
@@ -230,7 +231,9 @@ export function createHealth(hooks) {
           [
             h('th', { scope: 'row' }, [v.name]),
             h('td', {}, [v.sealedThrough === null ? 'nothing sealed' : formatTime(v.sealedThrough)]),
-            h('td', { class: 'wide-only' }, [v.sealedThrough === null ? '—' : formatDuration(now - v.sealedThrough)]),
+            h('td', { class: 'wide-only' }, [
+              v.sealedThrough === null ? '—' : formatDuration(now - v.sealedThrough),
+            ]),
             h(
               'td',
               {
@@ -255,7 +258,7 @@ export function createHealth(hooks) {
         const bad = /fail|error/i.test(r.status);
         return h('tr', { 'data-view': r.view, 'data-status': r.status }, [
           h('th', { scope: 'row' }, [r.view]),
-          h('td', {}, [formatTime(r.hour)]),
+          h('td', {}, [formatTime(r.hour).slice(5)]),
           h('td', {}, [
             h('span', { class: `run-status ${ok ? 'ok' : bad ? 'bad' : 'other'}`, title: r.error }, [
               r.status,

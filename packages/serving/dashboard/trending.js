@@ -9,13 +9,15 @@ import { formatInteger, formatTime, isNumber, toMs } from './format.js';
  * @param {any} body
  */
 export function trendingPages(body) {
-  const list = Array.isArray(body) ? body : (body?.pages ?? body?.items ?? body?.top ?? []);
+  const list = Array.isArray(body) ? body : (body?.items ?? body?.pages ?? []);
   /** @type {Array<{ page: string, views: number }>} */
   const pages = [];
   for (const item of list) {
-    const page = item?.page_id ?? item?.page ?? item?.key ?? item?.value ?? item?.dims?.page_id;
-    const views = item?.count ?? item?.views ?? item?.page_views ?? item?.value;
-    if (page !== undefined && page !== null && isNumber(views)) pages.push({ page: String(page), views });
+    // The API answers `{ rank, page, score, source }`; a null page is views without a page_id.
+    const page = item?.page ?? item?.page_id ?? item?.key;
+    const views = item?.score ?? item?.count ?? item?.views;
+    if (page !== undefined && isNumber(views))
+      pages.push({ page: page === null ? '(no page id)' : String(page), views });
   }
   return { from: toMs(body?.from), to: toMs(body?.to), pages };
 }

@@ -122,10 +122,14 @@ function trending(now: number) {
   const to = Math.floor(now / 60_000) * 60_000;
   const pages = ['home', 'pricing', 'docs/getting-started', 'blog/lambda-vs-kappa', 'signup', 'about'];
   return {
+    view: 'trending_pages',
     window: '5m',
     from: new Date(to - 5 * 60_000).toISOString(),
     to: new Date(to).toISOString(),
-    pages: pages.map((page_id, i) => ({ page_id, count: 500 - i * 70 })),
+    by: 'page_views',
+    sealedThrough: null,
+    speedWatermark: new Date(now - 30_000).toISOString(),
+    items: pages.map((page, i) => ({ rank: i + 1, page, score: 500 - i * 70, source: 'speed' })),
   };
 }
 
@@ -177,9 +181,7 @@ export async function startFixtureServer(
       if (url.pathname.startsWith('/v1/')) {
         if (state.apiKey !== null && req.headers['x-api-key'] !== state.apiKey) {
           return send(res, 401, {
-            statusCode: 401,
-            code: 'TANDEM_ERR_AUTH_MISSING',
-            message: 'API key required',
+            error: { code: 'TANDEM_ERR_AUTH_MISSING', message: 'this route needs an API key' },
           });
         }
         if (url.pathname === '/v1/views') return send(res, 200, views());
@@ -187,22 +189,34 @@ export async function startFixtureServer(
           return send(res, 200, series(url, state, now));
         if (url.pathname === '/v1/views/endpoint_hourly/top') {
           return send(res, 200, {
-            items: endpoints.map((endpoint, i) => ({ dims: { endpoint }, value: 1000 - i })),
+            items: endpoints.map((endpoint, i) => ({
+              rank: i + 1,
+              value: endpoint,
+              score: 1000 - i,
+              source: 'mixed',
+              values: {},
+            })),
           });
         }
         if (url.pathname === '/v1/trending') return send(res, 200, trending(now));
         if (url.pathname === '/v1/status') return send(res, 200, status(state, now));
-        return send(res, 404, { statusCode: 404, message: `no route ${url.pathname}` });
+        return send(res, 404, {
+          error: { code: 'TANDEM_ERR_NOT_FOUND', message: `no route ${url.pathname}` },
+        });
       }
       const relative =
         url.pathname === '/' ? 'index.html' : normalize(decodeURIComponent(url.pathname)).slice(1);
       const file = join(dashboardDir, relative);
-      if (!file.startsWith(dashboardDir)) return send(res, 403, { message: 'outside the dashboard' });
+      if (!file.startsWith(dashboardDir)) {
+        return send(res, 403, {
+          error: { code: 'TANDEM_ERR_AUTH_FORBIDDEN', message: 'outside the dashboard' },
+        });
+      }
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
-      send(res, 404, { statusCode: 404, message: 'not found' });
+      send(res, 404, { error: { code: 'TANDEM_ERR_NOT_FOUND', message: 'not found' } });
     }
   });
   await new Promise<void>((ready) => server.listen(port, '127.0.0.1', ready));
