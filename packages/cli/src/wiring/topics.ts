@@ -1,0 +1,36 @@
+// Makes sure the stream's topics exist before anything produces to them, so a fresh broker gets
+// the partition count the platform expects instead of whatever auto-creation would pick.
+import type { KafkaConfig } from '@tandem/core';
+import type { Kafka } from 'kafkajs';
+import { kafkaUnavailable } from './clients.ts';
+
+/** Partitions of a topic the cli creates. Six spreads the speed layer and archiver over up to six workers each. */
+export const DEFAULT_PARTITIONS = 6;
+
+/** Creates the events, dead-letter and late topics when missing; returns the ones it created. */
+export async function ensureTopics(
+  kafka: Kafka,
+  config: KafkaConfig,
+  topics: string[] = [config.topic, config.dlqTopic, config.lateTopic],
+  partitions = DEFAULT_PARTITIONS,
+): Promise<string[]> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw kafkaUnavailable(config, error);
+  }
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((topic) => !existing.has(topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
+      });
+    }
+    return missing;
+  } finally {
+    await admin.disconnect();
+  }
+}
