@@ -57,16 +57,19 @@ export function formatDuration(ms) {
   if (!isNumber(ms)) return '—';
   const abs = Math.abs(ms);
   if (abs < 1000) return `${Math.round(ms)} ms`;
-  if (abs < 60_000) return `${(ms / 1000).toFixed(abs < 10_000 ? 1 : 0)} s`;
-  if (abs < HOUR_MS) return `${Math.round(ms / MINUTE_MS)} min`;
+  if (abs < 59_500) return `${(ms / 1000).toFixed(abs < 9_950 ? 1 : 0)} s`;
+  if (abs < HOUR_MS - 30_000) return `${Math.round(ms / MINUTE_MS)} min`;
+  const sign = ms < 0 ? '-' : '';
   if (abs < 48 * HOUR_MS) {
-    const h = Math.floor(abs / HOUR_MS);
-    const m = Math.round((abs - h * HOUR_MS) / MINUTE_MS);
-    return `${ms < 0 ? '-' : ''}${h} h${m ? ` ${m} min` : ''}`;
+    const minutes = Math.round(abs / MINUTE_MS);
+    const h = Math.floor(minutes / 60);
+    const m = minutes % 60;
+    return `${sign}${h} h${m ? ` ${m} min` : ''}`;
   }
-  const d = Math.floor(abs / (24 * HOUR_MS));
-  const h = Math.round((abs - d * 24 * HOUR_MS) / HOUR_MS);
-  return `${ms < 0 ? '-' : ''}${d} d${h ? ` ${h} h` : ''}`;
+  const hours = Math.round(abs / HOUR_MS);
+  const d = Math.floor(hours / 24);
+  const h = hours % 24;
+  return `${sign}${d} d${h ? ` ${h} h` : ''}`;
 }
 
 /**

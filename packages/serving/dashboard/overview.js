@@ -38,21 +38,45 @@ const DEFAULT_MEASURES = { requests: 'requests', errors: 'errors_5xx', p95: 'p95
  */
 
 /**
- * Pick the measures the overview plots out of a view's measure list.
- * @param {unknown} measures array of names or of `{ name }`, or a record keyed by name
+ * Pick the values the overview plots out of a `/v1/views` entry: measure names and finished value
+ * names (a quantiles measure yields `p95_…`), given as strings, `{ name, outputs }` objects or a
+ * record keyed by name. `confirmed` is false when a name was not found, and then the series query
+ * asks for every value rather than risk a 400 for an unknown measure.
+ * @param {any} view
  */
-export function resolveMeasures(measures) {
+export function resolveMeasures(view) {
   /** @type {string[]} */
-  let names = [];
-  if (Array.isArray(measures))
-    names = measures.map((m) => (typeof m === 'string' ? m : String(m?.name ?? '')));
-  else if (measures && typeof measures === 'object') names = Object.keys(measures);
-  const find = (/** @type {RegExp} */ pattern, /** @type {string} */ fallback) =>
-    names.find((n) => n === fallback) ?? names.find((n) => pattern.test(n)) ?? fallback;
+  const names = [];
+  /** @param {unknown} list */
+  const collect = (list) => {
+    if (Array.isArray(list)) {
+      for (const m of list) {
+        if (typeof m === 'string') names.push(m);
+        else if (m && typeof m === 'object') {
+          if (typeof m.name === 'string') names.push(m.name);
+          collect(m.outputs ?? m.values);
+        }
+      }
+    } else if (list && typeof list === 'object') {
+      for (const [name, m] of Object.entries(list)) {
+        names.push(name);
+        collect(/** @type {any} */ (m)?.outputs ?? /** @type {any} */ (m)?.values);
+      }
+    }
+  };
+  collect(view?.measures);
+  collect(view?.outputs ?? view?.values);
+  /** @param {string} preferred @param {RegExp} pattern */
+  const find = (preferred, pattern) =>
+    names.includes(preferred) ? preferred : names.find((n) => pattern.test(n));
+  const requests = find(DEFAULT_MEASURES.requests, /^(requests|request_count|count)$/i);
+  const errors = find(DEFAULT_MEASURES.errors, /5xx/i);
+  const p95 = find(DEFAULT_MEASURES.p95, /p95/i);
   return {
-    requests: find(/^requests$|^count$|request/i, DEFAULT_MEASURES.requests),
-    errors: find(/5xx/i, DEFAULT_MEASURES.errors),
-    p95: find(/p95/i, DEFAULT_MEASURES.p95),
+    requests: requests ?? DEFAULT_MEASURES.requests,
+    errors: errors ?? DEFAULT_MEASURES.errors,
+    p95: p95 ?? DEFAULT_MEASURES.p95,
+    confirmed: requests !== undefined && errors !== undefined && p95 !== undefined,
   };
 }
 
@@ -187,7 +211,7 @@ export function createOverview(hooks) {
     }),
   };
 
-  let measures = { ...DEFAULT_MEASURES };
+  let measures = { ...DEFAULT_MEASURES, confirmed: false };
   /** @type {{ preset: string, from: number | null, to: number | null, endpoint: string }} */
   let applied = { preset: rangeSelect.value, from: null, to: null, endpoint: '' };
   /** @type {AbortController | null} */
@@ -203,7 +227,14 @@ export function createOverview(hooks) {
       toInput.value = toInputValue(to);
     }
   }
-  rangeSelect.addEventListener('change', showCustom);
+  rangeSelect.addEventListener('change', () => {
+    showCustom();
+    if (rangeSelect.value !== 'custom') form.requestSubmit();
+  });
+  // A new endpoint applies at once; a custom range waits for Apply, since it takes two inputs.
+  endpointSelect.addEventListener('change', () => {
+    if (rangeSelect.value !== 'custom') form.requestSubmit();
+  });
   showCustom();
 
   /** @type {() => void} */
@@ -233,7 +264,7 @@ export function createOverview(hooks) {
   function setViews(viewsBody) {
     const list = Array.isArray(viewsBody) ? viewsBody : (viewsBody?.views ?? []);
     const view = list.find((/** @type {any} */ v) => v?.name === OVERVIEW_VIEW);
-    if (view) measures = resolveMeasures(view.measures);
+    if (view) measures = resolveMeasures(view);
   }
 
   /**
@@ -248,7 +279,7 @@ export function createOverview(hooks) {
       {
         from: new Date(to - 168 * HOUR_MS).toISOString(),
         to: new Date(to).toISOString(),
-        by: measures.requests,
+        by: measures.confirmed ? measures.requests : undefined,
         k: 50,
       },
       signal,
@@ -285,7 +316,9 @@ export function createOverview(hooks) {
           granularity: '1h',
           // The API groups by every dimension unless told otherwise; one merged series keeps p95 exact.
           groupBy: 'none',
-          measures: [measures.requests, measures.errors, measures.p95].join(','),
+          measures: measures.confirmed
+            ? [measures.requests, measures.errors, measures.p95].join(',')
+            : undefined,
           endpoint: applied.endpoint || undefined,
         },
         controller.signal,
