@@ -1,0 +1,139 @@
+// Options of `buildServer`: ready readers and clients (whoever builds a client closes it),
+// security and limits from config, cache sizes and timings, validated once at construction.
+import type { ApiKeyConfig, ServingConfig, TandemConfig, View } from '@tandem/core';
+import { TandemError } from '@tandem/core';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { BatchReader, SpeedReader } from './readers.ts';
+import type { QueryLimits } from './routes/query-params.ts';
+import type { ReadinessProbe, RequestRecompute } from './routes/operations.ts';
+
+export interface BuildServerOptions {
+  /** The batch layer's reader (`BatchViewReader`). Not closed by the server. */
+  batch: BatchReader;
+  /** The speed layer's reader (`SpeedViewReader`). Not closed by the server. */
+  speed: SpeedReader;
+  /** Redis client for the shared rate-limit counters; null keeps counters in memory. Not closed. */
+  redis?: Redis | null;
+  /** Key prefix for what serving stores in Redis. @defaultValue 'tandem' */
+  redisPrefix?: string;
+  /** Dependencies `/readyz` checks, by name (`redis`, `kafka`, `lake`). */
+  readinessProbes?: Record<string, ReadinessProbe>;
+  /** Queues a batch recompute; the cli wires it to batch's `recompute`. Null: the route answers 503. */
+  requestRecompute?: RequestRecompute | null;
+  /** API keys (SHA-256 digests). None configured: the read API is open. @defaultValue [] */
+  apiKeys?: ApiKeyConfig[];
+  /** With no keys configured, whether admin routes are open too (local development). @defaultValue false */
+  allowAdminWithoutKeys?: boolean;
+  /** Origins allowed by CORS; empty disables CORS. @defaultValue [] */
+  corsOrigins?: string[];
+  /** Requests per window per key (or per IP on an open API); false disables. @defaultValue 600 per 60 s */
+  rateLimit?: { max: number; windowMs: number } | false;
+  limits?: Partial<QueryLimits>;
+  /** Views served. @defaultValue core's `listViews()` */
+  views?: View[];
+  /** Name of the view behind /v1/trending. @defaultValue 'trending_pages' */
+  trendingView?: string;
+  /** How long a batch snapshot and freshness figures are reused; keep far below the speed layer's sealed grace. @defaultValue 1000 */
+  snapshotTtlMs?: number;
+  /** How long one speed read is reused (real-time answers may be this much older); 0 disables. @defaultValue 1000 */
+  speedCacheTtlMs?: number;
+  /** How far behind its watermark the speed layer keeps hours. @defaultValue 3 days */
+  speedRetentionMs?: number;
+  /** Cells of batch partials cached in memory. @defaultValue 20_000_000 */
+  partialCacheCells?: number;
+  /** Finished batch-only buckets cached. @defaultValue 200_000 */
+  bucketCacheEntries?: number;
+  /** Serialized answers of fully sealed queries cached. @defaultValue 2_000 */
+  responseCacheEntries?: number;
+  /** Directory served at `/` (the dashboard); null or missing directory: nothing served. */
+  dashboardDir?: string | null;
+  /** Serve the OpenAPI spec and Swagger UI at /docs. @defaultValue true */
+  docs?: boolean;
+  /** Process metrics on /metrics besides the request metrics. @defaultValue true */
+  defaultMetrics?: boolean;
+  /** Log level of the built-in pino logger. @defaultValue 'info' */
+  logLevel?: TandemConfig['logLevel'];
+  /** A ready pino logger instead of the built-in one. */
+  loggerInstance?: FastifyBaseLogger;
+  /** Clock, injectable for tests. @defaultValue Date.now */
+  now?: () => number;
+  /** Longest a readiness probe may take. @defaultValue 2000 */
+  probeTimeoutMs?: number;
+  /** Largest request body accepted, in bytes. @defaultValue 16384 */
+  bodyLimit?: number;
+}
+
+export const defaultServerOptions = {
+  redisPrefix: 'tandem',
+  apiKeys: [] as ApiKeyConfig[],
+  allowAdminWithoutKeys: false,
+  corsOrigins: [] as string[],
+  rateLimit: { max: 600, windowMs: 60_000 },
+  trendingView: 'trending_pages',
+  snapshotTtlMs: 1000,
+  speedCacheTtlMs: 1000,
+  speedRetentionMs: 3 * 24 * 3_600_000,
+  partialCacheCells: 20_000_000,
+  bucketCacheEntries: 200_000,
+  responseCacheEntries: 2_000,
+  docs: true,
+  defaultMetrics: true,
+  logLevel: 'info' as TandemConfig['logLevel'],
+  probeTimeoutMs: 2000,
+  bodyLimit: 16_384,
+} as const;
+
+/** The parts of the options that come from configuration (`loadConfig()`). */
+export function serverOptionsFromConfig(
+  config: Pick<TandemConfig, 'serving' | 'redis' | 'speed' | 'logLevel'>,
+): Pick<
+  BuildServerOptions,
+  'apiKeys' | 'corsOrigins' | 'rateLimit' | 'redisPrefix' | 'speedRetentionMs' | 'logLevel' | 'snapshotTtlMs'
+> {
+  const serving: ServingConfig = config.serving;
+  return {
+    apiKeys: serving.apiKeys,
+    corsOrigins: serving.corsOrigins,
+    rateLimit: serving.rateLimit,
+    redisPrefix: config.redis.prefix,
+    speedRetentionMs: config.speed.bucketTtlSeconds * 1000,
+    // Reusing a snapshot is safe only while speed still holds the hours sealed since.
+    snapshotTtlMs: Math.min(defaultServerOptions.snapshotTtlMs, Math.floor(config.speed.sealedGraceMs / 10)),
+    logLevel: config.logLevel,
+  };
+}
+
+/** Throws `TANDEM_ERR_CONFIG_INVALID` naming the first bad option. */
+export function validateServerOptions(options: BuildServerOptions): void {
+  const fail = (name: string, rule: string): never => {
+    throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `buildServer option ${name} ${rule}`);
+  };
+  if (options.batch === undefined || typeof options.batch.sealedHours !== 'function') {
+    fail('batch', 'must be a BatchViewReader');
+  }
+  if (options.speed === undefined || typeof options.speed.readPartials !== 'function') {
+    fail('speed', 'must be a SpeedViewReader');
+  }
+  const nonNegative = ['snapshotTtlMs', 'speedCacheTtlMs', 'speedRetentionMs', 'probeTimeoutMs'] as const;
+  for (const name of nonNegative) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) fail(name, 'must be a number >= 0');
+  }
+  const positive = ['partialCacheCells', 'bucketCacheEntries', 'responseCacheEntries', 'bodyLimit'] as const;
+  for (const name of positive) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) fail(name, 'must be an integer > 0');
+  }
+  if (options.rateLimit) {
+    if (!(Number.isInteger(options.rateLimit.max) && options.rateLimit.max > 0)) {
+      fail('rateLimit.max', 'must be an integer > 0');
+    }
+    if (!(Number.isInteger(options.rateLimit.windowMs) && options.rateLimit.windowMs > 0)) {
+      fail('rateLimit.windowMs', 'must be an integer > 0');
+    }
+  }
+  for (const key of options.apiKeys ?? []) {
+    if (!/^[0-9a-f]{64}$/.test(key.sha256)) fail(`apiKeys[${key.name}].sha256`, 'must be 64 hex digits');
+  }
+}

@@ -1,0 +1,467 @@
+// The heart of serving: answers a range query by taking, per base hour, the sealed batch partial
+// if there is one, else the speed partial, else nothing, and merging hours into coarser buckets
+// with the measures' own merge so distinct counts and percentiles stay right.
+//
+// Consistency under a concurrent publish: the batch side is snapshotted FIRST (sealed hours with
+// their pointer versions); speed partials are then read only for the hours outside the snapshot,
+// and batch partials for exactly the snapshotted versions. An hour sealed after the snapshot is
+// still served by speed (the speed layer deletes a sealed hour's data only after a grace period,
+// longer than any snapshot is reused), and an hour is never taken from both sides, so a publish
+// during a query can neither double-count nor drop a bucket.
+import {
+  type Cells,
+  type DimensionFilter,
+  type DimensionValue,
+  isTandemError,
+  type PartialRow,
+  TandemError,
+  type TimeRange,
+} from '@tandem/core';
+import type { BatchReader, SealedHour, SpeedReader } from '../readers.ts';
+import { queryTooLarge } from '../http-errors.ts';
+import { LruCache, TtlLoader } from './lru-cache.ts';
+import {
+  type Granularity,
+  HOUR,
+  hoursOf,
+  outputBucket,
+  outputBucketEnd,
+  outputBuckets,
+} from './time-grid.ts';
+import type { ViewModel } from './view-model.ts';
+
+export type CoverageSource = 'batch' | 'speed' | 'none';
+export type PointSource = 'batch' | 'speed' | 'mixed' | 'none';
+
+export interface CoverageEntry {
+  bucket: number;
+  source: CoverageSource;
+  runId: string | null;
+}
+
+export interface SeriesPoint {
+  bucket: number;
+  source: PointSource;
+  values: Record<string, unknown>;
+}
+
+export interface SeriesGroup {
+  dims: Record<string, DimensionValue>;
+  points: SeriesPoint[];
+}
+
+export interface SeriesQuery {
+  model: ViewModel;
+  /** Aligned to the granularity (see `alignRange`). */
+  range: TimeRange;
+  granularity: Granularity;
+  filter: DimensionFilter;
+  /** Dimensions to group by, a subset of the view's, in the view's order. */
+  groupBy: string[];
+  /** Finished value names to return. */
+  outputs: string[];
+  /** Measures whose states are merged (those that yield `outputs`). */
+  measures: string[];
+}
+
+/** The batch side of a query, taken before anything else is read. */
+export interface BatchSnapshot {
+  sealed: Map<number, SealedHour>;
+  /** Hour:version list of the snapshot; part of every cache key built on it. */
+  versionsKey: string;
+  /** Whether every hour of the range is sealed: the answer is then immutable and cacheable. */
+  allSealed: boolean;
+}
+
+export interface Freshness {
+  sealedThrough: number | null;
+  speedWatermark: number | null;
+}
+
+export interface SeriesResult {
+  coverage: CoverageEntry[];
+  buckets: number[];
+  groups: SeriesGroup[];
+  complete: boolean;
+}
+
+export interface MergeEngineOptions {
+  batch: BatchReader;
+  speed: SpeedReader;
+  now: () => number;
+  /**
+   * How long a batch snapshot (sealed hours and versions) and the freshness figures are reused.
+   * Must stay well below the speed layer's sealed-hour grace period. @defaultValue 1000
+   */
+  snapshotTtlMs: number;
+  /**
+   * How long one speed read (view, hours, filter) is reused: real-time answers may be this much
+   * older than Redis, and a burst of identical queries costs one read. 0 disables. @defaultValue 1000
+   */
+  speedCacheTtlMs: number;
+  /** How far behind the speed watermark speed still holds hours (its bucket TTL). */
+  speedRetentionMs: number;
+  /** Total cells of batch partials kept in memory, keyed by pointer version. */
+  partialCacheCells: number;
+  /** Finished batch-only buckets kept, keyed by query shape and pointer versions. */
+  bucketCacheEntries: number;
+  maxGroups: number;
+  /** Most values (groups x buckets x outputs) one answer may carry. */
+  maxValues: number;
+}
+
+interface MergedGroup {
+  dims: DimensionValue[];
+  /** Per output bucket: merged states. */
+  states: Map<number, Record<string, Cells>>;
+}
+
+type FinishedBucket = Map<string, { dims: DimensionValue[]; values: Record<string, unknown> }>;
+
+/** Merges batch and speed partials per query; one per server, holding the immutable caches. */
+export class MergeEngine {
+  readonly #options: MergeEngineOptions;
+  readonly #snapshots: TtlLoader<SealedHour[]>;
+  readonly #sealedThrough: TtlLoader<number | null>;
+  readonly #speedWatermark: TtlLoader<number | null>;
+  readonly #speedReads: TtlLoader<PartialRow[]>;
+  readonly partialCache: LruCache<PartialRow[]>;
+  readonly bucketCache: LruCache<FinishedBucket>;
+
+  constructor(options: MergeEngineOptions) {
+    this.#options = options;
+    this.#snapshots = new TtlLoader(options.snapshotTtlMs, options.now);
+    this.#sealedThrough = new TtlLoader(options.snapshotTtlMs, options.now);
+    this.#speedWatermark = new TtlLoader(options.snapshotTtlMs, options.now);
+    this.#speedReads = new TtlLoader(options.speedCacheTtlMs, options.now, 10_000);
+    this.partialCache = new LruCache(options.partialCacheCells);
+    this.bucketCache = new LruCache(options.bucketCacheEntries);
+  }
+
+  /** Sealed hours of the range with their pointer versions: step one of every query. */
+  async snapshot(view: string, range: TimeRange): Promise<BatchSnapshot> {
+    const hours = await this.#snapshots.load(`${view}\u0001${range.from}\u0001${range.to}`, () =>
+      readerCall('batch', () => this.#options.batch.sealedHours(view, range)),
+    );
+    const sealed = new Map<number, SealedHour>();
+    const first = hourOf(range.from);
+    for (const hour of hours) {
+      if (hour.hour >= first && hour.hour < range.to) sealed.set(hour.hour, hour);
+    }
+    const ordered = [...sealed.values()].sort((a, b) => a.hour - b.hour);
+    const versionsKey = ordered.map((hour) => `${hour.hour}:${hour.pointerVersion}`).join(',');
+    const allSealed = sealed.size === hoursOf(range).length;
+    return { sealed, versionsKey, allSealed };
+  }
+
+  async freshness(view: string): Promise<Freshness> {
+    const [sealedThrough, speedWatermark] = await Promise.all([
+      this.#sealedThrough.load(view, () => readerCall('batch', () => this.#options.batch.sealedThrough(view))),
+      this.#speedWatermark.load('speed', () =>
+        readerCall('speed', async () => (await this.#options.speed.status()).watermark),
+      ),
+    ]);
+    return { sealedThrough, speedWatermark };
+  }
+
+  /** Runs a query on a snapshot taken by `snapshot` for the same view and range. */
+  async series(query: SeriesQuery, snapshot: BatchSnapshot, freshness: Freshness): Promise<SeriesResult> {
+    const { model, range, granularity } = query;
+    const hours = hoursOf(range);
+    const buckets = outputBuckets(range, granularity);
+
+    // Step two: speed partials, only for hours outside the snapshot.
+    const speedRows = await this.#readSpeed(query, hours, snapshot);
+    const speedHours = new Set<number>();
+    for (const row of speedRows) speedHours.add(hourOf(row.bucket));
+
+    const coverage: CoverageEntry[] = hours.map((hour) => {
+      const sealed = snapshot.sealed.get(hour);
+      if (sealed !== undefined) return { bucket: hour, source: 'batch', runId: sealed.runId };
+      const source = speedHours.has(hour) || this.#speedCovers(hour, freshness) ? 'speed' : 'none';
+      return { bucket: hour, source, runId: null };
+    });
+    const bucketSources = this.#bucketSources(coverage, buckets, granularity, range);
+
+    // Step three: batch partials for exactly the snapshotted versions, per output bucket. Buckets
+    // made only of sealed hours are finished once and cached under their versions.
+    const shapeKey = [
+      model.name,
+      granularity,
+      // Fixed-size buckets do not depend on the range; `all` is the range.
+      granularity === 'all' ? `${range.from}-${range.to}` : '',
+      filterKey(query.filter),
+      query.groupBy.join(','),
+      query.outputs.join(','),
+    ].join('\u0001');
+    const finished = new Map<number, FinishedBucket>();
+    const toMerge = new Map<number, PartialRow[]>();
+    const batchHoursNeeded: SealedHour[] = [];
+    const bucketKeys = new Map<number, string>();
+    for (const bucket of buckets) {
+      const end = outputBucketEnd(bucket, granularity, range);
+      const bucketHours: SealedHour[] = [];
+      let allSealed = true;
+      for (let hour = bucket; hour < end; hour += HOUR) {
+        const sealed = snapshot.sealed.get(hour);
+        if (sealed === undefined) allSealed = false;
+        else bucketHours.push(sealed);
+      }
+      if (allSealed) {
+        const key = `${shapeKey}\u0001${bucket}\u0001${bucketHours.map((h) => `${h.hour}:${h.pointerVersion}`).join(',')}`;
+        const cached = this.bucketCache.get(key);
+        if (cached !== undefined) {
+          finished.set(bucket, cached);
+          continue;
+        }
+        bucketKeys.set(bucket, key);
+      }
+      batchHoursNeeded.push(...bucketHours);
+      toMerge.set(bucket, []);
+    }
+    const batchRows = await this.#readBatch(model.name, batchHoursNeeded, query.filter);
+
+    // Batch hours are read whole; a range that starts or ends inside an hour (trending) cuts them.
+    for (const rows of [speedRows, batchRows]) {
+      for (const row of rows) {
+        if (row.bucket < range.from || row.bucket >= range.to) continue;
+        toMerge.get(outputBucket(row.bucket, granularity, range))?.push(row);
+      }
+    }
+
+    const groupIndexes = query.groupBy.map((dimension) => model.dimensions.indexOf(dimension));
+    const merged = new Map<string, MergedGroup>();
+    for (const [bucket, rows] of toMerge) {
+      for (const row of rows) this.#fold(query, merged, groupIndexes, bucket, row);
+    }
+    for (const [bucket, key] of bucketKeys) {
+      const result: FinishedBucket = new Map();
+      for (const [groupKey, group] of merged) {
+        const states = group.states.get(bucket);
+        if (states !== undefined) {
+          result.set(groupKey, { dims: group.dims, values: model.finalize(states, query.outputs) });
+        }
+      }
+      this.bucketCache.set(key, result);
+      finished.set(bucket, result);
+    }
+
+    // Every group seen in any bucket gets a point in every bucket.
+    const groupDims = new Map<string, DimensionValue[]>();
+    for (const [key, group] of merged) groupDims.set(key, group.dims);
+    for (const result of finished.values()) {
+      for (const [key, entry] of result) if (!groupDims.has(key)) groupDims.set(key, entry.dims);
+    }
+    if (groupDims.size > this.#options.maxGroups) {
+      throw queryTooLarge(
+        'groupBy',
+        `the query yields ${groupDims.size} groups, more than the limit of ${this.#options.maxGroups}; ` +
+          'filter on a dimension or group by fewer dimensions',
+      );
+    }
+    const valueCount = groupDims.size * buckets.length * Math.max(1, query.outputs.length);
+    if (valueCount > this.#options.maxValues) {
+      throw queryTooLarge(
+        'granularity',
+        `the answer would hold ${valueCount} values, more than the limit of ${this.#options.maxValues}; ` +
+          'use a coarser granularity, a shorter range, fewer measures or a filter',
+      );
+    }
+
+    const emptyValues = model.finalize({}, query.outputs);
+    const nullValues: Record<string, unknown> = {};
+    for (const output of query.outputs) nullValues[output] = null;
+
+    const groups: SeriesGroup[] = [];
+    const orderedKeys = [...groupDims.keys()].sort();
+    for (const key of orderedKeys) {
+      const dimsArray = groupDims.get(key)!;
+      const dims: Record<string, DimensionValue> = {};
+      query.groupBy.forEach((dimension, index) => {
+        dims[dimension] = dimsArray[index] ?? null;
+      });
+      const points: SeriesPoint[] = buckets.map((bucket, index) => {
+        const source = bucketSources[index]!;
+        const cached = finished.get(bucket);
+        if (cached !== undefined) {
+          return { bucket, source, values: cached.get(key)?.values ?? emptyValues };
+        }
+        const states = merged.get(key)?.states.get(bucket);
+        if (states !== undefined) return { bucket, source, values: model.finalize(states, query.outputs) };
+        return { bucket, source, values: source === 'none' ? nullValues : emptyValues };
+      });
+      groups.push({ dims, points });
+    }
+    return { coverage, buckets, groups, complete: snapshot.allSealed };
+  }
+
+  #fold(
+    query: SeriesQuery,
+    merged: Map<string, MergedGroup>,
+    groupIndexes: number[],
+    bucket: number,
+    row: PartialRow,
+  ): void {
+    const dims = groupIndexes.map((index) => row.dims[index] ?? null);
+    const key = groupKey(dims);
+    let group = merged.get(key);
+    if (group === undefined) {
+      group = { dims, states: new Map() };
+      merged.set(key, group);
+    }
+    const current = group.states.get(bucket);
+    const measures = query.model.view.measures;
+    if (current === undefined) {
+      // Copy the references only: cached rows are shared and must never be mutated.
+      const picked: Record<string, Cells> = {};
+      for (const name of query.measures) {
+        const state = row.states[name];
+        if (state !== undefined) picked[name] = state;
+      }
+      group.states.set(bucket, picked);
+      return;
+    }
+    for (const name of query.measures) {
+      const state = row.states[name];
+      if (state === undefined) continue;
+      const before = current[name];
+      current[name] = before === undefined ? state : measures[name]!.merge(before, state);
+    }
+  }
+
+  #speedCovers(hour: number, freshness: Freshness): boolean {
+    const watermark = freshness.speedWatermark;
+    if (watermark === null) return false;
+    return hour <= watermark && hour + HOUR > watermark - this.#options.speedRetentionMs;
+  }
+
+  #bucketSources(
+    coverage: CoverageEntry[],
+    buckets: number[],
+    granularity: Granularity,
+    range: TimeRange,
+  ): PointSource[] {
+    const byHour = new Map<number, CoverageSource>();
+    for (const entry of coverage) byHour.set(entry.bucket, entry.source);
+    return buckets.map((bucket) => {
+      const end = Math.min(outputBucketEnd(bucket, granularity, range), range.to);
+      let batch = false;
+      let speed = false;
+      for (let hour = Math.floor(bucket / HOUR) * HOUR; hour < end; hour += HOUR) {
+        const source = byHour.get(hour);
+        if (source === 'batch') batch = true;
+        else if (source === 'speed') speed = true;
+      }
+      return batch && speed ? 'mixed' : batch ? 'batch' : speed ? 'speed' : 'none';
+    });
+  }
+
+  async #readSpeed(query: SeriesQuery, hours: number[], snapshot: BatchSnapshot): Promise<PartialRow[]> {
+    const now = this.#options.now();
+    const runs: TimeRange[] = [];
+    for (const hour of hours) {
+      // Nothing can be in speed for hours that have not started yet.
+      if (snapshot.sealed.has(hour) || hour > now) continue;
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last.to === hour) last.to = hour + HOUR;
+      else runs.push({ from: hour, to: hour + HOUR });
+    }
+    const fKey = filterKey(query.filter);
+    const parts = await readerCall('speed', () =>
+      Promise.all(
+        runs.map((run) =>
+          this.#speedReads.load(`${query.model.name}\u0001${run.from}\u0001${run.to}\u0001${fKey}`, () =>
+            this.#options.speed.readPartials(query.model.name, run, query.filter),
+          ),
+        ),
+      ),
+    );
+    const rows: PartialRow[] = [];
+    for (const part of parts) {
+      for (const row of part) {
+        const hour = hourOf(row.bucket);
+        // Defensive: a reader returning a sealed hour's row must not make it count twice.
+        if (row.bucket >= query.range.from && row.bucket < query.range.to && !snapshot.sealed.has(hour)) {
+          rows.push(row);
+        }
+      }
+    }
+    return rows;
+  }
+
+  async #readBatch(view: string, hours: SealedHour[], filter: DimensionFilter): Promise<PartialRow[]> {
+    if (hours.length === 0) return [];
+    const fKey = filterKey(filter);
+    const keyOf = (hour: SealedHour) => `${view}\u0001${hour.hour}\u0001${hour.pointerVersion}\u0001${fKey}`;
+    const rows: PartialRow[] = [];
+    const missing: SealedHour[] = [];
+    for (const hour of hours) {
+      const cached = this.partialCache.get(keyOf(hour));
+      if (cached === undefined) missing.push(hour);
+      else for (const row of cached) rows.push(row);
+    }
+    if (missing.length > 0) {
+      const read = await readerCall('batch', () => this.#options.batch.readPartials(view, missing, filter));
+      const byHour = new Map<number, PartialRow[]>();
+      for (const hour of missing) byHour.set(hour.hour, []);
+      for (const row of read) {
+        const list = byHour.get(hourOf(row.bucket));
+        // Rows outside the asked hours would be a reader bug; ignore rather than double-count.
+        if (list !== undefined) list.push(row);
+      }
+      for (const hour of missing) {
+        const list = byHour.get(hour.hour)!;
+        for (const row of list) rows.push(row);
+        this.partialCache.set(keyOf(hour), list, 1 + cellCount(list));
+      }
+    }
+    return rows;
+  }
+}
+
+/**
+ * Calls a reader; a foreign failure (a Redis or S3 client error) becomes a retryable
+ * `TANDEM_ERR_SERVICE_UNAVAILABLE` naming the layer, so clients get a 503 instead of a 500.
+ */
+async function readerCall<T>(layer: 'batch' | 'speed', call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isTandemError(error)) throw error;
+    throw new TandemError(
+      'TANDEM_ERR_SERVICE_UNAVAILABLE',
+      `the ${layer} layer could not be read; check that its store is reachable and retry`,
+      { cause: error, retryable: true, details: { service: layer } },
+    );
+  }
+}
+
+function hourOf(ts: number): number {
+  return Math.floor(ts / HOUR) * HOUR;
+}
+
+/** Stable key of a dimension tuple; distinguishes null from the string "null" and 1 from "1". */
+export function groupKey(dims: DimensionValue[]): string {
+  let key = '';
+  for (const value of dims) {
+    key += value === null ? '\u0000n' : typeof value === 'number' ? `\u0000#${value}` : `\u0000s${value}`;
+  }
+  return key;
+}
+
+function filterKey(filter: DimensionFilter): string {
+  return Object.keys(filter)
+    .sort()
+    .map((name) => `${name}=${filter[name]}`)
+    .join('\u0002');
+}
+
+function cellCount(rows: PartialRow[]): number {
+  let cells = 0;
+  for (const row of rows) {
+    for (const name in row.states) {
+      for (const _ in row.states[name]) cells++;
+    }
+  }
+  return cells;
+}

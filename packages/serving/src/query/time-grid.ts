@@ -1,0 +1,66 @@
+// Output buckets of a query: how a granularity slices a range, and which base hours each slice
+// covers. Days are UTC days; `all` is one bucket spanning the whole range.
+import type { BucketSize, TimeRange } from '@tandem/core';
+
+export const MINUTE = 60_000;
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+
+export const granularities = ['1m', '1h', '1d', 'all'] as const;
+export type Granularity = (typeof granularities)[number];
+
+const stepMs: Record<Exclude<Granularity, 'all'>, number> = { '1m': MINUTE, '1h': HOUR, '1d': DAY };
+
+/** Granularities a view can answer: never finer than its own bucket. */
+export function granularitiesFor(bucket: BucketSize): Granularity[] {
+  return bucket === '1m' ? ['1m', '1h', '1d', 'all'] : ['1h', '1d', 'all'];
+}
+
+/**
+ * Widens a range to whole buckets of the granularity (and always whole hours, since hours are
+ * the unit the batch layer seals): `from` floors, `to` ceils.
+ */
+export function alignRange(range: TimeRange, granularity: Granularity): TimeRange {
+  const step = granularity === 'all' ? HOUR : Math.max(stepMs[granularity], HOUR);
+  return { from: floorTo(range.from, step), to: ceilTo(range.to, step) };
+}
+
+/** Start of the output bucket holding `ts`. */
+export function outputBucket(ts: number, granularity: Granularity, range: TimeRange): number {
+  return granularity === 'all' ? range.from : floorTo(ts, stepMs[granularity]);
+}
+
+/** Every output bucket start of an aligned range, in order. */
+export function outputBuckets(range: TimeRange, granularity: Granularity): number[] {
+  if (granularity === 'all') return [range.from];
+  const step = stepMs[granularity];
+  const buckets: number[] = [];
+  for (let at = range.from; at < range.to; at += step) buckets.push(at);
+  return buckets;
+}
+
+/** End (exclusive) of the output bucket starting at `bucket`. */
+export function outputBucketEnd(bucket: number, granularity: Granularity, range: TimeRange): number {
+  return granularity === 'all' ? range.to : bucket + stepMs[granularity];
+}
+
+/** Every hour start of an aligned range. */
+export function hoursOf(range: TimeRange): number[] {
+  const hours: number[] = [];
+  for (let at = floorTo(range.from, HOUR); at < range.to; at += HOUR) hours.push(at);
+  return hours;
+}
+
+/** How many output buckets a range has at a granularity (before aligning it). */
+export function bucketCount(range: TimeRange, granularity: Granularity): number {
+  if (granularity === 'all') return 1;
+  return Math.ceil((range.to - range.from) / stepMs[granularity]);
+}
+
+function floorTo(ts: number, step: number): number {
+  return Math.floor(ts / step) * step;
+}
+
+function ceilTo(ts: number, step: number): number {
+  return Math.ceil(ts / step) * step;
+}

@@ -1,0 +1,119 @@
+// Turns validated query parameters into a merge query: time range with defaults, granularity,
+// dimension filters, groupBy and measure selection, plus the range-length limits.
+import type { DimensionFilter, TimeRange } from '@tandem/core';
+import { queryInvalid, queryTooLarge } from '../http-errors.ts';
+import type { SeriesQuery } from '../query/merge-engine.ts';
+import { alignRange, DAY, type Granularity, HOUR } from '../query/time-grid.ts';
+import type { ViewModel } from '../query/view-model.ts';
+import { parseTimeParameter } from './schemas.ts';
+
+/** Limits on what one query may ask for; exceeding one is a 400 `TANDEM_ERR_QUERY_TOO_LARGE`. */
+export interface QueryLimits {
+  /** Longest range per granularity. */
+  maxRangeMs: Record<Granularity, number>;
+  /** Most series (dimension tuples) in one answer. */
+  maxGroups: number;
+  /** Most values (series x buckets x values) in one answer. */
+  maxValues: number;
+  /** Largest serialized answer, in bytes. */
+  maxResponseBytes: number;
+  /** Longest range one recompute request may cover. */
+  maxRecomputeRangeMs: number;
+}
+
+export const defaultQueryLimits: QueryLimits = {
+  maxRangeMs: { '1m': 2 * DAY, '1h': 93 * DAY, '1d': 1100 * DAY, all: 1100 * DAY },
+  maxGroups: 5000,
+  maxValues: 1_000_000,
+  maxResponseBytes: 16 * 1024 * 1024,
+  maxRecomputeRangeMs: 31 * DAY,
+};
+
+export interface RangeParameters {
+  from?: string;
+  to?: string;
+}
+
+/**
+ * The requested range: `to` defaults to now, `from` to 24 hours before `to`; both widen to whole
+ * buckets of the granularity (and whole hours).
+ */
+export function resolveRange(
+  parameters: RangeParameters,
+  granularity: Granularity,
+  now: number,
+  limits: QueryLimits,
+): TimeRange {
+  const to = parameters.to === undefined ? now : parseTime('to', parameters.to);
+  const from = parameters.from === undefined ? to - 24 * HOUR : parseTime('from', parameters.from);
+  if (from >= to) throw queryInvalid('to', 'querystring/to must be later than from');
+  const maxRange = limits.maxRangeMs[granularity];
+  if (to - from > maxRange) {
+    throw queryTooLarge(
+      'from',
+      `the range spans ${Math.ceil((to - from) / HOUR)} hours, more than the ${maxRange / HOUR} allowed ` +
+        `at granularity ${granularity}; use a shorter range or a coarser granularity`,
+    );
+  }
+  return alignRange({ from, to }, granularity);
+}
+
+function parseTime(parameter: string, text: string): number {
+  const value = parseTimeParameter(text);
+  if (value === null) throw queryInvalid(parameter, `querystring/${parameter} must be ISO-8601 or epoch ms`);
+  return value;
+}
+
+/** Dimension equality filters: every query parameter named after one of the view's dimensions. */
+export function dimensionFilter(model: ViewModel, query: Record<string, unknown>): DimensionFilter {
+  const filter: DimensionFilter = {};
+  for (const dimension of model.dimensions) {
+    const value = query[dimension];
+    if (typeof value === 'string') filter[dimension] = value;
+  }
+  return filter;
+}
+
+/** `groupBy`: comma-separated dimensions, or `none` for one total series. Default: every dimension. */
+export function resolveGroupBy(model: ViewModel, text: string | undefined): string[] {
+  if (text === undefined) return [...model.dimensions];
+  if (text === 'none') return [];
+  const wanted = new Set(text.split(','));
+  for (const name of wanted) {
+    if (!model.dimensions.includes(name)) {
+      throw queryInvalid('groupBy', `querystring/groupBy: "${name}" is not a dimension of ${model.name}`);
+    }
+  }
+  return model.dimensions.filter((dimension) => wanted.has(dimension));
+}
+
+/**
+ * `measures`: comma-separated measure names or finished value names (`p95_latency_ms`).
+ * Default: every value. Returns the values to answer and the measures whose states they need.
+ */
+export function resolveMeasures(
+  model: ViewModel,
+  text: string | undefined,
+): Pick<SeriesQuery, 'outputs' | 'measures'> {
+  if (text === undefined) return { outputs: [...model.outputs], measures: [...model.measureNames] };
+  const outputs = new Set<string>();
+  const measures = new Set<string>();
+  for (const name of text.split(',')) {
+    const fromMeasure = model.outputsByMeasure[name];
+    if (fromMeasure !== undefined) {
+      for (const output of fromMeasure) outputs.add(output);
+      measures.add(name);
+      continue;
+    }
+    const owner = model.measureNames.find((measure) => model.outputsByMeasure[measure]!.includes(name));
+    if (owner === undefined) {
+      throw queryInvalid('measures', `querystring/measures: "${name}" is not a measure of ${model.name}`);
+    }
+    outputs.add(name);
+    measures.add(owner);
+  }
+  return {
+    outputs: model.outputs.filter((output) => outputs.has(output)),
+    measures: model.measureNames.filter((measure) => measures.has(measure)),
+  };
+}

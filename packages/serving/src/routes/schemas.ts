@@ -1,0 +1,206 @@
+// JSON Schemas shared by the routes: parameters (validated by ajv, published in the OpenAPI spec)
+// and response bodies. Every object schema states its `additionalProperties` rule.
+import { parseTimeInput } from '@tandem/core';
+
+/** ajv format name of time parameters: ISO-8601 or epoch milliseconds. */
+export const timeInputFormat = 'tandem-time';
+
+/** Latest instant accepted: 9999-12-31T23:59:59.999Z. */
+const maxTime = 253_402_300_799_999;
+
+/**
+ * Parses a time parameter with core's `parseTimeInput` (ISO-8601, a missing zone meaning UTC, or
+ * epoch ms); null when it is not one, or lies before 1970 or after 9999.
+ */
+export function parseTimeParameter(text: string): number | null {
+  let value: number;
+  try {
+    value = parseTimeInput(text);
+  } catch {
+    return null;
+  }
+  return Number.isFinite(value) && value >= 0 && value <= maxTime ? value : null;
+}
+
+export const timeParameter = (description: string) => ({
+  type: 'string',
+  format: timeInputFormat,
+  maxLength: 40,
+  description: `${description}; ISO-8601 (a missing zone means UTC) or epoch milliseconds`,
+});
+
+export const errorBody = {
+  $id: 'tandemError',
+  type: 'object',
+  additionalProperties: false,
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        parameter: { type: 'string' },
+        requestId: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+export const errorRef = { $ref: 'tandemError#' } as const;
+
+/** Error responses every keyed route may answer with. */
+export const keyedErrors = {
+  400: { description: 'Invalid or too large a query', ...errorRef },
+  401: { description: 'No or an unknown API key', ...errorRef },
+  403: { description: 'The key lacks the scope', ...errorRef },
+  429: { description: 'Rate limit exceeded (see Retry-After)', ...errorRef },
+  503: { description: 'A layer store is unreachable', ...errorRef },
+} as const;
+
+const isoOrNull = { type: 'string', format: 'date-time', nullable: true } as const;
+
+const dimensionValue = { nullable: true, oneOf: [{ type: 'string' }, { type: 'number' }] } as const;
+
+/** A finished value: a number, null, a top-K list, or a record of numbers. */
+export const finishedValue = {
+  nullable: true,
+  oneOf: [
+    { type: 'number' },
+    {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['key', 'count'],
+        properties: { key: { type: 'string' }, count: { type: 'number' } },
+      },
+    },
+    { type: 'object', additionalProperties: { type: 'number', nullable: true } },
+  ],
+} as const;
+
+export const freshnessProperties = {
+  sealedThrough: { ...isoOrNull, description: 'Every hour before it is sealed by the batch layer' },
+  speedWatermark: { ...isoOrNull, description: 'Event time through which the speed layer is complete' },
+  freshnessMs: {
+    type: 'number',
+    nullable: true,
+    description: 'Age of the freshest data: now minus the speed watermark (else sealed-through)',
+  },
+  complete: {
+    type: 'boolean',
+    description: 'Every hour of the range is sealed: the answer only changes on a recompute',
+  },
+  coverage: {
+    type: 'array',
+    description: 'Every base hour of the range and the layer that served it',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['bucket', 'source', 'runId'],
+      properties: {
+        bucket: { type: 'string', format: 'date-time' },
+        source: { type: 'string', enum: ['batch', 'speed', 'none'] },
+        runId: { type: 'string', nullable: true },
+      },
+    },
+  },
+} as const;
+
+export const seriesBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'view',
+    'granularity',
+    'from',
+    'to',
+    'sealedThrough',
+    'speedWatermark',
+    'freshnessMs',
+    'complete',
+    'coverage',
+    'series',
+  ],
+  properties: {
+    view: { type: 'string' },
+    granularity: { type: 'string', enum: ['1m', '1h', '1d', 'all'] },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    ...freshnessProperties,
+    series: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['dims', 'points'],
+        properties: {
+          dims: { type: 'object', additionalProperties: dimensionValue },
+          points: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['bucket', 'source', 'values'],
+              properties: {
+                bucket: { type: 'string', format: 'date-time' },
+                source: { type: 'string', enum: ['batch', 'speed', 'mixed', 'none'] },
+                values: { type: 'object', additionalProperties: finishedValue },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+export const topBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'view',
+    'from',
+    'to',
+    'dimension',
+    'by',
+    'k',
+    'sealedThrough',
+    'speedWatermark',
+    'freshnessMs',
+    'complete',
+    'coverage',
+    'items',
+  ],
+  properties: {
+    view: { type: 'string' },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    dimension: { type: 'string' },
+    by: { type: 'string' },
+    k: { type: 'integer' },
+    ...freshnessProperties,
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['rank', 'value', 'score', 'source', 'values'],
+        properties: {
+          rank: { type: 'integer' },
+          value: dimensionValue,
+          score: { type: 'number', nullable: true },
+          source: { type: 'string', enum: ['batch', 'speed', 'mixed', 'none'] },
+          values: { type: 'object', additionalProperties: finishedValue },
+        },
+      },
+    },
+  },
+} as const;
+
+export function iso(ts: number | null): string | null {
+  return ts === null ? null : new Date(ts).toISOString();
+}

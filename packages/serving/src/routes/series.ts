@@ -1,0 +1,369 @@
+// GET /v1/views/<view>/series and /top, registered once per view so each route's schema names
+// exactly that view's dimensions, measures and granularities (and the OpenAPI spec says so).
+import { TandemError } from '@tandem/core';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { queryTooLarge } from '../http-errors.ts';
+import type { BatchSnapshot, Freshness, MergeEngine, SeriesQuery, SeriesResult } from '../query/merge-engine.ts';
+import { LruCache } from '../query/lru-cache.ts';
+import type { Granularity } from '../query/time-grid.ts';
+import type { ViewModel } from '../query/view-model.ts';
+import {
+  dimensionFilter,
+  type QueryLimits,
+  resolveGroupBy,
+  resolveMeasures,
+  resolveRange,
+} from './query-params.ts';
+import { errorRef, iso, keyedErrors, seriesBody, timeParameter, topBody } from './schemas.ts';
+
+export interface ViewRoutesOptions {
+  models: ViewModel[];
+  engine: MergeEngine;
+  limits: QueryLimits;
+  now: () => number;
+  /** Serialized answers of fully sealed queries kept, keyed by query and pointer versions. */
+  responseCacheEntries: number;
+}
+
+interface SeriesQuerystring {
+  from?: string;
+  to?: string;
+  granularity?: Granularity;
+  groupBy?: string;
+  measures?: string;
+  [dimension: string]: unknown;
+}
+
+interface TopQuerystring {
+  from?: string;
+  to?: string;
+  by?: string;
+  k?: number;
+  dimension?: string;
+  [dimension: string]: unknown;
+}
+
+function listPattern(names: readonly string[], extra: readonly string[] = []): string {
+  const item = `(?:${names.map(escapeRegExp).join('|')})`;
+  const alternatives = [...extra.map(escapeRegExp), `${item}(?:,${item})*`];
+  return `^(?:${alternatives.join('|')})$`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function dimensionParameters(model: ViewModel): Record<string, object> {
+  const properties: Record<string, object> = {};
+  for (const dimension of model.dimensions) {
+    properties[dimension] = {
+      type: 'string',
+      maxLength: 512,
+      description: `Only rows whose ${dimension} equals this value`,
+    };
+  }
+  return properties;
+}
+
+/** Everything but coverage and series; cheap to rebuild per request. */
+function headJson(
+  fields: Record<string, unknown>,
+  freshness: Freshness,
+  now: number,
+  complete: boolean,
+): string {
+  const freshest = freshness.speedWatermark ?? freshness.sealedThrough;
+  const head = {
+    ...fields,
+    sealedThrough: iso(freshness.sealedThrough),
+    speedWatermark: iso(freshness.speedWatermark),
+    freshnessMs: freshest === null ? null : Math.max(0, now - freshest),
+    complete,
+  };
+  const json = JSON.stringify(head);
+  return json.slice(0, -1);
+}
+
+function coverageAndSeriesJson(result: SeriesResult): string {
+  const coverage = result.coverage.map((entry) => ({
+    bucket: new Date(entry.bucket).toISOString(),
+    source: entry.source,
+    runId: entry.runId,
+  }));
+  const isoBuckets = new Map<number, string>();
+  for (const bucket of result.buckets) isoBuckets.set(bucket, new Date(bucket).toISOString());
+  const series = result.groups.map((group) => ({
+    dims: group.dims,
+    points: group.points.map((point) => ({
+      bucket: isoBuckets.get(point.bucket) ?? new Date(point.bucket).toISOString(),
+      source: point.source,
+      values: point.values,
+    })),
+  }));
+  return `"coverage":${JSON.stringify(coverage)},"series":${JSON.stringify(series)}`;
+}
+
+function sendJson(reply: FastifyReply, json: string, limits: QueryLimits): FastifyReply {
+  if (json.length > limits.maxResponseBytes) {
+    throw queryTooLarge(
+      'granularity',
+      `the answer would be ${json.length} bytes, more than the limit of ${limits.maxResponseBytes}; ` +
+        'use a coarser granularity, a shorter range, fewer measures or a filter',
+    );
+  }
+  return reply.type('application/json; charset=utf-8').send(json);
+}
+
+export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, options) => {
+  const { engine, limits, now } = options;
+  const responseCache = new LruCache<string>(options.responseCacheEntries);
+
+  async function snapshotAndFreshness(
+    view: string,
+    range: { from: number; to: number },
+  ): Promise<[BatchSnapshot, Freshness]> {
+    // The batch snapshot is taken before anything else is read (see merge-engine.ts).
+    const snapshot = await engine.snapshot(view, range);
+    const freshness = await engine.freshness(view);
+    return [snapshot, freshness];
+  }
+
+  for (const model of options.models) {
+    const dimensionProps = dimensionParameters(model);
+    const measureNames = [...model.measureNames, ...model.outputs.filter((o) => !model.measureNames.includes(o))];
+
+    app.get<{ Querystring: SeriesQuerystring }>(
+      `/v1/views/${model.name}/series`,
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['views'],
+          summary: `Merged time series of ${model.name}`,
+          description:
+            'Per base hour the sealed batch partial if present, else the speed partial, else none; ' +
+            'coarser buckets merge hourly partials with the measures\' own merge. Dimension ' +
+            `parameters (${model.dimensions.join(', ') || 'none'}) filter by equality.`,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              from: timeParameter('Range start (inclusive), floored to the bucket; default `to` - 24h'),
+              to: timeParameter('Range end (exclusive), ceiled to the bucket; default now'),
+              granularity: {
+                type: 'string',
+                enum: model.granularities,
+                default: model.granularities.includes('1h') ? '1h' : model.granularities[0],
+                description: 'Output bucket size; `all` is one bucket for the whole range',
+              },
+              ...(model.dimensions.length === 0
+                ? {}
+                : {
+                    groupBy: {
+                      type: 'string',
+                      maxLength: 256,
+                      pattern: listPattern(model.dimensions, ['none']),
+                      description: 'Comma-separated dimensions to group by, or `none`; default all',
+                    },
+                  }),
+              measures: {
+                type: 'string',
+                maxLength: 1024,
+                pattern: listPattern(measureNames),
+                description: 'Comma-separated measures or value names; default all',
+              },
+              ...dimensionProps,
+            },
+          },
+          response: { 200: seriesBody, ...keyedErrors },
+        },
+      },
+      async (request, reply) => {
+        const query = request.query;
+        const granularity = query.granularity ?? '1h';
+        const range = resolveRange(query, granularity, now(), limits);
+        const seriesQuery: SeriesQuery = {
+          model,
+          range,
+          granularity,
+          filter: dimensionFilter(model, query),
+          groupBy: resolveGroupBy(model, query.groupBy),
+          ...resolveMeasures(model, query.measures),
+        };
+        const [snapshot, freshness] = await snapshotAndFreshness(model.name, range);
+        const head = headJson(
+          {
+            view: model.name,
+            granularity,
+            from: new Date(range.from).toISOString(),
+            to: new Date(range.to).toISOString(),
+          },
+          freshness,
+          now(),
+          snapshot.allSealed,
+        );
+        let tail: string | undefined;
+        let cacheKey: string | undefined;
+        if (snapshot.allSealed) {
+          cacheKey = [
+            model.name,
+            granularity,
+            range.from,
+            range.to,
+            JSON.stringify(seriesQuery.filter),
+            seriesQuery.groupBy.join(','),
+            seriesQuery.outputs.join(','),
+            snapshot.versionsKey,
+          ].join('\u0001');
+          tail = responseCache.get(cacheKey);
+        }
+        if (tail === undefined) {
+          const result = await engine.series(seriesQuery, snapshot, freshness);
+          tail = coverageAndSeriesJson(result);
+          if (cacheKey !== undefined) responseCache.set(cacheKey, tail);
+        }
+        return sendJson(reply, `${head},${tail}}`, limits);
+      },
+    );
+
+    const rankable = model.outputs.filter((output) => {
+      const empty = model.finalize({}, [output])[output];
+      return empty === null || typeof empty === 'number';
+    });
+    if (model.dimensions.length > 0 && rankable.length > 0) {
+      app.get<{ Querystring: TopQuerystring }>(
+        `/v1/views/${model.name}/top`,
+        {
+          config: { scope: 'read' },
+          schema: {
+            tags: ['views'],
+            summary: `Top ${model.dimensions.join('/')} values of ${model.name} by a measure over a range`,
+            querystring: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                from: timeParameter('Range start (inclusive), floored to the hour; default `to` - 24h'),
+                to: timeParameter('Range end (exclusive), ceiled to the hour; default now'),
+                by: {
+                  type: 'string',
+                  enum: rankable,
+                  default: rankable[0],
+                  description: 'Value to rank by (descending; nulls last)',
+                },
+                k: { type: 'integer', minimum: 1, maximum: 1000, default: 10, description: 'How many' },
+                dimension: {
+                  type: 'string',
+                  enum: model.dimensions,
+                  default: model.dimensions[0],
+                  description: 'Dimension whose values are ranked',
+                },
+                ...dimensionProps,
+              },
+            },
+            response: { 200: topBody, ...keyedErrors },
+          },
+        },
+        async (request, reply) => {
+          const query = request.query;
+          const by = query.by ?? rankable[0]!;
+          const k = query.k ?? 10;
+          const dimension = query.dimension ?? model.dimensions[0]!;
+          const range = resolveRange(query, 'all', now(), limits);
+          const seriesQuery: SeriesQuery = {
+            model,
+            range,
+            granularity: 'all',
+            filter: dimensionFilter(model, query),
+            groupBy: [dimension],
+            outputs: [...model.outputs],
+            measures: [...model.measureNames],
+          };
+          const [snapshot, freshness] = await snapshotAndFreshness(model.name, range);
+          const result = await engine.series(seriesQuery, snapshot, freshness);
+          const items = rankGroups(result, dimension, by, k);
+          const head = headJson(
+            {
+              view: model.name,
+              from: new Date(range.from).toISOString(),
+              to: new Date(range.to).toISOString(),
+              dimension,
+              by,
+              k,
+            },
+            freshness,
+            now(),
+            snapshot.allSealed,
+          );
+          const coverage = result.coverage.map((entry) => ({
+            bucket: new Date(entry.bucket).toISOString(),
+            source: entry.source,
+            runId: entry.runId,
+          }));
+          return sendJson(
+            reply,
+            `${head},"coverage":${JSON.stringify(coverage)},"items":${JSON.stringify(items)}}`,
+            limits,
+          );
+        },
+      );
+    }
+  }
+
+  // Unknown views fall through to these (static routes win over parametric ones): a 404 that
+  // names the known views. Hidden from the spec, which already enumerates the real routes.
+  const known = options.models.map((model) => model.name).join(', ');
+  for (const suffix of ['series', 'top']) {
+    app.get(
+      `/v1/views/:view/${suffix}`,
+      {
+        config: { scope: 'read' },
+        schema: {
+          hide: true,
+          params: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { view: { type: 'string', maxLength: 128 } },
+          },
+          response: { 404: errorRef },
+        },
+      },
+      async (request) => {
+        const { view } = request.params as { view: string };
+        const exists = options.models.find((model) => model.name === view);
+        throw new TandemError(
+          exists === undefined ? 'TANDEM_ERR_VIEW_UNKNOWN' : 'TANDEM_ERR_NOT_FOUND',
+          exists === undefined
+            ? `view "${view.slice(0, 128)}" does not exist; known views: ${known}`
+            : `view "${view}" has no ${suffix} route (it has no rankable dimension)`,
+        );
+      },
+    );
+  }
+};
+
+/** Ranks the groups of an `all`-granularity answer by one value, descending, nulls last. */
+export function rankGroups(
+  result: SeriesResult,
+  dimension: string,
+  by: string,
+  k: number,
+): Array<{ rank: number; value: unknown; score: number | null; source: string; values: Record<string, unknown> }> {
+  const scored = result.groups.map((group) => {
+    const point = group.points[0]!;
+    const raw = point.values[by];
+    return {
+      value: group.dims[dimension] ?? null,
+      score: typeof raw === 'number' ? raw : null,
+      source: point.source,
+      values: point.values,
+    };
+  });
+  scored.sort((a, b) => {
+    if (a.score !== b.score) {
+      if (a.score === null) return 1;
+      if (b.score === null) return -1;
+      return b.score - a.score;
+    }
+    return String(a.value).localeCompare(String(b.value));
+  });
+  return scored.slice(0, k).map((item, index) => ({ rank: index + 1, ...item }));
+}

@@ -1,0 +1,206 @@
+// Builds the serving layer's Fastify instance: one plugin per concern (errors and logging, auth,
+// rate limits, metrics, docs, routes, dashboard), all reading through the injected readers.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import cors from '@fastify/cors';
+import fastifyStatic from '@fastify/static';
+import { listViews } from '@tandem/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Gauge } from 'prom-client';
+import { type BuildServerOptions, defaultServerOptions, validateServerOptions } from './options.ts';
+import { authPlugin } from './plugins/auth.ts';
+import { docsPlugin } from './plugins/docs.ts';
+import { errorHandlerPlugin } from './plugins/error-handler.ts';
+import { metricsPlugin } from './plugins/metrics.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
+import { MergeEngine } from './query/merge-engine.ts';
+import { buildViewModel } from './query/view-model.ts';
+import { operationRoutes } from './routes/operations.ts';
+import { defaultQueryLimits } from './routes/query-params.ts';
+import { errorBody, parseTimeParameter, timeInputFormat } from './routes/schemas.ts';
+import { viewRoutes } from './routes/series.ts';
+import { trendingRoutes } from './routes/trending.ts';
+
+/** Where the dashboard's static files live (owned by the dashboard, served here at `/`). */
+export const defaultDashboardDir = fileURLToPath(new URL('../dashboard/', import.meta.url));
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Header values never written to logs. */
+const redactedPaths = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'request.headers.authorization',
+  'request.headers["x-api-key"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+];
+
+/**
+ * Builds (but does not start) the serving layer. The caller owns the readers and clients it
+ * passes in and closes them after `app.close()`; the server closes only what it creates.
+ */
+export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  validateServerOptions(options);
+  const settings = { ...defaultServerOptions, ...stripUndefined(options) };
+  const now = settings.now ?? Date.now;
+  const limits = {
+    ...defaultQueryLimits,
+    ...settings.limits,
+    maxRangeMs: { ...defaultQueryLimits.maxRangeMs, ...settings.limits?.maxRangeMs },
+  };
+
+  const app = Fastify({
+    ...(settings.loggerInstance === undefined
+      ? {
+          logger: {
+            level: settings.logLevel,
+            redact: { paths: redactedPaths, censor: '[redacted]' },
+          },
+        }
+      : { loggerInstance: settings.loggerInstance }),
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
+    },
+    bodyLimit: settings.bodyLimit,
+    routerOptions: { maxParamLength: 256 },
+    ajv: {
+      customOptions: {
+        // Unknown parameters must be rejected with a 400, never silently dropped.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false,
+      },
+      plugins: [
+        <Ajv extends { addFormat(name: string, format: { type: 'string'; validate: (text: string) => boolean }): unknown }>(
+          ajv: Ajv,
+        ): Ajv => {
+          ajv.addFormat(timeInputFormat, {
+            type: 'string' as const,
+            validate: (text: string) => parseTimeParameter(text) !== null,
+          });
+          return ajv;
+        },
+      ],
+    },
+  });
+
+  const views = settings.views ?? listViews();
+  const models = views.map(buildViewModel);
+  const engine = new MergeEngine({
+    batch: settings.batch,
+    speed: settings.speed,
+    now,
+    snapshotTtlMs: settings.snapshotTtlMs,
+    speedCacheTtlMs: settings.speedCacheTtlMs,
+    speedRetentionMs: settings.speedRetentionMs,
+    partialCacheCells: settings.partialCacheCells,
+    bucketCacheEntries: settings.bucketCacheEntries,
+    maxGroups: limits.maxGroups,
+    maxValues: limits.maxValues,
+  });
+
+  app.addSchema(errorBody);
+  await app.register(errorHandlerPlugin);
+  await app.register(authPlugin, {
+    apiKeys: settings.apiKeys,
+    allowAdminWithoutKeys: settings.allowAdminWithoutKeys,
+  });
+  if (settings.rateLimit !== false) {
+    await app.register(rateLimitPlugin, {
+      max: settings.rateLimit.max,
+      windowMs: settings.rateLimit.windowMs,
+      redis: settings.redis ?? null,
+      redisPrefix: settings.redisPrefix,
+    });
+  }
+  if (settings.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: settings.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST'],
+      allowedHeaders: ['x-api-key', 'authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['retry-after', 'x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining'],
+      maxAge: 600,
+    });
+  }
+  await app.register(metricsPlugin, { defaultMetrics: settings.defaultMetrics });
+  registerEngineMetrics(app, engine);
+  if (settings.docs) await app.register(docsPlugin, { secured: settings.apiKeys.length > 0 });
+
+  await app.register(viewRoutes, {
+    models,
+    engine,
+    limits,
+    now,
+    responseCacheEntries: settings.responseCacheEntries,
+  });
+  await app.register(trendingRoutes, {
+    model: models.find((model) => model.name === settings.trendingView) ?? null,
+    engine,
+    now,
+  });
+  await app.register(operationRoutes, {
+    models,
+    engine,
+    batch: settings.batch,
+    speed: settings.speed,
+    limits,
+    now,
+    requestRecompute: settings.requestRecompute ?? null,
+    readinessProbes: settings.readinessProbes ?? {},
+    probeTimeoutMs: settings.probeTimeoutMs,
+    statusRunLimit: 5,
+  });
+
+  const dashboardDir = settings.dashboardDir === undefined ? defaultDashboardDir : settings.dashboardDir;
+  if (dashboardDir !== null && existsSync(dashboardDir)) {
+    await app.register(fastifyStatic, { root: dashboardDir, prefix: '/', index: ['index.html'] });
+  }
+
+  app.addHook('onClose', async () => {
+    engine.partialCache.clear();
+    engine.bucketCache.clear();
+  });
+  return app;
+}
+
+function registerEngineMetrics(app: FastifyInstance, engine: MergeEngine): void {
+  const caches = { partial: engine.partialCache, bucket: engine.bucketCache };
+  new Gauge({
+    name: 'tandem_serving_cache_hits',
+    help: 'Hits of the immutable batch caches since start',
+    labelNames: ['cache'] as const,
+    registers: [app.metricsRegistry],
+    collect() {
+      for (const [name, cache] of Object.entries(caches)) this.set({ cache: name }, cache.hits);
+    },
+  });
+  new Gauge({
+    name: 'tandem_serving_cache_misses',
+    help: 'Misses of the immutable batch caches since start',
+    labelNames: ['cache'] as const,
+    registers: [app.metricsRegistry],
+    collect() {
+      for (const [name, cache] of Object.entries(caches)) this.set({ cache: name }, cache.misses);
+    },
+  });
+  new Gauge({
+    name: 'tandem_serving_cache_weight',
+    help: 'Current weight (cells or entries) of the immutable batch caches',
+    labelNames: ['cache'] as const,
+    registers: [app.metricsRegistry],
+    collect() {
+      for (const [name, cache] of Object.entries(caches)) this.set({ cache: name }, cache.weight);
+    },
+  });
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, inner]) => inner !== undefined)) as T;
+}
