@@ -1,0 +1,51 @@
+// The Redis key schema of the speed layer, in one place: every key a partition's batch touches
+// carries the hash tag {p<N>}, so one Lua script per batch stays inside one Redis Cluster slot.
+// Readers fan out over partitions and merge with the measures' own merge, which commutes.
+
+/** Separates the parts of a bucket-hash field; JSON never emits a raw tab, so dims stay unambiguous. */
+export const FIELD_SEPARATOR = '\t';
+
+/** Key names under one prefix (`REDIS_PREFIX`, `tandem` by default). */
+export interface SpeedKeys {
+  readonly prefix: string;
+  /** SET of the partition numbers the speed layer has ever claimed (outside any hash tag). */
+  partitions(): string;
+  /** Per-partition meta hash: offset, epoch, owner, maxEventTime, watermark, counters. */
+  meta(partition: number): string;
+  /** Open sessions of the users routed to this partition: user id → serialized sessionizer state. */
+  sessions(partition: number): string;
+  /** ZSET of the bucket starts present for a view in this partition (member = score = bucket ms). */
+  bucketIndex(partition: number, view: string, version: number | string): string;
+  /** One bucket of one view in one partition: field `<dimsJson>\t<measure>\t<cell>` → number. */
+  bucket(partition: number, view: string, version: number | string, bucketMs: number): string;
+}
+
+export function speedKeys(prefix: string): SpeedKeys {
+  const tag = (partition: number) => `${prefix}:{p${partition}}`;
+  return {
+    prefix,
+    partitions: () => `${prefix}:speed:partitions`,
+    meta: (partition) => `${tag(partition)}:meta`,
+    sessions: (partition) => `${tag(partition)}:sessions`,
+    bucketIndex: (partition, view, version) => `${tag(partition)}:b:${view}:${version}`,
+    bucket: (partition, view, version, bucketMs) => `${tag(partition)}:v:${view}:${version}:${bucketMs}`,
+  };
+}
+
+/** The hash field of one cell of one measure for one dimension tuple. */
+export function cellField(dimsJson: string, measure: string, cell: string): string {
+  return dimsJson + FIELD_SEPARATOR + measure + FIELD_SEPARATOR + cell;
+}
+
+/** Splits a bucket-hash field back into its parts; the cell is last, so it may contain anything. */
+export function parseCellField(field: string): { dimsJson: string; measure: string; cell: string } | null {
+  const first = field.indexOf(FIELD_SEPARATOR);
+  if (first < 0) return null;
+  const second = field.indexOf(FIELD_SEPARATOR, first + 1);
+  if (second < 0) return null;
+  return {
+    dimsJson: field.slice(0, first),
+    measure: field.slice(first + 1, second),
+    cell: field.slice(second + 1),
+  };
+}

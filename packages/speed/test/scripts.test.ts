@@ -1,0 +1,157 @@
+// The Lua scripts on a real Redis: the fence and the offset check come before any write, every
+// merge op lands as its measure needs, and a flushed script cache (a Redis restart) is survived.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { speedKeys } from '../src/key-schema.ts';
+import { type ApplyBatchInput, applyBatch, claimPartition } from '../src/scripts.ts';
+import { startPrivateRedis } from './helpers/private-redis.ts';
+import { connectRedis, deletePrefix, uniqueName } from './helpers/stack.ts';
+
+const redis = connectRedis();
+const prefix = uniqueName('scripts');
+const keys = speedKeys(prefix);
+
+beforeAll(async () => {
+  await redis.ping();
+});
+afterAll(async () => {
+  await deletePrefix(redis, prefix);
+  await redis.quit();
+});
+
+function batch(overrides: Partial<ApplyBatchInput>): ApplyBatchInput {
+  return {
+    metaKey: keys.meta(0),
+    sessionsKey: keys.sessions(0),
+    epoch: '1',
+    owner: 'a',
+    prevOffset: null,
+    nextOffset: '9',
+    maxEventTime: 1000,
+    watermark: 900,
+    nowMs: 5000,
+    counters: { applied: 10, dlq: 1, late: 2, duplicates: 3 },
+    indexes: [{ key: keys.bucketIndex(0, 'v', 1), trimBelowMs: 0, ttlMs: 60_000 }],
+    sessionUpserts: [],
+    sessionDeletions: [],
+    buckets: [],
+    ...overrides,
+  };
+}
+
+describe('claim-partition and apply-batch', () => {
+  it('applies once, refuses replays and stale epochs before writing anything', async () => {
+    const first = await claimPartition(redis, keys.meta(0), 'a', 1);
+    expect(first).toEqual({ epoch: '1', appliedOffset: null, maxEventTime: null, previousOwner: null });
+    const bucketKey = keys.bucket(0, 'v', 1, 0);
+    const buckets = [
+      {
+        key: bucketKey,
+        index: 0,
+        bucketMs: 0,
+        expireAtMs: Date.now() + 60_000,
+        incr: [['["/a"]\tn\tn', 3] as [string, number]],
+        float: [['["/a"]\ts\ts', 1.25] as [string, number]],
+        min: [['["/a"]\tlo\tv', 7] as [string, number]],
+        max: [['["/a"]\thi\tv', 7] as [string, number]],
+      },
+    ];
+    expect(await applyBatch(redis, batch({ buckets }))).toEqual({ status: 'OK' });
+    // a replay of the same batch: the offset no longer matches
+    expect(await applyBatch(redis, batch({ buckets }))).toEqual({ status: 'OFFSET', storedOffset: '9' });
+    const next = {
+      ...buckets[0]!,
+      incr: [['["/a"]\tn\tn', 2] as [string, number]],
+      float: [['["/a"]\ts\ts', 0.5] as [string, number]],
+      min: [['["/a"]\tlo\tv', 3] as [string, number]],
+      max: [['["/a"]\thi\tv', 5] as [string, number]],
+    };
+    expect(await applyBatch(redis, batch({ prevOffset: '9', nextOffset: '19', buckets: [next] }))).toEqual({
+      status: 'OK',
+    });
+    expect(await redis.hgetall(bucketKey)).toEqual({
+      '["/a"]\tn\tn': '5',
+      '["/a"]\ts\ts': '1.75',
+      '["/a"]\tlo\tv': '3',
+      '["/a"]\thi\tv': '7',
+    });
+    expect(await redis.zrange(keys.bucketIndex(0, 'v', 1), 0, -1)).toEqual(['0']);
+
+    // another worker claims: the old owner's next batch changes nothing
+    const second = await claimPartition(redis, keys.meta(0), 'b', 2);
+    expect(second).toMatchObject({ epoch: '2', appliedOffset: '19', previousOwner: 'a' });
+    const fenced = await applyBatch(redis, batch({ prevOffset: '19', nextOffset: '29', buckets: [next] }));
+    expect(fenced).toEqual({ status: 'FENCED', storedEpoch: '2', storedOwner: 'b' });
+    expect(await redis.hget(bucketKey, '["/a"]\tn\tn')).toBe('5');
+    const meta = await redis.hgetall(keys.meta(0));
+    expect(meta).toMatchObject({
+      offset: '19',
+      applied: '20',
+      dlq: '2',
+      late: '4',
+      duplicates: '6',
+      epoch: '2',
+    });
+  });
+
+  it('adds fractions onto integers and integers onto fractions', async () => {
+    const key = keys.bucket(1, 'v', 1, 0);
+    await claimPartition(redis, keys.meta(1), 'a', 1);
+    const base = batch({
+      metaKey: keys.meta(1),
+      sessionsKey: keys.sessions(1),
+      counters: { applied: 0, dlq: 0, late: 0, duplicates: 0 },
+    });
+    const bucket = {
+      key,
+      index: 0,
+      bucketMs: 0,
+      expireAtMs: Date.now() + 60_000,
+      incr: [],
+      float: [],
+      min: [],
+      max: [],
+    };
+    await applyBatch(redis, { ...base, buckets: [{ ...bucket, float: [['f', 0.5]] }] });
+    expect(
+      await applyBatch(redis, {
+        ...base,
+        prevOffset: '9',
+        nextOffset: '10',
+        buckets: [{ ...bucket, incr: [['f', 2]] }],
+      }),
+    ).toEqual({ status: 'OK' });
+    expect(await redis.hget(key, 'f')).toBe('2.5');
+  });
+
+  it('stores and deletes open sessions with the batch', async () => {
+    await claimPartition(redis, keys.meta(2), 'a', 1);
+    const base = batch({ metaKey: keys.meta(2), sessionsKey: keys.sessions(2) });
+    await applyBatch(redis, {
+      ...base,
+      sessionUpserts: [
+        ['u1', 's1'],
+        ['u2', 's2'],
+      ],
+    });
+    await applyBatch(redis, { ...base, prevOffset: '9', nextOffset: '10', sessionDeletions: ['u1'] });
+    expect(await redis.hgetall(keys.sessions(2))).toEqual({ u2: 's2' });
+  });
+
+  it('survives a flushed script cache (NOSCRIPT after a Redis restart)', async () => {
+    // on a private server: the shared Redis's script cache is not ours to flush
+    const server = await startPrivateRedis();
+    const own = connectRedis(server.url);
+    try {
+      await claimPartition(own, keys.meta(3), 'a', 1);
+      await own.script('FLUSH');
+      const claim = await claimPartition(own, keys.meta(3), 'a', 2);
+      expect(claim.epoch).toBe('2');
+      await own.script('FLUSH');
+      const input = batch({ metaKey: keys.meta(3), sessionsKey: keys.sessions(3), epoch: '2' });
+      expect(await applyBatch(own, input)).toEqual({ status: 'OK' });
+    } finally {
+      own.disconnect();
+      await server.stop();
+    }
+  });
+});
