@@ -19,6 +19,10 @@ export const SOURCE_FILL = {
   mixed: 'rgba(124, 58, 237, 0.16)',
 };
 const SEALED_COLOR = '#1e3a8a';
+const INTEGER_INCREMENTS = [
+  1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6,
+  5e6, 1e7, 1e8, 1e9,
+];
 
 /** @type {any} */
 const uPlot = /** @type {any} */ (globalThis).uPlot;
@@ -56,7 +60,7 @@ function axisTime(seconds) {
 
 /**
  * @param {HTMLElement} container element the canvas goes in; its width decides the chart's
- * @param {{ label: string, color: string, kind: 'bars' | 'line', format: (v: number | null) => string }} options
+ * @param {{ label: string, color: string, kind: 'bars' | 'line', format: (v: number | null) => string, integer?: boolean }} options
  */
 export function createChart(container, options) {
   /** @type {ChartModel} */
@@ -169,6 +173,8 @@ export function createChart(container, options) {
         {
           stroke: '#475569',
           size: 56,
+          // Counts get whole-number ticks only (no "0, 0, 1, 1" on an empty chart).
+          ...(options.integer ? { incrs: INTEGER_INCREMENTS } : {}),
           grid: { stroke: 'rgba(100,116,139,0.15)' },
           ticks: { show: false },
           values: (/** @type {any} */ _u, /** @type {number[]} */ splits) =>
@@ -193,6 +199,13 @@ export function createChart(container, options) {
     /** @param {ChartModel} next */
     update(next) {
       model = next;
+      // What the marker shows, in text, for people using a screen reader and for the browser test.
+      const sealedIso = next.sealedThroughMs === null ? '' : new Date(next.sealedThroughMs).toISOString();
+      container.dataset.sealedThrough = sealedIso;
+      container.setAttribute(
+        'aria-label',
+        `${options.label} chart; ${sealedIso ? `sealed through ${sealedIso.slice(0, 16).replace('T', ' ')} UTC` : 'nothing sealed'}`,
+      );
       // x at the bucket's middle, so bars and points sit inside their shaded hour.
       const xs = next.buckets.map((b) => (b.t + next.bucketMs / 2) / 1000);
       const ys = next.buckets.map((b) => b.value);

@@ -196,6 +196,7 @@ export function createOverview(hooks) {
       color: '#2563eb',
       kind: 'bars',
       format: formatInteger,
+      integer: true,
     }),
     errorRate: createChart($('#chart-error-rate .plot'), {
       label: '5xx rate',

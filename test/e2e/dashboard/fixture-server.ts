@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { apiClient, type DashboardBackend } from './backend.ts';
 
 const HOUR_MS = 3_600_000;
 export const dashboardDir = resolve(
@@ -228,4 +229,23 @@ export async function startFixtureServer(
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { url } = await startFixtureServer(Number(process.argv[2] ?? 8090));
   console.log(`dashboard fixture server on ${url}`);
+}
+
+/** The fixture server as a {@link DashboardBackend}, for developing the dashboard without the stack. */
+export async function startFixtureBackend(): Promise<DashboardBackend> {
+  const apiKey = 'fixture-key';
+  const { url, state, server } = await startFixtureServer(0, { apiKey });
+  return {
+    url,
+    apiKey,
+    api: apiClient(url, apiKey),
+    async publishNextHour() {
+      state.sealedLagHours -= 1;
+      return (Math.floor(Date.now() / HOUR_MS) - state.sealedLagHours) * HOUR_MS;
+    },
+    async stopSpeed() {
+      state.speedDown = true;
+    },
+    close: () => new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done()))),
+  };
 }

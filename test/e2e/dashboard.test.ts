@@ -1,0 +1,304 @@
+// The dashboard in a real browser (Debian's Chromium through playwright-core) against a running
+// serving layer: it loads clean and fast, shows the numbers the API gives for the same range, moves
+// its sealed-through marker when the batch layer publishes an hour, raises a banner when the speed
+// layer stops, and asks for the API key on a 401. Screenshots land in screenshots/ (gitignored).
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LaunchedBrowser, launchChromium, watchProblems } from './dashboard/browser.ts';
+import type { DashboardBackend } from './dashboard/backend.ts';
+import { startFixtureBackend } from './dashboard/fixture-server.ts';
+
+// Browser globals used inside page.evaluate callbacks: the workspace's tsconfig has no DOM lib, and
+// adding it would leak DOM types into every Node package, so the few members used are declared here.
+interface BrowserElement {
+  id: string;
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+  value: string;
+  open: boolean;
+  querySelector(selector: string): BrowserElement | null;
+}
+declare const document: {
+  querySelectorAll(selector: string): ArrayLike<BrowserElement> & Iterable<BrowserElement>;
+  activeElement: BrowserElement | null;
+  documentElement: { scrollWidth: number };
+};
+declare const window: { innerWidth: number };
+declare const localStorage: { getItem(key: string): string | null };
+
+const screenshots = resolve(fileURLToPath(new URL('../../screenshots/', import.meta.url)));
+/** Fast polling so live updates show within the test's patience; the default is 5 s. */
+const POLL_MS = 1000;
+
+interface PageRow {
+  bucket: string;
+  source: string;
+  requests: number | null;
+  requestsText: string;
+  errors: number | null;
+  errorRate: number | null;
+  p95: number | null;
+}
+
+/** Reads the three tables under the overview charts, newest bucket first. */
+async function readOverviewTables(page: Page): Promise<PageRow[]> {
+  return page.evaluate(() => {
+    const value = (cell: BrowserElement | null | undefined): number | null => {
+      const raw = cell?.dataset.value ?? '';
+      return raw === '' ? null : Number(raw);
+    };
+    const byBucket = (table: string, metric: string) =>
+      new Map(
+        [...document.querySelectorAll(`${table} .series-table tbody tr[data-bucket]`)].map((row) => [
+          row.dataset.bucket!,
+          row.querySelector(`[data-metric="${metric}"]`),
+        ]),
+      );
+    const errors = byBucket('#chart-error-rate', 'errors_5xx');
+    const rates = byBucket('#chart-error-rate', 'error_rate');
+    const p95 = byBucket('#chart-p95', 'p95_latency_ms');
+    return [...document.querySelectorAll('#chart-requests .series-table tbody tr[data-bucket]')].map(
+      (row) => {
+        const bucket = row.dataset.bucket!;
+        const requests = row.querySelector('[data-metric="requests"]');
+        return {
+          bucket,
+          source: row.dataset.source!,
+          requests: value(requests),
+          requestsText: requests?.textContent ?? '',
+          errors: value(errors.get(bucket)),
+          errorRate: value(rates.get(bucket)),
+          p95: value(p95.get(bucket)),
+        };
+      },
+    );
+  });
+}
+
+/** The same range from the API, shaped like the page's rows (newest first). */
+async function apiRows(backend: DashboardBackend, from: string, to: string, endpoint: string | null) {
+  const body = await backend.api('/v1/views/endpoint_hourly/series', {
+    from,
+    to,
+    granularity: '1h',
+    groupBy: 'none',
+    ...(endpoint === null ? {} : { endpoint }),
+  });
+  const points = new Map<string, { source: string; values: Record<string, number | null> }>();
+  for (const point of body.series[0]?.points ?? []) points.set(point.bucket, point);
+  return (body.coverage as Array<{ bucket: string; source: string }>)
+    .map((cover) => {
+      const point = points.get(cover.bucket);
+      const served = cover.source !== 'none';
+      const requests = point?.values.requests ?? (served ? 0 : null);
+      const errors = point?.values.errors_5xx ?? (served ? 0 : null);
+      return {
+        bucket: cover.bucket,
+        source: point?.source ?? cover.source,
+        requests,
+        errors,
+        errorRate: requests && errors !== null ? (100 * errors) / requests : null,
+        p95: point?.values.p95_latency_ms ?? null,
+      };
+    })
+    .reverse();
+}
+
+async function overviewRange(page: Page): Promise<{ from: string; to: string }> {
+  return page.$eval('#overview-range', (el) => ({
+    from: (el as unknown as BrowserElement).dataset.from ?? '',
+    to: (el as unknown as BrowserElement).dataset.to ?? '',
+  }));
+}
+
+describe('dashboard in Chromium', () => {
+  let backend: DashboardBackend;
+  let chromium: LaunchedBrowser;
+
+  beforeAll(async () => {
+    await mkdir(screenshots, { recursive: true });
+    backend = await startFixtureBackend();
+    chromium = await launchChromium();
+  });
+
+  afterAll(async () => {
+    const errors: unknown[] = [];
+    await chromium?.close().catch((error: unknown) => errors.push(error));
+    await backend?.close().catch((error: unknown) => errors.push(error));
+    if (errors.length > 0) throw new AggregateError(errors, 'dashboard test teardown failed');
+  });
+
+  it('asks for the API key when the API answers 401 and keeps it for the next visit', async () => {
+    const page = await chromium.context.newPage();
+    try {
+      await page.goto(`${backend.url}/?poll=${POLL_MS}`);
+      const dialog = page.locator('#key-dialog');
+      await expect.poll(() => dialog.evaluate((d) => (d as unknown as BrowserElement).open)).toBe(true);
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('key-input');
+      await page.screenshot({ path: join(screenshots, 'dashboard-api-key.png') });
+      await page.keyboard.type(backend.apiKey);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#chart-requests .series-table tbody tr[data-bucket]', {
+        state: 'attached',
+      });
+      expect(await page.evaluate(() => localStorage.getItem('tandem.apiKey'))).toBe(backend.apiKey);
+      expect(await page.locator('[data-banner="auth"]').count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('loads in under a second with no console errors and shows the numbers the API returns', async () => {
+    const page = await chromium.context.newPage();
+    const problems = watchProblems(page);
+    try {
+      const started = Date.now();
+      await page.goto(`${backend.url}/?poll=${POLL_MS}`);
+      await page.waitForSelector('#chart-requests .series-table tbody tr[data-bucket]', {
+        state: 'attached',
+      });
+      await page.waitForSelector('#runs-table tbody tr[data-view]', { state: 'attached' });
+      await page.waitForSelector('#trending-table tbody tr[data-page]', { state: 'attached' });
+      const loadedMs = Date.now() - started;
+      const timing = await page.evaluate(() => {
+        const [nav] = performance.getEntriesByType('navigation' as never) as unknown as Array<{
+          loadEventEnd: number;
+        }>;
+        return { load: nav?.loadEventEnd ?? Number.NaN };
+      });
+      console.log(`dashboard: load event ${Math.round(timing.load)} ms, data on screen ${loadedMs} ms`);
+      expect(timing.load).toBeLessThan(1000);
+
+      // Hold the page still, then ask the API for the range the page shows.
+      await page.click('#pause-button');
+      const { from, to } = await overviewRange(page);
+      const shown = await readOverviewTables(page);
+      const expected = await apiRows(backend, from, to, null);
+      expect(shown.length).toBe(expected.length);
+      expect(shown.length).toBeGreaterThanOrEqual(24);
+      for (const [i, row] of shown.entries()) {
+        const want = expected[i]!;
+        expect(row.bucket).toBe(want.bucket);
+        expect(row.source).toBe(want.source);
+        expect(row.requests).toBe(want.requests);
+        expect(row.requestsText).toBe(want.requests === null ? '—' : want.requests.toLocaleString('en-US'));
+        expect(row.errors).toBe(want.errors);
+        if (want.errorRate === null) expect(row.errorRate).toBeNull();
+        else expect(row.errorRate).toBeCloseTo(want.errorRate, 9);
+        expect(row.p95).toBe(want.p95);
+      }
+      expect(shown.some((row) => row.source === 'batch')).toBe(true);
+      expect(shown.some((row) => row.source === 'speed')).toBe(true);
+      await page.screenshot({ path: join(screenshots, 'dashboard-laptop.png'), fullPage: true });
+
+      // Trending shows what /v1/trending says.
+      const trending = await backend.api('/v1/trending', { window: '5m', k: '10' });
+      const pages = await page.$$eval('#trending-table tbody tr[data-page]', (rows) =>
+        rows.map((row) => ({
+          page: (row as unknown as BrowserElement).dataset.page,
+          views: Number(row.querySelector('[data-value]')?.getAttribute('data-value')),
+        })),
+      );
+      expect(pages).toEqual(
+        trending.items.map((item: { page: string | null; score: number }) => ({
+          page: item.page ?? '(no page id)',
+          views: item.score,
+        })),
+      );
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('picks one endpoint with the keyboard and shows its numbers', async () => {
+    const page = await chromium.context.newPage();
+    const problems = watchProblems(page);
+    try {
+      await page.goto(`${backend.url}/?poll=${POLL_MS}`);
+      await page.waitForSelector('#endpoint-select option:nth-child(2)', { state: 'attached' });
+      const endpoint = await page.$eval(
+        '#endpoint-select option:nth-child(2)',
+        (o) => (o as unknown as BrowserElement).value,
+      );
+      // Tab from the range picker to the endpoint picker, choose with the arrow key.
+      await page.focus('#range-select');
+      await page.keyboard.press('Tab');
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('endpoint-select');
+      await page.keyboard.press('ArrowDown');
+      await expect
+        .poll(() => page.$eval('#overview-range', (el) => el.textContent ?? ''))
+        .toContain(endpoint);
+      await page.click('#pause-button');
+      const { from, to } = await overviewRange(page);
+      const shown = await readOverviewTables(page);
+      const expected = await apiRows(backend, from, to, endpoint);
+      expect(shown.map((r) => [r.bucket, r.source, r.requests, r.errors, r.p95])).toEqual(
+        expected.map((r) => [r.bucket, r.source, r.requests, r.errors, r.p95]),
+      );
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('moves the sealed-through marker when the batch layer publishes an hour', async () => {
+    const page = await chromium.context.newPage();
+    const problems = watchProblems(page);
+    try {
+      await page.goto(`${backend.url}/?poll=${POLL_MS}`);
+      const marker = page.locator('#chart-requests .plot');
+      await expect.poll(() => marker.getAttribute('data-sealed-through')).toMatch(/Z$/);
+      const before = (await marker.getAttribute('data-sealed-through'))!;
+      await page.screenshot({ path: join(screenshots, 'dashboard-sealed-before.png') });
+      const sealed = await backend.publishNextHour();
+      const after = new Date(sealed).toISOString();
+      expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
+      await expect.poll(() => marker.getAttribute('data-sealed-through'), { timeout: 15_000 }).toBe(after);
+      expect(
+        await page.$eval('#overview-sealed-through', (el) => (el as unknown as BrowserElement).dataset.value),
+      ).toBe(after);
+      // The hour just published is now served by the batch layer.
+      const published = new Date(sealed - 3_600_000).toISOString();
+      await expect
+        .poll(() =>
+          page.$eval(
+            `#chart-requests .series-table tr[data-bucket="${published}"]`,
+            (row) => (row as unknown as BrowserElement).dataset.source,
+          ),
+        )
+        .toBe('batch');
+      await page.screenshot({ path: join(screenshots, 'dashboard-sealed-after.png') });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows a banner when the speed layer stops, readable at phone width', async () => {
+    const page = await chromium.context.newPage();
+    const problems = watchProblems(page);
+    try {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${backend.url}/?poll=${POLL_MS}&speedBehindMs=15000`);
+      await page.waitForSelector('#partitions-table tbody tr[data-partition]', { state: 'attached' });
+      expect(await page.locator('[data-banner="health-speed"]').count()).toBe(0);
+      await page.screenshot({ path: join(screenshots, 'dashboard-phone.png'), fullPage: true });
+      // Nothing may be wider than the phone's screen but the scrollable tables.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+
+      await backend.stopSpeed();
+      const banner = page.locator('[data-banner="health-speed"]');
+      await expect.poll(() => banner.count(), { timeout: 60_000 }).toBe(1);
+      expect(await banner.textContent()).toMatch(/Speed layer is (down|behind)/);
+      await page.screenshot({ path: join(screenshots, 'dashboard-phone-speed-down.png'), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
