@@ -1,4 +1,18 @@
-// Public face of @tandem/core: config, errors, shared types, events, views, measures, compilers.
-export * from './config.ts';
+// Public face of @tandem/core: events, views, measures, both compilers, time helpers, errors.
+// No I/O anywhere in this package.
+export * from './builtin-views.ts';
 export * from './errors.ts';
-export type * from './types.ts';
+export * from './event-staging-sql.ts';
+export * from './events.ts';
+export * from './fields.ts';
+export * from './filter.ts';
+export * from './measures.ts';
+export * from './reducer.ts';
+export * from './sessionizer.ts';
+export * from './sketches/ddsketch.ts';
+export * from './sketches/hll.ts';
+export * from './sql.ts';
+export * from './time.ts';
+export * from './types.ts';
+export * from './view.ts';
+export * from './view-sql.ts';

@@ -1,0 +1,36 @@
+// Quoting and parameter helpers for the SQL compilers: identifiers only from allow-lists and
+// always quoted, values only as named parameters (`$p1`, `$p2`, ... bound from `params`).
+
+/** Named parameters of a compiled statement: `{ p1: 'x', p2: 200 }` binds `$p1`, `$p2`. */
+export type SqlParams = Record<string, string | number>;
+
+/** A compiled statement. Bind `params` by name (DuckDB node-api: `connection.run(sql, params)`). */
+export interface CompiledSql {
+  sql: string;
+  params: SqlParams;
+}
+
+/** Quotes an identifier for DuckDB. Callers pass only names from an allow-list. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Adds a value as the next parameter and returns its typed placeholder. */
+export function sqlParam(params: SqlParams, value: string | number, sqlType?: 'BIGINT'): string {
+  const name = `p${Object.keys(params).length + 1}`;
+  params[name] = value;
+  const type = sqlType ?? (typeof value === 'string' ? 'VARCHAR' : 'DOUBLE');
+  return `CAST($${name} AS ${type})`;
+}
+
+/** An exact DOUBLE literal for a constant the compiler itself chose (never user input). */
+export function sqlDouble(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`not a finite constant: ${value}`);
+  return `CAST('${String(value)}' AS DOUBLE)`;
+}
+
+/** An integer literal for a constant the compiler itself chose (never user input). */
+export function sqlInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new Error(`not a safe integer constant: ${value}`);
+  return String(value);
+}
