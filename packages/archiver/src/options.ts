@@ -1,0 +1,216 @@
+// The archiver's one options object: defaults, validation (once, at construction), and the mapping
+// from a loaded TandemConfig.
+import type { EventParseOptions, KafkaConfig, TandemConfig } from '@tandem/core';
+import { TandemError } from '@tandem/core';
+import type { ArchiverWatermark, LakeOptions, ObjectStore } from '@tandem/lake';
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { SealReason } from './segment.ts';
+
+/** How to reach Kafka when no ready client is passed (a `KafkaConfig` from `loadConfig` fits). */
+export type KafkaConnectionOptions = Pick<KafkaConfig, 'brokers'> &
+  Partial<Pick<KafkaConfig, 'clientId' | 'ssl' | 'sasl'>>;
+
+/** What `onAfterUpload` receives: a segment whose files are all durable but not yet committed. */
+export interface SegmentUploaded {
+  topic: string;
+  partition: number;
+  startOffset: string;
+  /** The offset the commit that follows will store (exclusive end of the segment). */
+  endOffset: string;
+  reason: SealReason;
+  keys: string[];
+  events: number;
+}
+
+/** What `onCommit` receives after Kafka acknowledged a commit. */
+export interface OffsetCommitted {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** Kafka consumer tuning (kafkajs `ConsumerConfig` names). */
+export interface ArchiverConsumerOptions {
+  /** @defaultValue 30000 */
+  sessionTimeout: number;
+  /** @defaultValue 60000 */
+  rebalanceTimeout: number;
+  /** @defaultValue 3000 */
+  heartbeatInterval: number;
+  /** @defaultValue 4 MiB */
+  maxBytesPerPartition: number;
+  /** @defaultValue 32 MiB */
+  maxBytes: number;
+  /** @defaultValue 1 */
+  minBytes: number;
+  /** @defaultValue 500 */
+  maxWaitTimeInMs: number;
+}
+
+export interface ArchiverOptions {
+  /** A ready kafkajs client (its owner keeps it), or how to build one. */
+  kafka: Kafka | KafkaConnectionOptions;
+  /** A ready object store (its owner closes it), or the lake to open (closed on stop). */
+  lake: ObjectStore | LakeOptions | string;
+  /** @defaultValue 'events' */
+  topic: string;
+  /** @defaultValue 'tandem-archiver' */
+  groupId: string;
+  /** Where a new consumer group starts. @defaultValue true (the archive must be complete) */
+  fromBeginning: boolean;
+  /** A segment closes after this many messages (valid or not). @defaultValue 200000 */
+  maxSegmentRecords: number;
+  /** A segment closes once its NDJSON reaches this many bytes (all hours together). @defaultValue 64 MiB */
+  maxSegmentBytes: number;
+  /** A segment closes this long after its first message even if not full. @defaultValue 60000 */
+  maxWaitMs: number;
+  /** zlib level of the `.json.gz` files (1 = fastest). @defaultValue 3 */
+  gzipLevel: number;
+  /** Files compressing or uploading at once, over all partitions. @defaultValue 8 */
+  uploadConcurrency: number;
+  /** Consumption pauses while closed segments holding more NDJSON bytes than this are uploading. @defaultValue 256 MiB */
+  maxInflightBytes: number;
+  /** Retries of a failed upload (retryable errors only) before the archiver stops with an error. @defaultValue 8 */
+  uploadRetries: number;
+  /** First retry delay, doubled per attempt, capped at 30 s. @defaultValue 500 */
+  retryBackoffMs: number;
+  /** Bounded out-of-orderness of event time within a partition (watermark rule). @defaultValue 30000 */
+  outOfOrdernessMs: number;
+  /** Advance an idle, caught-up partition's watermark with the wall clock. @defaultValue true */
+  idleWatermarkAdvance: boolean;
+  /** Least time between two writes of one partition's watermark object. @defaultValue 5000 */
+  watermarkIntervalMs: number;
+  /** Period of the housekeeping tick (maximum wait, watermarks, commit retries). @defaultValue 1000 */
+  tickIntervalMs: number;
+  /** Period of end-offset queries (lag, idle detection). @defaultValue 5000 */
+  offsetsIntervalMs: number;
+  /** How long `stop()` may spend flushing before it abandons the rest uncommitted. @defaultValue 30000 */
+  stopTimeoutMs: number;
+  /** Signals that trigger a graceful `stop()`; `[]` leaves signals to the caller. @defaultValue ['SIGTERM', 'SIGINT'] */
+  signals: NodeJS.Signals[];
+  consumer: ArchiverConsumerOptions;
+  /** Event validation (max size, future tolerance). @defaultValue core's defaultEventParseOptions */
+  events: Partial<EventParseOptions>;
+  /** Registry for the metrics; a private one when null. @defaultValue null */
+  registry: Registry | null;
+  /** @defaultValue a pino logger named tandem-archiver at level info */
+  logger: Logger | null;
+  /** Wall clock (segment age, idle watermark, `updatedAt`). @defaultValue Date.now */
+  now: () => number;
+  /** Called after every file of a segment is durable and before its offset is committed. */
+  onAfterUpload: ((info: SegmentUploaded) => void | Promise<void>) | null;
+  /** Called after a commit was acknowledged. */
+  onCommit: ((info: OffsetCommitted) => void | Promise<void>) | null;
+  /** Called after a watermark object was written. */
+  onWatermark: ((watermark: ArchiverWatermark) => void) | null;
+}
+
+export type ArchiverInit = Partial<Omit<ArchiverOptions, 'consumer'>> &
+  Pick<ArchiverOptions, 'kafka' | 'lake'> & { consumer?: Partial<ArchiverConsumerOptions> };
+
+export const defaultArchiverOptions: Omit<ArchiverOptions, 'kafka' | 'lake'> = {
+  topic: 'events',
+  groupId: 'tandem-archiver',
+  fromBeginning: true,
+  maxSegmentRecords: 200_000,
+  maxSegmentBytes: 64 * 1024 * 1024,
+  maxWaitMs: 60_000,
+  gzipLevel: 3,
+  uploadConcurrency: 8,
+  maxInflightBytes: 256 * 1024 * 1024,
+  uploadRetries: 8,
+  retryBackoffMs: 500,
+  outOfOrdernessMs: 30_000,
+  idleWatermarkAdvance: true,
+  watermarkIntervalMs: 5_000,
+  tickIntervalMs: 1_000,
+  offsetsIntervalMs: 5_000,
+  stopTimeoutMs: 30_000,
+  signals: ['SIGTERM', 'SIGINT'],
+  consumer: {
+    sessionTimeout: 30_000,
+    rebalanceTimeout: 60_000,
+    heartbeatInterval: 3_000,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytes: 32 * 1024 * 1024,
+    minBytes: 1,
+    maxWaitTimeInMs: 500,
+  },
+  events: {},
+  registry: null,
+  logger: null,
+  now: () => Date.now(),
+  onAfterUpload: null,
+  onCommit: null,
+  onWatermark: null,
+};
+
+function invalid(option: string, accepted: string, value: unknown): TandemError {
+  return new TandemError(
+    'TANDEM_ERR_CONFIG_INVALID',
+    `archiver option ${option}=${JSON.stringify(value)} is not valid; expected ${accepted}`,
+    {
+      details: { option, value },
+    },
+  );
+}
+
+/** Merges `init` over the defaults and validates every field once. */
+export function resolveArchiverOptions(init: ArchiverInit): ArchiverOptions {
+  const defined = Object.fromEntries(Object.entries(init).filter(([, value]) => value !== undefined));
+  const options: ArchiverOptions = {
+    ...defaultArchiverOptions,
+    ...defined,
+    kafka: init.kafka,
+    lake: init.lake,
+    consumer: { ...defaultArchiverOptions.consumer, ...init.consumer },
+  } as ArchiverOptions;
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(options.topic)) {
+    throw invalid('topic', 'a Kafka topic name ([A-Za-z0-9._-]{1,249})', options.topic);
+  }
+  if (typeof options.groupId !== 'string' || options.groupId === '')
+    throw invalid('groupId', 'a non-empty string', options.groupId);
+  const positive: Array<[string, number]> = [
+    ['maxSegmentRecords', options.maxSegmentRecords],
+    ['maxSegmentBytes', options.maxSegmentBytes],
+    ['maxWaitMs', options.maxWaitMs],
+    ['uploadConcurrency', options.uploadConcurrency],
+    ['maxInflightBytes', options.maxInflightBytes],
+    ['retryBackoffMs', options.retryBackoffMs],
+    ['watermarkIntervalMs', options.watermarkIntervalMs],
+    ['tickIntervalMs', options.tickIntervalMs],
+    ['offsetsIntervalMs', options.offsetsIntervalMs],
+    ['stopTimeoutMs', options.stopTimeoutMs],
+    ...Object.entries(options.consumer).map(([name, value]): [string, number] => [`consumer.${name}`, value]),
+  ];
+  for (const [name, value] of positive) {
+    if (!Number.isSafeInteger(value) || value < 1) throw invalid(name, 'an integer ≥ 1', value);
+  }
+  if (!Number.isSafeInteger(options.uploadRetries) || options.uploadRetries < 0) {
+    throw invalid('uploadRetries', 'an integer ≥ 0', options.uploadRetries);
+  }
+  if (!Number.isSafeInteger(options.outOfOrdernessMs) || options.outOfOrdernessMs < 0) {
+    throw invalid('outOfOrdernessMs', 'an integer ≥ 0', options.outOfOrdernessMs);
+  }
+  if (!Number.isInteger(options.gzipLevel) || options.gzipLevel < 0 || options.gzipLevel > 9) {
+    throw invalid('gzipLevel', 'an integer from 0 to 9', options.gzipLevel);
+  }
+  if (!Array.isArray(options.signals)) throw invalid('signals', 'an array of signal names', options.signals);
+  if (options.kafka === undefined || options.kafka === null)
+    throw invalid('kafka', 'a kafkajs Kafka client or { brokers }', options.kafka);
+  if (options.lake === undefined || options.lake === null)
+    throw invalid('lake', 'an ObjectStore, lake options or a LAKE_URL', options.lake);
+  return options;
+}
+
+/** The archiver's options from a loaded configuration (Kafka connection, topic, lake, event limits). */
+export function archiverOptionsFromConfig(config: TandemConfig): ArchiverInit {
+  return {
+    kafka: config.kafka,
+    lake: config.lake,
+    topic: config.kafka.topic,
+    events: { maxBytes: config.events.maxBytes, futureToleranceMs: config.events.futureToleranceMs },
+  };
+}

@@ -1,0 +1,118 @@
+// A segment: a contiguous offset range of one Kafka partition, buffered per event hour. Segments
+// are the archiver's unit of rotation and of commit, which is what makes crash recovery land on
+// the same file names:
+//
+// - A segment ends when its record count or NDJSON size reaches a bound. Both depend only on the
+//   messages from the segment's first offset, never on timing.
+// - Every hour buffer of the segment is uploaded, then the segment's end offset is committed.
+//   A committed offset is therefore always a segment boundary, and no buffer spans it.
+// - A restart resumes at that boundary with empty buffers — exactly the state the crashed process
+//   was in at that offset — so it makes the same rotation decisions and writes the same bytes
+//   under the same names (`<topic>+<partition>+<first offset of the hour in the segment>.json.gz`).
+//
+// Only a segment closed by the maximum wait (or by a stop) ends at a timing-dependent offset. If the
+// process dies after uploading such a segment and before committing it, the rerun may cut the range
+// differently: a file may then be rewritten under its name with a superset of its events, or an
+// hour's events may reappear under a different first offset. Nothing is lost; the duplicates are
+// removed by the batch layer's `event_id` deduplication.
+
+/** Why a segment was closed. */
+export type SealReason = 'records' | 'bytes' | 'max-wait' | 'stop';
+
+/** The events of one event hour inside one segment: one archive file. */
+export class HourBuffer {
+  readonly hour: number;
+  /** Offset of the first event of this hour in the segment: the file's name. */
+  readonly firstOffset: bigint;
+  lines: string[] = [];
+  bytes = 0;
+  minEventTime = Number.POSITIVE_INFINITY;
+  maxEventTime = Number.NEGATIVE_INFINITY;
+
+  constructor(hour: number, firstOffset: bigint) {
+    this.hour = hour;
+    this.firstOffset = firstOffset;
+  }
+
+  /** The NDJSON text of the file, one event per line, newline-terminated. */
+  text(): string {
+    return this.lines.length === 0 ? '' : `${this.lines.join('\n')}\n`;
+  }
+}
+
+export interface SegmentLimits {
+  maxRecords: number;
+  maxBytes: number;
+}
+
+export class Segment {
+  readonly partition: number;
+  /** Partition epoch at creation; a rewind (rebalance, seek) bumps it and orphans older segments. */
+  readonly epoch: number;
+  readonly startOffset: bigint;
+  /** Offset after the last message: what gets committed once the segment is durable. */
+  endOffset: bigint;
+  /** Messages in the segment, valid or not (invalid ones advance offsets but write nothing). */
+  records = 0;
+  invalid = 0;
+  /** UTF-8 bytes of NDJSON across all hours. */
+  bytes = 0;
+  minEventTime = Number.POSITIVE_INFINITY;
+  maxEventTime = Number.NEGATIVE_INFINITY;
+  /** Wall-clock ms when the first message arrived (drives the maximum wait only). */
+  readonly openedAt: number;
+  readonly buffers = new Map<number, HourBuffer>();
+  readonly #limits: SegmentLimits;
+
+  constructor(
+    partition: number,
+    epoch: number,
+    startOffset: bigint,
+    openedAt: number,
+    limits: SegmentLimits,
+  ) {
+    this.partition = partition;
+    this.epoch = epoch;
+    this.startOffset = startOffset;
+    this.endOffset = startOffset;
+    this.openedAt = openedAt;
+    this.#limits = limits;
+  }
+
+  /** Adds a valid event; returns the reason the segment is now full, or null. */
+  add(offset: bigint, hour: number, eventTime: number, line: string): SealReason | null {
+    let buffer = this.buffers.get(hour);
+    if (buffer === undefined) {
+      buffer = new HourBuffer(hour, offset);
+      this.buffers.set(hour, buffer);
+    }
+    const size = Buffer.byteLength(line, 'utf8') + 1;
+    buffer.lines.push(line);
+    buffer.bytes += size;
+    if (eventTime < buffer.minEventTime) buffer.minEventTime = eventTime;
+    if (eventTime > buffer.maxEventTime) buffer.maxEventTime = eventTime;
+    if (eventTime < this.minEventTime) this.minEventTime = eventTime;
+    if (eventTime > this.maxEventTime) this.maxEventTime = eventTime;
+    this.bytes += size;
+    return this.#advance(offset);
+  }
+
+  /** Counts a message that failed validation: it occupies an offset, nothing more. */
+  skip(offset: bigint): SealReason | null {
+    this.invalid++;
+    return this.#advance(offset);
+  }
+
+  #advance(offset: bigint): SealReason | null {
+    this.records++;
+    this.endOffset = offset + 1n;
+    if (this.records >= this.#limits.maxRecords) return 'records';
+    if (this.bytes >= this.#limits.maxBytes) return 'bytes';
+    return null;
+  }
+
+  /** Hour buffers in a stable order (by hour), for uploads and logs. */
+  hourBuffers(): HourBuffer[] {
+    return [...this.buffers.values()].sort((a, b) => a.hour - b.hour);
+  }
+}
