@@ -29,6 +29,7 @@ export const defaultThresholds = {
  * @property {number | null} durationMs
  * @property {number | null} finishedAt
  * @property {string | null} error
+ * @property {string | null} reason why a skipped run was skipped
  */
 
 /**
@@ -51,6 +52,7 @@ function normalizeRun(run, view) {
     durationMs,
     finishedAt: finished,
     error: run?.error ? String(run.error?.message ?? run.error) : null,
+    reason: run?.reason ? String(run.reason) : null,
   };
 }
 
@@ -123,16 +125,23 @@ export function healthAlerts(status, thresholds) {
       text: `Speed layer is down${speed.error ? `: ${speed.error}` : ''}. Recent buckets show only what the batch layer has sealed.`,
     });
   } else {
-    const lag = speed.partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
+    const known = speed.partitions.filter((p) => p.lag !== null);
+    const lag = known.reduce((sum, p) => sum + (p.lag ?? 0), 0);
     const watermarkAge = speed.watermark === null ? null : now - speed.watermark;
-    const stalled = lag > 0 && (watermarkAge === null || watermarkAge > thresholds.speedBehindMs);
-    if (stalled || lag > thresholds.speedLagLimit) {
+    const old = watermarkAge === null || watermarkAge > thresholds.speedBehindMs;
+    const age = watermarkAge === null ? '' : `, watermark ${formatDuration(watermarkAge)} old`;
+    if (known.length > 0 && ((lag > 0 && old) || lag > thresholds.speedLagLimit)) {
       alerts.push({
         id: 'speed',
         level: 'error',
-        text: `Speed layer is behind: ${formatInteger(lag)} events not yet applied${
-          watermarkAge === null ? '' : `, watermark ${formatDuration(watermarkAge)} old`
-        }. It may be stopped.`,
+        text: `Speed layer is behind: ${formatInteger(lag)} events waiting in Kafka${age}. It may be stopped.`,
+      });
+    } else if (known.length === 0 && speed.watermark !== null && old) {
+      // Without Kafka end offsets an idle stream and a stopped worker look alike: say both.
+      alerts.push({
+        id: 'speed',
+        level: 'warning',
+        text: `Speed layer has applied nothing new${age}: it is stopped, or no events are arriving.`,
       });
     }
   }
@@ -198,7 +207,8 @@ export function createHealth(hooks) {
     );
     $('#speed-watermark').dataset.value = speed?.watermark ? new Date(speed.watermark).toISOString() : '';
     $('#speed-behind').textContent = speed?.watermark ? formatDuration(now - speed.watermark) : '—';
-    const lag = speed ? speed.partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0) : null;
+    const lags = (speed?.partitions ?? []).map((p) => p.lag).filter((l) => l !== null);
+    const lag = lags.length === 0 ? null : lags.reduce((sum, l) => sum + l, 0);
     fact('#speed-lag', lag, formatInteger(lag));
     fact('#speed-dlq', speed?.dlqCount ?? null, formatInteger(speed?.dlqCount));
     fact('#speed-late', speed?.lateCount ?? null, formatInteger(speed?.lateCount));
@@ -256,13 +266,19 @@ export function createHealth(hooks) {
       runs.slice(0, 9).map((r) => {
         const ok = /^(ok|succeeded|success|published|done|completed)$/i.test(r.status);
         const bad = /fail|error/i.test(r.status);
+        const skipped = /^skipped$/i.test(r.status);
         return h('tr', { 'data-view': r.view, 'data-status': r.status }, [
           h('th', { scope: 'row' }, [r.view]),
           h('td', {}, [formatTime(r.hour).slice(5)]),
           h('td', {}, [
-            h('span', { class: `run-status ${ok ? 'ok' : bad ? 'bad' : 'other'}`, title: r.error }, [
-              r.status,
-            ]),
+            h(
+              'span',
+              {
+                class: `run-status ${ok ? 'ok' : bad ? 'bad' : skipped ? 'skipped' : 'other'}`,
+                title: r.error ?? r.reason,
+              },
+              [r.status],
+            ),
           ]),
           h('td', { class: 'num', 'data-value': r.durationMs ?? '' }, [formatDuration(r.durationMs)]),
           h('td', { class: 'wide-only' }, [formatTime(r.finishedAt, { short: true })]),

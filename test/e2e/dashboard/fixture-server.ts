@@ -83,38 +83,51 @@ function series(url: URL, state: FixtureState, now: number) {
   };
 }
 
+/** Shaped like the serving layer's `/v1/status` (routes/operations.ts), runs like batch's `RunRecord`. */
 function status(state: FixtureState, now: number) {
   const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
   const sealedThrough = currentHour - state.sealedLagHours * HOUR_MS;
-  const runs = [0, 1, 2].map((i) => ({
-    runId: `run-${sealedThrough - (i + 1) * HOUR_MS}`,
-    hour: new Date(sealedThrough - (i + 1) * HOUR_MS).toISOString(),
-    status: 'succeeded',
-    startedAt: new Date(sealedThrough + 5 * 60_000 - i * HOUR_MS).toISOString(),
-    finishedAt: new Date(sealedThrough + 5 * 60_000 + 1800 - i * HOUR_MS).toISOString(),
-    durationMs: 1800 + 100 * i,
-  }));
+  const runs = (view: string) =>
+    [0, 1, 2].map((i) => {
+      const hour = sealedThrough - (i + 1) * HOUR_MS;
+      const startedAt = hour + HOUR_MS + 5 * 60_000;
+      return {
+        runId: `${view}-${hour}`,
+        view,
+        hour,
+        status: i === 1 && view === 'trending_pages' ? 'skipped' : 'published',
+        trigger: 'hourly',
+        startedAt,
+        finishedAt: startedAt + 1800 + 100 * i,
+        durationMs: 1800 + 100 * i,
+        reason: i === 1 && view === 'trending_pages' ? 'up-to-date' : null,
+        error: null,
+      };
+    });
   const view = (name: string) => ({
-    name,
+    view: name,
     sealedThrough: new Date(sealedThrough).toISOString(),
     staleHours: name === 'sessions_hourly' ? [new Date(sealedThrough - 5 * HOUR_MS).toISOString()] : [],
-    runs: runs.map((r) => ({ ...r, runId: `${name}-${r.runId}` })),
+    lastRuns: runs(name),
+    error: null,
   });
-  const lag = state.speedDown ? 4200 : 0;
+  const watermark = state.speedDown ? now - 10 * 60_000 : now - 30_000;
   return {
     now: new Date(now).toISOString(),
     views: [view('endpoint_hourly'), view('sessions_hourly'), view('trending_pages')],
     speed: {
-      watermark: new Date(state.speedDown ? now - 10 * 60_000 : now - 30_000).toISOString(),
+      watermark: new Date(watermark).toISOString(),
       maxEventTime: new Date(now - 1_000).toISOString(),
+      lagMs: now - watermark,
       partitions: [0, 1, 2].map((partition) => ({
         partition,
         appliedOffset: String(100_000 + partition * 777),
-        lag: lag / 3,
+        lag: state.speedDown ? 1400 : 0,
       })),
       dlqCount: 3,
       lateCount: 12,
       eventsApplied: 987_654,
+      error: null,
     },
   };
 }
