@@ -96,25 +96,47 @@ export function presetRange(preset, now) {
  * base bucket of the range) and, for anything coverage lacks, from the points themselves.
  * @param {any} body the `/series` response
  * @param {{ requests: string, errors: string, p95: string }} measures
+ * @param {number} bucketMs output bucket width (the API's granularity)
  * @returns {OverviewRow[]}
  */
-export function rowsFromSeries(body, measures) {
+export function rowsFromSeries(body, measures, bucketMs) {
+  const from = toMs(body.from);
+  const to = toMs(body.to);
   /** @type {Map<number, OverviewRow>} */
   const rows = new Map();
+  /** @param {number} t */
+  const rowAt = (t) => {
+    let row = rows.get(t);
+    if (!row) {
+      row = { t, source: 'none', runId: null, requests: null, errors: null, errorRate: null, p95: null };
+      rows.set(t, row);
+    }
+    return row;
+  };
+  if (from !== null && to !== null && to > from && (to - from) / bucketMs <= 5000) {
+    for (let t = from; t < to; t += bucketMs) rowAt(t);
+  }
+  // Coverage lists base hours; an output bucket spanning several is `mixed` when they differ.
+  /** @type {Map<number, Set<Source>>} */
+  const hourSources = new Map();
   for (const cover of Array.isArray(body.coverage) ? body.coverage : []) {
-    const t = toMs(cover.bucket);
-    if (t === null) continue;
-    const source = normalizeSource(cover.source);
-    const served = source !== 'none';
-    rows.set(t, {
-      t,
-      source,
-      runId: cover.runId ?? null,
-      requests: served ? 0 : null,
-      errors: served ? 0 : null,
-      errorRate: null,
-      p95: null,
-    });
+    const hour = toMs(cover.bucket);
+    if (hour === null) continue;
+    const t = from === null ? hour : from + Math.floor((hour - from) / bucketMs) * bucketMs;
+    const sources = hourSources.get(t) ?? new Set();
+    sources.add(normalizeSource(cover.source));
+    hourSources.set(t, sources);
+    if (bucketMs === HOUR_MS && cover.runId) rowAt(t).runId = cover.runId;
+  }
+  for (const [t, sources] of hourSources) {
+    const row = rowAt(t);
+    const served = [...sources].filter((source) => source !== 'none');
+    row.source = served.length === 0 ? 'none' : sources.size === 1 ? (served[0] ?? 'none') : 'mixed';
+    // A served bucket without a point had no events: zero requests, not missing data.
+    if (served.length > 0) {
+      row.requests = 0;
+      row.errors = 0;
+    }
   }
   const series = Array.isArray(body.series) ? body.series : [];
   // Without groupBy the API merges every endpoint into one series; more than one means it grouped,
@@ -125,11 +147,7 @@ export function rowsFromSeries(body, measures) {
       const t = toMs(point.bucket);
       if (t === null) continue;
       const values = point.values ?? {};
-      let row = rows.get(t);
-      if (!row) {
-        row = { t, source: 'none', runId: null, requests: null, errors: null, errorRate: null, p95: null };
-        rows.set(t, row);
-      }
+      const row = rowAt(t);
       if (point.source) row.source = normalizeSource(point.source);
       const requests = values[measures.requests];
       const errors = values[measures.errors];
@@ -307,14 +325,16 @@ export function createOverview(hooks) {
     const controller = new AbortController();
     inFlight = controller;
     const { from, to } = currentRange();
-    const bucketMs = HOUR_MS;
+    // Hourly up to a week (168 points); daily beyond, so long custom ranges stay readable.
+    const daily = to - from > 7 * 24 * HOUR_MS;
+    const bucketMs = daily ? 24 * HOUR_MS : HOUR_MS;
     try {
       const body = await getJson(
         `/v1/views/${OVERVIEW_VIEW}/series`,
         {
           from: new Date(from).toISOString(),
           to: new Date(to).toISOString(),
-          granularity: '1h',
+          granularity: daily ? '1d' : '1h',
           // The API groups by every dimension unless told otherwise; one merged series keeps p95 exact.
           groupBy: 'none',
           measures: measures.confirmed
@@ -347,7 +367,10 @@ export function createOverview(hooks) {
    * @param {number} bucketMs
    */
   function render(body, from, to, bucketMs) {
-    const rows = rowsFromSeries(body, measures);
+    const rows = rowsFromSeries(body, measures, bucketMs);
+    for (const unit of document.querySelectorAll('.bucket-unit')) {
+      unit.textContent = bucketMs === HOUR_MS ? 'per hour' : 'per day';
+    }
     const sealedThroughMs = toMs(body.sealedThrough);
     const speedWatermarkMs = toMs(body.speedWatermark);
     const rangeFrom = toMs(body.from) ?? from;
@@ -392,6 +415,12 @@ export function createOverview(hooks) {
       newestFirst.map((row) => tableRow(row, [['p95_latency_ms', row.p95, formatMs]])),
       'No buckets in this range',
     );
+
+    for (const count of document.querySelectorAll('[data-source-count]')) {
+      const source = /** @type {HTMLElement} */ (count).dataset.sourceCount;
+      const n = rows.filter((row) => row.source === source).length;
+      count.textContent = n > 0 ? `(${n})` : '';
+    }
 
     const sealed = $('#overview-sealed-through');
     sealed.dataset.value = sealedThroughMs === null ? '' : new Date(sealedThroughMs).toISOString();
