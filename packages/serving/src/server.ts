@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import { listViews } from '@tandem/core';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { Gauge } from 'prom-client';
 import { type BuildServerOptions, defaultServerOptions, validateServerOptions } from './options.ts';
 import { authPlugin } from './plugins/auth.ts';
@@ -60,9 +60,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
           },
         }
       : { loggerInstance: settings.loggerInstance }),
-    disableRequestLogging: true,
+    // One line per request comes from the error-handler plugin (id, route, status, duration).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
@@ -129,9 +129,10 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
       maxAge: 600,
     });
   }
+  // Docs first: @fastify/swagger collects routes as they are added.
+  if (settings.docs) await app.register(docsPlugin, { secured: settings.apiKeys.length > 0 });
   await app.register(metricsPlugin, { defaultMetrics: settings.defaultMetrics });
   registerEngineMetrics(app, engine);
-  if (settings.docs) await app.register(docsPlugin, { secured: settings.apiKeys.length > 0 });
 
   await app.register(viewRoutes, {
     models,

@@ -295,6 +295,47 @@ export class MergeEngine {
     return { coverage, buckets, groups, complete: snapshot.allSealed };
   }
 
+  /**
+   * Merged partial states of the whole range per group (granularity `all`, nothing finalized),
+   * for answers computed from states themselves, such as the top keys of a topK measure.
+   */
+  async mergeAll(
+    query: SeriesQuery,
+    snapshot: BatchSnapshot,
+    freshness: Freshness,
+  ): Promise<{
+    coverage: CoverageEntry[];
+    source: PointSource;
+    groups: Array<{ dims: DimensionValue[]; states: Record<string, Cells> }>;
+  }> {
+    const allQuery: SeriesQuery = { ...query, granularity: 'all' };
+    const hours = hoursOf(query.range);
+    const speedRows = await this.#readSpeed(allQuery, hours, snapshot);
+    const speedHours = new Set<number>();
+    for (const row of speedRows) speedHours.add(hourOf(row.bucket));
+    const coverage: CoverageEntry[] = hours.map((hour) => {
+      const sealed = snapshot.sealed.get(hour);
+      if (sealed !== undefined) return { bucket: hour, source: 'batch', runId: sealed.runId };
+      const source = speedHours.has(hour) || this.#speedCovers(hour, freshness) ? 'speed' : 'none';
+      return { bucket: hour, source, runId: null };
+    });
+    const batchRows = await this.#readBatch(query.model.name, [...snapshot.sealed.values()], query.filter);
+    const groupIndexes = query.groupBy.map((dimension) => query.model.dimensions.indexOf(dimension));
+    const merged = new Map<string, MergedGroup>();
+    for (const rows of [speedRows, batchRows]) {
+      for (const row of rows) {
+        if (row.bucket < query.range.from || row.bucket >= query.range.to) continue;
+        this.#fold(allQuery, merged, groupIndexes, query.range.from, row);
+      }
+    }
+    const [source] = this.#bucketSources(coverage, [query.range.from], 'all', query.range);
+    const groups = [...merged.values()].map((group) => ({
+      dims: group.dims,
+      states: group.states.get(query.range.from) ?? {},
+    }));
+    return { coverage, source: source!, groups };
+  }
+
   #fold(
     query: SeriesQuery,
     merged: Map<string, MergedGroup>,

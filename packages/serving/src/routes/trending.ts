@@ -1,13 +1,12 @@
 // GET /v1/trending: the top pages of a sliding window of one-minute buckets of `trending_pages`.
 // The window is the last N complete minutes before the speed watermark (before now while the speed
 // layer has no watermark yet), so it slides once a minute as event time advances and never shows
-// a half-filled minute.
-import { TandemError } from '@tandem/core';
+// a half-filled minute. The view's topK states are merged over the window, then ranked.
+import { TandemError, topKEntries } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
-import type { MergeEngine, SeriesQuery } from '../query/merge-engine.ts';
+import type { MergeEngine } from '../query/merge-engine.ts';
 import { MINUTE } from '../query/time-grid.ts';
 import type { ViewModel } from '../query/view-model.ts';
-import { rankGroups } from './series.ts';
 import { freshnessProperties, iso, keyedErrors } from './schemas.ts';
 
 export interface TrendingRoutesOptions {
@@ -18,9 +17,8 @@ export interface TrendingRoutesOptions {
 
 export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (app, options) => {
   const { model, engine, now } = options;
-  const dimension = model?.dimensions[0];
-  const rankable = model?.outputs.filter((output) => typeof model.finalize({}, [output])[output] === 'number');
-  const by = rankable?.[0];
+  const topK = model?.measureNames.find((name) => model.view.measures[name]!.kind === 'topK');
+  const total = model?.measureNames.find((name) => model.view.measures[name]!.kind === 'count');
 
   app.get<{ Querystring: { window?: string; k?: number } }>(
     '/v1/trending',
@@ -29,6 +27,9 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
       schema: {
         tags: ['views'],
         summary: 'Trending pages: the top pages of a sliding window of one-minute buckets',
+        description:
+          'The window is the last N complete minutes before the speed watermark (before now when ' +
+          'the speed layer has no watermark yet), so it slides once a minute with event time.',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -46,13 +47,13 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
           200: {
             type: 'object',
             additionalProperties: false,
-            required: ['view', 'window', 'from', 'to', 'by', 'speedWatermark', 'sealedThrough', 'items'],
+            required: ['view', 'window', 'from', 'to', 'total', 'sealedThrough', 'speedWatermark', 'items'],
             properties: {
               view: { type: 'string' },
               window: { type: 'string' },
               from: { type: 'string', format: 'date-time' },
               to: { type: 'string', format: 'date-time' },
-              by: { type: 'string' },
+              total: { type: 'number', nullable: true, description: 'All page views in the window' },
               sealedThrough: freshnessProperties.sealedThrough,
               speedWatermark: freshnessProperties.speedWatermark,
               items: {
@@ -63,8 +64,8 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
                   required: ['rank', 'page', 'score', 'source'],
                   properties: {
                     rank: { type: 'integer' },
-                    page: { type: 'string', nullable: true },
-                    score: { type: 'number', nullable: true },
+                    page: { type: 'string' },
+                    score: { type: 'number', description: 'Page views in the window' },
                     source: { type: 'string', enum: ['batch', 'speed', 'mixed', 'none'] },
                   },
                 },
@@ -76,8 +77,8 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
       },
     },
     async (request) => {
-      if (model === null || dimension === undefined || by === undefined) {
-        throw new TandemError('TANDEM_ERR_NOT_FOUND', 'no trending view (trending_pages) is configured');
+      if (model === null || topK === undefined) {
+        throw new TandemError('TANDEM_ERR_NOT_FOUND', 'no trending view with a topK measure is configured');
       }
       const window = request.query.window ?? '5m';
       const k = request.query.k ?? 10;
@@ -86,32 +87,37 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
       const anchor = freshness.speedWatermark ?? now();
       const to = Math.floor(anchor / MINUTE) * MINUTE;
       const range = { from: to - minutes * MINUTE, to };
-      const query: SeriesQuery = {
-        model,
-        range,
-        granularity: 'all',
-        filter: {},
-        groupBy: [dimension],
-        outputs: [by],
-        measures: model.measureNames.filter((name) => model.outputsByMeasure[name]!.includes(by)),
-      };
       const snapshot = await engine.snapshot(model.name, range);
-      const result = await engine.series(query, snapshot, freshness);
-      const items = rankGroups(result, dimension, by, k).map((item) => ({
-        rank: item.rank,
-        page: item.value === null ? null : String(item.value),
-        score: item.score,
-        source: item.source,
-      }));
+      const merged = await engine.mergeAll(
+        {
+          model,
+          range,
+          granularity: 'all',
+          filter: {},
+          groupBy: [],
+          outputs: [],
+          measures: total === undefined ? [topK] : [topK, total],
+        },
+        snapshot,
+        freshness,
+      );
+      const states = merged.groups[0]?.states ?? {};
+      const entries = topKEntries(states[topK] ?? {}, k);
+      const totalValue = total === undefined ? null : (model.finalize(states, [total])[total] as number | null);
       return {
         view: model.name,
         window,
         from: iso(range.from),
         to: iso(range.to),
-        by,
+        total: totalValue,
         sealedThrough: iso(freshness.sealedThrough),
         speedWatermark: iso(freshness.speedWatermark),
-        items,
+        items: entries.map((entry, index) => ({
+          rank: index + 1,
+          page: entry.key,
+          score: entry.count,
+          source: merged.source,
+        })),
       };
     },
   );

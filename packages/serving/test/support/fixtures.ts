@@ -1,0 +1,250 @@
+// Test fixtures: seeded events, in-memory readers that honour the reader contracts (pointer
+// versions, filters, ranges), and a ground truth folded straight from events with the measures'
+// `add`, never through partial rows or merges, so it is independent of the code under test.
+import {
+  type Cells,
+  compileFilterPredicate,
+  compileReducer,
+  type DimensionFilter,
+  type PartialRow,
+  type TandemEvent,
+  type TimeRange,
+  type View,
+} from '@tandem/core';
+import type { BatchReader, SealedHour, SpeedReader, SpeedStatus } from '../../src/readers.ts';
+
+export const HOUR = 3_600_000;
+export const MINUTE = 60_000;
+export const DAY = 86_400_000;
+
+/** Deterministic PRNG (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Events spread over [from, to): integer latencies and sizes so sums are exact in any order.
+ * Endpoints include awkward strings so filters and grouping see them.
+ */
+export function generateEvents(options: {
+  seed: number;
+  from: number;
+  to: number;
+  count: number;
+  endpoints?: string[];
+}): TandemEvent[] {
+  const random = seededRandom(options.seed);
+  const endpoints = options.endpoints ?? ['/a', '/b', "/c'; DROP TABLE x;--", '/ü/ünïcode', '/e'];
+  const statuses = [200, 200, 200, 201, 204, 301, 404, 500, 503];
+  const events: TandemEvent[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const timestamp = options.from + Math.floor(random() * (options.to - options.from));
+    const hasUser = random() < 0.9;
+    const hasPage = random() < 0.8;
+    events.push({
+      event_id: `e-${options.seed}-${i}`,
+      timestamp,
+      endpoint: endpoints[Math.floor(random() * endpoints.length)]!,
+      method: random() < 0.8 ? 'GET' : 'POST',
+      status_code: statuses[Math.floor(random() * statuses.length)]!,
+      response_time_ms: 1 + Math.floor(random() * 2000),
+      bytes_sent: random() < 0.95 ? Math.floor(random() * 50_000) : null,
+      user_id: hasUser ? `u${Math.floor(random() * 300)}` : null,
+      session_id: null,
+      page_id: hasPage ? `p${Math.floor(random() * 40)}` : null,
+    });
+  }
+  return events.sort((a, b) => a.timestamp - b.timestamp);
+}
+
+/** Partial rows of a view over events, as either engine would produce them. */
+export function partialsOf(view: View, events: TandemEvent[]): PartialRow[] {
+  const reducer = compileReducer(view);
+  for (const event of events) reducer.add(event);
+  return reducer.rows();
+}
+
+function matches(view: View, row: PartialRow, filter: DimensionFilter): boolean {
+  return Object.entries(filter).every(([name, value]) => {
+    const index = view.dimensions.indexOf(name as View['dimensions'][number]);
+    return index >= 0 && row.dims[index] !== null && String(row.dims[index]) === value;
+  });
+}
+
+interface StoredHour {
+  runId: string;
+  pointerVersion: string;
+  versions: Map<string, PartialRow[]>;
+}
+
+/** A batch reader over memory: every publish makes a new pointer version; old versions stay readable. */
+export class MemoryBatchReader implements BatchReader {
+  readonly views: Map<string, View>;
+  readonly #hours = new Map<string, Map<number, StoredHour>>();
+  #counter = 0;
+  /** Called between the steps of a query, so a test can publish "during" it. */
+  onRead: (() => Promise<void> | void) | null = null;
+  reads = 0;
+
+  constructor(views: View[]) {
+    this.views = new Map(views.map((view) => [view.name, view]));
+  }
+
+  publish(viewName: string, hour: number, rows: PartialRow[]): SealedHour {
+    let hours = this.#hours.get(viewName);
+    if (hours === undefined) {
+      hours = new Map();
+      this.#hours.set(viewName, hours);
+    }
+    const version = `v${++this.#counter}`;
+    const stored = hours.get(hour) ?? { runId: '', pointerVersion: '', versions: new Map() };
+    stored.runId = `run-${this.#counter}`;
+    stored.pointerVersion = version;
+    stored.versions.set(version, rows.filter((row) => row.bucket >= hour && row.bucket < hour + HOUR));
+    hours.set(hour, stored);
+    return { hour, runId: stored.runId, pointerVersion: version };
+  }
+
+  async sealedHours(view: string, range: TimeRange): Promise<SealedHour[]> {
+    const hours = this.#hours.get(view) ?? new Map<number, StoredHour>();
+    const result: SealedHour[] = [];
+    for (const [hour, stored] of hours) {
+      if (hour >= Math.floor(range.from / HOUR) * HOUR && hour < range.to) {
+        result.push({ hour, runId: stored.runId, pointerVersion: stored.pointerVersion });
+      }
+    }
+    return result.sort((a, b) => a.hour - b.hour);
+  }
+
+  async sealedThrough(view: string): Promise<number | null> {
+    const hours = [...(this.#hours.get(view)?.keys() ?? [])].sort((a, b) => a - b);
+    if (hours.length === 0) return null;
+    let through = hours[0]!;
+    for (const hour of hours) {
+      if (hour !== through) break;
+      through = hour + HOUR;
+    }
+    return through;
+  }
+
+  async readPartials(view: string, hours: SealedHour[], filter: DimensionFilter): Promise<PartialRow[]> {
+    this.reads++;
+    await this.onRead?.();
+    const model = this.views.get(view)!;
+    const stored = this.#hours.get(view);
+    const rows: PartialRow[] = [];
+    for (const hour of hours) {
+      const version = stored?.get(hour.hour)?.versions.get(hour.pointerVersion);
+      if (version === undefined) throw new Error(`version ${hour.pointerVersion} of ${hour.hour} is gone`);
+      for (const row of version) if (matches(model, row, filter)) rows.push(row);
+    }
+    return rows;
+  }
+
+  async staleHours(): Promise<number[]> {
+    return [];
+  }
+
+  async runHistory(view: string, limit: number): Promise<object[]> {
+    return [...(this.#hours.get(view)?.entries() ?? [])]
+      .slice(-limit)
+      .map(([hour, stored]) => ({ hour, runId: stored.runId, status: 'succeeded', durationMs: 12 }));
+  }
+}
+
+/** A speed reader over memory: rows per view, a watermark, optional failure. */
+export class MemorySpeedReader implements SpeedReader {
+  readonly views: Map<string, View>;
+  readonly rows = new Map<string, PartialRow[]>();
+  watermark: number | null = null;
+  fail = false;
+  reads = 0;
+
+  constructor(views: View[]) {
+    this.views = new Map(views.map((view) => [view.name, view]));
+  }
+
+  async readPartials(view: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]> {
+    this.reads++;
+    if (this.fail) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    const model = this.views.get(view)!;
+    return (this.rows.get(view) ?? []).filter(
+      (row) => row.bucket >= range.from && row.bucket < range.to && matches(model, row, filter),
+    );
+  }
+
+  /** Drops a sealed hour, as the speed janitor does after the grace period. */
+  dropHour(view: string, hour: number): void {
+    this.rows.set(
+      view,
+      (this.rows.get(view) ?? []).filter((row) => row.bucket < hour || row.bucket >= hour + HOUR),
+    );
+  }
+
+  async status(): Promise<SpeedStatus> {
+    if (this.fail) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    return {
+      watermark: this.watermark,
+      maxEventTime: this.watermark === null ? null : this.watermark + 30_000,
+      partitions: [{ partition: 0, appliedOffset: '42', lag: 0 }],
+      dlqCount: 1,
+      lateCount: 2,
+      eventsApplied: 3,
+    };
+  }
+}
+
+export type Granularity = '1m' | '1h' | '1d' | 'all';
+
+/**
+ * Ground truth of a series query straight from events: per output bucket and group, one state per
+ * measure folded with `add` over the matching events. Keys: group key → bucket → finished values.
+ */
+export function truthSeries(
+  view: View,
+  events: TandemEvent[],
+  query: { range: TimeRange; granularity: Granularity; filter: DimensionFilter; groupBy: string[] },
+): Map<string, Map<number, Record<string, Cells>>> {
+  const step = { '1m': MINUTE, '1h': HOUR, '1d': DAY, all: 0 }[query.granularity];
+  const viewFilter = compileFilterPredicate(view.filter);
+  const measures = Object.entries(view.measures).map(([name, measure]) => ({
+    name,
+    measure,
+    where: measure.where === null ? null : compileFilterPredicate(measure.where),
+  }));
+  const result = new Map<string, Map<number, Record<string, Cells>>>();
+  for (const event of events) {
+    if (event.timestamp < query.range.from || event.timestamp >= query.range.to) continue;
+    const row = event as unknown as Record<string, unknown>;
+    if (view.filter !== null && viewFilter(row) !== 1) continue;
+    const passes = Object.entries(query.filter).every(
+      ([name, value]) => row[name] !== null && String(row[name]) === value,
+    );
+    if (!passes) continue;
+    const bucket = step === 0 ? query.range.from : Math.floor(event.timestamp / step) * step;
+    const key = JSON.stringify(query.groupBy.map((name) => row[name] ?? null));
+    let group = result.get(key);
+    if (group === undefined) {
+      group = new Map();
+      result.set(key, group);
+    }
+    let states = group.get(bucket);
+    if (states === undefined) {
+      states = {};
+      for (const { name, measure } of measures) states[name] = measure.empty();
+      group.set(bucket, states);
+    }
+    for (const { name, measure, where } of measures) {
+      if (where !== null && where(row) !== 1) continue;
+      measure.add(states[name]!, measure.field === null ? 1 : row[measure.field]);
+    }
+  }
+  return result;
+}

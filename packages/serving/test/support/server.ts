@@ -1,0 +1,80 @@
+// Builds a server over in-memory readers seeded with events: batch seals some hours, speed holds
+// every hour (as it does until the grace period ends), so both sources overlap on purpose.
+import { createHash } from 'node:crypto';
+import { finalizeStates, getView, listViews, type TandemEvent, type View } from '@tandem/core';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/index.ts';
+import type { BuildServerOptions } from '../../src/options.ts';
+import {
+  generateEvents,
+  HOUR,
+  MemoryBatchReader,
+  MemorySpeedReader,
+  partialsOf,
+  truthSeries,
+  type Granularity,
+} from './fixtures.ts';
+
+export const T0 = Date.UTC(2026, 0, 10, 0, 0, 0);
+
+export interface Seeded {
+  app: FastifyInstance;
+  batch: MemoryBatchReader;
+  speed: MemorySpeedReader;
+  events: TandemEvent[];
+  sealedHours: number;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Events over `hours` hours from T0; the first `sealedHours` are published by batch. */
+export async function seededServer(
+  options: Partial<BuildServerOptions> & { hours?: number; sealedHours?: number; eventCount?: number } = {},
+): Promise<Seeded> {
+  const hours = options.hours ?? 48;
+  const sealedHours = options.sealedHours ?? 40;
+  const views = listViews();
+  const events = generateEvents({ seed: 7, from: T0, to: T0 + hours * HOUR, count: options.eventCount ?? 6000 });
+  const batch = new MemoryBatchReader(views);
+  const speed = new MemorySpeedReader(views);
+  for (const view of views) {
+    if (view.sessionize !== null) continue;
+    const rows = partialsOf(view, events);
+    speed.rows.set(view.name, rows);
+    for (let hour = 0; hour < sealedHours; hour++) {
+      batch.publish(view.name, T0 + hour * HOUR, rows);
+    }
+  }
+  speed.watermark = T0 + hours * HOUR - 1;
+  const app = await buildServer({
+    batch,
+    speed,
+    logLevel: 'silent',
+    now: () => T0 + hours * HOUR + 10 * 60_000,
+    rateLimit: false,
+    dashboardDir: null,
+    speedCacheTtlMs: 0,
+    snapshotTtlMs: 0,
+    ...options,
+  });
+  return { app, batch, speed, events, sealedHours };
+}
+
+/** Finished truth values keyed like the API's series: JSON of dims in groupBy order → bucket → values. */
+export function truthValues(
+  viewName: string,
+  events: TandemEvent[],
+  query: { range: { from: number; to: number }; granularity: Granularity; filter: Record<string, string>; groupBy: string[] },
+): Map<string, Map<number, Record<string, unknown>>> {
+  const view: View = getView(viewName);
+  const states = truthSeries(view, events, query);
+  const out = new Map<string, Map<number, Record<string, unknown>>>();
+  for (const [key, buckets] of states) {
+    const finished = new Map<number, Record<string, unknown>>();
+    for (const [bucket, bucketStates] of buckets) finished.set(bucket, finalizeStates(view, bucketStates));
+    out.set(key, finished);
+  }
+  return out;
+}
