@@ -100,6 +100,7 @@ const BOUNCE_RATE = 0.3;
 const MEAN_EXTRA_PAGES = 4;
 const MEAN_PAGE_GAP_MS = 20_000;
 const MAX_PAGE_GAP_MS = 10 * 60_000;
+const WARMUP_MS = 15 * 60_000;
 // Mean events per session: bounces have 1; others 2 + floor(Exp(MEAN_EXTRA_PAGES)).
 const MEAN_EVENTS_PER_SESSION =
   BOUNCE_RATE + (1 - BOUNCE_RATE) * (2 + 1 / (Math.exp(1 / MEAN_EXTRA_PAGES) - 1));
@@ -247,7 +248,10 @@ export function* generateTraffic(
 
   const sessionRateAt = (t: number): number =>
     (o.rate * diurnalFactor(t, o.diurnalAmplitude)) / MEAN_EVENTS_PER_SESSION / 1000;
-  let nextSessionAt = o.start + arrivals.exponential(1 / sessionRateAt(o.start));
+  // Sessions start arriving WARMUP_MS before the stream, so it opens in steady state (mid-session
+  // users included) instead of ramping up; their events before the start are not emitted.
+  const warmupFrom = o.start - WARMUP_MS;
+  let nextSessionAt = warmupFrom + arrivals.exponential(1 / sessionRateAt(warmupFrom));
 
   const buildEvent = (
     random: Random,
@@ -324,6 +328,17 @@ export function* generateTraffic(
     }
     const session = item.session!;
     const now = item.at;
+    if (now < o.start) {
+      session.pagesLeft -= 1;
+      if (session.pagesLeft > 0) {
+        schedule(
+          now + Math.min(MAX_PAGE_GAP_MS, 500 + sessions.exponential(MEAN_PAGE_GAP_MS)),
+          session,
+          null,
+        );
+      }
+      continue;
+    }
     // Clamped to the start so a stream (or a lake backfill) never reaches into the hour before it.
     const eventTime = Math.max(o.start, Math.round(now - events.next() * o.maxJitterMs));
     const { wire, event } = buildEvent(events, session, eventTime);
