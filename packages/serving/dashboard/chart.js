@@ -154,7 +154,7 @@ export function createChart(container, options) {
       },
       series: [
         {
-          label: 'Hour (UTC)',
+          label: 'UTC',
           value: (/** @type {any} */ _u, /** @type {number | null} */ v) =>
             v === null
               ? '—'
