@@ -636,7 +636,8 @@ export class Archiver {
       topic: this.options.topic,
       partition: state.partition,
       watermark: state.watermark,
-      offset: (state.committedOffset ?? state.highWatermark ?? 0n).toString(),
+      // Everything below this offset is in the lake (its commit may still be in flight).
+      offset: (state.durableOffset ?? state.committedOffset ?? state.lowWatermark ?? 0n).toString(),
       updatedAt: this.options.now(),
     };
     state.writingWatermark = true;
@@ -718,7 +719,6 @@ export class Archiver {
         this.#seal(state, 'max-wait');
       if (!state.watermarkLoaded) void this.#loadWatermark(state);
       if (!state.committing) this.#drainCommits(state).catch((error: unknown) => this.#fail(error));
-      else void this.#updateWatermark(state, false);
     }
     if (now - this.#offsetsRefreshedAt >= this.options.offsetsIntervalMs) void this.#refreshEndOffsets();
   }

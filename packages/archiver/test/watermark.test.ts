@@ -31,7 +31,9 @@ describe('computeWatermark', () => {
 
   it('advances an idle, caught-up partition with the clock, never past buffered data', () => {
     expect(computeWatermark({ ...base, maxEventTime: 500_000, caughtUp: true })).toBe(970_000);
-    expect(computeWatermark({ ...base, maxEventTime: 500_000, caughtUp: true, minNotDurable: 400_000 })).toBe(399_999);
+    expect(computeWatermark({ ...base, maxEventTime: 500_000, caughtUp: true, minNotDurable: 400_000 })).toBe(
+      399_999,
+    );
     // Event times ahead of the clock win over the clock.
     expect(computeWatermark({ ...base, maxEventTime: 2_000_000, caughtUp: true })).toBe(1_970_000);
   });

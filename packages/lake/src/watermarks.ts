@@ -11,7 +11,7 @@ export interface ArchiverWatermark {
   partition: number;
   /** Epoch ms: every event of this partition with an event time ≤ watermark is in the lake. */
   watermark: number;
-  /** The committed Kafka offset (next offset to archive) when the watermark was written. */
+  /** Every message of the partition below this offset is in the lake (the archiver's commit point). */
   offset: string;
   /** Epoch ms of the write. */
   updatedAt: number;

@@ -51,9 +51,12 @@ export async function createTestLake(kind: LakeKind, extra: Partial<LakeOptions>
       const keys: string[] = [];
       for await (const info of store.list('')) keys.push(info.key);
       const errors: unknown[] = [];
-      await mapWithConcurrency(keys, 16, (key) => store.delete(key).catch((error: unknown) => errors.push(error)));
+      await mapWithConcurrency(keys, 16, (key) =>
+        store.delete(key).catch((error: unknown) => errors.push(error)),
+      );
       await store.close();
-      if (errors.length > 0) throw new AggregateError(errors, `teardown could not delete ${errors.length} objects`);
+      if (errors.length > 0)
+        throw new AggregateError(errors, `teardown could not delete ${errors.length} objects`);
     },
   };
 }

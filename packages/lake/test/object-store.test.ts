@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isTandemError, TandemError } from '@tandem/core';
+import { isTandemError, type TandemError } from '@tandem/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   downloadAll,
@@ -14,7 +14,8 @@ import {
 } from '../src/index.ts';
 import { createTestLake, type LakeKind, s3TestSettings, type TestLake } from './helpers.ts';
 
-const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString('utf8'));
+const text = (bytes: Uint8Array | null): string | null =>
+  bytes === null ? null : Buffer.from(bytes).toString('utf8');
 
 async function expectCode(promise: Promise<unknown>, code: TandemError['code']): Promise<TandemError> {
   const error = await promise.then(
@@ -34,7 +35,9 @@ describe('openObjectStore', () => {
       caught = error;
     }
     expect(isTandemError(caught, 'TANDEM_ERR_LAKE_URL')).toBe(true);
-    expect((caught as Error).message).toBe('LAKE_URL "ftp://x" is not supported; use s3://bucket/prefix or file:///dir');
+    expect((caught as Error).message).toBe(
+      'LAKE_URL "ftp://x" is not supported; use s3://bucket/prefix or file:///dir',
+    );
     expect(() => openObjectStore('s3:///no-bucket')).toThrow(/is not supported/);
     expect(() => openObjectStore('file://host/dir')).toThrow(/is not supported/);
   });
@@ -104,11 +107,14 @@ describe.each<LakeKind>(['file', 's3'])('ObjectStore over %s://', (kind) => {
     expect(text(await store.get('cond/once'))).toBe('first');
     // Ten racing creators: exactly one succeeds.
     const results = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, index) => store.put('cond/race', `writer-${index}`, { ifNoneMatch: '*' })),
+      Array.from({ length: 10 }, (_, index) =>
+        store.put('cond/race', `writer-${index}`, { ifNoneMatch: '*' }),
+      ),
     );
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
     for (const result of results) {
-      if (result.status === 'rejected') expect(isTandemError(result.reason, 'TANDEM_ERR_LAKE_PRECONDITION')).toBe(true);
+      if (result.status === 'rejected')
+        expect(isTandemError(result.reason, 'TANDEM_ERR_LAKE_PRECONDITION')).toBe(true);
     }
   });
 
@@ -121,7 +127,9 @@ describe.each<LakeKind>(['file', 's3'])('ObjectStore over %s://', (kind) => {
     expect(text(await store.get('cond/pointer'))).toBe('v2');
     // Racing compare-and-swaps from the same version: exactly one wins.
     const results = await Promise.allSettled(
-      Array.from({ length: 8 }, (_, index) => store.put('cond/pointer', `v3-${index}`, { ifMatch: next.etag })),
+      Array.from({ length: 8 }, (_, index) =>
+        store.put('cond/pointer', `v3-${index}`, { ifMatch: next.etag }),
+      ),
     );
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
   });
@@ -136,7 +144,8 @@ describe.each<LakeKind>(['file', 's3'])('ObjectStore over %s://', (kind) => {
       'logs.txt',
     ];
     for (const key of [...keys].reverse()) await store.put(key, key);
-    const listed = async (prefix: string): Promise<string[]> => (await listAll(store, prefix)).map((info) => info.key);
+    const listed = async (prefix: string): Promise<string[]> =>
+      (await listAll(store, prefix)).map((info) => info.key);
     expect(await listed('logs/dt=2024-01-01/')).toEqual(keys.slice(0, 3));
     expect(await listed('logs/dt=2024-01-01/hour=00/')).toEqual(keys.slice(0, 2));
     expect(await listed('logs/dt=2024-01')).toEqual(keys.slice(0, 4));
@@ -163,7 +172,10 @@ describe.each<LakeKind>(['file', 's3'])('ObjectStore over %s://', (kind) => {
     const paths = await downloadAll(store, ['files/small.bin', 'files/large.bin'], join(scratch, 'down'), {
       concurrency: 2,
     });
-    expect(paths).toEqual([join(scratch, 'down', 'files__small.bin'), join(scratch, 'down', 'files__large.bin')]);
+    expect(paths).toEqual([
+      join(scratch, 'down', 'files__small.bin'),
+      join(scratch, 'down', 'files__large.bin'),
+    ]);
     expect(Buffer.compare(await readFile(paths[0]!), smallBytes)).toBe(0);
     expect(Buffer.compare(await readFile(paths[1]!), largeBytes)).toBe(0);
     await expectCode(store.download('files/missing.bin', join(scratch, 'x')), 'TANDEM_ERR_LAKE_NOT_FOUND');

@@ -1,0 +1,271 @@
+// Archiver test helpers: a unique topic per test on the local Kafka, a generated event stream with
+// an independently computed truth (normalized events, partition and offset of each), and a reader
+// that takes the lake apart file by file.
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip as gunzipCallback } from 'node:zlib';
+import type { TandemEvent } from '@tandem/core';
+import { listAll, type ObjectStore, parseArchiveFileName, parseLogPartition } from '@tandem/lake';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+
+const gunzip = promisify(gunzipCallback);
+export const HOUR_MS = 3_600_000;
+export const MINUTE_MS = 60_000;
+
+export function testBrokers(): string[] {
+  return (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
+}
+
+export function testKafka(clientId = 'tandem-archiver-test'): Kafka {
+  return new Kafka({ clientId, brokers: testBrokers(), logLevel: logLevel.NOTHING });
+}
+
+export function uniqueTopic(): string {
+  return `test-${randomUUID()}`;
+}
+
+export async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+}
+
+export interface ProducedMessage {
+  partition: number;
+  value: string;
+  /** The normalized event the archiver must write, or null for an invalid message. */
+  event: TandemEvent | null;
+}
+
+export interface GeneratedStream {
+  messages: ProducedMessage[];
+  /** event_id → normalized event, for every valid message. */
+  truth: Map<string, TandemEvent>;
+  invalid: number;
+  /** Start of the first of the hours the events span. */
+  firstHour: number;
+  hours: number;
+}
+
+/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const INVALID_MESSAGES = [
+  '{"event_id":"x","timestamp":1,"status_code":200,"response_time_ms":1}', // no endpoint
+  '{not json',
+  '{"event_id":"y","timestamp":1,"endpoint":"/a","status_code":700,"response_time_ms":1}',
+  '[1,2,3]',
+];
+
+/**
+ * `valid` events spread over `hours` past hours in production order, each with an event time
+ * jittered by up to ±`jitterMs` (so event time is out of order by up to 2 × jitter within a
+ * partition), plus one invalid message every `invalidEvery` valid ones. Messages go to partitions
+ * round-robin; a quarter use ISO timestamps and omit the optional fields (normalization is checked).
+ */
+export function generateStream(options: {
+  valid: number;
+  partitions: number;
+  hours?: number;
+  jitterMs?: number;
+  invalidEvery?: number;
+  seed?: number;
+  /** The stream ends this long before the current hour starts. @defaultValue 2 h */
+  endBeforeNowMs?: number;
+}): GeneratedStream {
+  const hours = options.hours ?? 5;
+  const jitter = options.jitterMs ?? 10 * MINUTE_MS;
+  const random = prng(options.seed ?? 42);
+  const currentHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  const firstHour = currentHour - (options.endBeforeNowMs ?? 2 * HOUR_MS) - hours * HOUR_MS;
+  const span = hours * HOUR_MS;
+  const messages: ProducedMessage[] = [];
+  const truth = new Map<string, TandemEvent>();
+  let invalid = 0;
+  const run = randomUUID().slice(0, 8);
+  for (let index = 0; index < options.valid; index++) {
+    const planned = firstHour + Math.floor((index * span) / options.valid);
+    const timestamp = Math.min(
+      firstHour + span - 1,
+      Math.max(firstHour, planned + Math.round((random() * 2 - 1) * jitter)),
+    );
+    const eventId = `${run}-${index}`;
+    const endpoint = `/api/${['users', 'orders', 'items', 'search'][index % 4]}`;
+    const statusCode = [200, 200, 201, 404, 500][index % 5]!;
+    const responseTime = Math.round(random() * 50_000) / 100;
+    let value: Record<string, unknown>;
+    let event: TandemEvent;
+    if (index % 4 === 3) {
+      value = {
+        event_id: eventId,
+        timestamp: new Date(timestamp).toISOString(),
+        endpoint,
+        status_code: statusCode,
+        response_time_ms: responseTime,
+      };
+      event = {
+        event_id: eventId,
+        timestamp,
+        endpoint,
+        method: 'GET',
+        status_code: statusCode,
+        response_time_ms: responseTime,
+        bytes_sent: null,
+        user_id: null,
+        session_id: null,
+        page_id: null,
+      };
+    } else {
+      event = {
+        event_id: eventId,
+        timestamp,
+        endpoint,
+        method: index % 3 === 0 ? 'POST' : 'GET',
+        status_code: statusCode,
+        response_time_ms: responseTime,
+        bytes_sent: Math.floor(random() * 10_000),
+        user_id: `u${index % 997}`,
+        session_id: `s${index % 4001}`,
+        page_id: `p${index % 37}`,
+      };
+      value = { ...event };
+    }
+    messages.push({ partition: messages.length % options.partitions, value: JSON.stringify(value), event });
+    truth.set(eventId, event);
+    if (options.invalidEvery !== undefined && (index + 1) % options.invalidEvery === 0) {
+      const text = INVALID_MESSAGES[invalid % INVALID_MESSAGES.length]!;
+      messages.push({ partition: messages.length % options.partitions, value: text, event: null });
+      invalid++;
+    }
+  }
+  return { messages, truth, invalid, firstHour, hours };
+}
+
+export interface PlacedMessage extends ProducedMessage {
+  offset: bigint;
+}
+
+/**
+ * Produces the messages in order (each to its partition) and returns them with the offsets Kafka
+ * assigned: within one request, a partition's messages get consecutive offsets from its base offset.
+ */
+export async function produce(
+  kafka: Kafka,
+  topic: string,
+  messages: ProducedMessage[],
+): Promise<PlacedMessage[]> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const placed: PlacedMessage[] = [];
+  try {
+    const chunk = 5_000;
+    for (let start = 0; start < messages.length; start += chunk) {
+      const slice = messages.slice(start, start + chunk);
+      const results = await producer.send({
+        topic,
+        acks: -1,
+        messages: slice.map((message) => ({ partition: message.partition, value: message.value })),
+      });
+      const next = new Map(results.map((result) => [result.partition, BigInt(result.baseOffset ?? '0')]));
+      for (const message of slice) {
+        const offset = next.get(message.partition)!;
+        next.set(message.partition, offset + 1n);
+        placed.push({ ...message, offset });
+      }
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return placed;
+}
+
+export interface LakeFile {
+  key: string;
+  hour: number;
+  topic: string;
+  partition: number;
+  firstOffset: string;
+  events: TandemEvent[];
+}
+
+/** Every archive file of the lake, decompressed and parsed line by line. */
+export async function readLake(store: ObjectStore): Promise<LakeFile[]> {
+  const files: LakeFile[] = [];
+  for (const info of await listAll(store, 'logs/')) {
+    const hour = parseLogPartition(info.key);
+    if (hour === null) continue;
+    const name = parseArchiveFileName(info.key);
+    if (name === null) throw new Error(`unexpected file in the lake: ${info.key}`);
+    const bytes = await store.get(info.key);
+    const text = (await gunzip(bytes!)).toString('utf8');
+    if (!text.endsWith('\n')) throw new Error(`${info.key} does not end with a newline`);
+    const events = text
+      .slice(0, -1)
+      .split('\n')
+      .map((line) => JSON.parse(line) as TandemEvent);
+    files.push({ key: info.key, hour, ...name, events });
+  }
+  return files;
+}
+
+/** Waits until the group has committed every partition's end offset. */
+export async function waitForCommitted(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const byPartition = new Map(
+      (committed?.partitions ?? []).map((entry) => [entry.partition, entry.offset]),
+    );
+    if (ends.every((end) => byPartition.get(end.partition) === end.high)) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `group ${groupId} did not commit the end of ${topic} within ${timeoutMs} ms: ` +
+          JSON.stringify({ ends, committed: [...byPartition] }),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Which truth events are missing, duplicated or altered in the lake's files. */
+export function compareWithTruth(
+  files: LakeFile[],
+  truth: Map<string, TandemEvent>,
+): { missing: string[]; duplicates: number; altered: string[]; unknown: string[]; misplaced: string[] } {
+  const seen = new Map<string, number>();
+  const altered: string[] = [];
+  const unknown: string[] = [];
+  const misplaced: string[] = [];
+  for (const file of files) {
+    for (const event of file.events) {
+      seen.set(event.event_id, (seen.get(event.event_id) ?? 0) + 1);
+      const expected = truth.get(event.event_id);
+      if (expected === undefined) unknown.push(event.event_id);
+      else if (JSON.stringify(sortKeys(expected)) !== JSON.stringify(sortKeys(event)))
+        altered.push(event.event_id);
+      if (Math.floor(event.timestamp / HOUR_MS) * HOUR_MS !== file.hour)
+        misplaced.push(`${event.event_id}@${file.key}`);
+    }
+  }
+  let duplicates = 0;
+  for (const count of seen.values()) duplicates += count - 1;
+  const missing = [...truth.keys()].filter((id) => !seen.has(id));
+  return { missing, duplicates, altered, unknown, misplaced };
+}
+
+function sortKeys(value: object): object {
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+}
