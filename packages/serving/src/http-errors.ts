@@ -120,6 +120,8 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody; 
   }
   return {
     status: 500,
-    body: { error: { code: 'TANDEM_ERR_INTERNAL', message: 'internal error; the server log has the details' } },
+    body: {
+      error: { code: 'TANDEM_ERR_INTERNAL', message: 'internal error; the server log has the details' },
+    },
   };
 }

@@ -5,7 +5,7 @@ export {
   serverOptionsFromConfig,
   validateServerOptions,
 } from './options.ts';
-export { type BatchReader, type SealedHour, type SpeedReader, type SpeedStatus } from './readers.ts';
+export type { BatchReader, SealedHour, SpeedReader, SpeedStatus } from './readers.ts';
 export type { ReadinessProbe, RequestRecompute } from './routes/operations.ts';
 export { defaultQueryLimits, type QueryLimits } from './routes/query-params.ts';
 export { buildServer, defaultDashboardDir } from './server.ts';

@@ -29,7 +29,8 @@ export interface BuildServerOptions {
   corsOrigins?: string[];
   /** Requests per window per key (or per IP on an open API); false disables. @defaultValue 600 per 60 s */
   rateLimit?: { max: number; windowMs: number } | false;
-  limits?: Partial<QueryLimits>;
+  /** Query limits; any left out keep `defaultQueryLimits`. */
+  limits?: Partial<Omit<QueryLimits, 'maxRangeMs'>> & { maxRangeMs?: Partial<QueryLimits['maxRangeMs']> };
   /** Views served. @defaultValue core's `listViews()` */
   views?: View[];
   /** Name of the view behind /v1/trending. @defaultValue 'trending_pages' */

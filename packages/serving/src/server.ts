@@ -78,7 +78,11 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
         allErrors: false,
       },
       plugins: [
-        <Ajv extends { addFormat(name: string, format: { type: 'string'; validate: (text: string) => boolean }): unknown }>(
+        <
+          Ajv extends {
+            addFormat(name: string, format: { type: 'string'; validate: (text: string) => boolean }): unknown;
+          },
+        >(
           ajv: Ajv,
         ): Ajv => {
           ajv.addFormat(timeInputFormat, {

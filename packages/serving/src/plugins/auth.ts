@@ -62,7 +62,8 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (app, option
     let found: AuthenticatedKey | null = null;
     // Compare against every key, never stopping early.
     for (const key of stored) {
-      if (timingSafeEqual(digest, key.digest) && found === null) found = { name: key.name, scopes: key.scopes };
+      if (timingSafeEqual(digest, key.digest) && found === null)
+        found = { name: key.name, scopes: key.scopes };
     }
     return found;
   }

@@ -17,7 +17,10 @@ const errorHandlerPluginImpl: FastifyPluginAsync = async (app) => {
   });
 
   app.setNotFoundHandler(async (request) => {
-    throw new TandemError('TANDEM_ERR_NOT_FOUND', `no route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`);
+    throw new TandemError(
+      'TANDEM_ERR_NOT_FOUND',
+      `no route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}`,
+    );
   });
 
   app.addHook('onSend', async (request, reply) => {

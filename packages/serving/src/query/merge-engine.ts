@@ -156,7 +156,9 @@ export class MergeEngine {
 
   async freshness(view: string): Promise<Freshness> {
     const [sealedThrough, speedWatermark] = await Promise.all([
-      this.#sealedThrough.load(view, () => readerCall('batch', () => this.#options.batch.sealedThrough(view))),
+      this.#sealedThrough.load(view, () =>
+        readerCall('batch', () => this.#options.batch.sealedThrough(view)),
+      ),
       this.#speedWatermark.load('speed', () =>
         readerCall('speed', async () => (await this.#options.speed.status()).watermark),
       ),

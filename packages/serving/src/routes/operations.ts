@@ -9,7 +9,10 @@ import type { QueryLimits } from './query-params.ts';
 import { errorRef, iso, keyedErrors, parseTimeParameter, timeParameter } from './schemas.ts';
 
 /** What `POST /v1/ops/recompute` hands the batch layer; wired by the cli to batch's `recompute`. */
-export type RequestRecompute = (view: string, range: TimeRange) => Promise<Record<string, unknown> | undefined>;
+export type RequestRecompute = (
+  view: string,
+  range: TimeRange,
+) => Promise<Record<string, unknown> | undefined>;
 
 /** A readiness probe: resolves when the dependency answers, rejects (or times out) otherwise. */
 export type ReadinessProbe = () => Promise<unknown>;
@@ -129,7 +132,8 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
       config: { scope: 'read' },
       schema: {
         tags: ['operations'],
-        summary: 'Per view sealed-through, stale hours and last runs; speed watermark, lag, DLQ and late counts',
+        summary:
+          'Per view sealed-through, stale hours and last runs; speed watermark, lag, DLQ and late counts',
         description:
           'Answers even when a layer is down: that layer then carries `error` and null figures, ' +
           'so a dashboard can show which layer is down or behind.',
@@ -320,7 +324,10 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
         );
       }
       const detail = await options.requestRecompute(view, range);
-      request.log.info({ view, from: range.from, to: range.to, key: request.apiKey?.name }, 'recompute queued');
+      request.log.info(
+        { view, from: range.from, to: range.to, key: request.apiKey?.name },
+        'recompute queued',
+      );
       reply.code(202);
       return {
         accepted: true,

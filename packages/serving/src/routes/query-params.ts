@@ -117,3 +117,14 @@ export function resolveMeasures(
     measures: model.measureNames.filter((measure) => measures.has(measure)),
   };
 }
+
+/**
+ * Re-checks an integer parameter after ajv: its string coercion turns "1e309" or 400 nines into
+ * Infinity and then skips `minimum` / `maximum` (ajv 8.20), so the schema alone is not enough.
+ */
+export function integerParameter(parameter: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw queryInvalid(parameter, `querystring/${parameter} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}

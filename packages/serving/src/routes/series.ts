@@ -3,12 +3,19 @@
 import { TandemError } from '@tandem/core';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { queryTooLarge } from '../http-errors.ts';
-import type { BatchSnapshot, Freshness, MergeEngine, SeriesQuery, SeriesResult } from '../query/merge-engine.ts';
+import type {
+  BatchSnapshot,
+  Freshness,
+  MergeEngine,
+  SeriesQuery,
+  SeriesResult,
+} from '../query/merge-engine.ts';
 import { LruCache } from '../query/lru-cache.ts';
 import type { Granularity } from '../query/time-grid.ts';
 import type { ViewModel } from '../query/view-model.ts';
 import {
   dimensionFilter,
+  integerParameter,
   type QueryLimits,
   resolveGroupBy,
   resolveMeasures,
@@ -130,7 +137,10 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
 
   for (const model of options.models) {
     const dimensionProps = dimensionParameters(model);
-    const measureNames = [...model.measureNames, ...model.outputs.filter((o) => !model.measureNames.includes(o))];
+    const measureNames = [
+      ...model.measureNames,
+      ...model.outputs.filter((o) => !model.measureNames.includes(o)),
+    ];
 
     app.get<{ Querystring: SeriesQuerystring }>(
       `/v1/views/${model.name}/series`,
@@ -141,7 +151,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           summary: `Merged time series of ${model.name}`,
           description:
             'Per base hour the sealed batch partial if present, else the speed partial, else none; ' +
-            'coarser buckets merge hourly partials with the measures\' own merge. Dimension ' +
+            "coarser buckets merge hourly partials with the measures' own merge. Dimension " +
             `parameters (${model.dimensions.join(', ') || 'none'}) filter by equality.`,
           querystring: {
             type: 'object',
@@ -265,7 +275,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
         async (request, reply) => {
           const query = request.query;
           const by = query.by ?? rankable[0]!;
-          const k = query.k ?? 10;
+          const k = integerParameter('k', query.k ?? 10, 1, 1000);
           const dimension = query.dimension ?? model.dimensions[0]!;
           const range = resolveRange(query, 'all', now(), limits);
           const seriesQuery: SeriesQuery = {
@@ -346,7 +356,13 @@ export function rankGroups(
   dimension: string,
   by: string,
   k: number,
-): Array<{ rank: number; value: unknown; score: number | null; source: string; values: Record<string, unknown> }> {
+): Array<{
+  rank: number;
+  value: unknown;
+  score: number | null;
+  source: string;
+  values: Record<string, unknown>;
+}> {
   const scored = result.groups.map((group) => {
     const point = group.points[0]!;
     const raw = point.values[by];

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { MergeEngine } from '../query/merge-engine.ts';
 import { MINUTE } from '../query/time-grid.ts';
 import type { ViewModel } from '../query/view-model.ts';
+import { integerParameter } from './query-params.ts';
 import { freshnessProperties, iso, keyedErrors } from './schemas.ts';
 
 export interface TrendingRoutesOptions {
@@ -81,7 +82,7 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
         throw new TandemError('TANDEM_ERR_NOT_FOUND', 'no trending view with a topK measure is configured');
       }
       const window = request.query.window ?? '5m';
-      const k = request.query.k ?? 10;
+      const k = integerParameter('k', request.query.k ?? 10, 1, 100);
       const minutes = Number(window.slice(0, -1));
       const freshness = await engine.freshness(model.name);
       const anchor = freshness.speedWatermark ?? now();
@@ -103,7 +104,8 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
       );
       const states = merged.groups[0]?.states ?? {};
       const entries = topKEntries(states[topK] ?? {}, k);
-      const totalValue = total === undefined ? null : (model.finalize(states, [total])[total] as number | null);
+      const totalValue =
+        total === undefined ? null : (model.finalize(states, [total])[total] as number | null);
       return {
         view: model.name,
         window,

@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 async function series(query: Record<string, string | number>): Promise<SeriesAnswer> {
-  const search = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+  const search = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
   const response = await seeded!.app.inject({ url: `/v1/views/endpoint_hourly/series?${search}` });
   expect(response.statusCode, response.body).toBe(200);
   return response.json() as SeriesAnswer;
@@ -27,11 +27,29 @@ describe('merge engine', () => {
     seeded = await seededServer({ hours: 48, sealedHours: 40 });
     const answer = await series({ from: T0 + 38 * HOUR, to: T0 + 42 * HOUR, groupBy: 'none' });
     expect(answer.coverage.map((entry) => entry.source)).toEqual(['batch', 'batch', 'speed', 'speed']);
-    expect(answer.series[0]!.points.map((point) => point.source)).toEqual(['batch', 'batch', 'speed', 'speed']);
-    const daily = await series({ from: T0 + 24 * HOUR, to: T0 + 48 * HOUR, granularity: '1d', groupBy: 'none' });
+    expect(answer.series[0]!.points.map((point) => point.source)).toEqual([
+      'batch',
+      'batch',
+      'speed',
+      'speed',
+    ]);
+    const daily = await series({
+      from: T0 + 24 * HOUR,
+      to: T0 + 48 * HOUR,
+      granularity: '1d',
+      groupBy: 'none',
+    });
     expect(daily.series[0]!.points[0]!.source).toBe('mixed');
     expect((daily as unknown as { complete: boolean }).complete).toBe(false);
-    expect(diffSeries('endpoint_hourly', seeded.events, { granularity: '1d', filter: {}, groupBy: [] }, daily, emptyEndpoint)).toEqual([]);
+    expect(
+      diffSeries(
+        'endpoint_hourly',
+        seeded.events,
+        { granularity: '1d', filter: {}, groupBy: [] },
+        daily,
+        emptyEndpoint,
+      ),
+    ).toEqual([]);
     // Hours after the speed watermark are served by nobody.
     const beyond = await series({ from: T0 + 47 * HOUR, to: T0 + 50 * HOUR, groupBy: 'none' });
     expect(beyond.coverage.map((entry) => entry.source)).toEqual(['speed', 'none', 'none']);
@@ -48,7 +66,8 @@ describe('merge engine', () => {
       const from = T0 + Math.floor(random() * 74 * HOUR) - 2 * HOUR;
       const to = from + 1 + Math.floor(random() * 80 * HOUR);
       const granularity = granularities[Math.floor(random() * granularities.length)]!;
-      const filter: Record<string, string> = random() < 0.3 ? { endpoint: endpoints[Math.floor(random() * 5)]! } : {};
+      const filter: Record<string, string> =
+        random() < 0.3 ? { endpoint: endpoints[Math.floor(random() * 5)]! } : {};
       const groupBy = random() < 0.5 ? [] : ['endpoint'];
       const answer = await series({
         from: new Date(Math.max(0, from)).toISOString(),
@@ -57,7 +76,13 @@ describe('merge engine', () => {
         groupBy: groupBy.length === 0 ? 'none' : 'endpoint',
         ...filter,
       });
-      const differences = diffSeries('endpoint_hourly', seeded.events, { granularity, filter, groupBy }, answer, emptyEndpoint);
+      const differences = diffSeries(
+        'endpoint_hourly',
+        seeded.events,
+        { granularity, filter, groupBy },
+        answer,
+        emptyEndpoint,
+      );
       expect(differences, `query ${i}`).toEqual([]);
       compared += answer.series.length;
     }
@@ -80,9 +105,22 @@ describe('merge engine', () => {
       }
     };
     for (let i = 0; i < 8; i++) {
-      const answer = await series({ from: T0, to: T0 + 12 * HOUR, granularity: i % 2 === 0 ? '1h' : 'all', groupBy: 'endpoint' });
+      const answer = await series({
+        from: T0,
+        to: T0 + 12 * HOUR,
+        granularity: i % 2 === 0 ? '1h' : 'all',
+        groupBy: 'endpoint',
+      });
       const granularity = i % 2 === 0 ? '1h' : 'all';
-      expect(diffSeries('endpoint_hourly', events, { granularity, filter: {}, groupBy: ['endpoint'] }, answer, emptyEndpoint)).toEqual([]);
+      expect(
+        diffSeries(
+          'endpoint_hourly',
+          events,
+          { granularity, filter: {}, groupBy: ['endpoint'] },
+          answer,
+          emptyEndpoint,
+        ),
+      ).toEqual([]);
       expect(answer.coverage.every((entry) => entry.source !== 'none')).toBe(true);
     }
     expect(hour).toBe(12);
@@ -101,7 +139,9 @@ describe('merge engine', () => {
     const half = events.filter((_, index) => index % 2 === 0);
     batch.publish('endpoint_hourly', T0 + 2 * HOUR, partialsOf(endpointView, half));
     const third = await series(query);
-    expect(third.series[0]!.points[2]!.values.requests).toBeLessThan(first.series[0]!.points[2]!.values.requests as number);
+    expect(third.series[0]!.points[2]!.values.requests).toBeLessThan(
+      first.series[0]!.points[2]!.values.requests as number,
+    );
     expect(third.series[0]!.points[1]!.values).toEqual(first.series[0]!.points[1]!.values);
     expect(third.coverage[2]).not.toEqual(first.coverage[2]);
   });
@@ -116,11 +156,24 @@ describe('merge engine', () => {
     const answer = response.json() as SeriesAnswer;
     expect(answer.series[0]!.points).toHaveLength(120);
     const empty = finalizeStates(trending, {});
-    expect(diffSeries('trending_pages', seeded.events, { granularity: '1m', filter: {}, groupBy: [] }, answer, empty)).toEqual([]);
+    expect(
+      diffSeries(
+        'trending_pages',
+        seeded.events,
+        { granularity: '1m', filter: {}, groupBy: [] },
+        answer,
+        empty,
+      ),
+    ).toEqual([]);
 
     const top = await seeded.app.inject({ url: '/v1/trending?window=60m&k=5' });
     expect(top.statusCode).toBe(200);
-    const body = top.json() as { from: string; to: string; total: number; items: Array<{ page: string; score: number }> };
+    const body = top.json() as {
+      from: string;
+      to: string;
+      total: number;
+      items: Array<{ page: string; score: number }>;
+    };
     const from = Date.parse(body.from);
     const to = Date.parse(body.to);
     expect(to - from).toBe(60 * MINUTE);
@@ -147,7 +200,9 @@ describe('merge engine', () => {
     for (const event of seeded.events) {
       if (event.status_code >= 500) counts.set(event.endpoint, (counts.get(event.endpoint) ?? 0) + 1);
     }
-    const expected = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);
+    const expected = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, 3);
     expect(body.items.map((item) => [item.value, item.score])).toEqual(expected);
     expect(body.items.map((item) => item.rank)).toEqual([1, 2, 3]);
   });

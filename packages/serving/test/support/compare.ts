@@ -46,7 +46,9 @@ export function diffSeries(
       const expected = truthGroup?.get(bucket) ?? emptyValues;
       for (const [name, value] of Object.entries(point.values)) {
         if (!same(value, expected[name])) {
-          differences.push(`${key} ${point.bucket} ${name}: got ${JSON.stringify(value)}, want ${JSON.stringify(expected[name])}`);
+          differences.push(
+            `${key} ${point.bucket} ${name}: got ${JSON.stringify(value)}, want ${JSON.stringify(expected[name])}`,
+          );
         }
       }
     }

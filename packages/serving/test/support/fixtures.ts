@@ -107,7 +107,10 @@ export class MemoryBatchReader implements BatchReader {
     const stored = hours.get(hour) ?? { runId: '', pointerVersion: '', versions: new Map() };
     stored.runId = `run-${this.#counter}`;
     stored.pointerVersion = version;
-    stored.versions.set(version, rows.filter((row) => row.bucket >= hour && row.bucket < hour + HOUR));
+    stored.versions.set(
+      version,
+      rows.filter((row) => row.bucket >= hour && row.bucket < hour + HOUR),
+    );
     hours.set(hour, stored);
     return { hour, runId: stored.runId, pointerVersion: version };
   }

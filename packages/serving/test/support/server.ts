@@ -36,7 +36,12 @@ export async function seededServer(
   const hours = options.hours ?? 48;
   const sealedHours = options.sealedHours ?? 40;
   const views = listViews();
-  const events = generateEvents({ seed: 7, from: T0, to: T0 + hours * HOUR, count: options.eventCount ?? 6000 });
+  const events = generateEvents({
+    seed: 7,
+    from: T0,
+    to: T0 + hours * HOUR,
+    count: options.eventCount ?? 6000,
+  });
   const batch = new MemoryBatchReader(views);
   const speed = new MemorySpeedReader(views);
   for (const view of views) {
@@ -66,7 +71,12 @@ export async function seededServer(
 export function truthValues(
   viewName: string,
   events: TandemEvent[],
-  query: { range: { from: number; to: number }; granularity: Granularity; filter: Record<string, string>; groupBy: string[] },
+  query: {
+    range: { from: number; to: number };
+    granularity: Granularity;
+    filter: Record<string, string>;
+    groupBy: string[];
+  },
 ): Map<string, Map<number, Record<string, unknown>>> {
   const view: View = getView(viewName);
   const states = truthSeries(view, events, query);
