@@ -41,6 +41,8 @@ export interface PartitionStatus {
   partition: number;
   /** Last offset committed by the archiver (next offset to archive), or null if none yet. */
   committedOffset: string | null;
+  /** Offset of the next message to consume (consumed ≠ archived: see committedOffset). */
+  position: string | null;
   /** The partition's end offset as last seen. */
   endOffset: string | null;
   /** Messages not yet durably archived, or null while the end offset is unknown. */
@@ -299,6 +301,7 @@ export class Archiver {
       .map((state) => ({
         partition: state.partition,
         committedOffset: state.committedOffset?.toString() ?? null,
+        position: state.nextOffset?.toString() ?? state.committedOffset?.toString() ?? null,
         endOffset: state.highWatermark?.toString() ?? null,
         lag: this.#lag(state),
         watermark: state.watermark,
