@@ -53,7 +53,7 @@ export class BucketDeltaBuilder {
           const value = cells[cell]!;
           const field = cellField(dimsJson, measure, cell);
           if (op === 'add') {
-            if (value === 0) continue;
+            // zero deltas too: the stored state then has exactly the batch engine's cells
             (Number.isSafeInteger(value) ? delta.incr : delta.float).push([field, value]);
           } else if (op === 'min') {
             delta.min.push([field, value]);

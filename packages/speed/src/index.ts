@@ -1,2 +1,23 @@
-// Public face of @tandem/speed.
-export {};
+// Public face of @tandem/speed: the worker, the reader for the serving layer, the janitor's
+// dropHours, metrics, and the key schema and dead-letter headers other tools may need to read.
+// The Lua wrappers and the fold internals stay private: their contract is the Redis layout.
+export { createKafkaClient, createRedisClient } from './clients.ts';
+export { deadLetterHeaders, sourceKey } from './dead-letters.ts';
+export { cellField, parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
+export { createSpeedMetrics, type EventOutcome, type SpeedMetrics } from './metrics.ts';
+export {
+  defaultSpeedWorkerOptions,
+  type SpeedTuning,
+  type SpeedWorkerOptions,
+  tuningFromConfig,
+} from './options.ts';
+export type { RedisClient } from './scripts.ts';
+export {
+  dropHours,
+  type SpeedStatus,
+  type SpeedStore,
+  SpeedViewReader,
+  type SpeedViewReaderContract,
+  type SpeedViewReaderOptions,
+} from './speed-view-reader.ts';
+export { defaultPipelineVersion, SpeedWorker, startSpeedWorker, stopOnSignals } from './speed-worker.ts';

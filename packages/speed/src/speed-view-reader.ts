@@ -1,0 +1,261 @@
+// Reads the real-time views for the serving layer: fans out over the Kafka partitions' hash-tagged
+// keys, merges each cell with its measure's merge (add / min / max commute across partitions),
+// and reports the watermark, applied offsets, lag and the exactly-once counters kept in Redis.
+import {
+  type Cells,
+  type DimensionFilter,
+  getView,
+  HOUR_MS,
+  type MergeOp,
+  type PartialRow,
+  TandemError,
+  type TimeRange,
+  type View,
+} from '@tandem/core';
+import type { Admin } from 'kafkajs';
+import { parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
+import type { RedisClient } from './scripts.ts';
+
+/** The speed layer's freshness and counters (docs/contracts.md), plus what else Redis knows. */
+export interface SpeedStatus {
+  /** Global watermark: the minimum over partitions that have seen events. */
+  watermark: number | null;
+  maxEventTime: number | null;
+  partitions: Array<{
+    partition: number;
+    appliedOffset: string | null;
+    lag: number | null;
+    watermark: number | null;
+    updatedAt: number | null;
+  }>;
+  dlqCount: number;
+  lateCount: number;
+  eventsApplied: number;
+  duplicateCount: number;
+  /** Buckets ending at or before this time can no longer change (watermark − allowed lateness). */
+  closedThrough: number | null;
+}
+
+/** What serving reads from the speed layer (docs/contracts.md). */
+export interface SpeedViewReaderContract {
+  readPartials(view: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]>;
+  status(): Promise<SpeedStatus>;
+}
+
+export interface SpeedViewReaderOptions {
+  /** Not closed by the reader. */
+  redis: RedisClient;
+  /** Same as the worker's. @defaultValue 'tandem' */
+  prefix?: string;
+  /** Source topic, for lag. @defaultValue 'events' */
+  topic?: string;
+  /** A connected Kafka admin; without it `lag` is null. Not closed by the reader. */
+  admin?: Admin;
+  /** The worker's allowed lateness, for `closedThrough`. @defaultValue 300000 */
+  allowedLatenessMs?: number;
+}
+
+/** Where real-time data lives: the Redis client and the key prefix. */
+export interface SpeedStore {
+  redis: RedisClient;
+  prefix: string;
+}
+
+/** Reads partial rows and status of the real-time views. */
+export class SpeedViewReader implements SpeedViewReaderContract {
+  readonly #redis: RedisClient;
+  readonly #keys: SpeedKeys;
+  readonly #topic: string;
+  readonly #admin: Admin | undefined;
+  readonly #allowedLatenessMs: number;
+
+  constructor(options: SpeedViewReaderOptions) {
+    this.#redis = options.redis;
+    this.#keys = speedKeys(options.prefix ?? 'tandem');
+    this.#topic = options.topic ?? 'events';
+    this.#admin = options.admin;
+    this.#allowedLatenessMs = options.allowedLatenessMs ?? 5 * 60_000;
+  }
+
+  /**
+   * Partial rows of `viewName` for the buckets starting in `range`, merged over partitions, with
+   * every measure present (empty state when no cell was written), sorted by bucket then dims.
+   */
+  async readPartials(viewName: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]> {
+    const view = getView(viewName);
+    const matches = dimensionMatcher(view, filter);
+    const partitions = await this.partitions();
+    const from = Math.floor(range.from / view.bucketMs) * view.bucketMs;
+    const bucketLists = await Promise.all(
+      partitions.map((partition) =>
+        this.#redis.zrangebyscore(
+          this.#keys.bucketIndex(partition, view.name, view.version),
+          from,
+          `(${range.to}`,
+        ),
+      ),
+    );
+    const reads: Array<Promise<[number, Record<string, string>]>> = [];
+    partitions.forEach((partition, i) => {
+      for (const bucket of bucketLists[i]!) {
+        const bucketMs = Number(bucket);
+        const key = this.#keys.bucket(partition, view.name, view.version, bucketMs);
+        reads.push(this.#redis.hgetall(key).then((fields) => [bucketMs, fields]));
+      }
+    });
+    const rows = new Map<string, PartialRow>();
+    const ops = new Map(Object.entries(view.measures).map(([name, measure]) => [name, measure.op]));
+    for (const [bucketMs, fields] of await Promise.all(reads)) {
+      for (const field in fields) {
+        const parts = parseCellField(field);
+        if (parts === null) continue;
+        const op = ops.get(parts.measure);
+        if (op === undefined) continue;
+        const rowKey = `${bucketMs}\n${parts.dimsJson}`;
+        let row = rows.get(rowKey);
+        if (row === undefined) {
+          const dims = JSON.parse(parts.dimsJson) as PartialRow['dims'];
+          if (!matches(dims)) continue;
+          row = { bucket: bucketMs, dims, states: emptyStates(view) };
+          rows.set(rowKey, row);
+        }
+        const cells = row.states[parts.measure]!;
+        cells[parts.cell] = mergeCell(op, cells[parts.cell], Number(fields[field]));
+      }
+    }
+    return [...rows.values()].sort(
+      (a, b) => a.bucket - b.bucket || compareText(JSON.stringify(a.dims), JSON.stringify(b.dims)),
+    );
+  }
+
+  /** Watermark, per-partition applied offsets and lag, and the counters kept with the views. */
+  async status(): Promise<SpeedStatus> {
+    const partitions = await this.partitions();
+    const [metas, highs] = await Promise.all([
+      Promise.all(partitions.map((partition) => this.#redis.hgetall(this.#keys.meta(partition)))),
+      this.#highWatermarks(),
+    ]);
+    let watermark: number | null = null;
+    let maxEventTime: number | null = null;
+    const status: SpeedStatus = {
+      watermark: null,
+      maxEventTime: null,
+      partitions: [],
+      dlqCount: 0,
+      lateCount: 0,
+      eventsApplied: 0,
+      duplicateCount: 0,
+      closedThrough: null,
+    };
+    partitions.forEach((partition, i) => {
+      const meta = metas[i]!;
+      const appliedOffset = meta.offset ?? null;
+      const partitionWatermark = numberOrNull(meta.watermark);
+      const partitionMax = numberOrNull(meta.maxEventTime);
+      if (partitionWatermark !== null) {
+        watermark = watermark === null ? partitionWatermark : Math.min(watermark, partitionWatermark);
+      }
+      if (partitionMax !== null)
+        maxEventTime = maxEventTime === null ? partitionMax : Math.max(maxEventTime, partitionMax);
+      const high = highs?.get(partition);
+      status.partitions.push({
+        partition,
+        appliedOffset,
+        lag:
+          high === undefined
+            ? null
+            : Math.max(0, high.high - (appliedOffset === null ? high.low : Number(appliedOffset) + 1)),
+        watermark: partitionWatermark,
+        updatedAt: numberOrNull(meta.updatedAt),
+      });
+      status.dlqCount += Number(meta.dlq ?? 0);
+      status.lateCount += Number(meta.late ?? 0);
+      status.eventsApplied += Number(meta.applied ?? 0);
+      status.duplicateCount += Number(meta.duplicates ?? 0);
+    });
+    status.watermark = watermark;
+    status.maxEventTime = maxEventTime;
+    status.closedThrough = watermark === null ? null : watermark - this.#allowedLatenessMs;
+    return status;
+  }
+
+  /** Kafka partitions the speed layer has claimed, ascending. */
+  async partitions(): Promise<number[]> {
+    const members = await this.#redis.smembers(this.#keys.partitions());
+    return members.map(Number).sort((a, b) => a - b);
+  }
+
+  /** Deletes the real-time data of `hours` (hour starts, epoch ms) for `view`; see `dropHours`. */
+  dropHours(view: string, hours: number[]): Promise<number> {
+    return dropHours({ redis: this.#redis, prefix: this.#keys.prefix }, view, hours);
+  }
+
+  async #highWatermarks(): Promise<Map<number, { low: number; high: number }> | null> {
+    if (this.#admin === undefined) return null;
+    const offsets = await this.#admin.fetchTopicOffsets(this.#topic);
+    return new Map(
+      offsets.map((entry) => [entry.partition, { low: Number(entry.low), high: Number(entry.high) }]),
+    );
+  }
+}
+
+/**
+ * Deletes the real-time buckets of `view` inside the given hours in every partition, for hours the
+ * batch layer has sealed (the cli's janitor calls it after the grace period). Returns how many
+ * bucket hashes existed. Keys are deleted one by one, so the calls are valid on Redis Cluster.
+ */
+export async function dropHours(store: SpeedStore, viewName: string, hours: number[]): Promise<number> {
+  const view = getView(viewName);
+  const keys = speedKeys(store.prefix);
+  const members = await store.redis.smembers(keys.partitions());
+  const deletions: Array<Promise<number>> = [];
+  for (const partition of members.map(Number)) {
+    const indexKey = keys.bucketIndex(partition, view.name, view.version);
+    for (const hour of hours) {
+      const start = Math.floor(hour / HOUR_MS) * HOUR_MS;
+      for (let bucket = start; bucket < start + HOUR_MS; bucket += view.bucketMs) {
+        deletions.push(store.redis.del(keys.bucket(partition, view.name, view.version, bucket)));
+      }
+      deletions.push(store.redis.zremrangebyscore(indexKey, start, `(${start + HOUR_MS}`).then(() => 0));
+    }
+  }
+  const deleted = await Promise.all(deletions);
+  return deleted.reduce((sum, count) => sum + count, 0);
+}
+
+function emptyStates(view: View): Record<string, Cells> {
+  const states: Record<string, Cells> = {};
+  for (const [name, measure] of Object.entries(view.measures)) states[name] = measure.empty();
+  return states;
+}
+
+function mergeCell(op: MergeOp, current: number | undefined, value: number): number {
+  if (current === undefined) return value;
+  if (op === 'add') return current + value;
+  return op === 'min' ? Math.min(current, value) : Math.max(current, value);
+}
+
+function dimensionMatcher(view: View, filter: DimensionFilter): (dims: PartialRow['dims']) => boolean {
+  const checks: Array<[number, string]> = [];
+  for (const [name, wanted] of Object.entries(filter)) {
+    const position = (view.dimensions as readonly string[]).indexOf(name);
+    if (position < 0) {
+      throw new TandemError(
+        'TANDEM_ERR_QUERY_INVALID',
+        `view ${view.name} has no dimension "${name}"; filter on one of ${view.dimensions.join(', ') || '(none)'}`,
+        { details: { view: view.name, dimension: name } },
+      );
+    }
+    checks.push([position, wanted]);
+  }
+  return (dims) =>
+    checks.every(([position, wanted]) => dims[position] !== null && String(dims[position]) === wanted);
+}
+
+function numberOrNull(value: string | undefined): number | null {
+  return value === undefined || value === '' ? null : Number(value);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,627 @@
+// The speed worker: a kafkajs consumer group on the events topic that folds each partition's
+// micro-batch in memory and applies it to Redis with one fenced, offset-checked Lua script, so
+// every event counts exactly once in the real-time views whatever crashes or rebalances happen.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { compileReducer, getView, listViews, parseEvent, TandemError, type View } from '@tandem/core';
+import type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  Kafka,
+  KafkaMessage,
+  Message,
+  Producer,
+  TopicMessages,
+} from 'kafkajs';
+import { type Logger, pino } from 'pino';
+import { BucketDeltaBuilder, type DeltaView } from './bucket-deltas.ts';
+import { createKafkaClient, createRedisClient } from './clients.ts';
+import { deadLetterMessage, lateEventMessage } from './dead-letters.ts';
+import { DedupWindow } from './dedup-window.ts';
+import { type SpeedKeys, speedKeys } from './key-schema.ts';
+import type { SpeedMetrics } from './metrics.ts';
+import { resolveTuning, type SpeedTuning, type SpeedWorkerOptions } from './options.ts';
+import { applyBatch, claimPartition, type RedisClient, SCRIPT_VERSION } from './scripts.ts';
+import { type SessionFold, SessionRuntime } from './sessions.ts';
+
+const packageVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Pipeline version written into dead letters unless the options name another. */
+export const defaultPipelineVersion = `tandem-speed/${packageVersion}+lua${SCRIPT_VERSION}`;
+
+/** A view the worker maintains, with what the fold and the script need precomputed. */
+interface ViewRuntime {
+  view: View;
+  deltaView: DeltaView;
+  /** Position of the view's bucket index among the script's index keys. */
+  indexPosition: number;
+}
+
+/** In-memory state of one partition this worker owns; authoritative only while its epoch holds. */
+interface PartitionState {
+  partition: number;
+  /** Assignment generation (count of group joins) in which the partition was claimed. */
+  generation: number;
+  epoch: string;
+  /** Last offset applied to Redis, null before the first apply of a fresh or rebuilt partition. */
+  appliedOffset: string | null;
+  /** First offset whose events count (applied + 1, or the rebuild start). */
+  resumeOffset: number;
+  /** Next offset this worker expects from Kafka: below `resumeOffset` it only warms the dedup window. */
+  position: number;
+  /** The offset the last seek asked for, so a missing offset does not make the worker seek forever. */
+  lastSeek: number | null;
+  maxEventTime: number | null;
+  dedup: DedupWindow;
+  reducers: Array<{ runtime: ViewRuntime; reducer: ReturnType<typeof compileReducer> }>;
+  sessions: SessionFold[];
+  lastCommitAt: number;
+}
+
+/** Counts and routed messages of one micro-batch. */
+interface ChunkResult {
+  applied: number;
+  duplicates: number;
+  late: number;
+  dlq: number;
+  deadLetters: Message[];
+  lateEvents: Message[];
+  lastOffset: string;
+  firstMessageAt: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Consumes the events topic into the real-time views. Construct, then `start()`; `stop()` leaves
+ * the group, abandoning an in-flight micro-batch before its Redis apply (it is replayed by the next
+ * owner), and closes the clients it created.
+ */
+export class SpeedWorker {
+  readonly tuning: SpeedTuning;
+  readonly keys: SpeedKeys;
+  /** Claim token: tells this worker's claims from every other's, across Redis restarts too. */
+  readonly owner = randomUUID();
+  readonly #options: SpeedWorkerOptions;
+  readonly #views: ViewRuntime[];
+  readonly #sessionRuntimes: SessionRuntime[];
+  readonly #now: () => number;
+  readonly #logger: Logger;
+  readonly #metrics: SpeedMetrics | undefined;
+  readonly #states = new Map<number, PartitionState>();
+  readonly #locks = new Map<number, Promise<void>>();
+  readonly #pausedByFence = new Set<number>();
+  #generation = 0;
+  #kafka: Kafka | null = null;
+  #redis: RedisClient | null = null;
+  #ownsRedis = false;
+  #consumer: Consumer | null = null;
+  #producer: Producer | null = null;
+  #admin: Admin | null = null;
+  #stopping = false;
+  #started = false;
+  #topicOffsetsCache: { at: number; value: Promise<Map<number, { low: number; high: number }>> } | null =
+    null;
+
+  constructor(options: SpeedWorkerOptions) {
+    this.#options = options;
+    this.tuning = resolveTuning(options, defaultPipelineVersion);
+    if (options.kafka === undefined && options.config === undefined) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
+        'speed worker needs `kafka` or `config` to reach Kafka',
+      );
+    }
+    if (options.redis === undefined && options.config === undefined) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
+        'speed worker needs `redis` or `config` to reach Redis',
+      );
+    }
+    this.keys = speedKeys(this.tuning.prefix);
+    this.#now = options.now ?? Date.now;
+    this.#logger =
+      options.logger ?? pino({ name: 'tandem-speed', level: options.config?.logLevel ?? 'info' });
+    this.#metrics = options.metrics;
+    const views =
+      this.tuning.views.length === 0 ? listViews() : this.tuning.views.map((name) => getView(name));
+    this.#views = views.map((view, indexPosition) => ({
+      view,
+      indexPosition,
+      deltaView: {
+        name: view.name,
+        version: view.version,
+        bucketMs: view.bucketMs,
+        measureOps: new Map(Object.entries(view.measures).map(([name, measure]) => [name, measure.op])),
+      },
+    }));
+    this.#sessionRuntimes = this.#views
+      .filter((runtime) => runtime.view.sessionize !== null)
+      .map((runtime) => new SessionRuntime(runtime.view, runtime.deltaView, runtime.indexPosition));
+  }
+
+  /** Names of the views this worker maintains. */
+  get viewNames(): string[] {
+    return this.#views.map((runtime) => runtime.view.name);
+  }
+
+  /** Connects, creates the side topics when asked, joins the group and starts consuming. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const { config } = this.#options;
+    this.#kafka = this.#options.kafka ?? createKafkaClient(config!.kafka);
+    this.#redis = this.#options.redis ?? createRedisClient(config!.redis);
+    this.#ownsRedis = this.#options.redis === undefined;
+
+    this.#admin = this.#kafka.admin();
+    await this.#admin.connect();
+    if (this.tuning.createTopics) {
+      await this.#admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic: this.tuning.dlqTopic }, { topic: this.tuning.lateTopic }],
+      });
+    }
+    this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.#producer.connect();
+
+    const consumer = this.#kafka.consumer({
+      groupId: this.tuning.groupId,
+      sessionTimeout: this.tuning.sessionTimeoutMs,
+      heartbeatInterval: this.tuning.heartbeatIntervalMs,
+      maxWaitTimeInMs: this.tuning.maxBatchWaitMs,
+      maxBytesPerPartition: this.tuning.maxBytesPerPartition,
+      retry: { retries: 8 },
+    });
+    this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onGroupJoin(event.payload.memberAssignment));
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.#logger.error(
+        { err: event.payload.error, restart: event.payload.restart },
+        'speed consumer crashed',
+      );
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.tuning.topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.tuning.partitionsConsumedConcurrently,
+      eachBatch: (payload) =>
+        this.#withPartitionLock(payload.batch.partition, () => this.#consumeBatch(payload)),
+    });
+    this.#logger.info(
+      { topic: this.tuning.topic, groupId: this.tuning.groupId, views: this.viewNames, owner: this.owner },
+      'speed worker started',
+    );
+  }
+
+  /**
+   * Leaves the group and closes what this worker created. A micro-batch not yet sent to Redis is
+   * abandoned without commit; one already sent completes (the script is atomic either way).
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const errors: unknown[] = [];
+    const attempt = async (what: string, close: (() => Promise<unknown>) | undefined) => {
+      if (close === undefined) return;
+      try {
+        await close();
+      } catch (error) {
+        errors.push(new Error(`speed worker: ${what} failed on stop`, { cause: error }));
+      }
+    };
+    await attempt('consumer disconnect', this.#consumer ? () => this.#consumer!.disconnect() : undefined);
+    await attempt('producer disconnect', this.#producer ? () => this.#producer!.disconnect() : undefined);
+    await attempt('admin disconnect', this.#admin ? () => this.#admin!.disconnect() : undefined);
+    if (this.#ownsRedis && this.#redis !== null) await attempt('redis quit', () => this.#redis!.quit());
+    this.#states.clear();
+    if (errors.length > 0) throw new AggregateError(errors, 'speed worker did not stop cleanly');
+    this.#logger.info({ owner: this.owner }, 'speed worker stopped');
+  }
+
+  #onGroupJoin(memberAssignment: Record<string, number[]>): void {
+    this.#generation++;
+    this.#topicOffsetsCache = null;
+    const assigned = new Set(memberAssignment[this.tuning.topic] ?? []);
+    for (const partition of this.#states.keys()) {
+      if (!assigned.has(partition)) this.#states.delete(partition);
+    }
+    if (this.#pausedByFence.size > 0 && this.#consumer !== null) {
+      this.#consumer.resume([{ topic: this.tuning.topic, partitions: [...this.#pausedByFence] }]);
+      this.#pausedByFence.clear();
+    }
+    this.#logger.info({ generation: this.#generation, partitions: [...assigned] }, 'partitions assigned');
+  }
+
+  /** Batches of one partition run one at a time, so a claim never overlaps an apply. */
+  async #withPartitionLock(partition: number, run: () => Promise<void>): Promise<void> {
+    const previous = this.#locks.get(partition) ?? Promise.resolve();
+    const current = previous.then(run, run);
+    const settled = current.catch(() => undefined);
+    this.#locks.set(partition, settled);
+    try {
+      await current;
+    } finally {
+      if (this.#locks.get(partition) === settled) this.#locks.delete(partition);
+    }
+  }
+
+  async #consumeBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const partition = batch.partition;
+    if (this.#stopping || !payload.isRunning() || batch.messages.length === 0) return;
+
+    let state = this.#states.get(partition);
+    if (state === undefined || state.generation !== this.#generation) {
+      state = await this.#claim(partition, state);
+      this.#states.set(partition, state);
+    }
+
+    const firstOffset = Number(batch.messages[0]!.offset);
+    if (firstOffset !== state.position && state.lastSeek !== state.position) {
+      // Kafka's position (its committed offset) is not where Redis says to resume: go there first.
+      state.lastSeek = state.position;
+      this.#consumer!.seek({ topic: batch.topic, partition, offset: String(state.position) });
+      return;
+    }
+    if (firstOffset > state.resumeOffset && firstOffset > state.position) {
+      this.#logger.warn(
+        { partition, expected: state.position, got: firstOffset, code: 'TANDEM_ERR_SPEED_OFFSET_GAP' },
+        'offsets missing from Kafka (retention or compaction); continuing from the first available',
+      );
+    }
+
+    const messages = batch.messages;
+    let index = 0;
+    while (index < messages.length) {
+      if (this.#stopping || !payload.isRunning() || payload.isStale()) return;
+      const chunk = this.#foldChunk(state, messages, index);
+      index = chunk.nextIndex;
+      if (chunk.result === null) {
+        // Only warm-up (or already handled) messages: nothing to apply, move the fetch position on.
+        if (chunk.lastOffset !== null) payload.resolveOffset(chunk.lastOffset);
+        await payload.heartbeat();
+        continue;
+      }
+      if (this.#stopping) {
+        // abandon before any side effect; the next owner replays it
+        this.#states.delete(partition);
+        return;
+      }
+      const applied = await this.#flush(state, chunk.result, payload);
+      if (!applied) return;
+      payload.resolveOffset(chunk.result.lastOffset);
+      this.#metrics?.lag.set(
+        { partition: String(partition) },
+        Math.max(0, Number(batch.highWatermark) - Number(chunk.result.lastOffset) - 1),
+      );
+      await payload.heartbeat();
+    }
+  }
+
+  /**
+   * Folds messages from `start` until the count or time bound into the partition's reducers,
+   * session folds, dedup window and watermark. Mutates `state`; a failed flush discards it.
+   */
+  #foldChunk(
+    state: PartitionState,
+    messages: KafkaMessage[],
+    start: number,
+  ): { result: ChunkResult | null; nextIndex: number; lastOffset: string | null } {
+    const { outOfOrdernessMs, allowedLatenessMs, maxBatchSize, maxBatchWaitMs, pipelineVersion } =
+      this.tuning;
+    const topic = this.tuning.topic;
+    const parseOptions = {
+      maxBytes: this.tuning.maxEventBytes,
+      futureToleranceMs: this.tuning.futureToleranceMs,
+      now: this.#now,
+    };
+    const startedAt = performance.now();
+    let result: ChunkResult | null = null;
+    let lastOffset: string | null = null;
+    let counted = 0;
+    let index = start;
+    for (; index < messages.length && counted < maxBatchSize; index++) {
+      const message = messages[index]!;
+      const offset = Number(message.offset);
+      if (offset < state.position) continue;
+      counted++;
+      lastOffset = message.offset;
+      state.position = offset + 1;
+      const parsed = parseEvent(message.value ?? EMPTY, parseOptions);
+      if (offset < state.resumeOffset) {
+        // warm-up: already applied by an earlier owner; only the dedup window learns from it
+        if (parsed.ok) state.dedup.observe(parsed.event.event_id, offset);
+        continue;
+      }
+      if (result === null) {
+        result = {
+          applied: 0,
+          duplicates: 0,
+          late: 0,
+          dlq: 0,
+          deadLetters: [],
+          lateEvents: [],
+          lastOffset: message.offset,
+          firstMessageAt: startedAt,
+        };
+      }
+      result.lastOffset = message.offset;
+      const source = { topic, partition: state.partition, offset: message.offset };
+      if (!parsed.ok) {
+        result.dlq++;
+        result.deadLetters.push(
+          deadLetterMessage(source, message, parsed.error, this.#now(), pipelineVersion),
+        );
+        continue;
+      }
+      const event = parsed.event;
+      if (state.dedup.observe(event.event_id, offset)) {
+        result.duplicates++;
+        continue;
+      }
+      if (
+        state.maxEventTime !== null &&
+        event.timestamp < state.maxEventTime - outOfOrdernessMs - allowedLatenessMs
+      ) {
+        result.late++;
+        result.lateEvents.push(
+          lateEventMessage(
+            source,
+            message,
+            event.timestamp,
+            state.maxEventTime - outOfOrdernessMs,
+            allowedLatenessMs,
+            this.#now(),
+            pipelineVersion,
+          ),
+        );
+        continue;
+      }
+      if (state.maxEventTime === null || event.timestamp > state.maxEventTime) {
+        state.maxEventTime = event.timestamp;
+      }
+      for (const { reducer } of state.reducers) reducer.add(event);
+      for (const session of state.sessions) session.add(event);
+      result.applied++;
+      if ((counted & 255) === 0 && performance.now() - startedAt > maxBatchWaitMs) {
+        index++;
+        break;
+      }
+    }
+    return { result, nextIndex: index, lastOffset };
+  }
+
+  /** Routes side messages, then applies the chunk with one script; false when the batch must stop. */
+  async #flush(state: PartitionState, chunk: ChunkResult, payload: EachBatchPayload): Promise<boolean> {
+    const partition = state.partition;
+    const nowMs = this.#now();
+    const ttlMs = this.tuning.bucketTtlSeconds * 1000;
+    const watermark = state.maxEventTime === null ? null : state.maxEventTime - this.tuning.outOfOrdernessMs;
+    try {
+      // Side topics first: a crash after this and before Redis re-sends identical keys on replay.
+      const topicMessages: TopicMessages[] = [];
+      if (chunk.deadLetters.length > 0) {
+        topicMessages.push({ topic: this.tuning.dlqTopic, messages: chunk.deadLetters });
+      }
+      if (chunk.lateEvents.length > 0) {
+        topicMessages.push({ topic: this.tuning.lateTopic, messages: chunk.lateEvents });
+      }
+      if (topicMessages.length > 0) await this.#producer!.sendBatch({ topicMessages, acks: -1 });
+
+      const deltas = new BucketDeltaBuilder(this.keys, partition, ttlMs);
+      for (const { runtime, reducer } of state.reducers) {
+        deltas.addRows(runtime.deltaView, runtime.indexPosition, reducer.rows());
+        reducer.clear();
+      }
+      const sessionUpserts: Array<[string, string]> = [];
+      const sessionDeletions: string[] = [];
+      for (const session of state.sessions) {
+        const closed = session.advance(watermark);
+        deltas.addRows(session.runtime.deltaView, session.runtime.indexPosition, closed.rows);
+        for (const entry of closed.upserts) sessionUpserts.push(entry);
+        for (const user of closed.deletions) sessionDeletions.push(user);
+      }
+      if (this.#stopping) {
+        this.#states.delete(partition);
+        return false;
+      }
+      const reply = await applyBatch(this.#redis!, {
+        metaKey: this.keys.meta(partition),
+        sessionsKey: this.keys.sessions(partition),
+        epoch: state.epoch,
+        owner: this.owner,
+        prevOffset: state.appliedOffset,
+        nextOffset: chunk.lastOffset,
+        maxEventTime: state.maxEventTime,
+        watermark,
+        nowMs,
+        counters: { applied: chunk.applied, dlq: chunk.dlq, late: chunk.late, duplicates: chunk.duplicates },
+        indexes: this.#views.map((runtime) => ({
+          key: this.keys.bucketIndex(partition, runtime.view.name, runtime.view.version),
+          trimBelowMs: nowMs - ttlMs - runtime.view.bucketMs,
+          ttlMs: ttlMs + runtime.view.bucketMs,
+        })),
+        sessionUpserts,
+        sessionDeletions,
+        buckets: deltas.build(),
+      });
+      if (reply.status !== 'OK') {
+        this.#states.delete(partition);
+        this.#metrics?.rejectedBatches.inc({ reason: reply.status === 'FENCED' ? 'fenced' : 'offset' });
+        if (reply.status === 'FENCED' && reply.storedOwner !== null && reply.storedOwner !== this.owner) {
+          // Another worker owns it now; stop fetching it until the group tells us our assignment.
+          this.#pausedByFence.add(partition);
+          payload.pause();
+          this.#logger.warn({ partition, by: reply.storedOwner }, 'partition claimed by another worker');
+        } else {
+          this.#logger.warn({ partition, reply }, 'partition state in Redis moved; re-claiming');
+        }
+        return false;
+      }
+    } catch (error) {
+      // The in-memory state ran ahead of Redis: drop it, the next batch re-claims and replays.
+      this.#states.delete(partition);
+      throw error;
+    }
+
+    state.appliedOffset = chunk.lastOffset;
+    const metrics = this.#metrics;
+    if (metrics !== undefined) {
+      metrics.flushSeconds.observe((performance.now() - chunk.firstMessageAt) / 1000);
+      if (chunk.applied > 0) metrics.events.inc({ outcome: 'applied' }, chunk.applied);
+      if (chunk.duplicates > 0) metrics.events.inc({ outcome: 'duplicate' }, chunk.duplicates);
+      if (chunk.late > 0) metrics.events.inc({ outcome: 'late' }, chunk.late);
+      if (chunk.dlq > 0) metrics.events.inc({ outcome: 'dlq' }, chunk.dlq);
+      if (watermark !== null) metrics.watermark.set({ partition: String(partition) }, watermark / 1000);
+    }
+    // Kafka commits follow Redis and are only a hint for tools: Redis holds the truth.
+    if (nowMs - state.lastCommitAt >= this.tuning.commitIntervalMs) {
+      state.lastCommitAt = nowMs;
+      await payload.commitOffsetsIfNecessary({
+        topics: [
+          {
+            topic: this.tuning.topic,
+            partitions: [{ partition, offset: String(Number(chunk.lastOffset) + 1) }],
+          },
+        ],
+      });
+    }
+    return true;
+  }
+
+  /** Takes the partition in Redis (new epoch) and decides where to resume. */
+  async #claim(partition: number, previous: PartitionState | undefined): Promise<PartitionState> {
+    const redis = this.#redis!;
+    const claim = await claimPartition(redis, this.keys.meta(partition), this.owner, this.#now());
+    await redis.sadd(this.keys.partitions(), String(partition));
+    if (
+      previous !== undefined &&
+      claim.previousOwner === this.owner &&
+      Number(claim.epoch) === Number(previous.epoch) + 1 &&
+      claim.appliedOffset === previous.appliedOffset
+    ) {
+      // Nobody else touched the partition since our last claim: our memory is still exact.
+      previous.epoch = claim.epoch;
+      previous.generation = this.#generation;
+      previous.lastSeek = null;
+      return previous;
+    }
+
+    let resumeOffset: number;
+    const offsets = await this.#topicOffsets();
+    const bounds = offsets.get(partition) ?? { low: 0, high: 0 };
+    if (claim.appliedOffset !== null) {
+      resumeOffset = Number(claim.appliedOffset) + 1;
+    } else {
+      resumeOffset = await this.#rebuildOffset(partition);
+    }
+    const state: PartitionState = {
+      partition,
+      generation: this.#generation,
+      epoch: claim.epoch,
+      appliedOffset: claim.appliedOffset,
+      resumeOffset,
+      position: Math.max(bounds.low, resumeOffset - this.tuning.dedupWindow),
+      lastSeek: null,
+      maxEventTime: claim.maxEventTime,
+      dedup: new DedupWindow(this.tuning.dedupWindow),
+      reducers: this.#views
+        .filter((runtime) => runtime.view.sessionize === null)
+        .map((runtime) => ({ runtime, reducer: compileReducer(runtime.view) })),
+      sessions: [],
+      lastCommitAt: 0,
+    };
+    if (this.#sessionRuntimes.length > 0) {
+      const stored = await redis.hgetall(this.keys.sessions(partition));
+      state.sessions = this.#sessionRuntimes.map((runtime) =>
+        runtime.restore(stored, this.tuning.allowedLatenessMs),
+      );
+    }
+    this.#logger.info(
+      {
+        partition,
+        epoch: claim.epoch,
+        appliedOffset: claim.appliedOffset,
+        resumeOffset,
+        warmupFrom: state.position,
+        previousOwner: claim.previousOwner,
+      },
+      'partition claimed',
+    );
+    return state;
+  }
+
+  /** Redis has no applied offset: start at the oldest unsealed hour (a fresh start or a rebuild). */
+  async #rebuildOffset(partition: number): Promise<number> {
+    const sealedThrough = await this.#options.rebuildFrom?.();
+    const fromMs = sealedThrough ?? this.#now() - this.tuning.bucketTtlSeconds * 1000;
+    const admin = this.#admin!;
+    const [byTime, committed] = await Promise.all([
+      admin.fetchTopicOffsetsByTimestamp(this.tuning.topic, fromMs),
+      admin.fetchOffsets({ groupId: this.tuning.groupId, topics: [this.tuning.topic] }),
+    ]);
+    const offset = Number(byTime.find((entry) => entry.partition === partition)?.offset ?? 0);
+    const committedOffset = committed
+      .find((entry) => entry.topic === this.tuning.topic)
+      ?.partitions.find((entry) => entry.partition === partition)?.offset;
+    if (committedOffset !== undefined && Number(committedOffset) >= 0) {
+      this.#metrics?.rebuilds.inc();
+      this.#logger.warn(
+        { partition, fromMs, offset, committedOffset },
+        'Redis lost the partition state; rebuilding the unsealed hours from Kafka',
+      );
+    }
+    return offset;
+  }
+
+  /** Low and high offsets per partition, cached briefly so a burst of claims asks Kafka once. */
+  #topicOffsets(): Promise<Map<number, { low: number; high: number }>> {
+    const now = this.#now();
+    if (this.#topicOffsetsCache === null || now - this.#topicOffsetsCache.at > 5000) {
+      const value = this.#admin!.fetchTopicOffsets(this.tuning.topic).then(
+        (entries) =>
+          new Map(
+            entries.map((entry) => [entry.partition, { low: Number(entry.low), high: Number(entry.high) }]),
+          ),
+      );
+      value.catch(() => {
+        if (this.#topicOffsetsCache?.value === value) this.#topicOffsetsCache = null;
+      });
+      this.#topicOffsetsCache = { at: now, value };
+    }
+    return this.#topicOffsetsCache.value;
+  }
+}
+
+/** Creates and starts a speed worker. */
+export async function startSpeedWorker(options: SpeedWorkerOptions): Promise<SpeedWorker> {
+  const worker = new SpeedWorker(options);
+  await worker.start();
+  return worker;
+}
+
+/** Stops `worker` on the first of `signals` (SIGTERM by default); for processes that run only it. */
+export function stopOnSignals(
+  worker: SpeedWorker,
+  signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+  onStopped: (error?: unknown) => void = (error) => process.exit(error === undefined ? 0 : 1),
+): void {
+  const handler = () => {
+    for (const signal of signals) process.off(signal, handler);
+    worker.stop().then(
+      () => onStopped(),
+      (error: unknown) => {
+        console.error(error);
+        onStopped(error);
+      },
+    );
+  };
+  for (const signal of signals) process.on(signal, handler);
+}

@@ -1,0 +1,54 @@
+// Starts the speed worker fixture as a child process, and stops it gracefully or with SIGKILL.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { SpeedTuning } from '../../src/options.ts';
+
+const runner = fileURLToPath(new URL('../fixtures/speed-worker-runner.ts', import.meta.url));
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: no cleanup of any kind, like a crashed machine. */
+  kill(): Promise<void>;
+}
+
+export async function startWorkerProcess(options: {
+  brokers: string[];
+  redisUrl: string;
+  tuning: Partial<SpeedTuning>;
+}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [runner], {
+    env: { ...process.env, SPEED_RUNNER_OPTIONS: JSON.stringify(options) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('ready\n')) {
+        child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`speed worker exited with ${code} before it was ready`)));
+  });
+  child.stdout!.resume();
+  return {
+    child,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

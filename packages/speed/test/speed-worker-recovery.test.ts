@@ -1,0 +1,189 @@
+// Exactly-once under failure, on the real stack: workers killed with SIGKILL mid-stream, workers
+// joining and leaving the group, and Redis losing everything mid-stream. After each, the views
+// must equal the compiled reducer applied once to the events the speed layer should accept.
+import type { Redis } from 'ioredis';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SpeedTuning } from '../src/options.ts';
+import { SpeedViewReader } from '../src/speed-view-reader.ts';
+import { type GeneratedStream, generateStream } from './helpers/event-stream.ts';
+import {
+  createTopics,
+  deleteTopics,
+  produceStream,
+  readTopic,
+  waitUntilApplied,
+} from './helpers/kafka-topics.ts';
+import { type PrivateRedis, startPrivateRedis } from './helpers/private-redis.ts';
+import {
+  connectRedis,
+  deletePrefix,
+  kafkaBrokers,
+  kafkaClient,
+  redisUrl,
+  uniqueName,
+} from './helpers/stack.ts';
+import { canonicalRows, truthRows } from './helpers/truth.ts';
+import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process.ts';
+
+const partitions = 6;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let kafka: Kafka;
+let admin: Admin;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  kafka = kafkaClient();
+  admin = kafka.admin();
+  await admin.connect();
+});
+
+afterAll(async () => {
+  const errors: unknown[] = [];
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  await admin.disconnect();
+  if (errors.length > 0) throw new AggregateError(errors, 'recovery test cleanup failed');
+});
+
+/** A topic, a prefix and a group of this test's own, removed afterwards. */
+async function setup(redis: Redis, kind: string) {
+  const topic = uniqueName(kind);
+  const prefix = uniqueName(kind);
+  await createTopics(admin, [topic], partitions);
+  cleanups.push(async () => {
+    await deleteTopics(admin, [topic, `${topic}.dlq`, `${topic}.late`]);
+    await deletePrefix(redis, prefix);
+  });
+  const tuning: Partial<SpeedTuning> = {
+    topic,
+    prefix,
+    groupId: `${topic}-group`,
+    maxBatchSize: 1000,
+    maxBatchWaitMs: 100,
+    dedupWindow: 2000,
+    commitIntervalMs: 100,
+    // the broker's minimum: a killed member is noticed within seconds, not the default 30 s
+    sessionTimeoutMs: 6000,
+    heartbeatIntervalMs: 500,
+    partitionsConsumedConcurrently: 3,
+  };
+  return { topic, prefix, tuning };
+}
+
+/** Produces the stream in small acked batches over roughly `durationMs`, so failures land mid-stream. */
+function producePaced(topic: string, stream: GeneratedStream, durationMs: number): Promise<void> {
+  const batchSize = 2000;
+  const batches = Math.ceil(stream.messages.length / batchSize);
+  return produceStream(kafka, topic, stream.messages, {
+    batchSize,
+    onBatch: async () => {
+      await sleep(durationMs / batches);
+    },
+  });
+}
+
+async function expectExact(
+  redis: Redis,
+  prefix: string,
+  topic: string,
+  stream: GeneratedStream,
+): Promise<void> {
+  const reader = new SpeedViewReader({ redis, prefix, topic, admin });
+  await waitUntilApplied(admin, topic, async () => {
+    const status = await reader.status();
+    return new Map(status.partitions.map((p) => [p.partition, p.appliedOffset]));
+  });
+  const status = await reader.status();
+  expect(status.eventsApplied).toBe(stream.accepted.length);
+  expect(status.dlqCount).toBe(stream.counts.poison);
+  expect(status.lateCount).toBe(stream.counts.late);
+  expect(status.duplicateCount).toBe(stream.counts.duplicate);
+  const range = { from: 0, to: Date.now() + 86_400_000 };
+  for (const view of ['endpoint_hourly', 'trending_pages', 'sessions_hourly']) {
+    const actual = await reader.readPartials(view, range, {});
+    expect(canonicalRows(actual), view).toEqual(
+      canonicalRows(truthRows(view, stream.accepted, stream.sentinelUsers)),
+    );
+  }
+  // replays may repeat a dead letter, never under a new key
+  const dlqKeys = new Set((await readTopic(kafka, admin, `${topic}.dlq`)).map((m) => m.key!.toString()));
+  expect(dlqKeys.size).toBe(stream.counts.poison);
+}
+
+describe('SpeedWorker recovery', () => {
+  it('stays exact when the worker is killed with SIGKILL six times during a 200k stream', async () => {
+    const redis = connectRedis();
+    cleanups.push(async () => void (await redis.quit()));
+    const { topic, prefix, tuning } = await setup(redis, 'kill');
+    const stream = generateStream({ count: 200_000, partitions, seed: 11 });
+    const start = () => startWorkerProcess({ brokers: kafkaBrokers, redisUrl, tuning });
+
+    let worker: WorkerProcess = await start();
+    cleanups.push(() => worker.kill());
+    const producing = producePaced(topic, stream, 20_000);
+    let kills = 0;
+    for (; kills < 6; kills++) {
+      await sleep(1500 + ((kills * 700) % 2000));
+      await worker.kill();
+      worker = await start();
+    }
+    await producing;
+    expect(kills).toBeGreaterThanOrEqual(5);
+    await expectExact(redis, prefix, topic, stream);
+    expect(await worker.stop()).toBe(0);
+  });
+
+  it('stays exact while two workers join and leave the group ten times', async () => {
+    const redis = connectRedis();
+    cleanups.push(async () => void (await redis.quit()));
+    const { topic, prefix, tuning } = await setup(redis, 'rebalance');
+    const stream = generateStream({ count: 100_000, partitions, seed: 13 });
+    const start = () => startWorkerProcess({ brokers: kafkaBrokers, redisUrl, tuning });
+
+    const workers: Array<WorkerProcess | null> = [await start(), null];
+    cleanups.push(async () => {
+      for (const worker of workers) await worker?.kill();
+    });
+    const producing = producePaced(topic, stream, 20_000);
+    // alternate: the second joins, the first leaves, the first joins, the second leaves, ...
+    for (let step = 0; step < 10; step++) {
+      const joining = step % 2 === 0 ? 1 : 0;
+      const leaving = 1 - joining;
+      workers[joining] = await start();
+      await sleep(1000);
+      expect(await workers[leaving]!.stop()).toBe(0);
+      workers[leaving] = null;
+      await sleep(500);
+    }
+    await producing;
+    await expectExact(redis, prefix, topic, stream);
+    for (const worker of workers) expect(await worker?.stop()).toBe(0);
+  });
+
+  it('rebuilds the views from Kafka when Redis loses its data mid-stream', async () => {
+    const server: PrivateRedis = await startPrivateRedis();
+    cleanups.push(() => server.stop());
+    const redis = connectRedis(server.url);
+    cleanups.push(async () => redis.disconnect());
+    const { topic, prefix, tuning } = await setup(redis, 'redis-loss');
+    const stream = generateStream({ count: 60_000, partitions, seed: 17 });
+
+    const worker = await startWorkerProcess({ brokers: kafkaBrokers, redisUrl: server.url, tuning });
+    cleanups.push(() => worker.kill());
+    const producing = producePaced(topic, stream, 10_000);
+    await sleep(5000);
+    const before = await new SpeedViewReader({ redis, prefix, topic }).status();
+    expect(before.eventsApplied).toBeGreaterThan(0);
+    await server.restart(); // nothing on disk: every key is gone
+    await producing;
+    await expectExact(redis, prefix, topic, stream);
+    expect(await worker.stop()).toBe(0);
+  });
+});

@@ -1,0 +1,284 @@
+// Benchmark of the speed layer on the local stack (one JSON line on stdout):
+// - events_per_s: 2M events preloaded in Kafka (6 partitions), sustained rate from Kafka to applied
+//   Redis views for endpoint_hourly + trending_pages, worker in its own process;
+// - raw_consume_per_s: kafkajs consuming the same messages with no processing, same run, same
+//   fetch settings — the baseline;
+// - freshness_p50_ms / freshness_p99_ms: produce → visible through the SpeedViewReader (the batch
+//   holding the message is applied) at a steady 5k events/s;
+// - peak_rss_mib: the worker's peak RSS (VmHWM) over the whole run; rss_growth_mib: its RSS at the
+//   end minus at a quarter of the backlog, which stays near zero when memory is flat.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../packages/core/src/index.ts';
+import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
+import { SpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
+const PARTITIONS = 6;
+const FRESHNESS_RATE = Number(process.env.BENCH_FRESHNESS_RATE ?? 5000);
+const FRESHNESS_SECONDS = Number(process.env.BENCH_FRESHNESS_SECONDS ?? 20);
+// the same environment variables as every component (KAFKA_BROKERS, REDIS_URL, ...)
+const config = loadConfig();
+const brokers = config.kafka.brokers;
+const redisUrl = config.redis.url;
+const runId = randomUUID().slice(0, 8);
+const topic = `bench-speed-${runId}`;
+const prefix = `bench-speed-${runId}`;
+const log = (message: string) => process.stderr.write(`[bench speed] ${message}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const kafka = createKafkaClient(config.kafka, 'bench-speed');
+const admin = kafka.admin();
+const redis = createRedisClient(config.redis);
+const reader = new SpeedViewReader({ redis, prefix, topic, admin });
+
+// xorshift32: every run produces the same stream
+let seed = 2463534242;
+const random = () => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) / 4294967296;
+};
+const statuses = [200, 200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 502, 503];
+
+function eventJson(id: string, time: number, user: string): string {
+  const r = random();
+  const event: Record<string, unknown> = {
+    event_id: id,
+    timestamp: time,
+    endpoint: `/api/v1/resource-${Math.floor(r * r * 200)}`,
+    method: 'GET',
+    status_code: statuses[Math.floor(random() * statuses.length)],
+    response_time_ms: Math.round(Math.exp(random() * 6) * 100) / 100,
+    bytes_sent: Math.floor(random() * 50_000),
+    user_id: user,
+  };
+  if (random() < 0.6) event.page_id = `/page/${Math.floor(random() * 5000)}`;
+  return JSON.stringify(event);
+}
+
+function userOf(): string {
+  return `user-${Math.floor(random() * 50_000)}`;
+}
+
+/** Users stay on one partition (as keyed producers do); explicit, so the bench knows each offset. */
+function partitionOf(key: string): number {
+  let hash = 2166136261;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
+  return (hash >>> 0) % PARTITIONS;
+}
+
+async function preload(): Promise<void> {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const start = Date.now() - 2 * 3_600_000;
+  const batch = 20_000;
+  const inFlight: Array<Promise<unknown>> = [];
+  for (let offset = 0; offset < EVENTS; offset += batch) {
+    const messages = [];
+    for (let i = offset; i < Math.min(EVENTS, offset + batch); i++) {
+      const user = userOf();
+      const time = start + Math.floor((i * 7_000_000) / EVENTS);
+      messages.push({ key: user, partition: partitionOf(user), value: eventJson(`bench-${i}`, time, user) });
+    }
+    inFlight.push(producer.send({ topic, acks: 1, messages }));
+    if (inFlight.length >= 4) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  await producer.disconnect();
+}
+
+async function rawConsume(): Promise<number> {
+  const consumer = kafka.consumer({
+    groupId: `${topic}-raw`,
+    maxWaitTimeInMs: 200,
+    maxBytesPerPartition: 1_048_576,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async ({ batch }) => {
+        if (first === 0) first = performance.now();
+        count += batch.messages.length;
+        last = performance.now();
+        if (count >= EVENTS) resolve();
+      },
+    });
+  });
+  await consumer.disconnect();
+  return (count / (last - first)) * 1000;
+}
+
+function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: field('VmRSS'), peak: field('VmHWM') };
+}
+
+async function appliedTotal(): Promise<{ applied: number; offsets: Map<number, number> }> {
+  const status = await reader.status();
+  const offsets = new Map(
+    status.partitions.map((p) => [p.partition, p.appliedOffset === null ? -1 : Number(p.appliedOffset)]),
+  );
+  return {
+    applied: status.eventsApplied + status.duplicateCount + status.lateCount + status.dlqCount,
+    offsets,
+  };
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
+  log(`preloading ${EVENTS} events into ${topic}`);
+  await preload();
+
+  log('raw kafkajs consume (baseline)');
+  const rawPerSecond = await rawConsume();
+
+  log('speed worker on the backlog');
+  const runner = fileURLToPath(
+    new URL('../../packages/speed/test/fixtures/speed-worker-runner.ts', import.meta.url),
+  );
+  const child = spawn(process.execPath, [runner], {
+    env: {
+      ...process.env,
+      SPEED_RUNNER_OPTIONS: JSON.stringify({
+        brokers,
+        redisUrl,
+        tuning: { topic, prefix, groupId: `${topic}-speed`, views: ['endpoint_hourly', 'trending_pages'] },
+      }),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`speed worker exited with ${code}`)));
+  });
+  let firstAt = 0;
+  let firstApplied = 0;
+  let quarterRss = 0;
+  let doneAt = 0;
+  for (;;) {
+    const { applied } = await appliedTotal();
+    const now = performance.now();
+    if (firstAt === 0 && applied > 0) {
+      firstAt = now;
+      firstApplied = applied;
+    }
+    if (quarterRss === 0 && applied >= EVENTS / 4) quarterRss = rssOf(child.pid!).rss;
+    if (applied >= EVENTS) {
+      doneAt = now;
+      break;
+    }
+    await sleep(50);
+  }
+  const eventsPerSecond = ((EVENTS - firstApplied) / (doneAt - firstAt)) * 1000;
+  const endRss = rssOf(child.pid!).rss;
+
+  log(`freshness at ${FRESHNESS_RATE} events/s for ${FRESHNESS_SECONDS} s`);
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const pending: Array<{ sentAt: number; offsets: Map<number, number> }> = [];
+  const freshness: number[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling || pending.length > 0) {
+      const { offsets } = await appliedTotal();
+      const now = performance.now();
+      for (let i = pending.length - 1; i >= 0; i--) {
+        const entry = pending[i]!;
+        if ([...entry.offsets].every(([partition, offset]) => (offsets.get(partition) ?? -1) >= offset)) {
+          freshness.push(now - entry.sentAt);
+          pending.splice(i, 1);
+        }
+      }
+      await sleep(5);
+    }
+  })();
+  const tickMs = 50;
+  const perTick = Math.round((FRESHNESS_RATE * tickMs) / 1000);
+  const ticks = (FRESHNESS_SECONDS * 1000) / tickMs;
+  const startedAt = performance.now();
+  let id = 0;
+  for (let tick = 0; tick < ticks; tick++) {
+    const messages = [];
+    const perPartition = new Map<number, number>();
+    for (let i = 0; i < perTick; i++) {
+      const user = userOf();
+      const partition = partitionOf(user);
+      perPartition.set(partition, (perPartition.get(partition) ?? 0) + 1);
+      messages.push({ key: user, partition, value: eventJson(`fresh-${id++}`, Date.now(), user) });
+    }
+    const sentAt = performance.now();
+    const records = await producer.send({ topic, acks: 1, messages });
+    // visible once the partition's applied offset reaches the last message this send put there
+    const offsets = new Map<number, number>();
+    for (const record of records) {
+      offsets.set(
+        record.partition,
+        Number(record.baseOffset) + (perPartition.get(record.partition) ?? 1) - 1,
+      );
+    }
+    pending.push({ sentAt, offsets });
+    const next = startedAt + (tick + 1) * tickMs;
+    await sleep(Math.max(0, next - performance.now()));
+  }
+  polling = false;
+  await poller;
+  await producer.disconnect();
+  const peak = rssOf(child.pid!).peak;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+
+  freshness.sort((a, b) => a - b);
+  const result = {
+    bench: 'speed',
+    events_per_s: Math.round(eventsPerSecond),
+    raw_consume_per_s: Math.round(rawPerSecond),
+    freshness_p50_ms: Math.round(percentile(freshness, 0.5)),
+    freshness_p99_ms: Math.round(percentile(freshness, 0.99)),
+    peak_rss_mib: Math.round(peak),
+    ratio_to_raw: Number((eventsPerSecond / rawPerSecond).toFixed(3)),
+    rss_growth_mib: Math.round(endRss - quarterRss),
+    events: EVENTS,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+try {
+  await main();
+} finally {
+  const errors: unknown[] = [];
+  try {
+    const topics = await admin.listTopics();
+    const ours = topics.filter((name) => name.startsWith(topic));
+    if (ours.length > 0) await admin.deleteTopics({ topics: ours });
+  } catch (error) {
+    errors.push(error);
+  }
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await admin.disconnect().catch((error: unknown) => errors.push(error));
+  redis.disconnect();
+  if (errors.length > 0) log(`cleanup: ${errors.map(String).join('; ')}`);
+}
