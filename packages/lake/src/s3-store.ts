@@ -78,7 +78,7 @@ export class S3ObjectStore implements ObjectStore {
     this.#options = options;
     this.#bucket = bucket;
     this.#prefix = prefix === '' ? '' : `${prefix}/`;
-    this.atomicConditionalWrites = options.conditionalWrites === 'native';
+    this.atomicConditionalWrites = options.conditionalWrites === 'atomic';
     const { s3 } = options;
     this.#endpoint = s3.endpoint ?? `https://s3.${s3.region}.amazonaws.com`;
     if (options.s3Client !== null && options.s3Client !== undefined) {
@@ -227,7 +227,7 @@ export class S3ObjectStore implements ObjectStore {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const conditional = options.ifNoneMatch !== undefined || options.ifMatch !== undefined;
     if (conditional && this.#options.conditionalWrites === 'emulated') {
-      // Best effort only (HEAD, then PUT): `atomicConditionalWrites` is false and writers hold a lease.
+      // Checked against finished writes only (HEAD, then PUT): racing writers need a lease.
       const current = await this.head(key);
       if (options.ifNoneMatch === '*' && current !== null)
         throw this.#preconditionFailed(key, 'If-None-Match: *');
@@ -240,7 +240,7 @@ export class S3ObjectStore implements ObjectStore {
         bytes.subarray(start, end),
       );
     }
-    const native = this.#options.conditionalWrites === 'native';
+    const native = this.#options.conditionalWrites !== 'emulated';
     try {
       const response = await this.#client.send(
         new PutObjectCommand({
@@ -256,7 +256,18 @@ export class S3ObjectStore implements ObjectStore {
       return { etag: unquote(response.ETag) || ((await this.head(key))?.etag ?? '') };
     } catch (error) {
       const status = statusOf(error);
-      if (status === 412 || status === 409 || (error as SdkError).name === 'PreconditionFailed') {
+      // If-Match on a missing key answers 404 NoSuchKey (AWS and S3Proxy alike): the precondition failed.
+      const missingForIfMatch =
+        options.ifMatch !== undefined &&
+        native &&
+        (status === 404 || (error as SdkError).name === 'NoSuchKey') &&
+        (error as SdkError).name !== 'NoSuchBucket';
+      if (
+        status === 412 ||
+        status === 409 ||
+        missingForIfMatch ||
+        (error as SdkError).name === 'PreconditionFailed'
+      ) {
         const condition =
           options.ifNoneMatch !== undefined ? 'If-None-Match: *' : `If-Match: ${options.ifMatch}`;
         throw this.#preconditionFailed(key, condition, error);

@@ -105,8 +105,9 @@ export function archivedThrough(
 }
 
 /**
- * Whether an S3 server enforces `If-None-Match: *` (writes a probe object twice). Use it once to
- * choose `conditionalWrites: 'native'` or `'emulated'`; never on a hot path.
+ * Whether a store refuses a second `put` with `If-None-Match: *` (writes a probe object twice). A
+ * server that accepts it ignores the headers: open it with `conditionalWrites: 'emulated'`. It
+ * cannot tell `atomic` from `checked` (that takes racing writers); never call it on a hot path.
  */
 export async function probeConditionalWrites(store: ObjectStore, probePrefix = '_probe/'): Promise<boolean> {
   const key = `${probePrefix}conditional-${crypto.randomUUID()}`;
