@@ -1,2 +1,50 @@
-// Public face of @tandem/batch.
-export {};
+// Public face of @tandem/batch: the batch layer (ops entry points and scheduler), the reader the
+// serving layer uses, and the storage formats (layout, pointer, run history) ops tools inspect.
+export type { BatchOptions } from './batch-options.ts';
+export { batchOptionsFromConfig, defaultBatchOptions, resolveBatchOptions } from './batch-options.ts';
+export type {
+  BatchLayerOptions,
+  BatchViewStatus,
+  BatchWorkPlan,
+  RecomputePlanEntry,
+  RecomputeResult,
+} from './batch-layer.ts';
+export { BatchLayer, earliestLogHour, openBatchLayer } from './batch-layer.ts';
+export type {
+  BatchRuntime,
+  HourOutcome,
+  HourStatus,
+  QuarantineReport,
+  RunHooks,
+  RunHoursOptions,
+  RunStage,
+} from './batch-runner.ts';
+export { BatchRunner, planChunks } from './batch-runner.ts';
+export type { BatchViewReader, LakeBatchViewReaderDeps, SealedHour } from './batch-view-reader.ts';
+export { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
+export type { CompletenessOptions } from './completeness.ts';
+export { completeBefore, isHourComplete, lastCompleteHour } from './completeness.ts';
+export type { DuckDbEngineOptions } from './duckdb-engine.ts';
+export { DuckDbEngine } from './duckdb-engine.ts';
+export type { BadRowSample, ComputeRequest, ComputeResult, PartitionStats } from './hour-compute.ts';
+export { computeHours, eventColumnsUsed, partitionHoursFor } from './hour-compute.ts';
+export type { InputFormat, InputObject, StagedFile, StagedInputs } from './input-staging.ts';
+export { inputFormatOf, listInputs, stageInputs } from './input-staging.ts';
+export {
+  newRunId,
+  parseViewKey,
+  pointerKey,
+  quarantineKey,
+  runParquetKey,
+  viewHourPrefix,
+  viewVersionPrefix,
+} from './layout.ts';
+export type { HourPointer, InputFingerprintEntry, PointedRun } from './pointer.ts';
+export { parsePointer, readPointer, sameFingerprint } from './pointer.ts';
+export type { EncodedPartialRow } from './run-files.ts';
+export { readRunParquets, writeRunParquet } from './run-files.ts';
+export type { RunRecord, RunStatus, RunTrigger } from './run-history.ts';
+export { RunHistory } from './run-history.ts';
+export type { BatchSchedulerOptions, CronScheduleFn } from './scheduler.ts';
+export { BatchScheduler, nodeCronSchedule } from './scheduler.ts';
+// Not exported: Lease / LeaseManager (owned by the runner; nobody else may mint fencing tokens).

@@ -1,0 +1,408 @@
+// The batch layer assembled: object store, Redis (leases, run history), DuckDB, the runner and the
+// reader, plus the ops entry points the `tandem` command calls — run one hour, recompute a range
+// (forced, or a dry run that lists hours and inputs), backfill missing and stale hours, status.
+import {
+  getView,
+  HOUR_MS,
+  hourStart,
+  listViews,
+  type TandemConfig,
+  TandemError,
+  type TimeRange,
+  type View,
+} from '@tandem/core';
+import { type ObjectStore, openObjectStore, parseLogPartition } from '@tandem/lake';
+import { Redis } from 'ioredis';
+import { type Logger, pino } from 'pino';
+import { type BatchOptions, batchOptionsFromConfig, resolveBatchOptions } from './batch-options.ts';
+import {
+  type BatchRuntime,
+  BatchRunner,
+  defaultOwner,
+  type HourOutcome,
+  type RunHooks,
+  type RunHoursOptions,
+} from './batch-runner.ts';
+import { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
+import { completeBefore, isHourComplete, lastCompleteHour } from './completeness.ts';
+import { DuckDbEngine } from './duckdb-engine.ts';
+import { partitionHoursFor } from './hour-compute.ts';
+import { type InputObject, listInputs } from './input-staging.ts';
+import { LeaseManager } from './lease.ts';
+import type { HourPointer } from './pointer.ts';
+import { RunHistory, type RunRecord } from './run-history.ts';
+import { BatchScheduler, type BatchSchedulerOptions } from './scheduler.ts';
+
+export interface BatchLayerOptions extends Partial<BatchOptions> {
+  /** Fills the store, Redis and tuning knobs not given explicitly. */
+  config?: TandemConfig;
+  /** A ready object store; its owner closes it. Built from `config.lake` when absent. */
+  store?: ObjectStore;
+  /** A ready Redis client; its owner closes it. Built from `config.redis` when absent. */
+  redis?: Redis;
+  logger?: Logger;
+  /** Lease owner id. @defaultValue `<host>:<pid>:<random>` */
+  owner?: string;
+  /** Views beyond the built-in ones, by name. */
+  views?: Record<string, View>;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  setTimer?: (callback: () => void, ms: number) => () => void;
+  hooks?: RunHooks;
+}
+
+/** One hour of a recompute plan (what a dry run prints). */
+export interface RecomputePlanEntry {
+  hour: number;
+  /** False for hours whose logs may still grow; they are left out. */
+  complete: boolean;
+  partitions: number[];
+  inputs: Array<Pick<InputObject, 'key' | 'size' | 'etag' | 'format'>>;
+  inputBytes: number;
+  current: { runId: string; rowsOut: number; finishedAt: number; stale: boolean } | null;
+}
+
+export interface RecomputeResult {
+  view: string;
+  dryRun: boolean;
+  plan: RecomputePlanEntry[];
+  outcomes: HourOutcome[];
+}
+
+/** What catch-up and backfill would do for a view. */
+export interface BatchWorkPlan {
+  view: string;
+  window: TimeRange | null;
+  missing: number[];
+  stale: number[];
+  completeBefore: number;
+}
+
+export interface BatchViewStatus {
+  view: string;
+  version: number;
+  sealedThrough: number | null;
+  lastSealedHour: number | null;
+  sealedHours: number;
+  missingHours: number[];
+  staleHours: number[];
+  /** Hours whose latest run in the history failed. */
+  failingHours: Array<{ hour: number; code: string; message: string; at: number }>;
+  completeBefore: number;
+  lastRuns: RunRecord[];
+}
+
+export class BatchLayer {
+  readonly options: BatchOptions;
+  readonly store: ObjectStore;
+  readonly redis: Redis;
+  readonly reader: LakeBatchViewReader;
+  readonly runner: BatchRunner;
+  readonly runtime: BatchRuntime;
+  readonly #engine: DuckDbEngine;
+  readonly #views: Record<string, View>;
+  readonly #owned: Array<() => Promise<void>>;
+  readonly #schedulers = new Set<BatchScheduler>();
+
+  /** Use `openBatchLayer`. */
+  constructor(parts: {
+    options: BatchOptions;
+    store: ObjectStore;
+    redis: Redis;
+    engine: DuckDbEngine;
+    runtime: BatchRuntime;
+    owner: string;
+    views: Record<string, View>;
+    owned: Array<() => Promise<void>>;
+  }) {
+    this.options = parts.options;
+    this.store = parts.store;
+    this.redis = parts.redis;
+    this.runtime = parts.runtime;
+    this.#engine = parts.engine;
+    this.#views = parts.views;
+    this.#owned = parts.owned;
+    const history = new RunHistory(parts.redis, parts.options.redisPrefix, parts.options.runHistoryLimit);
+    const resolveView = (name: string): View => this.view(name);
+    this.runner = new BatchRunner({
+      store: parts.store,
+      engine: parts.engine,
+      leases: new LeaseManager(parts.redis, {
+        prefix: parts.options.redisPrefix,
+        owner: parts.owner,
+        ttlMs: parts.options.leaseTtlMs,
+        counterTtlMs: 30 * 24 * HOUR_MS,
+        setTimer: parts.runtime.setTimer,
+      }),
+      history,
+      options: parts.options,
+      runtime: parts.runtime,
+      resolveView,
+    });
+    this.reader = new LakeBatchViewReader({
+      store: parts.store,
+      engine: parts.engine,
+      history,
+      options: parts.options,
+      now: parts.runtime.now,
+      logger: parts.runtime.logger,
+      resolveView,
+    });
+  }
+
+  /** A view by name: custom views first, then the built-in ones (`TANDEM_ERR_VIEW_UNKNOWN`). */
+  view(name: string): View {
+    return Object.hasOwn(this.#views, name) ? this.#views[name]! : getView(name);
+  }
+
+  /** Every view the layer maintains: the built-in ones and the custom ones. */
+  views(): View[] {
+    const byName = new Map(listViews().map((view) => [view.name, view]));
+    for (const view of Object.values(this.#views)) byName.set(view.name, view);
+    return [...byName.values()];
+  }
+
+  /** Computes and publishes one hour (skipped when up to date unless `force`). */
+  async runHour(view: string, hour: number, options: RunHoursOptions = {}): Promise<HourOutcome> {
+    const [outcome] = await this.runHours(view, [hour], options);
+    return outcome!;
+  }
+
+  async runHours(
+    view: string,
+    hours: readonly number[],
+    options: RunHoursOptions = {},
+  ): Promise<HourOutcome[]> {
+    try {
+      return await this.runner.runHours(view, hours, options);
+    } finally {
+      this.reader.invalidate();
+    }
+  }
+
+  /** Recomputes every complete hour of `range` (forced), or with `dryRun` lists hours and inputs. */
+  async recompute(
+    viewName: string,
+    range: TimeRange,
+    options: { dryRun?: boolean; trigger?: RunHoursOptions['trigger'] } = {},
+  ): Promise<RecomputeResult> {
+    const view = this.view(viewName);
+    if (!(Number.isFinite(range.from) && Number.isFinite(range.to) && range.to > range.from)) {
+      throw new TandemError('TANDEM_ERR_QUERY_INVALID', 'recompute needs a range with from < to', {
+        details: { range },
+      });
+    }
+    const now = this.runtime.now();
+    const before = await completeBefore(this.store, this.options, now);
+    const hours: number[] = [];
+    for (let hour = hourStart(range.from); hour < range.to; hour += HOUR_MS) hours.push(hour);
+    const partitionHours = new Set(hours.flatMap((hour) => partitionHoursFor(view, hour)));
+    const listed = await listInputs(this.store, partitionHours);
+    const pointers = new Map(
+      (
+        await this.reader.pointersIn(view.name, { from: hours[0]!, to: hours[hours.length - 1]! + HOUR_MS })
+      ).map(({ pointer }) => [pointer.hour, pointer]),
+    );
+    const stale = new Set(await staleAmong(this.store, view, [...pointers.values()]));
+    const plan = hours.map((hour): RecomputePlanEntry => {
+      const partitions = partitionHoursFor(view, hour);
+      const inputs = partitions.flatMap((partition) => listed.get(partition) ?? []);
+      const pointer = pointers.get(hour);
+      return {
+        hour,
+        complete: isHourComplete(view, hour, before),
+        partitions,
+        inputs: inputs.map(({ key, size, etag, format }) => ({ key, size, etag, format })),
+        inputBytes: inputs.reduce((sum, input) => sum + input.size, 0),
+        current:
+          pointer === undefined
+            ? null
+            : {
+                runId: pointer.runId,
+                rowsOut: pointer.rowsOut,
+                finishedAt: pointer.finishedAt,
+                stale: stale.has(hour),
+              },
+      };
+    });
+    if (options.dryRun) return { view: view.name, dryRun: true, plan, outcomes: [] };
+    const outcomes = await this.runHours(
+      view.name,
+      plan.filter((entry) => entry.complete).map((entry) => entry.hour),
+      { force: true, trigger: options.trigger ?? 'recompute' },
+    );
+    return { view: view.name, dryRun: false, plan, outcomes };
+  }
+
+  /** Missing and stale complete hours of one view (or every view), oldest first. */
+  async backfill(
+    view?: string,
+    options: { trigger?: RunHoursOptions['trigger'] } = {},
+  ): Promise<HourOutcome[]> {
+    const views = view === undefined ? this.views() : [this.view(view)];
+    const outcomes: HourOutcome[] = [];
+    for (const one of views) {
+      const plan = await this.plan(one.name);
+      const hours = [...new Set([...plan.missing, ...plan.stale])].sort((a, b) => a - b);
+      outcomes.push(...(await this.runHours(one.name, hours, { trigger: options.trigger ?? 'backfill' })));
+    }
+    return outcomes;
+  }
+
+  /**
+   * The catch-up window of a view — from the earliest archived hour (at most `catchUpMaxHours`
+   * back) to the last complete hour — and its missing and stale hours.
+   */
+  async plan(viewName: string): Promise<BatchWorkPlan> {
+    const view = this.view(viewName);
+    const now = this.runtime.now();
+    const before = await completeBefore(this.store, this.options, now);
+    const last = lastCompleteHour(view, before, now);
+    const earliest = await earliestLogHour(this.store);
+    if (last === null || earliest === null) {
+      return { view: view.name, window: null, missing: [], stale: [], completeBefore: before };
+    }
+    const from = Math.max(earliest, hourStart(now) - this.options.catchUpMaxHours * HOUR_MS);
+    const window = { from, to: last + HOUR_MS };
+    if (window.to <= window.from)
+      return { view: view.name, window, missing: [], stale: [], completeBefore: before };
+    this.reader.invalidate();
+    const pointers = await this.reader.pointersIn(view.name, window);
+    const sealed = new Set(pointers.map(({ pointer }) => pointer.hour));
+    const missing: number[] = [];
+    for (let hour = window.from; hour < window.to; hour += HOUR_MS) if (!sealed.has(hour)) missing.push(hour);
+    const stale = await staleAmong(
+      this.store,
+      view,
+      pointers.map(({ pointer }) => pointer),
+    );
+    return { view: view.name, window, missing, stale, completeBefore: before };
+  }
+
+  async status(viewName: string): Promise<BatchViewStatus> {
+    const view = this.view(viewName);
+    const plan = await this.plan(view.name);
+    const sealedThrough = await this.reader.sealedThrough(view.name);
+    const pointers: HourPointer[] =
+      plan.window === null
+        ? []
+        : (await this.reader.pointersIn(view.name, plan.window)).map(({ pointer }) => pointer);
+    const lastRuns = await this.reader.runHistory(view.name, 50);
+    const latestByHour = new Map<number, RunRecord>();
+    for (const run of lastRuns)
+      if (run.status !== 'skipped' && !latestByHour.has(run.hour)) latestByHour.set(run.hour, run);
+    const failingHours = [...latestByHour.values()]
+      .filter((run) => run.status === 'failed')
+      .map((run) => ({
+        hour: run.hour,
+        code: run.error?.code ?? '',
+        message: run.error?.message ?? '',
+        at: run.finishedAt,
+      }))
+      .sort((a, b) => a.hour - b.hour);
+    return {
+      view: view.name,
+      version: view.version,
+      sealedThrough,
+      lastSealedHour: pointers.length === 0 ? null : Math.max(...pointers.map((pointer) => pointer.hour)),
+      sealedHours: pointers.length,
+      missingHours: plan.missing,
+      staleHours: plan.stale,
+      failingHours,
+      completeBefore: plan.completeBefore,
+      lastRuns: lastRuns.slice(0, 10),
+    };
+  }
+
+  /** A scheduler over this layer; stopped by `close()` too. */
+  createScheduler(options: Partial<BatchSchedulerOptions> = {}): BatchScheduler {
+    const scheduler = new BatchScheduler(this, options);
+    this.#schedulers.add(scheduler);
+    return scheduler;
+  }
+
+  /** Stops schedulers, then closes what this layer built (never a client it was given). */
+  async close(): Promise<void> {
+    const errors: unknown[] = [];
+    for (const scheduler of this.#schedulers) await scheduler.stop().catch((error) => errors.push(error));
+    try {
+      this.#engine.close();
+    } catch (error) {
+      errors.push(error);
+    }
+    for (const close of this.#owned) await close().catch((error) => errors.push(error));
+    if (errors.length > 0) throw new AggregateError(errors, 'closing the batch layer failed');
+  }
+}
+
+/** The first hour with a raw-log partition, or null for an empty lake. */
+export async function earliestLogHour(store: ObjectStore): Promise<number | null> {
+  for await (const info of store.list('logs/dt=')) {
+    const hour = parseLogPartition(info.key);
+    if (hour !== null) return hour;
+  }
+  return null;
+}
+
+/** Opens the batch layer: builds what was not given, validates options once. */
+export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<BatchLayer> {
+  const { config } = options;
+  const resolved = resolveBatchOptions(
+    config === undefined ? undefined : batchOptionsFromConfig(config),
+    options,
+  );
+  const owned: Array<() => Promise<void>> = [];
+  const logger = options.logger ?? pino({ name: 'tandem-batch', level: config?.logLevel ?? 'info' });
+  let store = options.store;
+  if (store === undefined) {
+    if (config === undefined) throw missing('store');
+    const built = openObjectStore(config.lake);
+    owned.push(() => built.close());
+    store = built;
+  }
+  let redis = options.redis;
+  if (redis === undefined) {
+    if (config === undefined) throw missing('redis');
+    const built = new Redis(config.redis.url, {
+      ...(config.redis.username === null ? {} : { username: config.redis.username }),
+      ...(config.redis.password === null ? {} : { password: config.redis.password }),
+      ...(config.redis.tls ? { tls: {} } : {}),
+      maxRetriesPerRequest: 3,
+    });
+    owned.push(async () => {
+      await built.quit();
+    });
+    redis = built;
+  }
+  const engine = await DuckDbEngine.create(resolved);
+  const runtime: BatchRuntime = {
+    now: options.now ?? Date.now,
+    sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    setTimer:
+      options.setTimer ??
+      ((callback, ms) => {
+        const timer = setTimeout(callback, ms);
+        timer.unref();
+        return () => clearTimeout(timer);
+      }),
+    logger,
+    hooks: options.hooks ?? {},
+  };
+  return new BatchLayer({
+    options: resolved,
+    store,
+    redis,
+    engine,
+    runtime,
+    owner: options.owner ?? defaultOwner(),
+    views: options.views ?? {},
+    owned,
+  });
+}
+
+function missing(what: string): TandemError {
+  return new TandemError(
+    'TANDEM_ERR_CONFIG_INVALID',
+    `openBatchLayer needs either a ${what} or a config to build one from (loadConfig())`,
+  );
+}

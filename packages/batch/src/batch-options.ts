@@ -1,0 +1,188 @@
+// The batch layer's one options object: tuning knobs with defaults (most come from `TandemConfig`),
+// validated once at construction, plus the injected clock and timers tests drive.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TandemError, type TandemConfig } from '@tandem/core';
+import { validateDuckDbOptions } from './duckdb-engine.ts';
+
+export interface BatchOptions {
+  /** DuckDB worker threads. @defaultValue 2 (BATCH_THREADS) */
+  threads: number;
+  /** DuckDB memory limit; larger hours spill to `tempDirectory`. @defaultValue '1GB' (BATCH_MEMORY_LIMIT) */
+  memoryLimit: string;
+  /** DuckDB spill files and downloaded S3 inputs. @defaultValue `<os tmp>/tandem-batch` */
+  tempDirectory: string;
+  /** A run fails when bad lines / lines of any partition it reads exceed this. @defaultValue 0.01 */
+  maxBadRowRatio: number;
+  /** Runs kept per hour (the current one included); older Parquet files are deleted. @defaultValue 3 */
+  keepVersions: number;
+  /** Chunks of hours computed at once by catch-up, backfill and recompute. @defaultValue 2 */
+  concurrency: number;
+  /** Without archiver watermarks, an hour is complete this long after its input ends. @defaultValue 600000 */
+  latenessMs: number;
+  /** node-cron expression of the hourly run (UTC). @defaultValue '5 * * * *' */
+  hourlyCron: string;
+  /** node-cron expression of the nightly recompute of the previous day (UTC). @defaultValue '30 2 * * *' */
+  nightlyCron: string;
+  /** Lease time to live; renewed every third of it while a run works. @defaultValue 60000 */
+  leaseTtlMs: number;
+  /** Attempts per chunk for retryable failures. @defaultValue 3 */
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt, with jitter. @defaultValue 1000 */
+  retryBaseMs: number;
+  /** Run history records kept per view. @defaultValue 500 */
+  runHistoryLimit: number;
+  /** Most hours computed in one DuckDB query. @defaultValue 24 */
+  maxHoursPerChunk: number;
+  /** Most input bytes (as stored, compressed) computed in one query; bounds memory. @defaultValue 256 MiB */
+  maxChunkInputBytes: number;
+  /** S3 downloads in flight per run. @defaultValue 8 */
+  downloadConcurrency: number;
+  /** Bad lines kept per partition in the quarantine report. @defaultValue 20 */
+  quarantineSampleSize: number;
+  /** Characters kept of each sampled bad line. @defaultValue 2048 */
+  quarantineSampleChars: number;
+  /** An unreferenced run file younger than this may belong to a run in flight; GC leaves it. @defaultValue 3600000 */
+  orphanGraceMs: number;
+  /** Kafka topic whose archiver watermarks say when an hour is complete. @defaultValue 'events' (TANDEM_TOPIC) */
+  topic: string;
+  /**
+   * Partitions of the topic. With null, every watermark object found must have passed the hour
+   * (a partition the archiver has never written is then invisible). @defaultValue null
+   */
+  topicPartitions: number | null;
+  /** How far back catch-up and backfill look for missing or stale hours. @defaultValue 720 (30 days) */
+  catchUpMaxHours: number;
+  /** How many recent hours the hourly run checks for completeness. @defaultValue 6 */
+  hourlyLookbackHours: number;
+  /** While the last hour is not complete yet, the hourly run checks again after this long. @defaultValue 60000 */
+  recheckMs: number;
+  /** Largest valid event line, bytes (EVENT_MAX_BYTES). @defaultValue 65536 */
+  eventMaxBytes: number;
+  /** Events further in the future than this are rejected (EVENT_FUTURE_TOLERANCE_MS). @defaultValue 300000 */
+  futureToleranceMs: number;
+  /** Redis key prefix (REDIS_PREFIX). @defaultValue 'tandem' */
+  redisPrefix: string;
+  /** How long the reader trusts a listing of pointers. @defaultValue 5000 */
+  pointerCacheTtlMs: number;
+  /** Encoded state bytes the reader keeps decoded runs for (LRU by run). @defaultValue 512 MiB */
+  maxCachedStateBytes: number;
+}
+
+export const defaultBatchOptions: BatchOptions = {
+  threads: 2,
+  memoryLimit: '1GB',
+  tempDirectory: join(tmpdir(), 'tandem-batch'),
+  maxBadRowRatio: 0.01,
+  keepVersions: 3,
+  concurrency: 2,
+  latenessMs: 10 * 60_000,
+  hourlyCron: '5 * * * *',
+  nightlyCron: '30 2 * * *',
+  leaseTtlMs: 60_000,
+  maxAttempts: 3,
+  retryBaseMs: 1000,
+  runHistoryLimit: 500,
+  maxHoursPerChunk: 24,
+  maxChunkInputBytes: 256 * 1024 * 1024,
+  downloadConcurrency: 8,
+  quarantineSampleSize: 20,
+  quarantineSampleChars: 2048,
+  orphanGraceMs: 3_600_000,
+  topic: 'events',
+  topicPartitions: null,
+  catchUpMaxHours: 720,
+  hourlyLookbackHours: 6,
+  recheckMs: 60_000,
+  eventMaxBytes: 65_536,
+  futureToleranceMs: 300_000,
+  redisPrefix: 'tandem',
+  pointerCacheTtlMs: 5000,
+  maxCachedStateBytes: 512 * 1024 * 1024,
+};
+
+/** The batch options a loaded configuration implies. */
+export function batchOptionsFromConfig(config: TandemConfig): Partial<BatchOptions> {
+  return {
+    threads: config.batch.threads,
+    memoryLimit: config.batch.memoryLimit,
+    latenessMs: config.batch.latenessMs,
+    maxBadRowRatio: config.batch.maxBadRowRatio,
+    keepVersions: config.batch.keepVersions,
+    concurrency: config.batch.concurrency,
+    hourlyCron: config.batch.hourlyCron,
+    nightlyCron: config.batch.nightlyCron,
+    topic: config.kafka.topic,
+    eventMaxBytes: config.events.maxBytes,
+    futureToleranceMs: config.events.futureToleranceMs,
+    redisPrefix: config.redis.prefix,
+  };
+}
+
+function invalid(name: string, value: unknown, expected: string): TandemError {
+  return new TandemError(
+    'TANDEM_ERR_CONFIG_INVALID',
+    `batch option ${name}=${JSON.stringify(value)} is not valid; expected ${expected}`,
+    {
+      details: { option: name, value },
+    },
+  );
+}
+
+/** Defaults, then config, then explicit options; validated once. */
+export function resolveBatchOptions(...layers: Array<Partial<BatchOptions> | undefined>): BatchOptions {
+  const options = { ...defaultBatchOptions };
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    for (const [key, value] of Object.entries(layer)) {
+      if (value !== undefined && key in defaultBatchOptions)
+        (options as Record<string, unknown>)[key] = value;
+    }
+  }
+  validateDuckDbOptions(options);
+  const positiveIntegers = [
+    'keepVersions',
+    'concurrency',
+    'leaseTtlMs',
+    'maxAttempts',
+    'runHistoryLimit',
+    'maxHoursPerChunk',
+    'maxChunkInputBytes',
+    'downloadConcurrency',
+    'quarantineSampleChars',
+    'catchUpMaxHours',
+    'hourlyLookbackHours',
+    'recheckMs',
+    'eventMaxBytes',
+    'maxCachedStateBytes',
+  ] as const;
+  for (const name of positiveIntegers) {
+    if (!Number.isSafeInteger(options[name]) || options[name] < 1)
+      throw invalid(name, options[name], 'an integer ≥ 1');
+  }
+  const nonNegative = [
+    'latenessMs',
+    'retryBaseMs',
+    'quarantineSampleSize',
+    'orphanGraceMs',
+    'futureToleranceMs',
+    'pointerCacheTtlMs',
+  ] as const;
+  for (const name of nonNegative) {
+    if (!Number.isSafeInteger(options[name]) || options[name] < 0)
+      throw invalid(name, options[name], 'an integer ≥ 0');
+  }
+  if (!(options.maxBadRowRatio >= 0 && options.maxBadRowRatio <= 1)) {
+    throw invalid('maxBadRowRatio', options.maxBadRowRatio, 'a number from 0 to 1');
+  }
+  if (
+    options.topicPartitions !== null &&
+    (!Number.isSafeInteger(options.topicPartitions) || options.topicPartitions < 1)
+  ) {
+    throw invalid('topicPartitions', options.topicPartitions, 'null or an integer ≥ 1');
+  }
+  if (typeof options.redisPrefix !== 'string' || options.redisPrefix === '') {
+    throw invalid('redisPrefix', options.redisPrefix, 'a non-empty string');
+  }
+  return options;
+}

@@ -1,0 +1,339 @@
+// The DuckDB part of a batch run: raw lines of one or more hour partitions → core's staging SQL
+// (the same verdicts as parseEvent) → counts and samples of bad rows → deduplication by event_id →
+// core's view SQL → partial rows per hour. Many hours go through one query (hour is part of the
+// bucket), so a day costs one scan, not 24.
+import {
+  compileEventStagingSql,
+  compileViewSql,
+  describeRejection,
+  type EventField,
+  type EventRule,
+  eventFields,
+  eventSqlTypes,
+  filterFields,
+  HOUR_MS,
+  hourStart,
+  inputRangeFor,
+  type PartialRow,
+  quoteIdent,
+  sqlRowToPartialRow,
+  type TimeRange,
+  type View,
+} from '@tandem/core';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlStringList } from './duckdb-engine.ts';
+import type { StagedFile } from './input-staging.ts';
+
+/** Sampled bad line, as the quarantine report shows it. */
+export interface BadRowSample {
+  partitionHour: number;
+  /** The input object, when known (lines the CSV reader refused); null for schema failures. */
+  key: string | null;
+  code: string;
+  field: string | null;
+  rule: string;
+  message: string;
+  /** The line, cut to `sampleChars`. */
+  line: string;
+}
+
+/** What one partition hour's input held. */
+export interface PartitionStats {
+  partitionHour: number;
+  /** Non-empty lines read (valid + bad). */
+  rowsIn: number;
+  badRows: number;
+  /** Valid lines dropped because an earlier line had the same event_id. */
+  duplicateRows: number;
+  /** Valid events whose timestamp lies outside their partition's hour (left out, see below). */
+  misplacedRows: number;
+  errors: Array<{ code: string; field: string | null; rule: string; message: string; count: number }>;
+  samples: BadRowSample[];
+}
+
+export interface ComputeRequest {
+  view: View;
+  /** Every input file of every partition the output hours need. */
+  files: readonly StagedFile[];
+  /** Partition hours to read (their files are in `files`; a partition without files is empty). */
+  partitionHours: readonly number[];
+  /** Output hours; each gets an entry in the result, empty when no bucket falls in it. */
+  outputHours: readonly number[];
+  nowMs: number;
+  futureToleranceMs: number;
+  maxBytes: number;
+  /** Bad lines kept per partition for the quarantine report. */
+  sampleSize: number;
+  /** Characters of a bad line kept in a sample. */
+  sampleChars: number;
+}
+
+export interface ComputeResult {
+  partials: Map<number, PartialRow[]>;
+  stats: Map<number, PartitionStats>;
+}
+
+/** The event columns a view's SQL reads; the others are left NULL to keep the staged table small. */
+export function eventColumnsUsed(view: View): Set<EventField> {
+  const used = new Set<string>(['event_id', 'timestamp', ...view.dimensions]);
+  filterFields(view.filter, used);
+  if (view.sessionize !== null) {
+    used.add(view.sessionize.by);
+    used.add(view.sessionize.page);
+  } else {
+    for (const measure of Object.values(view.measures)) {
+      if (measure.field !== null) used.add(measure.field);
+      filterFields(measure.where, used);
+    }
+  }
+  return new Set(eventFields.filter((field) => used.has(field)));
+}
+
+/** How the CSV reader's refusals map to event error codes (it refuses before the staging SQL sees a line). */
+function rejectVerdict(errorType: string): { code: string; rule: EventRule } {
+  if (errorType === 'INVALID ENCODING' || errorType === 'INVALID UNICODE') {
+    return { code: 'TANDEM_ERR_EVENT_INVALID_UTF8', rule: 'utf8' };
+  }
+  if (errorType === 'LINE SIZE OVER MAXIMUM') return { code: 'TANDEM_ERR_EVENT_TOO_LARGE', rule: 'size' };
+  // TOO MANY COLUMNS: a raw 0x01 byte, which is never valid JSON; anything else is unreadable too.
+  return { code: 'TANDEM_ERR_EVENT_INVALID_JSON', rule: 'json' };
+}
+
+const num = (value: unknown): number => (typeof value === 'bigint' ? Number(value) : Number(value ?? 0));
+const str = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+
+/**
+ * Computes the partial rows of `outputHours` from the staged files, on one connection (temp tables
+ * live and die with it). Throws DuckDB's error for unreadable files (a corrupt gzip stream).
+ */
+export async function computeHours(
+  connection: DuckDBConnection,
+  request: ComputeRequest,
+): Promise<ComputeResult> {
+  const { view } = request;
+  const stats = new Map<number, PartitionStats>();
+  for (const hour of request.partitionHours) {
+    stats.set(hour, {
+      partitionHour: hour,
+      rowsIn: 0,
+      badRows: 0,
+      duplicateRows: 0,
+      misplacedRows: 0,
+      errors: [],
+      samples: [],
+    });
+  }
+  const partials = new Map<number, PartialRow[]>(request.outputHours.map((hour) => [hour, []]));
+  const hoursWithFiles = request.partitionHours.filter((hour) =>
+    request.files.some((file) => file.partitionHour === hour),
+  );
+  const used = eventColumnsUsed(view);
+  const maxLineBytes = Math.max(2 * 1024 * 1024, request.maxBytes + 1024);
+
+  if (hoursWithFiles.length > 0) {
+    // One staging query per partition so every row keeps its partition hour (the staging SQL
+    // passes only `line` through). Each compiles to the same parameter names and values.
+    let params: Record<string, string | number> = {};
+    const parts: string[] = [];
+    for (const hour of hoursWithFiles) {
+      const files = request.files.filter((file) => file.partitionHour === hour);
+      const staging = compileEventStagingSql({
+        linesRelation: await linesSql(connection, files, maxLineBytes),
+        nowMs: request.nowMs,
+        futureToleranceMs: request.futureToleranceMs,
+        maxBytes: request.maxBytes,
+      });
+      params = staging.params;
+      parts.push(`SELECT CAST(${hour} AS BIGINT) AS partition_hour, * FROM (${staging.sql})`);
+    }
+    const keep = eventFields.filter((field) => used.has(field)).map(quoteIdent);
+    await connection.run(
+      `CREATE TEMP TABLE tandem_staged AS SELECT partition_hour, ${keep.join(', ')}, error_code, error_field, error_rule, ` +
+        `CASE WHEN error_code IS NOT NULL THEN left(line, ${Math.max(1, request.sampleChars)}) END AS bad_line ` +
+        `FROM (${parts.join('\nUNION ALL\n')})`,
+      params,
+    );
+    await collectBadRows(connection, request, stats);
+    await collectRejects(connection, request, stats);
+
+    // Deduplicate: one row per event_id. Duplicates are producer retries with identical content;
+    // taking the smallest row (struct order) keeps the pick deterministic even if they differ.
+    const struct = ['partition_hour', ...keep].map((column) => `${column} := ${column}`).join(', ');
+    const unpack = ['partition_hour', ...keep].map((column) => `e.${column} AS ${column}`).join(', ');
+    await connection.run(
+      `CREATE TEMP TABLE tandem_events AS SELECT event_id, copies, ${unpack} FROM (` +
+        `SELECT event_id, count(*) AS copies, min(struct_pack(${struct})) AS e ` +
+        'FROM tandem_staged WHERE error_code IS NULL GROUP BY event_id)',
+    );
+    await connection.run('DROP TABLE tandem_staged');
+    const dupes = await connection.runAndReadAll(
+      `SELECT partition_hour, sum(copies - 1) AS duplicates, ` +
+        `count(*) FILTER (WHERE "timestamp" < partition_hour OR "timestamp" >= partition_hour + ${HOUR_MS}) AS misplaced ` +
+        'FROM tandem_events GROUP BY partition_hour',
+    );
+    for (const row of dupes.getRowObjectsJS()) {
+      const entry = stats.get(num(row.partition_hour));
+      if (entry === undefined) continue;
+      entry.duplicateRows = num(row.duplicates);
+      entry.misplacedRows = num(row.misplaced);
+    }
+
+    // An event counts only in its own hour's partition, so a day computed in one query equals the
+    // same hours computed one by one (an event filed under the wrong hour is counted as misplaced).
+    const columns = eventFields.map((field) =>
+      used.has(field) ? quoteIdent(field) : `CAST(NULL AS ${eventSqlTypes[field]}) AS ${quoteIdent(field)}`,
+    );
+    const eventsRelation =
+      `(SELECT ${columns.join(', ')} FROM tandem_events ` +
+      `WHERE "timestamp" >= partition_hour AND "timestamp" < partition_hour + ${HOUR_MS})`;
+    const range = outputRange(request.outputHours);
+    const compiled = compileViewSql(view, { eventsRelation, range });
+    const reader = await connection.runAndReadAll(compiled.sql, compiled.params);
+    for (const row of reader.getRowObjectsJS()) {
+      const partial = sqlRowToPartialRow(view, row as Record<string, unknown>);
+      partials.get(hourStart(partial.bucket))?.push(partial);
+    }
+    await connection.run('DROP TABLE tandem_events');
+  }
+  return { partials, stats };
+}
+
+/** The lines of some files as one relation with a single `line VARCHAR` column. */
+async function linesSql(
+  connection: DuckDBConnection,
+  files: readonly StagedFile[],
+  maxLineBytes: number,
+): Promise<string> {
+  const selects: string[] = [];
+  const ndjson = files.filter((file) => file.format === 'ndjson').map((file) => file.path);
+  const parquet = files.filter((file) => file.format === 'parquet').map((file) => file.path);
+  if (ndjson.length > 0) {
+    // Lines as raw text: a byte that never occurs in valid JSON as the delimiter, no quoting, so
+    // the CSV reader only splits lines. Lines it refuses (bad UTF-8, too long, a raw 0x01) land in
+    // the rejects tables and are counted as bad rows.
+    selects.push(
+      `SELECT line FROM read_csv(${sqlStringList(ndjson)}, columns = {'line': 'VARCHAR'}, delim = '\x01', ` +
+        `quote = '', escape = '', header = false, auto_detect = false, compression = 'auto', ` +
+        `max_line_size = ${maxLineBytes}, store_rejects = true, rejects_table = 'tandem_rejects', ` +
+        `rejects_scan = 'tandem_reject_scans') WHERE line IS NOT NULL`,
+    );
+  }
+  if (parquet.length > 0) {
+    // Parquet rows become the same JSON lines, so one validator judges both formats. A typed
+    // timestamp becomes epoch ms (a TIMESTAMP without zone is UTC by the lake's convention).
+    const source = `read_parquet(${sqlStringList(parquet)}, union_by_name = true)`;
+    const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+    const timestampType = described
+      .getRowObjectsJS()
+      .find((row) => row.column_name === 'timestamp')?.column_type;
+    const typed = typeof timestampType === 'string' && timestampType.startsWith('TIMESTAMP');
+    const projection = typed ? 'SELECT * REPLACE (epoch_ms("timestamp") AS "timestamp")' : 'SELECT *';
+    selects.push(`SELECT CAST(to_json(p) AS VARCHAR) AS line FROM (${projection} FROM ${source}) p`);
+  }
+  return `(${selects.join(' UNION ALL ')})`;
+}
+
+/** Counts per partition × verdict, and a sample of bad lines per partition. */
+async function collectBadRows(
+  connection: DuckDBConnection,
+  request: ComputeRequest,
+  stats: Map<number, PartitionStats>,
+): Promise<void> {
+  const counts = await connection.runAndReadAll(
+    'SELECT partition_hour, error_code, error_field, error_rule, count(*) AS n FROM tandem_staged ' +
+      'GROUP BY ALL ORDER BY ALL',
+  );
+  let anyBad = false;
+  for (const row of counts.getRowObjectsJS()) {
+    const entry = stats.get(num(row.partition_hour));
+    if (entry === undefined) continue;
+    const n = num(row.n);
+    entry.rowsIn += n;
+    const code = str(row.error_code);
+    if (code === null) continue;
+    anyBad = true;
+    const field = str(row.error_field);
+    const rule = str(row.error_rule) ?? 'json';
+    entry.badRows += n;
+    entry.errors.push({ code, field, rule, message: describeRejection(field, rule as EventRule), count: n });
+  }
+  if (!anyBad || request.sampleSize <= 0) return;
+  const samples = await connection.runAndReadAll(
+    'SELECT partition_hour, error_code, error_field, error_rule, bad_line FROM tandem_staged ' +
+      'WHERE error_code IS NOT NULL ' +
+      `QUALIFY row_number() OVER (PARTITION BY partition_hour ORDER BY bad_line) <= ${Math.floor(request.sampleSize)}`,
+  );
+  for (const row of samples.getRowObjectsJS()) {
+    const entry = stats.get(num(row.partition_hour));
+    if (entry === undefined) continue;
+    const field = str(row.error_field);
+    const rule = str(row.error_rule) ?? 'json';
+    entry.samples.push({
+      partitionHour: entry.partitionHour,
+      key: null,
+      code: str(row.error_code) ?? 'TANDEM_ERR_EVENT_INVALID',
+      field,
+      rule,
+      message: describeRejection(field, rule as EventRule),
+      line: str(row.bad_line) ?? '',
+    });
+  }
+}
+
+/** Lines the CSV reader refused (only if the rejects tables exist: some NDJSON was read). */
+async function collectRejects(
+  connection: DuckDBConnection,
+  request: ComputeRequest,
+  stats: Map<number, PartitionStats>,
+): Promise<void> {
+  const exists = await connection.runAndReadAll(
+    "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'tandem_rejects' AND temporary",
+  );
+  if (num(exists.getRowObjectsJS()[0]?.n) === 0) return;
+  const fileByPath = new Map(request.files.map((file) => [file.path, file]));
+  const rejects = await connection.runAndReadAll(
+    'SELECT s.file_path, e.error_type, e.csv_line FROM tandem_rejects e ' +
+      'JOIN tandem_reject_scans s ON e.scan_id = s.scan_id AND e.file_id = s.file_id',
+  );
+  for (const row of rejects.getRowObjectsJS()) {
+    const file = fileByPath.get(String(row.file_path));
+    const entry = file === undefined ? undefined : stats.get(file.partitionHour);
+    if (file === undefined || entry === undefined) continue;
+    const { code, rule } = rejectVerdict(String(row.error_type));
+    entry.rowsIn += 1;
+    entry.badRows += 1;
+    const known = entry.errors.find(
+      (error) => error.code === code && error.rule === rule && error.field === null,
+    );
+    if (known !== undefined) known.count += 1;
+    else entry.errors.push({ code, field: null, rule, message: describeRejection(null, rule), count: 1 });
+    if (entry.samples.length < request.sampleSize) {
+      entry.samples.push({
+        partitionHour: entry.partitionHour,
+        key: file.key,
+        code,
+        field: null,
+        rule,
+        message: describeRejection(null, rule),
+        line: (str(row.csv_line) ?? '').slice(0, request.sampleChars),
+      });
+    }
+  }
+  await connection.run('DROP TABLE tandem_rejects');
+  await connection.run('DROP TABLE tandem_reject_scans');
+}
+
+/** The span of the output hours (they are contiguous in every caller; others are filtered out). */
+export function outputRange(hours: readonly number[]): TimeRange {
+  const from = Math.min(...hours);
+  const to = Math.max(...hours) + HOUR_MS;
+  return { from, to };
+}
+
+/** Partition hours whose files an output hour needs: every hour overlapping `inputRangeFor`. */
+export function partitionHoursFor(view: View, hour: number): number[] {
+  const input = inputRangeFor(view, { from: hour, to: hour + HOUR_MS });
+  const hours: number[] = [];
+  for (let h = hourStart(input.from); h < input.to; h += HOUR_MS) hours.push(h);
+  return hours;
+}

@@ -1,0 +1,210 @@
+// The Redis lease per (view, hour) that keeps two schedulers from publishing the same hour, and the
+// fencing token minted with it: the token goes into the hour's pointer, and a pointer is never
+// replaced by one carrying a lower token, so a writer that lost its lease cannot overwrite a newer run.
+import { readFileSync } from 'node:fs';
+import { serviceUnavailable, TandemError } from '@tandem/core';
+import type { Redis } from 'ioredis';
+
+/** Versioned command names: a changed script gets a new name, so a stale cached script never runs. */
+const ACQUIRE = 'tandemBatchAcquireLeaseV1';
+const RENEW = 'tandemBatchRenewLeaseV1';
+const RELEASE = 'tandemBatchReleaseLeaseV1';
+
+const scriptSource = (file: string): string =>
+  readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+
+/** The typed surface of the three scripts once defined on a client. */
+interface LeaseCommands {
+  [ACQUIRE](
+    leaseKey: string,
+    counterKey: string,
+    owner: string,
+    ttlMs: number,
+    floor: number,
+    counterTtlMs: number,
+  ): Promise<[number, number | string]>;
+  [RENEW](leaseKey: string, value: string, ttlMs: number): Promise<number>;
+  [RELEASE](leaseKey: string, value: string): Promise<number>;
+}
+
+/** Defines the scripts on a client once; ioredis falls back from EVALSHA to EVAL on NOSCRIPT. */
+function leaseCommands(redis: Redis): LeaseCommands {
+  const target = redis as unknown as Partial<LeaseCommands>;
+  if (typeof target[ACQUIRE] !== 'function') {
+    redis.defineCommand(ACQUIRE, { numberOfKeys: 2, lua: scriptSource('acquire-lease-2.lua') });
+    redis.defineCommand(RENEW, { numberOfKeys: 1, lua: scriptSource('renew-lease-1.lua') });
+    redis.defineCommand(RELEASE, { numberOfKeys: 1, lua: scriptSource('release-lease-1.lua') });
+  }
+  return redis as unknown as LeaseCommands;
+}
+
+export interface LeaseManagerOptions {
+  /** Key prefix (`REDIS_PREFIX`); every key is `<prefix>:batch:{<view>:<hour>}:…`. */
+  prefix: string;
+  /** Identifies this runner in the lease value and in logs. */
+  owner: string;
+  /** Lease time to live; a crashed holder frees the hour after this long. @defaultValue 60000 */
+  ttlMs: number;
+  /** How long a token counter lives without use; the pointer's token floor restores it. @defaultValue 30 days */
+  counterTtlMs: number;
+  /** Timer used for heartbeats (injectable). */
+  setTimer: (callback: () => void, ms: number) => () => void;
+}
+
+/** Wraps a Redis failure as a retryable service error naming Redis. */
+function redisError(redis: Redis, cause: unknown): TandemError {
+  if (cause instanceof TandemError) return cause;
+  const { host, port } = redis.options;
+  return serviceUnavailable('Redis', `redis://${host ?? '127.0.0.1'}:${port ?? 6379}`, cause);
+}
+
+/** A held lease. `assertHeld` is the fencing check to run right before publishing. */
+export class Lease {
+  readonly view: string;
+  readonly hour: number;
+  readonly token: number;
+  readonly #redis: Redis;
+  readonly #key: string;
+  readonly #value: string;
+  readonly #ttlMs: number;
+  #lost = false;
+  #stopHeartbeat: (() => void) | null = null;
+
+  constructor(
+    redis: Redis,
+    key: string,
+    view: string,
+    hour: number,
+    token: number,
+    owner: string,
+    ttlMs: number,
+  ) {
+    this.#redis = redis;
+    this.#key = key;
+    this.view = view;
+    this.hour = hour;
+    this.token = token;
+    this.#value = `${token}:${owner}`;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** True once a renewal found the lease gone. */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /** Extends the lease; false (and `lost`) when another owner has it or it expired. */
+  async renew(): Promise<boolean> {
+    if (this.#lost) return false;
+    let held: number;
+    try {
+      held = await leaseCommands(this.#redis)[RENEW](this.#key, this.#value, this.#ttlMs);
+    } catch (error) {
+      throw redisError(this.#redis, error);
+    }
+    if (held !== 1) this.#lost = true;
+    return held === 1;
+  }
+
+  /** Throws `TANDEM_ERR_BATCH_LEASE_LOST` unless the lease is still ours (and extends it). */
+  async assertHeld(): Promise<void> {
+    if (!(await this.renew())) {
+      throw new TandemError(
+        'TANDEM_ERR_BATCH_LEASE_LOST',
+        `the batch lease of ${this.view} hour ${new Date(this.hour).toISOString()} (token ${this.token}) ` +
+          'expired or was taken by another runner; its result is discarded and the other runner publishes',
+        { details: { view: this.view, hour: this.hour, token: this.token } },
+      );
+    }
+  }
+
+  /** Renews every third of the TTL until released; a failed renewal marks the lease lost. */
+  startHeartbeat(setTimer: LeaseManagerOptions['setTimer']): void {
+    const beat = (): void => {
+      this.#stopHeartbeat = setTimer(
+        () => {
+          this.renew()
+            .then((held) => {
+              if (held && this.#stopHeartbeat !== null) beat();
+            })
+            .catch(() => {
+              // Redis unreachable: keep trying; assertHeld before publishing decides.
+              if (this.#stopHeartbeat !== null) beat();
+            });
+        },
+        Math.max(10, Math.floor(this.#ttlMs / 3)),
+      );
+    };
+    beat();
+  }
+
+  /** Stops the heartbeat and deletes the lease if it is still ours. */
+  async release(): Promise<void> {
+    const stop = this.#stopHeartbeat;
+    this.#stopHeartbeat = null;
+    stop?.();
+    if (this.#lost) return;
+    try {
+      await leaseCommands(this.#redis)[RELEASE](this.#key, this.#value);
+    } catch (error) {
+      throw redisError(this.#redis, error);
+    }
+  }
+}
+
+/** Mints leases and fencing tokens for (view, hour) pairs. */
+export class LeaseManager {
+  readonly #redis: Redis;
+  readonly #options: LeaseManagerOptions;
+
+  constructor(redis: Redis, options: LeaseManagerOptions) {
+    this.#redis = redis;
+    this.#options = options;
+  }
+
+  get owner(): string {
+    return this.#options.owner;
+  }
+
+  /** `<prefix>:batch:{<view>:<hour>}`: the hash tag keeps both keys of an hour in one cluster slot. */
+  keyBase(view: string, hour: number): string {
+    return `${this.#options.prefix}:batch:{${view}:${hour}}`;
+  }
+
+  /**
+   * Takes the lease of (view, hour) and starts its heartbeat, or returns null with the holder when
+   * another runner has it. `floor` is the token in the hour's current pointer (0 when none).
+   */
+  async acquire(
+    view: string,
+    hour: number,
+    floor: number,
+  ): Promise<{ lease: Lease | null; holder: string | null }> {
+    const base = this.keyBase(view, hour);
+    let reply: [number, number | string];
+    try {
+      reply = await leaseCommands(this.#redis)[ACQUIRE](
+        `${base}:lease`,
+        `${base}:token`,
+        this.#options.owner,
+        this.#options.ttlMs,
+        floor,
+        this.#options.counterTtlMs,
+      );
+    } catch (error) {
+      throw redisError(this.#redis, error);
+    }
+    if (reply[0] !== 1) return { lease: null, holder: String(reply[1]) };
+    const lease = new Lease(
+      this.#redis,
+      `${base}:lease`,
+      view,
+      hour,
+      Number(reply[1]),
+      this.#options.owner,
+      this.#options.ttlMs,
+    );
+    lease.startHeartbeat(this.#options.setTimer);
+    return { lease, holder: null };
+  }
+}
