@@ -1,6 +1,7 @@
 // The one place where errors become HTTP responses: core error codes map to status codes here,
 // and schema-validation failures become a 400 that names the parameter and the broken rule.
 import { type ErrorCode, isTandemError, TandemError } from '@tandem/core';
+import { timeInputPattern } from './routes/schemas.ts';
 
 /**
  * HTTP-only code for a rejected rate. Not in core's catalog (no layer below HTTP raises it);
@@ -70,6 +71,9 @@ export function describeValidationError(
   const parameter = path === '' ? context : (path.split('/')[0] ?? path);
   let rule = first.message ?? 'is invalid';
   if (first.keyword === 'format') rule = formatMessages[String(first.params.format)] ?? rule;
+  if (first.keyword === 'pattern' && first.params.pattern === timeInputPattern) {
+    rule = formatMessages['tandem-time']!;
+  }
   if (first.keyword === 'enum' && Array.isArray(first.params.allowedValues)) {
     rule = `must be one of ${(first.params.allowedValues as unknown[]).join(', ')}`;
   }

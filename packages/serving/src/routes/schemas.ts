@@ -22,9 +22,18 @@ export function parseTimeParameter(text: string): number | null {
   return Number.isFinite(value) && value >= 0 && value <= maxTime ? value : null;
 }
 
+/**
+ * The documented shapes of a time parameter, so fuzzers and clients generate parseable values; the
+ * `tandem-time` format then checks the calendar (no February 30) with core's parser.
+ */
+export const timeInputPattern =
+  '^(?:[0-9]{1,15}|[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])' +
+  '(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?(?:Z|[+-](?:0[0-9]|1[0-4]):?[0-5][0-9])?)?)$';
+
 export const timeParameter = (description: string) => ({
   type: 'string',
   format: timeInputFormat,
+  pattern: timeInputPattern,
   maxLength: 40,
   description: `${description}; ISO-8601 (a missing zone means UTC) or epoch milliseconds`,
 });

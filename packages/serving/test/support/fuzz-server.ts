@@ -1,0 +1,48 @@
+// Starts the serving layer on a free port over seeded in-memory readers (batch sealed for most of
+// the last 48 hours, speed for all of them) for scripts/fuzz-api; prints `listening <url>` once ready.
+import { createHash } from 'node:crypto';
+import { listViews } from '@tandem/core';
+import { buildServer } from '../../src/index.ts';
+import { generateEvents, HOUR, MemoryBatchReader, MemorySpeedReader, partialsOf } from './fixtures.ts';
+
+const adminKey = process.env.FUZZ_ADMIN_KEY ?? 'fuzz-admin-key';
+const now = Date.now();
+const start = Math.floor(now / HOUR) * HOUR - 47 * HOUR;
+const views = listViews();
+const events = generateEvents({ seed: 3, from: start, to: now, count: 20_000 });
+const batch = new MemoryBatchReader(views);
+const speed = new MemorySpeedReader(views);
+for (const view of views) {
+  if (view.sessionize !== null) continue;
+  const rows = partialsOf(view, events);
+  speed.rows.set(view.name, rows);
+  for (let hour = start; hour < start + 40 * HOUR; hour += HOUR) batch.publish(view.name, hour, rows);
+}
+speed.watermark = now - 30_000;
+
+const app = await buildServer({
+  batch,
+  speed,
+  apiKeys: [
+    { name: 'fuzz', sha256: createHash('sha256').update(adminKey).digest('hex'), scopes: ['read', 'admin'] },
+  ],
+  // High enough that the fuzzer is never limited; the plugin still runs on every request.
+  rateLimit: { max: 10_000_000, windowMs: 60_000 },
+  requestRecompute: async () => ({ queued: true }),
+  readinessProbes: { redis: async () => 'PONG', kafka: async () => true, lake: async () => true },
+  logLevel: 'warn',
+  dashboardDir: null,
+});
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+console.log(`listening ${url}`);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}
