@@ -1,5 +1,27 @@
 // Every `tandem` subcommand, in the order `tandem --help` lists them.
 import type { AnyCommand } from '../framework/parse.ts';
+import { backfillCommand, batchRunCommand, recomputeCommand } from './batch-ops.ts';
+import { dlqListCommand, dlqReplayCommand, dlqShowCommand } from './dlq.ts';
 import { generateCommand } from './generate.ts';
+import { replayCommand } from './replay.ts';
+import { archiverCommand, batchScheduleCommand, serveCommand, speedCommand, upCommand } from './run.ts';
+import { statusCommand } from './status.ts';
+import { verifyCommand } from './verify.ts';
 
-export const commands: AnyCommand[] = [generateCommand];
+export const commands: AnyCommand[] = [
+  upCommand,
+  serveCommand,
+  speedCommand,
+  archiverCommand,
+  batchScheduleCommand,
+  statusCommand,
+  batchRunCommand,
+  recomputeCommand,
+  backfillCommand,
+  verifyCommand,
+  replayCommand,
+  dlqListCommand,
+  dlqShowCommand,
+  dlqReplayCommand,
+  generateCommand,
+];

@@ -1,0 +1,393 @@
+// `tandem dlq list|show|replay`: look at the dead-letter topic (what was rejected, why, where it
+// came from, the original bytes) and re-inject dead letters into the source topic after a fix.
+// Replayed entries are remembered by their source position in Redis, so they are listed as
+// replayed and never re-injected twice; one that still fails comes back as a new dead letter.
+import type { TandemConfig } from '@tandem/core';
+import { deadLetterHeaders } from '@tandem/speed';
+import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import { type CommandContext, defineCommand, flag, option, withDefault } from '../framework/command.ts';
+import type { Output } from '../framework/output.ts';
+import { formatTime } from '../framework/time.ts';
+import { usageError } from '../framework/usage-error.ts';
+import * as v from '../framework/values.ts';
+import { connectRedis, createKafka, kafkaUnavailable } from '../wiring/clients.ts';
+import { readTopicSnapshot, type TopicMessage } from '../wiring/topic-reader.ts';
+
+/** One dead letter as the ops commands show it. */
+export interface DeadLetter {
+  /** `<dlq partition>:<dlq offset>`, what `dlq show` takes. */
+  id: string;
+  /** `<topic>:<partition>:<offset>` of the original message: the identity of the dead letter. */
+  sourceKey: string;
+  source: { topic: string; partition: number | null; offset: string | null };
+  error: { code: string; message: string; field: string | null; rule: string };
+  routedAt: string | null;
+  pipelineVersion: string | null;
+  /** The original message's Kafka key. */
+  originalKey: string | null;
+  size: number;
+  /** Whether `dlq replay` has re-injected it already. */
+  replayed: boolean;
+  value: Buffer | null;
+}
+
+/** The Redis hash that remembers which dead letters were replayed (source key → replay time). */
+export function replayedKey(config: TandemConfig): string {
+  return `${config.redis.prefix}:dlq:replayed:${config.kafka.dlqTopic}`;
+}
+
+function toDeadLetter(message: TopicMessage, replayed: Set<string>): DeadLetter {
+  const h = message.headers;
+  const sourceTopic = h[deadLetterHeaders.sourceTopic] ?? '';
+  const sourceKey = message.key?.toString('utf8') ?? `${message.partition}:${message.offset}`;
+  return {
+    id: `${message.partition}:${message.offset}`,
+    sourceKey,
+    source: {
+      topic: sourceTopic,
+      partition: h[deadLetterHeaders.sourcePartition] ? Number(h[deadLetterHeaders.sourcePartition]) : null,
+      offset: h[deadLetterHeaders.sourceOffset] ?? null,
+    },
+    error: {
+      code: h[deadLetterHeaders.errorCode] ?? 'unknown',
+      message: h[deadLetterHeaders.errorMessage] ?? '',
+      field: h[deadLetterHeaders.errorField] ?? null,
+      rule: h[deadLetterHeaders.errorRule] ?? '',
+    },
+    routedAt: h[deadLetterHeaders.routedAt] ?? null,
+    pipelineVersion: h[deadLetterHeaders.pipelineVersion] ?? null,
+    originalKey: h[deadLetterHeaders.sourceKey] ?? null,
+    size: message.value?.byteLength ?? 0,
+    replayed: replayed.has(sourceKey),
+    value: message.value,
+  };
+}
+
+/** A printable preview of original bytes: text with control characters escaped, or hex when not UTF-8. */
+export function preview(value: Buffer | null, max = 60): string {
+  if (value === null) return '(null)';
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(value);
+  const valid = Buffer.from(text, 'utf8').equals(value);
+  const shown = valid
+    ? // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
+      text.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    : text.replace(/\uFFFD/g, '\\ufffd');
+  const cut = shown.length > max ? `${shown.slice(0, max)}… (${value.byteLength} bytes)` : shown;
+  return valid ? cut : `${cut} [not UTF-8]`;
+}
+
+interface Filters {
+  code?: string | undefined;
+  rule?: string | undefined;
+  includeReplayed: boolean;
+}
+
+function matches(letter: DeadLetter, filters: Filters): boolean {
+  if (!filters.includeReplayed && letter.replayed) return false;
+  if (
+    filters.code !== undefined &&
+    letter.error.code !== filters.code &&
+    !letter.error.code.endsWith(filters.code)
+  )
+    return false;
+  if (filters.rule !== undefined && letter.error.rule !== filters.rule) return false;
+  return true;
+}
+
+/** Every dead letter now in the topic, one per source message (a replayed speed batch re-sends identical keys). */
+export async function readDeadLetters(
+  kafka: Kafka,
+  redis: Redis,
+  config: TandemConfig,
+  signal: AbortSignal,
+): Promise<DeadLetter[]> {
+  const replayed = new Set(await redis.hkeys(replayedKey(config)));
+  let messages: TopicMessage[];
+  try {
+    messages = await readTopicSnapshot(kafka, config.kafka.dlqTopic, { signal });
+  } catch (error) {
+    if (error instanceof Error && /ECONNREFUSED|Connection error|connect/.test(error.message)) {
+      throw kafkaUnavailable(config.kafka, error);
+    }
+    throw error;
+  }
+  const seen = new Set<string>();
+  const letters: DeadLetter[] = [];
+  for (const message of messages) {
+    const letter = toDeadLetter(message, replayed);
+    if (seen.has(letter.sourceKey)) continue;
+    seen.add(letter.sourceKey);
+    letters.push(letter);
+  }
+  letters.sort((a, b) => (a.routedAt ?? '').localeCompare(b.routedAt ?? '') || a.id.localeCompare(b.id));
+  return letters;
+}
+
+function toJson(letter: DeadLetter, withValue: boolean): Record<string, unknown> {
+  const { value, ...rest } = letter;
+  return {
+    ...rest,
+    preview: preview(value, 200),
+    ...(withValue ? { valueBase64: value?.toString('base64') ?? null } : {}),
+  };
+}
+
+async function withClients<T>(
+  context: CommandContext,
+  work: (kafka: Kafka, redis: Redis, config: TandemConfig) => Promise<T>,
+): Promise<T> {
+  const config = context.config();
+  const redis = await connectRedis(config.redis);
+  try {
+    return await work(createKafka(config.kafka, 'dlq'), redis, config);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function printList(out: Output, letters: DeadLetter[], total: number): void {
+  if (letters.length === 0) {
+    out.line(
+      total === 0 ? 'The dead-letter queue is empty.' : `No dead letter matches (${total} in the queue).`,
+    );
+    return;
+  }
+  out.table(letters, [
+    { header: 'ID', cell: (l) => l.id },
+    { header: 'ROUTED', cell: (l) => (l.routedAt ? formatTime(Date.parse(l.routedAt)) : '—') },
+    { header: 'ERROR', cell: (l) => l.error.code.replace('TANDEM_ERR_EVENT_', '') },
+    { header: 'FIELD/RULE', cell: (l) => `${l.error.field ?? '—'}/${l.error.rule}` },
+    {
+      header: 'SOURCE',
+      cell: (l) => `${l.source.topic}:${l.source.partition ?? '?'}:${l.source.offset ?? '?'}`,
+    },
+    { header: 'STATE', cell: (l) => (l.replayed ? 'replayed' : 'dead') },
+    { header: 'ORIGINAL', cell: (l) => preview(l.value, 48) },
+  ]);
+}
+
+const filterOptions = {
+  code: option(v.text('an error code, e.g. TANDEM_ERR_EVENT_INVALID_JSON or INVALID_JSON'), {
+    description: 'only dead letters with this error code',
+    placeholder: 'code',
+  }),
+  rule: option(
+    v.text(
+      'a rule name: size, utf8, json, object, required, type, maxLength, format, finite, minimum, maximum, future, …',
+    ),
+    {
+      description: 'only dead letters that broke this rule',
+      placeholder: 'rule',
+    },
+  ),
+};
+
+export const dlqListCommand = defineCommand({
+  path: ['dlq', 'list'],
+  summary: 'list dead letters: why each was rejected and where it came from',
+  description:
+    'Reads the dead-letter topic (TANDEM_DLQ_TOPIC, default events.dlq) as it is now. Each source message ' +
+    'is listed once, with its error code, field and rule, its position in the source topic and a preview ' +
+    'of the original bytes. Entries already re-injected by `tandem dlq replay` are hidden unless --all.',
+  options: {
+    ...filterOptions,
+    all: flag('include dead letters that were already replayed'),
+    limit: withDefault(v.integer(1, 100_000), 50, {
+      description: 'show at most this many (the newest)',
+      placeholder: 'n',
+    }),
+  },
+  reports: true,
+  examples: [
+    'tandem dlq list',
+    'tandem dlq list --code INVALID_JSON --limit 10',
+    'tandem dlq list --all --json | jq length',
+  ],
+  async run(context, options) {
+    return withClients(context, async (kafka, redis, config) => {
+      const letters = await readDeadLetters(kafka, redis, config, context.signal);
+      const selected = letters.filter((l) =>
+        matches(l, { code: options.code, rule: options.rule, includeReplayed: options.all }),
+      );
+      const shown = selected.slice(-options.limit);
+      printList(context.out, shown, letters.length);
+      if (shown.length < selected.length)
+        context.out.line(`(${selected.length - shown.length} older not shown; raise --limit)`);
+      const byCode: Record<string, number> = {};
+      for (const l of selected) byCode[l.error.code] = (byCode[l.error.code] ?? 0) + 1;
+      if (shown.length > 0) {
+        context.out.line('');
+        context.out.line(
+          `${selected.length} dead letters (${Object.entries(byCode)
+            .map(([code, n]) => `${code.replace('TANDEM_ERR_EVENT_', '')} ${n}`)
+            .join(', ')}); ${letters.filter((l) => l.replayed).length} replayed`,
+        );
+      }
+      context.out.result({
+        topic: config.kafka.dlqTopic,
+        total: letters.length,
+        matching: selected.length,
+        byCode,
+        deadLetters: shown.map((l) => toJson(l, false)),
+      });
+      return 0;
+    });
+  },
+});
+
+export const dlqShowCommand = defineCommand({
+  path: ['dlq', 'show'],
+  summary: 'show one dead letter in full, with its original bytes',
+  options: {},
+  positionals: {
+    name: 'id',
+    description: 'the ID from `tandem dlq list` (<partition>:<offset>) or the source key',
+    min: 1,
+    max: 1,
+  },
+  reports: true,
+  examples: ['tandem dlq show 0:17', 'tandem dlq show events:3:1042 --json'],
+  async run(context, _options, positionals) {
+    const id = positionals[0]!;
+    if (!/^\d+:\d+$/.test(id) && !/^.+:\d+:\d+$/.test(id)) {
+      throw usageError(
+        `"${id}" is not a dead-letter ID; expected <partition>:<offset> as listed by tandem dlq list, or <topic>:<partition>:<offset>`,
+      );
+    }
+    return withClients(context, async (kafka, redis, config) => {
+      const letters = await readDeadLetters(kafka, redis, config, context.signal);
+      const letter = letters.find((l) => l.id === id || l.sourceKey === id);
+      if (!letter) {
+        context.out.error(
+          `no dead letter ${id} in ${config.kafka.dlqTopic} (${letters.length} there; see tandem dlq list --all)`,
+        );
+        return 1;
+      }
+      const out = context.out;
+      out.line(`${out.style('dead letter', 'bold')} ${letter.id}${letter.replayed ? ' (replayed)' : ''}`);
+      out.line(`  error      ${letter.error.code}: ${letter.error.message}`);
+      out.line(`  field      ${letter.error.field ?? '—'}   rule ${letter.error.rule}`);
+      out.line(
+        `  source     ${letter.source.topic} partition ${letter.source.partition} offset ${letter.source.offset}  key ${letter.originalKey ?? '—'}`,
+      );
+      out.line(`  routed at  ${letter.routedAt ?? '—'} by ${letter.pipelineVersion ?? '—'}`);
+      out.line(`  size       ${letter.size} bytes`);
+      out.line(`  original   ${preview(letter.value, 2_000)}`);
+      if (letter.value && preview(letter.value, 2_000).includes('[not UTF-8]')) {
+        out.line(
+          `  hex        ${letter.value
+            .subarray(0, 256)
+            .toString('hex')
+            .replace(/(.{2})/g, '$1 ')}`,
+        );
+      }
+      out.result(toJson(letter, true));
+      return 0;
+    });
+  },
+});
+
+export const dlqReplayCommand = defineCommand({
+  path: ['dlq', 'replay'],
+  summary: 're-inject dead letters into the source topic after a fix',
+  description:
+    'Sends the original bytes and key of each matching dead letter back to the topic it came from, so the ' +
+    'speed layer validates it again (after a fix: a raised limit, a corrected schema, a repaired producer). ' +
+    'Each replayed entry is remembered and not replayed twice; one that still fails is dead-lettered again ' +
+    'as a new entry and stays in the queue. Valid events that were already counted are dropped by the ' +
+    'layers’ event_id deduplication.',
+  options: {
+    ...filterOptions,
+    limit: option(v.integer(1, 10_000_000), {
+      description: 'replay at most this many (oldest first)',
+      placeholder: 'n',
+      defaultText: 'all',
+    }),
+    'dry-run': flag('list what would be replayed; send nothing'),
+  },
+  reports: true,
+  examples: [
+    'tandem dlq replay --dry-run',
+    'EVENT_MAX_BYTES=131072 tandem speed &   # after raising the size limit …',
+    'tandem dlq replay --code TOO_LARGE      # … re-inject the oversized events',
+  ],
+  async run(context, options) {
+    return withClients(context, async (kafka, redis, config) => {
+      const letters = await readDeadLetters(kafka, redis, config, context.signal);
+      let selected = letters.filter((l) =>
+        matches(l, { code: options.code, rule: options.rule, includeReplayed: false }),
+      );
+      if (options.limit !== undefined) selected = selected.slice(0, options.limit);
+      const unknownSource = selected.filter((l) => l.source.topic === '');
+      if (unknownSource.length > 0) {
+        context.out.warn(`${unknownSource.length} dead letters have no source topic header; skipping them`);
+        selected = selected.filter((l) => l.source.topic !== '');
+      }
+      if (options['dry-run']) {
+        context.out.line(`would replay ${selected.length} of ${letters.length} dead letters:`);
+        printList(context.out, selected, letters.length);
+        context.out.result({
+          dryRun: true,
+          wouldReplay: selected.length,
+          deadLetters: selected.map((l) => toJson(l, false)),
+        });
+        return 0;
+      }
+      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      try {
+        await producer.connect();
+      } catch (error) {
+        throw kafkaUnavailable(config.kafka, error);
+      }
+      const progress = context.out.progress({
+        label: 'dlq replay',
+        total: selected.length,
+        unit: 'messages',
+      });
+      let replayed = 0;
+      try {
+        // Per batch: produce (acks all), then remember. A crash in between replays a batch twice,
+        // which event_id deduplication absorbs; the reverse order could lose messages.
+        for (let i = 0; i < selected.length; i += 500) {
+          if (context.signal.aborted) break;
+          const batch = selected.slice(i, i + 500);
+          const byTopic = new Map<string, DeadLetter[]>();
+          for (const l of batch) byTopic.set(l.source.topic, [...(byTopic.get(l.source.topic) ?? []), l]);
+          await producer.sendBatch({
+            acks: -1,
+            topicMessages: [...byTopic].map(([topic, entries]) => ({
+              topic,
+              messages: entries.map((l) => ({
+                key: l.originalKey,
+                value: l.value,
+                headers: {
+                  'tandem-replayed-from': `${config.kafka.dlqTopic}:${l.id}`,
+                  'tandem-replayed-source': l.sourceKey,
+                },
+              })),
+            })),
+          });
+          const now = new Date(context.now()).toISOString();
+          await redis.hset(replayedKey(config), Object.fromEntries(batch.map((l) => [l.sourceKey, now])));
+          replayed += batch.length;
+          progress.tick(batch.length);
+        }
+      } finally {
+        progress.stop(`replayed ${replayed} of ${selected.length} dead letters`);
+        await producer.disconnect();
+      }
+      context.out.line(
+        `re-injected ${replayed} dead letters into ${[...new Set(selected.map((l) => l.source.topic))].join(', ') || '—'}; ` +
+          'those that still fail will be dead-lettered again (see tandem dlq list).',
+      );
+      context.out.result({
+        dryRun: false,
+        replayed,
+        selected: selected.length,
+        interrupted: context.signal.aborted,
+      });
+      return context.signal.aborted ? 130 : 0;
+    });
+  },
+});

@@ -1,0 +1,210 @@
+// The long-running commands: `tandem serve`, `speed`, `archiver`, `batch schedule`, and `up` (all of
+// them in one process, optionally with generated traffic). Each runs until SIGINT/SIGTERM, then
+// stops its components in reverse order — the speed worker abandons its in-flight micro-batch
+// uncommitted, the archiver flushes and commits, the scheduler lets a running hour finish or lose
+// its lease, so nothing is left half-published.
+import { randomInt } from 'node:crypto';
+import { type CommandContext, defineCommand, option, withDefault } from '../framework/command.ts';
+import * as v from '../framework/values.ts';
+import type { TrafficOptions } from '../generate/traffic.ts';
+import { ComponentSet, type Starter } from '../wiring/lifecycle.ts';
+import { createLogger } from '../wiring/logger.ts';
+import { Platform } from '../wiring/platform.ts';
+import { lateByFor, runGeneration } from './generate.ts';
+
+/** Runs starters until a signal or a component's fatal error; the exit code says which. */
+async function runComponents(
+  context: CommandContext,
+  build: (platform: Platform, components: ComponentSet, announce: (url: string) => void) => Starter[],
+  extra?: (platform: Platform, signal: AbortSignal) => Promise<void>,
+): Promise<number> {
+  const config = context.config();
+  const platform = new Platform(config, createLogger(config));
+  const components = new ComponentSet(context.out);
+  let fatal: unknown;
+  try {
+    const starters = build(platform, components, (url) => announceUrls(context, url));
+    await components.startAll(starters, context.signal);
+    if (!context.signal.aborted) context.out.info('running; press Ctrl-C to stop');
+    const background = extra?.(platform, context.signal).catch((error: unknown) => components.fail(error));
+    fatal = await components.wait(context.signal);
+    await background;
+  } catch (error) {
+    fatal = error;
+  } finally {
+    const errors: unknown[] = [];
+    await components.stopAll().catch((error: unknown) => errors.push(error));
+    await platform.close().catch((error: unknown) => errors.push(error));
+    if (errors.length > 0 && fatal === undefined)
+      fatal = new AggregateError(errors, 'shutdown was not clean');
+    else if (errors.length > 0) context.out.error(`also while stopping: ${errors.map(String).join('; ')}`);
+  }
+  if (fatal !== undefined) throw fatal;
+  context.out.info('stopped cleanly');
+  return 0;
+}
+
+function announceUrls(context: CommandContext, url: string): void {
+  const out = context.out;
+  out.info('');
+  out.info(`  ${out.style('API', 'bold', 'err')}        ${url}/v1/views`);
+  out.info(`  ${out.style('docs', 'bold', 'err')}       ${url}/docs`);
+  out.info(
+    `  ${out.style('status', 'bold', 'err')}     ${url}/v1/status   (or: packages/cli/bin/tandem status)`,
+  );
+  out.info(`  ${out.style('dashboard', 'bold', 'err')}  ${url}/`);
+  out.info('');
+}
+
+export const serveCommand = defineCommand({
+  path: ['serve'],
+  summary: 'run the serving layer (HTTP API, docs, metrics, dashboard)',
+  description:
+    'Serves /v1 (series, top, trending, status, ops), /docs, /metrics, /healthz, /readyz and the dashboard ' +
+    'at /, merging sealed batch hours with the speed layer’s real-time views. Listens on HOST:PORT ' +
+    '(127.0.0.1:8080 by default). API keys come from TANDEM_API_KEYS.',
+  options: {},
+  reports: false,
+  examples: ['tandem serve', 'PORT=9090 HOST=0.0.0.0 TANDEM_API_KEYS=ops:read+admin:s3cret tandem serve'],
+  async run(context) {
+    return runComponents(context, (platform, _components, announce) => [platform.serveStarter(announce)]);
+  },
+});
+
+export const speedCommand = defineCommand({
+  path: ['speed'],
+  summary: 'run a speed-layer worker (Kafka → real-time views in Redis)',
+  description:
+    'Joins the speed consumer group (SPEED_GROUP_ID) on TANDEM_TOPIC and keeps the real-time views in Redis, ' +
+    'exactly once. Run several for more throughput: Kafka spreads the partitions. It follows the active ' +
+    'namespace pointer, so a `tandem replay` switches it over to the rebuilt views. Also runs the janitor ' +
+    'that drops real-time data of hours the batch layer has sealed (after SPEED_SEALED_GRACE_MS).',
+  options: {},
+  reports: false,
+  examples: ['tandem speed', 'SPEED_ALLOWED_LATENESS_MS=60000 tandem speed'],
+  async run(context) {
+    return runComponents(context, (platform) => [platform.speedStarter(), platform.janitorStarter()]);
+  },
+});
+
+export const archiverCommand = defineCommand({
+  path: ['archiver'],
+  summary: 'run the archiver (Kafka → hourly log partitions in the lake)',
+  description:
+    'Writes every valid event into logs/dt=…/hour=…/ of its event hour under LAKE_URL, committing offsets only ' +
+    'after the upload is durable, and keeps the per-partition watermark objects the batch scheduler reads.',
+  options: {},
+  reports: false,
+  examples: [
+    'tandem archiver',
+    'LAKE_URL=s3://tandem/lake S3_ENDPOINT=http://127.0.0.1:9000 tandem archiver',
+  ],
+  async run(context) {
+    return runComponents(context, (platform, components) => [
+      platform.archiverStarter((e) => components.fail(e)),
+    ]);
+  },
+});
+
+export const batchScheduleCommand = defineCommand({
+  path: ['batch', 'schedule'],
+  summary: 'run the batch scheduler (hourly runs, nightly recompute, catch-up)',
+  description:
+    'On start, catches up missing and stale hours (oldest first); then computes each hour once it is complete ' +
+    '(BATCH_HOURLY_CRON) and recomputes the previous day nightly (BATCH_NIGHTLY_CRON). A Redis lease per ' +
+    '(view, hour) lets several schedulers share the work without writing the same hour twice.',
+  options: {},
+  reports: false,
+  examples: ['tandem batch schedule', 'BATCH_HOURLY_CRON="*/5 * * * *" tandem batch schedule'],
+  async run(context) {
+    return runComponents(context, (platform) => [platform.schedulerStarter()]);
+  },
+});
+
+export const upCommand = defineCommand({
+  path: ['up'],
+  summary: 'run every component in one process (single machine, demos)',
+  description:
+    'Starts the speed layer (and its janitor), the archiver, the batch scheduler and the serving layer in one ' +
+    'process, and prints where to look. With --traffic it also generates live traffic to Kafka (see `tandem ' +
+    'generate`), including late, duplicate and bad events, until stopped.',
+  options: {
+    traffic: option(v.positiveNumber('events/s'), {
+      description: 'also generate this many events per second of live traffic',
+      placeholder: 'rate',
+      defaultText: 'no traffic',
+    }),
+    late: withDefault(v.ratio(), 0.01, {
+      description: 'late events per event in the traffic',
+      placeholder: 'ratio',
+    }),
+    duplicates: withDefault(v.ratio(), 0.01, {
+      description: 'duplicates per event in the traffic',
+      placeholder: 'ratio',
+    }),
+    bad: withDefault(v.ratio(), 0.005, {
+      description: 'bad messages per event in the traffic',
+      placeholder: 'ratio',
+    }),
+    'traffic-start': option(v.time(), {
+      description: 'event time the traffic starts at; a past time is sent at once, then live',
+      placeholder: 'time',
+      defaultText: 'now',
+    }),
+    seed: option(v.integer(0, 2 ** 31 - 1), {
+      description: 'seed of the traffic',
+      placeholder: 'n',
+      defaultText: 'random',
+    }),
+  },
+  reports: false,
+  examples: [
+    'tandem up',
+    'tandem up --traffic 50 --late 2% --bad 1%',
+    'tandem up --traffic 100 --traffic-start -3m   # a 3-minute backlog first, so late events show at once',
+  ],
+  async run(context, options) {
+    const rate = options.traffic;
+    return runComponents(
+      context,
+      (platform, components, announce) => [
+        platform.speedStarter(),
+        platform.janitorStarter(),
+        platform.archiverStarter((e) => components.fail(e)),
+        platform.schedulerStarter(),
+        platform.serveStarter(announce),
+      ],
+      rate === undefined
+        ? undefined
+        : async (platform, signal) => {
+            const start = options['traffic-start'] ?? context.now();
+            const traffic: TrafficOptions = {
+              seed: options.seed ?? randomInt(0, 2 ** 31 - 1),
+              start,
+              // "Until stopped": a year of event time is as good as forever.
+              durationMs: 365 * 86_400_000,
+              rate,
+              endpoints: 40,
+              users: 2_000,
+              lateRatio: options.late,
+              duplicateRatio: options.duplicates,
+              badRatio: options.bad,
+              lateByMs: lateByFor(platform.config, 5_000),
+              maxJitterMs: 5_000,
+              diurnalAmplitude: 0.3,
+              endpointSkew: 1.1,
+              userSkew: 0.8,
+              anonymousRatio: 0.05,
+              idPrefix: null,
+            };
+            context.out.info(`traffic: ~${rate}/s to ${platform.config.kafka.topic} (seed ${traffic.seed})`);
+            await runGeneration(
+              platform.config,
+              traffic,
+              { to: 'kafka', topic: platform.config.kafka.topic, burst: false },
+              { signal, out: context.out, progress: false },
+            );
+          },
+    );
+  },
+});

@@ -1,0 +1,174 @@
+// The batch layer as the cli uses it: its reader, its ops entry points (one hour, a forced range,
+// backfill of missing and stale hours) and its scheduler, over the shared lake and Redis. The cli
+// drives ranges one hour at a time so that Ctrl-C stops between hours: each hour is published by
+// the batch layer's pointer-last write, so an interrupted command never leaves half an hour.
+import {
+  type BatchLayer,
+  type BatchViewReader,
+  type HourOutcome as BatchHourOutcome,
+  openBatchLayer,
+  type RecomputePlanEntry,
+} from '@tandem/batch';
+import type { TandemConfig, TimeRange } from '@tandem/core';
+import type { ObjectStore } from '@tandem/lake';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export type BatchReaderLike = BatchViewReader;
+export type RunRecordLike = Awaited<ReturnType<BatchViewReader['runHistory']>>[number];
+
+/** Outcome of one (view, hour), as the ops commands print and return it. */
+export interface HourOutcome {
+  view: string;
+  hour: number;
+  status: 'published' | 'skipped' | 'failed';
+  runId: string | null;
+  reason: string | null;
+  rowsIn: number | null;
+  rowsOut: number | null;
+  badRows: number | null;
+  duplicateRows: number | null;
+  durationMs: number | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface HourWork {
+  signal: AbortSignal;
+  /** Called after each hour finishes (progress). */
+  onHour?: (outcome: HourOutcome) => void;
+}
+
+export type PlanEntry = RecomputePlanEntry;
+
+function toOutcome(outcome: BatchHourOutcome): HourOutcome {
+  const pointer = outcome.status === 'published' ? outcome.pointer : null;
+  const error = outcome.error;
+  return {
+    view: outcome.view,
+    hour: outcome.hour,
+    status: outcome.status,
+    runId: outcome.runId,
+    reason: outcome.reason,
+    rowsIn: pointer?.rowsIn ?? null,
+    rowsOut: pointer?.rowsOut ?? null,
+    badRows: pointer?.badRows ?? null,
+    duplicateRows: pointer?.duplicateRows ?? null,
+    durationMs: pointer ? pointer.finishedAt - pointer.startedAt : null,
+    error:
+      error === null
+        ? null
+        : {
+            code: 'code' in error && typeof error.code === 'string' ? error.code : error.name,
+            message: error.message,
+          },
+  };
+}
+
+export class BatchOps {
+  readonly layer: BatchLayer;
+
+  constructor(layer: BatchLayer) {
+    this.layer = layer;
+  }
+
+  get reader(): BatchViewReader {
+    return this.layer.reader;
+  }
+
+  /** Computes and publishes one hour, even when it is sealed and unchanged. */
+  async runHour(view: string, hour: number): Promise<HourOutcome> {
+    return toOutcome(await this.layer.runHour(view, hour, { force: true, trigger: 'manual' }));
+  }
+
+  /** Hours of the range with their inputs and current run (a dry run's listing). */
+  async plan(view: string, range: TimeRange): Promise<PlanEntry[]> {
+    return (await this.layer.recompute(view, range, { dryRun: true })).plan;
+  }
+
+  /** Force-recomputes the complete hours of the range, oldest first; stops between hours on abort. */
+  async recompute(view: string, range: TimeRange, work: HourWork): Promise<HourOutcome[]> {
+    const plan = await this.plan(view, range);
+    const outcomes: HourOutcome[] = [];
+    for (const entry of plan) {
+      if (work.signal.aborted) break;
+      const outcome: HourOutcome = entry.complete
+        ? toOutcome(await this.layer.runHour(view, entry.hour, { force: true, trigger: 'recompute' }))
+        : {
+            ...emptyOutcome(view, entry.hour),
+            status: 'skipped',
+            reason: 'incomplete: the hour’s logs may still grow',
+          };
+      outcomes.push(outcome);
+      work.onHour?.(outcome);
+    }
+    return outcomes;
+  }
+
+  /** Missing and stale complete hours per view, oldest first. */
+  async backfillPlan(
+    views: string[],
+  ): Promise<Array<{ view: string; hour: number; why: 'missing' | 'stale' }>> {
+    const entries: Array<{ view: string; hour: number; why: 'missing' | 'stale' }> = [];
+    for (const view of views) {
+      const plan = await this.layer.plan(view);
+      const stale = new Set(plan.stale);
+      for (const hour of [...new Set([...plan.missing, ...plan.stale])].sort((a, b) => a - b)) {
+        entries.push({ view, hour, why: stale.has(hour) ? 'stale' : 'missing' });
+      }
+    }
+    return entries;
+  }
+
+  /** Computes the planned hours (not forced: an hour that became up to date meanwhile is skipped). */
+  async backfill(plan: Array<{ view: string; hour: number }>, work: HourWork): Promise<HourOutcome[]> {
+    const outcomes: HourOutcome[] = [];
+    for (const { view, hour } of plan) {
+      if (work.signal.aborted) break;
+      const outcome = toOutcome(await this.layer.runHour(view, hour, { trigger: 'backfill' }));
+      outcomes.push(outcome);
+      work.onHour?.(outcome);
+    }
+    return outcomes;
+  }
+
+  async startScheduler(): Promise<{ stop(): Promise<void> }> {
+    const scheduler = this.layer.createScheduler();
+    scheduler.start();
+    return { stop: () => scheduler.stop() };
+  }
+
+  close(): Promise<void> {
+    return this.layer.close();
+  }
+}
+
+function emptyOutcome(view: string, hour: number): HourOutcome {
+  return {
+    view,
+    hour,
+    status: 'skipped',
+    runId: null,
+    reason: null,
+    rowsIn: null,
+    rowsOut: null,
+    badRows: null,
+    duplicateRows: null,
+    durationMs: null,
+    error: null,
+  };
+}
+
+export async function openBatchOps(
+  config: TandemConfig,
+  lake: ObjectStore,
+  redis: Redis,
+  logger: Logger,
+): Promise<BatchOps> {
+  const layer = await openBatchLayer({
+    config,
+    store: lake,
+    redis,
+    logger: logger.child({ component: 'batch' }),
+  });
+  return new BatchOps(layer);
+}
