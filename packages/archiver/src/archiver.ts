@@ -28,6 +28,7 @@ import {
 import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
+import { eventLine } from './event-line.ts';
 import { type ArchiverMetrics, createArchiverMetrics } from './metrics.ts';
 import { type ArchiverInit, type ArchiverOptions, resolveArchiverOptions } from './options.ts';
 import { type HourBuffer, type SealReason, Segment } from './segment.ts';
@@ -344,7 +345,7 @@ export class Archiver {
       let full: SealReason | null;
       if (parsed?.ok) {
         const event = parsed.event;
-        full = segment.add(offset, hourStart(event.timestamp), event.timestamp, JSON.stringify(event));
+        full = segment.add(offset, hourStart(event.timestamp), event.timestamp, eventLine(event));
         if (state.maxEventTime === null || event.timestamp > state.maxEventTime)
           state.maxEventTime = event.timestamp;
       } else {
