@@ -395,7 +395,7 @@ describe('operations', () => {
     expect(metrics.body).toContain('tandem_serving_cache_hits');
   });
 
-  test('unknown views and routes answer 404 with a coded body and a request id', async () => {
+  test('unknown views and routes answer 404, known paths with another method 405', async () => {
     seeded = await seededServer();
     const view = await seeded.app.inject({
       url: '/v1/views/nope/series',
@@ -404,6 +404,9 @@ describe('operations', () => {
     expect(view.statusCode).toBe(404);
     expect(view.json().error).toMatchObject({ code: 'TANDEM_ERR_VIEW_UNKNOWN', requestId: 'abc-123' });
     expect(view.headers['x-request-id']).toBe('abc-123');
+    const method = await seeded.app.inject({ method: 'DELETE', url: '/v1/views' });
+    expect(method.statusCode).toBe(405);
+    expect(method.headers.allow).toContain('GET');
     const route = await seeded.app.inject({ url: '/v2/whatever' });
     expect(route.statusCode).toBe(404);
     expect(route.json().error.code).toBe('TANDEM_ERR_NOT_FOUND');

@@ -1,0 +1,285 @@
+// Benchmark of the serving layer on the local stack (one JSON line on stdout), per issue 7:
+// - seeds 30 days x 200 endpoints of batch views by writing raw logs to a file:// lake and running
+//   the real batch layer over every hour (DuckDB -> Parquet -> pointers), plus the live hours (the
+//   last two sealed hours, as in the grace period, and the unsealed ones) in Redis through the
+//   speed layer's apply script;
+// - autocannon, 50 connections, 20 s each, against (a) a 24-hour hourly series of one endpoint
+//   (sealed hours from batch, the live hours from speed) and (b) a 7-day daily series of all 200
+//   endpoints (groupBy=endpoint) over the last 7 complete UTC days, and a Fastify hello-world
+//   measured in the same run as the baseline. The servers run in child processes, with API-key
+//   auth and the Redis-backed rate limit on (limit out of reach), logging at warn.
+// Cold (first) latencies go to stderr; BENCH_DURATION, BENCH_EVENTS_PER_HOUR shrink a trial run.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { openBatchLayer } from '../../packages/batch/src/index.ts';
+import { loadConfig } from '../../packages/core/src/config.ts';
+import { compileReducer, DAY_MS, getView, HOUR_MS, type TandemEvent } from '../../packages/core/src/index.ts';
+import { logPartitionPrefix, openObjectStore } from '../../packages/lake/src/index.ts';
+import { BucketDeltaBuilder } from '../../packages/speed/src/bucket-deltas.ts';
+import { createRedisClient } from '../../packages/speed/src/clients.ts';
+import { speedKeys } from '../../packages/speed/src/key-schema.ts';
+import { applyBatch, claimPartition } from '../../packages/speed/src/scripts.ts';
+
+const DAYS = 30;
+const ENDPOINTS = 200;
+const EVENTS_PER_HOUR = Number(process.env.BENCH_EVENTS_PER_HOUR ?? 1000);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
+const CONNECTIONS = 50;
+const log = (message: string) => process.stderr.write(`[bench serving] ${message}\n`);
+
+// autocannon is a dev dependency of @tandem/serving, not of the workspace root.
+const requireFromServing = createRequire(new URL('../../packages/serving/package.json', import.meta.url));
+type AutocannonResult = {
+  requests: { average: number };
+  latency: { p99: number; average: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+};
+const autocannon = requireFromServing('autocannon') as (options: object) => Promise<AutocannonResult>;
+
+const config = loadConfig();
+const runId = randomUUID().slice(0, 8);
+const prefix = `bench-serving-${runId}`;
+const apiKey = `bench-${randomUUID()}`;
+const now = Date.now();
+const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
+const sealedEnd = currentHour - 2 * HOUR_MS;
+const sealedStart = Math.floor((sealedEnd - DAYS * DAY_MS) / HOUR_MS) * HOUR_MS;
+const speedStart = sealedEnd - 2 * HOUR_MS;
+
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hourEvents(hour: number, until = hour + HOUR_MS): TandemEvent[] {
+  const rand = random(hour / HOUR_MS);
+  const events: TandemEvent[] = [];
+  const statuses = [200, 200, 200, 200, 201, 204, 304, 404, 500, 503];
+  for (let i = 0; i < EVENTS_PER_HOUR; i++) {
+    const timestamp = hour + Math.floor(rand() * HOUR_MS);
+    if (timestamp >= until) continue;
+    // Zipf-like: low endpoint numbers are busier.
+    const endpoint = Math.floor(ENDPOINTS * rand() ** 2);
+    events.push({
+      event_id: `${hour}-${i}`,
+      timestamp,
+      endpoint: `/api/resource-${endpoint}`,
+      method: rand() < 0.8 ? 'GET' : 'POST',
+      status_code: statuses[Math.floor(rand() * statuses.length)]!,
+      response_time_ms: 1 + Math.floor(rand() * rand() * 3000),
+      bytes_sent: Math.floor(rand() * 100_000),
+      user_id: `user-${Math.floor(rand() * 5000)}`,
+      session_id: null,
+      page_id: rand() < 0.7 ? `page-${Math.floor(rand() * 300)}` : null,
+    });
+  }
+  return events;
+}
+
+async function seed(lakeDir: string, tempDirectory: string): Promise<void> {
+  const started = performance.now();
+  const store = openObjectStore({ url: `file://${lakeDir}` });
+  const hours: number[] = [];
+  for (let hour = sealedStart; hour < sealedEnd; hour += HOUR_MS) hours.push(hour);
+  for (const hour of hours) {
+    const lines = hourEvents(hour).map((event) => JSON.stringify(event));
+    await store.put(
+      `${logPartitionPrefix(hour)}events+0+${hour / HOUR_MS}.json.gz`,
+      gzipSync(`${lines.join('\n')}\n`),
+    );
+  }
+  log(`wrote ${hours.length} hours of logs (${hours.length * EVENTS_PER_HOUR} events) in ${ms(started)}`);
+  const redis = createRedisClient(config.redis);
+  const batch = await openBatchLayer({
+    store,
+    redis,
+    redisPrefix: prefix,
+    tempDirectory,
+    threads: 2,
+    memoryLimit: '1GB',
+    concurrency: 2,
+    logger: requireFromServing('pino')({ level: 'warn' }),
+  });
+  try {
+    const batchStarted = performance.now();
+    const outcomes = await batch.runHours('endpoint_hourly', hours);
+    const failed = outcomes.filter((outcome) => outcome.status !== 'published');
+    if (failed.length > 0)
+      throw new Error(`batch did not publish ${failed.length} hours: ${failed[0]?.reason}`);
+    log(`batch published ${outcomes.length} hours of endpoint_hourly in ${ms(batchStarted)}`);
+
+    // Live hours through the speed layer's apply script (partition 0), watermark near now.
+    const keys = speedKeys(prefix);
+    const live: TandemEvent[] = [];
+    for (let hour = speedStart; hour <= currentHour; hour += HOUR_MS) live.push(...hourEvents(hour, now));
+    const claim = await claimPartition(redis, keys.meta(0), 'bench', Date.now());
+    await redis.sadd(keys.partitions(), '0');
+    const deltas = new BucketDeltaBuilder(keys, 0, DAY_MS);
+    const view = getView('endpoint_hourly');
+    const reducer = compileReducer(view);
+    for (const event of live) reducer.add(event);
+    const ops = new Map(Object.entries(view.measures).map(([name, measure]) => [name, measure.op]));
+    deltas.addRows(
+      { name: view.name, version: view.version, bucketMs: view.bucketMs, measureOps: ops },
+      0,
+      reducer.rows(),
+    );
+    const maxEventTime = Math.max(...live.map((event) => event.timestamp));
+    const result = await applyBatch(redis, {
+      metaKey: keys.meta(0),
+      sessionsKey: keys.sessions(0),
+      epoch: claim.epoch,
+      owner: 'bench',
+      prevOffset: claim.appliedOffset,
+      nextOffset: String(live.length - 1),
+      maxEventTime,
+      watermark: maxEventTime - 30_000,
+      nowMs: Date.now(),
+      counters: { applied: live.length, dlq: 0, late: 0, duplicates: 0 },
+      indexes: [{ key: keys.bucketIndex(0, view.name, view.version), trimBelowMs: 0, ttlMs: 2 * DAY_MS }],
+      sessionUpserts: [],
+      sessionDeletions: [],
+      buckets: deltas.build(),
+    });
+    if (result.status !== 'OK') throw new Error(`speed apply failed: ${result.status}`);
+    log(
+      `speed holds ${live.length} live events (${((now - speedStart) / HOUR_MS) | 0}h); seeding took ${ms(started)}`,
+    );
+  } finally {
+    await batch.close();
+    await redis.quit();
+    await store.close();
+  }
+}
+
+function ms(started: number): string {
+  return `${((performance.now() - started) / 1000).toFixed(1)} s`;
+}
+
+async function startChild(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string }> {
+  const script = fileURLToPath(new URL('./serving-server.ts', import.meta.url));
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening (\S+)/.exec(output);
+      if (match !== null) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`server ${args.join(' ')} exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function load(url: string, headers: Record<string, string>, label: string): Promise<AutocannonResult> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, headers });
+  log(
+    `${label}: ${result.requests.average.toFixed(0)} req/s, p99 ${result.latency.p99} ms, ` +
+      `avg ${result.latency.average.toFixed(2)} ms, non-2xx ${result.non2xx}, errors ${result.errors}`,
+  );
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(
+      `${label}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`,
+    );
+  }
+  return result;
+}
+
+async function timed(url: string, headers: Record<string, string>): Promise<string> {
+  const started = performance.now();
+  const response = await fetch(url, { headers });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${body.slice(0, 300)}`);
+  return `${(performance.now() - started).toFixed(1)} ms, ${body.length} bytes`;
+}
+
+const lakeDir = await mkdtemp(join(tmpdir(), 'tandem-bench-serving-lake-'));
+const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-bench-serving-tmp-'));
+const children: ChildProcess[] = [];
+const cleanupRedis = async () => {
+  const redis = createRedisClient(config.redis);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+};
+try {
+  await seed(lakeDir, tempDirectory);
+  const hello = await startChild(['hello'], {});
+  children.push(hello.child);
+  const serving = await startChild(['serving'], {
+    BENCH_LAKE_URL: `file://${lakeDir}`,
+    BENCH_PREFIX: prefix,
+    BENCH_API_KEY: apiKey,
+    BENCH_TEMP_DIR: tempDirectory,
+  });
+  children.push(serving.child);
+  const headers = { 'x-api-key': apiKey };
+  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  const urlA =
+    `${serving.url}/v1/views/endpoint_hourly/series?from=${new Date(now - DAY_MS).toISOString()}` +
+    `&to=${new Date(now).toISOString()}&granularity=1h&endpoint=${encodeURIComponent('/api/resource-3')}`;
+  const urlB =
+    `${serving.url}/v1/views/endpoint_hourly/series?from=${new Date(today - 7 * DAY_MS).toISOString()}` +
+    `&to=${new Date(today).toISOString()}&granularity=1d&groupBy=endpoint`;
+  log(`cold (a): ${await timed(urlA, headers)}; cold (b): ${await timed(urlB, headers)}`);
+  log(`warm (a): ${await timed(urlA, headers)}; warm (b): ${await timed(urlB, headers)}`);
+
+  const helloResult = await load(`${hello.url}/`, {}, 'hello');
+  const a = await load(urlA, headers, '(a) 24h series, one endpoint');
+  const b = await load(urlB, headers, '(b) 7-day daily series, all endpoints');
+  const ratio = a.requests.average / helloResult.requests.average;
+  log(
+    `(a) at ${(ratio * 100).toFixed(1)}% of hello-world (target >= 15%), p99 ${a.latency.p99} ms (target <= 25); ` +
+      `(b) p99 ${b.latency.p99} ms (target <= 100)`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'serving',
+      a_req_per_s: Math.round(a.requests.average),
+      a_p99_ms: a.latency.p99,
+      b_req_per_s: Math.round(b.requests.average),
+      b_p99_ms: b.latency.p99,
+      hello_req_per_s: Math.round(helloResult.requests.average),
+    }),
+  );
+} finally {
+  const errors: unknown[] = [];
+  for (const child of children) await stopChild(child).catch((error) => errors.push(error));
+  await cleanupRedis().catch((error) => errors.push(error));
+  await rm(lakeDir, { recursive: true, force: true });
+  await rm(tempDirectory, { recursive: true, force: true });
+  if (errors.length > 0) log(`cleanup: ${errors.map(String).join('; ')}`);
+}
