@@ -39,6 +39,7 @@ export class World {
       LAKE_URL: `file://${this.lakeDir}`,
       LOG_LEVEL: 'warn',
       NO_COLOR: '1',
+      ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}),
       ...extraEnv,
     };
   }
@@ -107,10 +108,16 @@ export class World {
     const exited = new Promise<number | null>((resolvePromise) =>
       child.on('exit', (code) => resolvePromise(code)),
     );
+    let signalled = false;
     return {
       output: () => output,
+      signal: (name) => {
+        signalled = true;
+        child.kill(name);
+      },
+      /** SIGTERM (unless a signal was already sent), then wait; SIGKILL after 30 s. */
       stop: async () => {
-        if (child.exitCode === null) child.kill('SIGTERM');
+        if (child.exitCode === null && !signalled) child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
         const code = await exited;
         clearTimeout(timer);

@@ -28,6 +28,8 @@ export interface StatusReport {
   views: ViewStatus[];
   speed: (SpeedStatus & { error?: undefined }) | { error: string };
   batchError: string | null;
+  /** Set when Kafka could not be reached (lag unknown). */
+  kafkaProblem: string | null;
 }
 
 async function liveBuckets(
@@ -114,7 +116,14 @@ export const statusCommand = defineCommand({
       } catch (error) {
         speed = { error: error instanceof Error ? error.message : String(error) };
       }
-      const report: StatusReport = { at: now, namespace, views, speed, batchError };
+      const report: StatusReport = {
+        at: now,
+        namespace,
+        views,
+        speed,
+        batchError,
+        kafkaProblem: platform.kafkaProblem,
+      };
 
       const out = context.out;
       out.table(views, [
@@ -160,7 +169,7 @@ export const statusCommand = defineCommand({
             (s.watermark === null ? '' : ` (${formatDuration(now - s.watermark)} behind now)`),
         );
         out.line(
-          `  lag ${lags.length === 0 ? 'unknown' : `${totalLag} messages`} over ${s.partitions.length} partitions` +
+          `  lag ${lags.length === 0 ? (platform.kafkaProblem ? out.style('unknown (Kafka unreachable)', 'yellow') : 'unknown') : `${totalLag} messages`} over ${s.partitions.length} partitions` +
             (s.partitions.length > 0
               ? `: ${s.partitions.map((p) => `p${p.partition}=${p.lag ?? '?'}`).join(' ')}`
               : ''),

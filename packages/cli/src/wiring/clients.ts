@@ -12,7 +12,7 @@ export function createKafka(config: KafkaConfig, clientSuffix = 'cli'): Kafka {
     brokers: config.brokers,
     ssl: config.ssl,
     logLevel: logLevel.NOTHING,
-    retry: { retries: 5, initialRetryTime: 200 },
+    retry: { retries: 3, initialRetryTime: 200 },
     connectionTimeout: 5_000,
   };
   if (config.sasl) {

@@ -31,6 +31,8 @@ export class Platform {
   #lake: ObjectStore | null = null;
   #batch: Promise<BatchOps> | null = null;
   #speedReader: Promise<NamespacedSpeedReader> | null = null;
+  /** Why Kafka could not be reached for lag, when it could not (shown by `tandem status`). */
+  kafkaProblem: string | null = null;
 
   constructor(config: TandemConfig, logger: Logger) {
     this.config = config;
@@ -82,7 +84,7 @@ export class Platform {
       let admin: Admin | undefined;
       if (options.withLag !== false) {
         admin = await this.admin().catch((error: unknown) => {
-          this.logger.warn({ err: error }, 'Kafka unreachable; speed lag unknown');
+          this.kafkaProblem = error instanceof Error ? error.message : String(error);
           return undefined;
         });
       }
