@@ -96,7 +96,7 @@ export class World {
   start(
     args: string[],
     env: Record<string, string> = {},
-  ): { stop(): Promise<number | null>; output(): string } {
+  ): { stop(): Promise<number | null>; signal(name: NodeJS.Signals): void; output(): string } {
     const child = this.#spawn(args, env);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
