@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../packages/core/src/index.ts';
+import { loadConfig } from '../../packages/core/src/config.ts';
 import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
 import { SpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
 
@@ -76,7 +76,7 @@ async function preload(): Promise<void> {
   await producer.connect();
   const start = Date.now() - 2 * 3_600_000;
   const batch = 20_000;
-  const inFlight: Array<Promise<unknown>> = [];
+  // one send at a time: concurrent sends could land out of order and turn events late
   for (let offset = 0; offset < EVENTS; offset += batch) {
     const messages = [];
     for (let i = offset; i < Math.min(EVENTS, offset + batch); i++) {
@@ -84,10 +84,8 @@ async function preload(): Promise<void> {
       const time = start + Math.floor((i * 7_000_000) / EVENTS);
       messages.push({ key: user, partition: partitionOf(user), value: eventJson(`bench-${i}`, time, user) });
     }
-    inFlight.push(producer.send({ topic, acks: 1, messages }));
-    if (inFlight.length >= 4) await inFlight.shift();
+    await producer.send({ topic, acks: 1, messages });
   }
-  await Promise.all(inFlight);
   await producer.disconnect();
 }
 
@@ -153,13 +151,22 @@ async function main(): Promise<void> {
   const runner = fileURLToPath(
     new URL('../../packages/speed/test/fixtures/speed-worker-runner.ts', import.meta.url),
   );
-  const child = spawn(process.execPath, [runner], {
+  // BENCH_WORKER_NODE_ARGS: V8 flags for the worker process only (e.g. heap limits)
+  const workerArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...workerArgs, runner], {
     env: {
       ...process.env,
       SPEED_RUNNER_OPTIONS: JSON.stringify({
         brokers,
         redisUrl,
-        tuning: { topic, prefix, groupId: `${topic}-speed`, views: ['endpoint_hourly', 'trending_pages'] },
+        tuning: {
+          topic,
+          prefix,
+          groupId: `${topic}-speed`,
+          views: ['endpoint_hourly', 'trending_pages'],
+          // BENCH_TUNING: JSON of worker options to try, e.g. '{"maxBatchSize":2000}'
+          ...(JSON.parse(process.env.BENCH_TUNING ?? '{}') as object),
+        },
       }),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -189,6 +196,10 @@ async function main(): Promise<void> {
     await sleep(50);
   }
   const eventsPerSecond = ((EVENTS - firstApplied) / (doneAt - firstAt)) * 1000;
+  const backlog = await reader.status();
+  log(
+    `backlog: applied ${backlog.eventsApplied}, duplicates ${backlog.duplicateCount}, late ${backlog.lateCount}, dlq ${backlog.dlqCount}`,
+  );
   const endRss = rssOf(child.pid!).rss;
 
   log(`freshness at ${FRESHNESS_RATE} events/s for ${FRESHNESS_SECONDS} s`);

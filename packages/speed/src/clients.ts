@@ -21,6 +21,9 @@ export function createRedisClient(config: RedisConfig): Redis {
     ...(config.password === null ? {} : { password: config.password }),
     ...(config.tls && !config.url.startsWith('rediss:') ? { tls: {} } : {}),
     maxRetriesPerRequest: 3,
-    enableAutoPipelining: true,
+    // No auto-pipelining: ioredis 5 can throw an uncaught "results[i] is not iterable" when the
+    // connection drops mid-pipeline (redis/ioredis#1931), and on Cluster it routes scripts by their
+    // key count instead of their first key (redis/ioredis#2109). Commands are still pipelined on
+    // the socket: ioredis never waits for a reply before writing the next command.
   });
 }

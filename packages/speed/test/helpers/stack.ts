@@ -12,7 +12,7 @@ export function uniqueName(kind: string): string {
 }
 
 export function connectRedis(url = redisUrl): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true, lazyConnect: false });
+  return new Redis(url, { maxRetriesPerRequest: 3 });
 }
 
 export function kafkaClient(clientId = 'tandem-speed-test'): Kafka {
