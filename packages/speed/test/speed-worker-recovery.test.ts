@@ -169,6 +169,31 @@ describe('SpeedWorker recovery', () => {
     }
   });
 
+  it('fences a frozen worker that wakes up after its partitions moved on', async () => {
+    const redis = connectRedis();
+    cleanups.push(async () => void (await redis.quit()));
+    const { topic, prefix, tuning } = await setup(redis, 'zombie');
+    const stream = generateStream({ count: 80_000, partitions, seed: 19 });
+    const start = () => startWorkerProcess({ brokers: kafkaBrokers, redisUrl, tuning });
+
+    const zombie = await start();
+    cleanups.push(() => zombie.kill());
+    const producing = producePaced(topic, stream, 16_000);
+    await sleep(3000);
+    zombie.freeze(); // mid-stream, with batches fetched and partitions claimed
+    const successor = await start();
+    cleanups.push(() => successor.kill());
+    // the group evicts the frozen member after its session timeout; the successor claims everything
+    await sleep(tuning.sessionTimeoutMs! + 4000);
+    zombie.thaw();
+    await producing;
+    await expectExact(redis, prefix, topic, stream);
+    // the woken worker's stale batches were refused by the fence, not applied
+    expect(zombie.logs.some((line) => line.includes('claimed by another worker'))).toBe(true);
+    expect(await zombie.stop()).toBe(0);
+    expect(await successor.stop()).toBe(0);
+  });
+
   it('rebuilds the views from Kafka when Redis loses its data mid-stream', async () => {
     const server: PrivateRedis = await startPrivateRedis();
     cleanups.push(() => server.stop());

@@ -8,6 +8,12 @@ const runner = fileURLToPath(new URL('../fixtures/speed-worker-runner.ts', impor
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
+  /** The worker's log lines (stderr), also forwarded to this process's stderr. */
+  readonly logs: string[];
+  /** SIGSTOP: the process freezes with its connections open, like a long GC pause or a VM stall. */
+  freeze(): void;
+  /** SIGCONT. */
+  thaw(): void;
   /** SIGTERM and wait for a clean exit. */
   stop(): Promise<number | null>;
   /** SIGKILL: no cleanup of any kind, like a crashed machine. */
@@ -21,7 +27,15 @@ export async function startWorkerProcess(options: {
 }): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [runner], {
     env: { ...process.env, SPEED_RUNNER_OPTIONS: JSON.stringify(options) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  let partial = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) logs.push(line);
   });
   const exited = once(child, 'exit');
   await new Promise<void>((resolve, reject) => {
@@ -39,6 +53,9 @@ export async function startWorkerProcess(options: {
   child.stdout!.resume();
   return {
     child,
+    logs,
+    freeze: () => child.kill('SIGSTOP'),
+    thaw: () => child.kill('SIGCONT'),
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill('SIGTERM');
@@ -48,6 +65,7 @@ export async function startWorkerProcess(options: {
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGKILL');
+      child.kill('SIGCONT');
       await exited;
     },
   };
