@@ -278,8 +278,15 @@ export function compileFilterSql(
   filter: Filter | null,
   params: SqlParams,
   columnOf: (field: string) => string = quoteIdent,
+  fieldType?: (field: string) => FieldType | undefined,
 ): string {
   if (filter === null) return 'TRUE';
+  // Integer values against integer columns bind as BIGINT: same truth, and no per-row cast to DOUBLE.
+  const param = (field: string, value: FilterValue) =>
+    typeof value === 'number' && Number.isSafeInteger(value) && fieldType?.(field) === 'integer'
+      ? sqlParam(params, value, 'BIGINT')
+      : sqlParam(params, value);
+  const inner = (f: Filter) => compileFilterSql(f, params, columnOf, fieldType);
   switch (filter.op) {
     case 'eq':
     case 'ne':
@@ -287,23 +294,19 @@ export function compileFilterSql(
     case 'gte':
     case 'lt':
     case 'lte':
-      return `(${columnOf(filter.field)} ${sqlComparison[filter.op]} ${sqlParam(params, filter.value)})`;
+      return `(${columnOf(filter.field)} ${sqlComparison[filter.op]} ${param(filter.field, filter.value)})`;
     case 'in':
-      return `(${columnOf(filter.field)} IN (${filter.values.map((v) => sqlParam(params, v)).join(', ')}))`;
+      return `(${columnOf(filter.field)} IN (${filter.values.map((v) => param(filter.field, v)).join(', ')}))`;
     case 'between':
-      return `(${columnOf(filter.field)} BETWEEN ${sqlParam(params, filter.low)} AND ${sqlParam(params, filter.high)})`;
+      return `(${columnOf(filter.field)} BETWEEN ${param(filter.field, filter.low)} AND ${param(filter.field, filter.high)})`;
     case 'exists':
       return `(${columnOf(filter.field)} IS NOT NULL)`;
     case 'and':
-      return filter.filters.length === 0
-        ? 'TRUE'
-        : `(${filter.filters.map((f) => compileFilterSql(f, params, columnOf)).join(' AND ')})`;
+      return filter.filters.length === 0 ? 'TRUE' : `(${filter.filters.map(inner).join(' AND ')})`;
     case 'or':
-      return filter.filters.length === 0
-        ? 'FALSE'
-        : `(${filter.filters.map((f) => compileFilterSql(f, params, columnOf)).join(' OR ')})`;
+      return filter.filters.length === 0 ? 'FALSE' : `(${filter.filters.map(inner).join(' OR ')})`;
     case 'not':
-      return `(NOT ${compileFilterSql(filter.filter, params, columnOf)})`;
+      return `(NOT ${inner(filter.filter)})`;
   }
 }
 

@@ -1,6 +1,7 @@
 // Public face of @tandem/core: events, views, measures, both compilers, time helpers, errors.
 // No I/O anywhere in this package.
 export * from './builtin-views.ts';
+export * from './config.ts';
 export * from './errors.ts';
 export * from './event-staging-sql.ts';
 export * from './events.ts';

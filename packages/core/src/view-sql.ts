@@ -6,11 +6,16 @@ import { TandemError } from './errors.ts';
 import { eventFieldTypes, type FieldType } from './fields.ts';
 import { compileFilterSql } from './filter.ts';
 import type { Measure } from './measures.ts';
-import { DDSKETCH_MIN_INDEXABLE, DDSKETCH_ZERO_CELL, ddKeySql } from './sketches/ddsketch.ts';
+import {
+  DDSKETCH_LN_GAMMA,
+  DDSKETCH_MIN_INDEXABLE,
+  DDSKETCH_ZERO_CELL,
+  ddKeySqlFromLog,
+} from './sketches/ddsketch.ts';
 import { hllSqlExpressions } from './sketches/hll.ts';
 import { type CompiledSql, quoteIdent, type SqlParams, sqlDouble, sqlInteger, sqlParam } from './sql.ts';
 import { bucketCeil, DAY_MS, dayStart } from './time.ts';
-import type { Cells, DimensionValue, PartialRow, TimeRange } from './types.ts';
+import type { Cells, DimensionValue, EventField, PartialRow, TimeRange } from './types.ts';
 import { toCells, type View } from './view.ts';
 
 export interface CompileViewSqlOptions {
@@ -41,10 +46,17 @@ function measureColumn(i: number, suffix: string): string {
   return `m${i}_${suffix}`;
 }
 
-/** A JSON string literal of a measure name (names are validated: [a-z0-9_]). */
-function jsonKey(name: string): string {
-  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unexpected name ${name}`);
-  return `'${name}'`;
+/** Measure names go into the SQL text as JSON keys; defineView allows only [a-z0-9_] in them. */
+function jsonKey(name: string): void {
+  if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`unexpected measure name ${name}`);
+}
+
+/**
+ * A DOUBLE/integer column as JSON number text (pieces are joined with concat(), one copy per row). DuckDB prints doubles in shortest round-trip form
+ * ("0.1", "1e-07", "-0.0"), all valid JSON that JSON.parse reads back to the same double.
+ */
+function jsonNumber(column: string): string {
+  return `CAST(${column} AS VARCHAR)`;
 }
 
 interface SketchCte {
@@ -55,13 +67,21 @@ interface SketchCte {
 /**
  * Builds the measure part over a source CTE `src` that has `bucket`, `d0..dN`, the measured
  * fields (quoted field names) and one boolean column `w<slot>` per distinct measure filter.
+ *
+ * Shape (chosen by measurement, see scripts/bench/core.ts): `agg` computes every scalar measure in
+ * one hash aggregation over (bucket, dims). Sketch measures aggregate at a second level keyed by
+ * `gid = hash(bucket, dims)` (a UBIGINT `src` carries), so those big aggregations group by narrow
+ * integer keys (gid, bin) / (gid, register) instead of (bucket, dimension strings, ...) and need
+ * no join back to the events. A 64-bit collision between two groups of one query would merge
+ * their sketches, so the query checks gid is unique over `agg` and fails loudly if not (expected
+ * never: ~1e-12 for thousands of groups) rather than answer wrongly.
  */
 function compileMeasures(
   view: View,
   fieldType: (field: string) => FieldType,
   params: SqlParams,
   dimCount: number,
-): { flags: string[]; fields: Set<string>; ctes: string[]; select: string } {
+): { flags: string[]; fields: Set<string>; ctes: string[]; select: string; gid: string | null } {
   const measures = Object.values(view.measures);
   const flagSlots = new Map<string, string>();
   const flags: string[] = [];
@@ -73,7 +93,7 @@ function compileMeasures(
     if (column === undefined) {
       column = `w${flagSlots.size}`;
       flagSlots.set(key, column);
-      flags.push(`${compileFilterSql(measure.where, params)} AS ${column}`);
+      flags.push(`${compileFilterSql(measure.where, params, quoteIdent, fieldType)} AS ${column}`);
     }
     return column;
   };
@@ -91,31 +111,34 @@ function compileMeasures(
       const all = [...(flag === null ? [] : [flag]), ...conds];
       return all.length === 0 ? '' : ` FILTER (WHERE ${all.join(' AND ')})`;
     };
-    const key = jsonKey(measure.name);
+    const whereOn = (...conds: string[]) => [...(flag === null ? [] : [flag]), ...conds].join(' AND ');
+    jsonKey(measure.name);
     switch (measure.kind) {
       case 'count':
         aggregates.push(`count(${field ?? '*'})${filterOn()} AS ${measureColumn(i, 'n')}`);
-        jsonParts.push(`${key}, json_object('n', ${measureColumn(i, 'n')})`);
+        jsonParts.push(`'"${measure.name}":{"n":', ${measureColumn(i, 'n')}, '}'`);
         break;
       case 'sum':
         aggregates.push(
           `CAST(coalesce(sum(${field})${filterOn()}, 0) AS DOUBLE) AS ${measureColumn(i, 's')}`,
         );
-        jsonParts.push(`${key}, json_object('s', ${measureColumn(i, 's')})`);
+        jsonParts.push(`'"${measure.name}":{"s":', ${jsonNumber(measureColumn(i, 's'))}, '}'`);
         break;
       case 'avg':
         aggregates.push(
           `CAST(coalesce(sum(${field})${filterOn()}, 0) AS DOUBLE) AS ${measureColumn(i, 's')}`,
         );
         aggregates.push(`count(${field})${filterOn()} AS ${measureColumn(i, 'n')}`);
-        jsonParts.push(`${key}, json_object('s', ${measureColumn(i, 's')}, 'n', ${measureColumn(i, 'n')})`);
+        jsonParts.push(
+          `'"${measure.name}":{"s":', ${jsonNumber(measureColumn(i, 's'))}, ',"n":', ${measureColumn(i, 'n')}, '}'`,
+        );
         break;
       case 'min':
       case 'max': {
         const v = measureColumn(i, 'v');
         aggregates.push(`${measure.kind}(${field})${filterOn()} AS ${v}`);
         jsonParts.push(
-          `${key}, CASE WHEN ${v} IS NULL THEN CAST('{}' AS JSON) ELSE json_object('v', ${v}) END`,
+          `'"${measure.name}":', CASE WHEN ${v} IS NULL THEN '{}' ELSE concat('{"v":', ${jsonNumber(v)}, '}') END`,
         );
         break;
       }
@@ -125,18 +148,18 @@ function compileMeasures(
         const min = sqlDouble(DDSKETCH_MIN_INDEXABLE);
         aggregates.push(`count(*)${filterOn(`${value} < ${min}`)} AS ${z}`);
         const cte = `s${i}`;
-        const keyExpr = ddKeySql(`greatest(${value}, ${min})`);
         sketches.push({
           name: cte,
           sql:
-            `${cte} AS (SELECT ${groupCols}, json_group_object(k, c) AS cells FROM (` +
-            `SELECT ${groupCols}, k, count(*) AS c FROM (SELECT ${groupCols}, ${keyExpr} AS k FROM src ` +
-            `WHERE ${[...(flag === null ? [] : [flag]), `${value} >= ${min}`].join(' AND ')}) ` +
-            `GROUP BY ${groupCols}, k) GROUP BY ${groupCols})`,
+            `${cte} AS (SELECT gid, string_agg(concat('"', k, '":', c), ',') AS cells FROM (` +
+            `SELECT gid, k, count(*) AS c FROM (SELECT gid, ${ddKeySqlFromLog('x', 'q')} AS k FROM (` +
+            `SELECT gid, x, ln(x) / ${sqlDouble(DDSKETCH_LN_GAMMA)} AS q FROM (` +
+            `SELECT gid, ${value} AS x FROM src WHERE ${whereOn(`${value} >= ${min}`)}))) ` +
+            `GROUP BY gid, k) GROUP BY gid)`,
         });
-        const bins = `coalesce(${cte}.cells, CAST('{}' AS JSON))`;
+        // cells holds the bins without braces; the zero cell joins them when it is non-empty.
         jsonParts.push(
-          `${key}, CASE WHEN ${z} > 0 THEN json_merge_patch(${bins}, json_object('${DDSKETCH_ZERO_CELL}', ${z})) ELSE ${bins} END`,
+          `'"${measure.name}":{', concat_ws(',', CASE WHEN ${z} > 0 THEN concat('"${DDSKETCH_ZERO_CELL}":', ${z}) END, ${cte}.cells), '}'`,
         );
         break;
       }
@@ -144,17 +167,20 @@ function compileMeasures(
         const cte = `s${i}`;
         const asText = fieldType(measure.field as string) === 'string' ? field : `CAST(${field} AS VARCHAR)`;
         const hll = hllSqlExpressions('v');
+        // Dedupe (group, value) before hashing: md5 is the expensive part, and register maxima
+        // are idempotent, so each distinct value needs hashing once per group.
         sketches.push({
           name: cte,
           sql:
-            `${cte} AS (SELECT ${groupCols}, json_group_object(reg, rnk) AS cells FROM (` +
-            `SELECT ${groupCols}, reg, max(rnk) AS rnk FROM (` +
-            `SELECT ${groupCols}, ${hll.register('h')} AS reg, ${hll.rank('h')} AS rnk FROM (` +
-            `SELECT ${groupCols}, ${hll.hash} AS h FROM (` +
-            `SELECT DISTINCT ${groupCols}, ${asText} AS v FROM src WHERE ${[...(flag === null ? [] : [flag]), `${field} IS NOT NULL`].join(' AND ')}` +
-            `))) GROUP BY ${groupCols}, reg) GROUP BY ${groupCols})`,
+            `${cte} AS (SELECT gid, string_agg(concat('"', reg, '":', rnk), ',') AS cells FROM (` +
+            `SELECT gid, reg, max(rnk) AS rnk FROM (` +
+            `SELECT gid, p // 64 AS reg, p % 64 AS rnk FROM (` +
+            `SELECT gid, ${hll.packed('h')} AS p FROM (` +
+            `SELECT gid, ${hll.hash} AS h FROM (` +
+            `SELECT DISTINCT gid, ${asText} AS v FROM src WHERE ${whereOn(`${field} IS NOT NULL`)})))) ` +
+            `GROUP BY gid, reg) GROUP BY gid)`,
         });
-        jsonParts.push(`${key}, coalesce(${cte}.cells, CAST('{}' AS JSON))`);
+        jsonParts.push(`'"${measure.name}":{', ${cte}.cells, '}'`);
         break;
       }
       case 'topK': {
@@ -163,33 +189,34 @@ function compileMeasures(
         sketches.push({
           name: cte,
           sql:
-            `${cte} AS (SELECT ${groupCols}, json_group_object(k, c) AS cells FROM (` +
-            `SELECT ${groupCols}, ${asText} AS k, count(*) AS c FROM src ` +
-            `WHERE ${[...(flag === null ? [] : [flag]), `${field} IS NOT NULL`].join(' AND ')} ` +
-            `GROUP BY ${groupCols}, k) GROUP BY ${groupCols})`,
+            `${cte} AS (SELECT gid, string_agg(concat(to_json(k), ':', c), ',') AS cells FROM (` +
+            `SELECT gid, ${asText} AS k, count(*) AS c FROM src WHERE ${whereOn(`${field} IS NOT NULL`)} ` +
+            `GROUP BY gid, k) GROUP BY gid)`,
         });
-        jsonParts.push(`${key}, coalesce(${cte}.cells, CAST('{}' AS JSON))`);
+        jsonParts.push(`'"${measure.name}":{', ${cte}.cells, '}'`);
         break;
       }
     }
   });
 
+  const hasSketches = sketches.length > 0;
   const ctes = [
-    `agg AS (SELECT ${groupCols}${aggregates.length === 0 ? '' : `, ${aggregates.join(', ')}`} FROM src GROUP BY ${groupCols})`,
-    ...sketches.map((s) => s.sql),
+    `agg AS (SELECT ${groupCols}${aggregates.map((a) => `, ${a}`).join('')}` +
+      `${hasSketches ? ', any_value(gid) AS gid' : ''} FROM src GROUP BY ${groupCols})`,
   ];
-  const joins = sketches
-    .map((s) => {
-      const on = ['bucket', ...dims].map((c) =>
-        c === 'bucket' ? `agg.bucket = ${s.name}.bucket` : `agg.${c} IS NOT DISTINCT FROM ${s.name}.${c}`,
-      );
-      return ` LEFT JOIN ${s.name} ON ${on.join(' AND ')}`;
-    })
-    .join('');
+  if (hasSketches) {
+    ctes.push(...sketches.map((s) => s.sql));
+    ctes.push(
+      `guard AS (SELECT CASE WHEN count(*) = count(DISTINCT gid) THEN 1 ELSE ` +
+        `error('TANDEM: two groups share a 64-bit group hash; rerun with the view split by bucket range') END AS ok FROM agg)`,
+    );
+  }
+  const joins = sketches.map((s) => ` LEFT JOIN ${s.name} ON agg.gid = ${s.name}.gid`).join('');
   const select =
     `SELECT agg.bucket AS bucket${dims.map((d) => `, agg.${d} AS ${d}`).join('')}, ` +
-    `CAST(json_object(${jsonParts.join(', ')}) AS VARCHAR) AS states FROM agg${joins}`;
-  return { flags, fields, ctes, select };
+    `concat('{', ${jsonParts.join(`, ',', `)}, '}') AS states FROM agg${joins}` +
+    (hasSketches ? ' CROSS JOIN guard WHERE guard.ok = 1' : '');
+  return { flags, fields, ctes, select, gid: hasSketches ? `hash(${groupCols}) AS gid` : null };
 }
 
 /**
@@ -210,7 +237,12 @@ export function compileViewSql(view: View, options: CompileViewSqlOptions): Comp
   const input = inputRangeFor(view, range);
   const bucketMs = sqlInteger(view.bucketMs);
   const inRange = `"timestamp" >= ${sqlParam(params, input.from, 'BIGINT')} AND "timestamp" < ${sqlParam(params, input.to, 'BIGINT')}`;
-  const viewFilter = compileFilterSql(view.filter, params);
+  const viewFilter = compileFilterSql(
+    view.filter,
+    params,
+    quoteIdent,
+    (f) => eventFieldTypes[f as EventField],
+  );
 
   if (view.sessionize === null) {
     const measuresSql = compileMeasures(
@@ -220,13 +252,17 @@ export function compileViewSql(view: View, options: CompileViewSqlOptions): Comp
       view.dimensions.length,
     );
     const dimCols = view.dimensions.map((d, i) => `${quoteIdent(d)} AS d${i}`);
+    const bucketExpr = `("timestamp" // ${bucketMs}) * ${bucketMs}`;
     const srcCols = [
-      `("timestamp" // ${bucketMs}) * ${bucketMs} AS bucket`,
+      `${bucketExpr} AS bucket`,
       ...dimCols,
+      ...(measuresSql.gid === null
+        ? []
+        : [`hash(${[bucketExpr, ...view.dimensions.map(quoteIdent)].join(', ')}) AS gid`]),
       ...[...measuresSql.fields].map(quoteIdent),
       ...measuresSql.flags,
     ];
-    const src = `src AS (SELECT ${srcCols.join(', ')} FROM ${eventsRelation} WHERE ${inRange} AND ${viewFilter})`;
+    const src = `src AS NOT MATERIALIZED (SELECT ${srcCols.join(', ')} FROM ${eventsRelation} WHERE ${inRange} AND ${viewFilter})`;
     const order = ['bucket', ...view.dimensions.map((_, i) => `d${i}`)].join(', ');
     return {
       sql: `WITH ${[src, ...measuresSql.ctes].join(',\n')}\n${measuresSql.select} ORDER BY ${order}`,
@@ -251,10 +287,11 @@ export function compileViewSql(view: View, options: CompileViewSqlOptions): Comp
   const measuresSql = compileMeasures(view, (f) => view.measureSchema[f] as FieldType, params, 0);
   const srcCols = [
     `("end" // ${bucketMs}) * ${bucketMs} AS bucket`,
+    ...(measuresSql.gid === null ? [] : [`hash(("end" // ${bucketMs}) * ${bucketMs}) AS gid`]),
     ...[...measuresSql.fields].map(quoteIdent),
     ...measuresSql.flags,
   ];
-  const src = `src AS (SELECT ${srcCols.join(', ')} FROM sessions WHERE "end" >= ${outFrom} AND "end" < ${outTo})`;
+  const src = `src AS NOT MATERIALIZED (SELECT ${srcCols.join(', ')} FROM sessions WHERE "end" >= ${outFrom} AND "end" < ${outTo})`;
   return {
     sql: `WITH ${[...sessionCtes, src, ...measuresSql.ctes].join(',\n')}\n${measuresSql.select} ORDER BY bucket`,
     params,

@@ -81,9 +81,11 @@ export function ddQuantiles(state: Cells, qs: readonly number[]): Array<number |
   });
 }
 
-/** SQL expression of the bin key (INTEGER) of a DOUBLE expression `x` (>= the min indexable value). */
-export function ddKeySql(x: string): string {
-  const q = `(ln(${x}) / ${sqlDouble(DDSKETCH_LN_GAMMA)})`;
+/**
+ * SQL expression of the bin key (INTEGER) from a DOUBLE column `x` (>= the min indexable value)
+ * and a column `q` holding `ln(x) / DDSKETCH_LN_GAMMA` (computed once, in an inner projection).
+ */
+export function ddKeySqlFromLog(x: string, q: string): string {
   const r = `round(${q})`;
   const abs = `CAST(abs(${r}) AS BIGINT)`;
   const factors = gammaPowers
@@ -95,4 +97,9 @@ export function ddKeySql(x: string): string {
     `CAST(CASE WHEN abs(${q} - ${r}) > ${sqlDouble(BOUNDARY_BAND)} THEN ceil(${q}) ` +
     `WHEN ${x} <= ${boundary} THEN ${r} ELSE ${r} + 1 END AS INTEGER)`
   );
+}
+
+/** SQL expression of the bin key (INTEGER) of a DOUBLE expression `x` (>= the min indexable value). */
+export function ddKeySql(x: string): string {
+  return ddKeySqlFromLog(x, `(ln(${x}) / ${sqlDouble(DDSKETCH_LN_GAMMA)})`);
 }

@@ -11,14 +11,15 @@ export const HLL_M = 1 << HLL_P;
 export const HLL_Q = 64 - HLL_P;
 
 /**
- * Register index and rank of a string: md5 of its UTF-8 bytes, the first 64 bits big-endian
- * (the first 16 hex digits of DuckDB's `md5(s)`); index = top 14 bits; rank = leading zeros of
- * the remaining 50 bits + 1 (51 when they are all zero). Returned packed as `index * 64 + rank`.
+ * Register index and rank of a string, packed as `index * 64 + rank`. The hash is md5 of the
+ * UTF-8 bytes; its first 8 digest bytes read as a little-endian 64-bit integer are the low 64 bits
+ * of DuckDB's `md5_number(s)`, which is much cheaper in SQL than parsing `md5(s)` hex. Index = the
+ * top 14 of those 64 bits; rank = leading zeros of the remaining 50 bits + 1 (51 when all zero).
  */
 export function hllHash(value: string): number {
   const digest = createHash('md5').update(value, 'utf8').digest();
-  const hi = digest.readUInt32BE(0);
-  const lo = digest.readUInt32BE(4);
+  const hi = digest.readUInt32LE(4);
+  const lo = digest.readUInt32LE(0);
   const index = hi >>> 18;
   const restHi = hi & 0x3ffff;
   const rank = restHi !== 0 ? Math.clz32(restHi) - 13 : lo !== 0 ? 19 + Math.clz32(lo) : HLL_Q + 1;
@@ -111,27 +112,23 @@ export function hllEstimate(state: Cells): number {
 }
 
 /**
- * SQL expressions computing the same (register, rank) from a VARCHAR expression `valueSql`.
- * The rank avoids floating log2 for exactness: log2 gives an estimate of the bit length which
- * integer comparisons then correct.
+ * SQL computing the same packed `index * 64 + rank` from a VARCHAR column: `hash` gives the 64 bits
+ * (a UBIGINT) and `packed(h)` the packed value from a column holding them. The rank counts leading
+ * zeros separately in the 18-bit and 32-bit halves of the 50 remaining bits, as the TS does: for an
+ * integer x < 2^32, floor(log2(x)) is exact (log2 is exact at powers of two, and log2(2^k - 1)
+ * lies 3e-10 below k, far beyond log2's sub-ulp error), unlike on the whole 50 bits, where
+ * log2(2^50 - 1) rounds to 50.
  */
-export function hllSqlExpressions(valueSql: string): {
-  hash: string;
-  register: (h: string) => string;
-  rank: (h: string) => string;
-} {
-  const restMask = (2n ** BigInt(HLL_Q) - 1n).toString();
+export function hllSqlExpressions(valueSql: string): { hash: string; packed: (h: string) => string } {
   return {
-    hash: `CAST('0x' || substr(md5(${valueSql}), 1, 16) AS UBIGINT)`,
-    register: (h) => `CAST(${h} >> ${HLL_Q} AS INTEGER)`,
-    rank: (h) => {
-      const w = `(${h} & CAST(${restMask} AS UBIGINT))`;
-      // Bit length estimate from log2, then corrected by exact integer comparisons.
-      const est = `(CAST(floor(log2(CAST(greatest(${w}, CAST(1 AS UBIGINT)) AS DOUBLE))) AS INTEGER) + 1)`;
-      const bitLen =
-        `(${est} + CASE WHEN ${w} >= (CAST(1 AS UBIGINT) << ${est}) THEN 1 ` +
-        `WHEN ${w} < (CAST(1 AS UBIGINT) << (${est} - 1)) THEN -1 ELSE 0 END)`;
-      return `CASE WHEN ${w} = 0 THEN ${HLL_Q + 1} ELSE ${HLL_Q + 1} - ${bitLen} END`;
+    hash: `CAST(md5_number(${valueSql}) & CAST('18446744073709551615' AS UHUGEINT) AS UBIGINT)`,
+    packed: (h) => {
+      const hi = `CAST((${h} >> 32) & CAST(262143 AS UBIGINT) AS BIGINT)`;
+      const lo = `CAST(${h} & CAST(4294967295 AS UBIGINT) AS BIGINT)`;
+      const rank =
+        `CASE WHEN ${hi} <> 0 THEN 18 - CAST(floor(log2(greatest(${hi}, 1))) AS INTEGER) ` +
+        `WHEN ${lo} <> 0 THEN 50 - CAST(floor(log2(greatest(${lo}, 1))) AS INTEGER) ELSE ${HLL_Q + 1} END`;
+      return `(CAST(${h} >> ${HLL_Q} AS INTEGER) * 64 + ${rank})`;
     },
   };
 }

@@ -1,0 +1,167 @@
+// Benchmark of @tandem/core's two engines on 4M generated events (one JSON line on stdout):
+// - reducer_events_per_s: compileReducer(endpoint_hourly).add over validated event objects on one
+//   core, all measures, validation excluded (validate_events_per_s reports parseEvent separately);
+// - sql_ms vs duckdb_builtin_ms: the compiled endpoint_hourly SQL against DuckDB's own
+//   count/avg/approx_count_distinct/quantile_cont query on the same table in the same run
+//   (best of N runs each, interleaved).
+import { createRequire } from 'node:module';
+import {
+  builtinViews,
+  compileReducer,
+  compileViewSql,
+  HOUR_MS,
+  parseEvent,
+  type TandemEvent,
+} from '../../packages/core/src/index.ts';
+
+// DuckDB is a dev dependency of core only; resolve it from there.
+type DuckDBApi = typeof import('../../packages/core/node_modules/@duckdb/node-api/lib/index.js');
+const requireFromCore = createRequire(new URL('../../packages/core/package.json', import.meta.url));
+const { DuckDBInstance } = (await import(requireFromCore.resolve('@duckdb/node-api'))) as DuckDBApi;
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 4_000_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const HOURS = 24;
+const ENDPOINTS = 200;
+const USERS = 200_000;
+const PAGES = 5_000;
+const base = Date.UTC(2024, 4, 1);
+
+// xorshift32: deterministic and fast, so every run measures the same data.
+let state = 2463534242;
+function random(): number {
+  state ^= state << 13;
+  state ^= state >>> 17;
+  state ^= state << 5;
+  return (state >>> 0) / 4294967296;
+}
+
+const endpoints = Array.from({ length: ENDPOINTS }, (_, i) => `/api/v1/resource-${i}`);
+const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
+const pages = Array.from({ length: PAGES }, (_, i) => `/page/${i}`);
+const statuses = [200, 200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 502, 503];
+
+function generate(): TandemEvent[] {
+  const out: TandemEvent[] = new Array(EVENTS);
+  for (let i = 0; i < EVENTS; i++) {
+    const r = random();
+    out[i] = {
+      event_id: `evt-${i}`,
+      timestamp: base + Math.floor(random() * HOURS * HOUR_MS),
+      // Skewed endpoint popularity, as real traffic is.
+      endpoint: endpoints[Math.floor(r * r * ENDPOINTS)] as string,
+      method: 'GET',
+      status_code: statuses[Math.floor(random() * statuses.length)] as number,
+      response_time_ms: Math.round(Math.exp(random() * 6) * 100) / 100,
+      bytes_sent: random() < 0.1 ? null : Math.floor(random() * 50_000),
+      user_id: random() < 0.05 ? null : (users[Math.floor(random() * USERS)] as string),
+      session_id: null,
+      page_id: random() < 0.4 ? null : (pages[Math.floor(random() * PAGES)] as string),
+    };
+  }
+  return out;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench core] ${message}\n`);
+}
+
+const events = generate();
+log(`generated ${EVENTS} events`);
+
+// Reducer: one core, the speed layer's hot path.
+const view = builtinViews.endpoint_hourly;
+const reducer = compileReducer(view);
+let t0 = performance.now();
+for (const event of events) reducer.add(event);
+const rows = reducer.rows();
+const reducerMs = performance.now() - t0;
+log(`reducer ${reducerMs.toFixed(0)} ms, ${rows.length} rows`);
+
+// Validation of raw JSON messages, measured on a slice.
+const sample = events
+  .slice(0, 300_000)
+  .map((e) => JSON.stringify({ ...e, timestamp: new Date(e.timestamp).toISOString() }));
+const now = () => base + 2 * HOURS * HOUR_MS;
+t0 = performance.now();
+let valid = 0;
+for (const line of sample) if (parseEvent(line, { now }).ok) valid++;
+const validateMs = performance.now() - t0;
+if (valid !== sample.length) throw new Error(`only ${valid} of ${sample.length} sample events validated`);
+
+// DuckDB: load once, then interleave the two queries.
+const instance = await DuckDBInstance.create(':memory:');
+const connection = await instance.connect();
+await connection.run(
+  `CREATE TABLE events (event_id VARCHAR, "timestamp" BIGINT, endpoint VARCHAR, method VARCHAR, status_code INTEGER,
+   response_time_ms DOUBLE, bytes_sent BIGINT, user_id VARCHAR, session_id VARCHAR, page_id VARCHAR)`,
+);
+const appender = await connection.createAppender('events');
+for (const e of events) {
+  appender.appendVarchar(e.event_id);
+  appender.appendBigInt(BigInt(e.timestamp));
+  appender.appendVarchar(e.endpoint);
+  appender.appendVarchar(e.method);
+  appender.appendInteger(e.status_code);
+  appender.appendDouble(e.response_time_ms);
+  if (e.bytes_sent === null) appender.appendNull();
+  else appender.appendBigInt(BigInt(e.bytes_sent));
+  for (const v of [e.user_id, e.session_id, e.page_id]) {
+    if (v === null) appender.appendNull();
+    else appender.appendVarchar(v);
+  }
+  appender.endRow();
+}
+appender.closeSync();
+log('loaded DuckDB table');
+
+const range = { from: base, to: base + HOURS * HOUR_MS };
+const compiled = compileViewSql(view, { eventsRelation: 'events', range });
+const builtinSql = `SELECT ("timestamp" // ${HOUR_MS}) * ${HOUR_MS} AS bucket, endpoint,
+  count(*) AS requests,
+  count(*) FILTER (WHERE status_code BETWEEN 200 AND 299) AS requests_2xx,
+  count(*) FILTER (WHERE status_code BETWEEN 500 AND 599) AS errors_5xx,
+  avg(response_time_ms) FILTER (WHERE status_code BETWEEN 200 AND 299) AS avg_latency_ms,
+  quantile_cont(response_time_ms, [0.5, 0.95, 0.99]) FILTER (WHERE status_code BETWEEN 200 AND 299) AS latency,
+  avg(bytes_sent) AS avg_response_bytes,
+  approx_count_distinct(user_id) AS unique_users
+FROM events WHERE "timestamp" >= ${range.from} AND "timestamp" < ${range.to}
+GROUP BY ALL ORDER BY bucket, endpoint`;
+
+async function timeQuery(
+  sql: string,
+  params?: Record<string, string | number>,
+): Promise<{ ms: number; rows: number }> {
+  const start = performance.now();
+  const result = await connection.runAndReadAll(sql, params);
+  return { ms: performance.now() - start, rows: result.currentRowCount };
+}
+
+let sqlMs = Number.POSITIVE_INFINITY;
+let builtinMs = Number.POSITIVE_INFINITY;
+for (let run = 0; run < RUNS; run++) {
+  const a = await timeQuery(compiled.sql, compiled.params);
+  const b = await timeQuery(builtinSql);
+  if (a.rows !== rows.length || b.rows !== rows.length) {
+    throw new Error(`row counts differ: compiled ${a.rows}, builtin ${b.rows}, reducer ${rows.length}`);
+  }
+  sqlMs = Math.min(sqlMs, a.ms);
+  builtinMs = Math.min(builtinMs, b.ms);
+  log(`run ${run + 1}: compiled ${a.ms.toFixed(0)} ms, builtin ${b.ms.toFixed(0)} ms`);
+}
+connection.closeSync();
+instance.closeSync();
+
+console.log(
+  JSON.stringify({
+    bench: 'core',
+    events: EVENTS,
+    reducer_events_per_s: Math.round(EVENTS / (reducerMs / 1000)),
+    reducer_includes_validation: false,
+    validate_events_per_s: Math.round(sample.length / (validateMs / 1000)),
+    sql_ms: Math.round(sqlMs),
+    duckdb_builtin_ms: Math.round(builtinMs),
+    sql_vs_builtin: Number((sqlMs / builtinMs).toFixed(2)),
+    sql_events_per_s: Math.round(EVENTS / (sqlMs / 1000)),
+  }),
+);
