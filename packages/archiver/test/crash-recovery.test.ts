@@ -27,10 +27,10 @@ import {
 
 const RUNNER = fileURLToPath(new URL('./fixtures/run-archiver.ts', import.meta.url));
 const PARTITIONS = 3;
-// 30 000 valid + 150 invalid = 30 150 messages, 10 050 per partition = 10 segments of 1 005:
+// 30 000 valid + 150 invalid = 30 150 messages, 10 050 per partition = 30 segments of 335:
 // every segment closes on its record count, none on time, so the layout is fully determined.
 const VALID = 30_000;
-const SEGMENT_RECORDS = 1_005;
+const SEGMENT_RECORDS = 335;
 
 interface RunnerLine {
   type: string;
@@ -138,7 +138,7 @@ describe.concurrent('archiver crash recovery', () => {
       });
 
       const stream = generateStream({ valid: VALID, partitions: PARTITIONS, invalidEvery: 200, seed: 7 });
-      expect(stream.messages.length).toBe(PARTITIONS * 10 * SEGMENT_RECORDS);
+      expect(stream.messages.length).toBe(PARTITIONS * 30 * SEGMENT_RECORDS);
       const placed = await produce(kafka, topic, stream.messages);
 
       const groupId = `test-${randomUUID()}`;
@@ -181,7 +181,7 @@ describe.concurrent('archiver crash recovery', () => {
             60_000,
           );
           expect(progressed).toBe(true);
-          await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 150)));
+          await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 50)));
           runner.child.kill('SIGKILL');
           const { signal } = await runner.exited;
           expect(signal).toBe('SIGKILL');
@@ -194,7 +194,7 @@ describe.concurrent('archiver crash recovery', () => {
       // Not finished yet: the crashes really interrupted the work.
       const committedBefore = await admin.fetchOffsets({ groupId, topics: [topic] });
       const remaining = committedBefore[0]!.partitions.reduce(
-        (sum, entry) => sum + (10 * SEGMENT_RECORDS - Number(entry.offset)),
+        (sum, entry) => sum + (30 * SEGMENT_RECORDS - Number(entry.offset)),
         0,
       );
       expect(remaining).toBeGreaterThan(0);
