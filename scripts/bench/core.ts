@@ -23,8 +23,9 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 4_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const HOURS = 24;
 const ENDPOINTS = 200;
-const USERS = 200_000;
+const USERS = 20_000;
 const PAGES = 5_000;
+const BURST = 20;
 const base = Date.UTC(2024, 4, 1);
 
 // xorshift32: deterministic and fast, so every run measures the same data.
@@ -41,20 +42,35 @@ const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
 const pages = Array.from({ length: PAGES }, (_, i) => `/page/${i}`);
 const statuses = [200, 200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 502, 503];
 
+/**
+ * Traffic shaped like an API's: a visitor arrives at a random time of day and makes a burst of
+ * BURST requests over a few minutes against three endpoints of their own (skewed popularity);
+ * 5% of visitors are anonymous. Latencies are log-uniform over 1 ms - 4 s with 0.01 ms resolution.
+ */
 function generate(): TandemEvent[] {
   const out: TandemEvent[] = new Array(EVENTS);
+  let user: string | null = null;
+  let start = 0;
+  let favourites: string[] = [];
   for (let i = 0; i < EVENTS; i++) {
-    const r = random();
+    if (i % BURST === 0) {
+      const u = Math.floor(random() * USERS);
+      user = random() < 0.05 ? null : (users[u] as string);
+      start = base + Math.floor(random() * HOURS * HOUR_MS);
+      favourites = [0, 1, 2].map(() => {
+        const r = random();
+        return endpoints[Math.floor(r * r * ENDPOINTS)] as string;
+      });
+    }
     out[i] = {
       event_id: `evt-${i}`,
-      timestamp: base + Math.floor(random() * HOURS * HOUR_MS),
-      // Skewed endpoint popularity, as real traffic is.
-      endpoint: endpoints[Math.floor(r * r * ENDPOINTS)] as string,
+      timestamp: Math.min(start + Math.floor(random() * 10 * 60_000), base + HOURS * HOUR_MS - 1),
+      endpoint: favourites[Math.floor(random() * 3)] as string,
       method: 'GET',
       status_code: statuses[Math.floor(random() * statuses.length)] as number,
-      response_time_ms: Math.round(Math.exp(random() * 6) * 100) / 100,
+      response_time_ms: Math.round(Math.exp(random() * 8.3) * 100) / 100,
       bytes_sent: random() < 0.1 ? null : Math.floor(random() * 50_000),
-      user_id: random() < 0.05 ? null : (users[Math.floor(random() * USERS)] as string),
+      user_id: user,
       session_id: null,
       page_id: random() < 0.4 ? null : (pages[Math.floor(random() * PAGES)] as string),
     };

@@ -2,8 +2,9 @@
 // compiled SQL produces. Used by the speed layer per micro-batch and by the parity tests.
 import type { SessionRecord } from './fields.ts';
 import { compileFilterPredicate, type FilterPredicate } from './filter.ts';
-import type { Measure } from './measures.ts';
+import { type Accumulator, accumulatorFactory } from './accumulators.ts';
 import { createSessionizer, type Sessionizer } from './sessionizer.ts';
+import { HllHashCache } from './sketches/hll.ts';
 import type { Cells, DimensionValue, PartialRow, TandemEvent } from './types.ts';
 import { sortPartialRows, type View } from './view.ts';
 
@@ -34,88 +35,125 @@ export interface SessionViewReducer extends ViewReducer {
 interface Group {
   bucket: number;
   dims: DimensionValue[];
-  states: Cells[];
+  accumulators: Accumulator[];
 }
 
-interface MeasurePlan {
-  measure: Measure;
-  field: string | null;
-  filterSlot: number;
-}
+type GroupTree = Map<DimensionValue, GroupTree | Group>;
 
-/** The fold shared by event and session reducers: row → (bucket, dims) group → measure states. */
+/** The fold shared by event and session reducers: row → (bucket, dims) group → accumulators. */
 function createFolder(view: View) {
   const measures = Object.values(view.measures);
   const names = Object.keys(view.measures);
+  const cache = new HllHashCache();
+  const factories = measures.map((m) => accumulatorFactory(m, cache));
   const filterSlots = new Map<string, number>();
   const predicates: FilterPredicate[] = [];
-  const plans: MeasurePlan[] = measures.map((measure) => {
-    let filterSlot = -1;
+  const measureFilter: number[] = [];
+  const measureField: Array<string | null> = [];
+  for (const measure of measures) {
+    let slot = -1;
     if (measure.where !== null) {
       const key = JSON.stringify(measure.where);
-      let slot = filterSlots.get(key);
-      if (slot === undefined) {
+      const known = filterSlots.get(key);
+      if (known === undefined) {
         slot = predicates.length;
         predicates.push(compileFilterPredicate(measure.where));
         filterSlots.set(key, slot);
+      } else {
+        slot = known;
       }
-      filterSlot = slot;
     }
-    return { measure, field: measure.field, filterSlot };
-  });
+    measureFilter.push(slot);
+    measureField.push(measure.field);
+  }
   const truth = new Uint8Array(predicates.length);
   const dimensions = view.dimensions;
+  const dimCount = dimensions.length;
   const bucketMs = view.bucketMs;
-  const groups = new Map<string, Group>();
+  // bucket → d0 → d1 → … → group; Map keys keep null, numbers and strings apart with no encoding.
+  let tree = new Map<number, GroupTree | Group>();
+  let size = 0;
+
+  function newGroup(bucket: number, row: Readonly<Record<string, unknown>>): Group {
+    size++;
+    return {
+      bucket,
+      dims: dimensions.map((dim) => (row[dim] ?? null) as DimensionValue),
+      accumulators: factories.map((f) => f()),
+    };
+  }
 
   function groupFor(bucket: number, row: Readonly<Record<string, unknown>>): Group {
-    let key = String(bucket);
-    for (const dim of dimensions) {
-      const v = row[dim] as DimensionValue;
-      key += v === null ? '\u0001' : typeof v === 'number' ? `\u0002${v}` : `\u0003${v.length}:${v}`;
+    if (dimCount === 0) {
+      let group = tree.get(bucket) as Group | undefined;
+      if (group === undefined) {
+        group = newGroup(bucket, row);
+        tree.set(bucket, group);
+      }
+      return group;
     }
-    let group = groups.get(key);
+    let level = tree.get(bucket) as GroupTree | undefined;
+    if (level === undefined) {
+      level = new Map();
+      tree.set(bucket, level);
+    }
+    for (let i = 0; i < dimCount - 1; i++) {
+      const value = (row[dimensions[i] as string] ?? null) as DimensionValue;
+      let next = level.get(value) as GroupTree | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(value, next);
+      }
+      level = next;
+    }
+    const last = (row[dimensions[dimCount - 1] as string] ?? null) as DimensionValue;
+    let group = level.get(last) as Group | undefined;
     if (group === undefined) {
-      group = {
-        bucket,
-        dims: dimensions.map((dim) => row[dim] as DimensionValue),
-        states: measures.map((m) => m.empty()),
-      };
-      groups.set(key, group);
+      group = newGroup(bucket, row);
+      level.set(last, group);
     }
     return group;
   }
 
   function fold(time: number, row: Readonly<Record<string, unknown>>): void {
-    const bucket = Math.floor(time / bucketMs) * bucketMs;
-    const group = groupFor(bucket, row);
+    const group = groupFor(Math.floor(time / bucketMs) * bucketMs, row);
     for (let i = 0; i < predicates.length; i++) truth[i] = (predicates[i] as FilterPredicate)(row);
-    const states = group.states;
-    for (let i = 0; i < plans.length; i++) {
-      const plan = plans[i] as MeasurePlan;
-      if (plan.filterSlot >= 0 && truth[plan.filterSlot] !== 1) continue;
-      plan.measure.add(states[i] as Cells, plan.field === null ? 1 : row[plan.field]);
+    const accumulators = group.accumulators;
+    for (let i = 0; i < accumulators.length; i++) {
+      const slot = measureFilter[i] as number;
+      if (slot >= 0 && truth[slot] !== 1) continue;
+      const field = measureField[i] as string | null;
+      (accumulators[i] as Accumulator).add(field === null ? 1 : row[field]);
     }
+  }
+
+  function collect(node: GroupTree | Group, depth: number, out: PartialRow[]): void {
+    if (depth === dimCount) {
+      const group = node as Group;
+      const states: Record<string, Cells> = {};
+      names.forEach((name, i) => {
+        states[name] = (group.accumulators[i] as Accumulator).cells();
+      });
+      out.push({ bucket: group.bucket, dims: [...group.dims], states });
+      return;
+    }
+    for (const child of (node as GroupTree).values()) collect(child, depth + 1, out);
   }
 
   function rows(): PartialRow[] {
     const out: PartialRow[] = [];
-    for (const group of groups.values()) {
-      const states: Record<string, Cells> = {};
-      names.forEach((name, i) => {
-        states[name] = { ...(group.states[i] as Cells) };
-        Object.setPrototypeOf(states[name], null);
-      });
-      out.push({ bucket: group.bucket, dims: [...group.dims], states });
-    }
+    for (const node of tree.values()) collect(node, 0, out);
     return sortPartialRows(out);
   }
 
   return {
     fold,
     rows,
-    clear: () => groups.clear(),
-    size: () => groups.size,
+    clear: () => {
+      tree = new Map();
+      size = 0;
+    },
+    size: () => size,
   };
 }
 
