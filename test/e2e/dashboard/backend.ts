@@ -2,6 +2,8 @@
 // to ask the API the same questions from Node, and the two operations the page must react to.
 
 export interface DashboardBackend {
+  /** True for the real platform; false for the fixture server, whose numbers never change. */
+  live: boolean;
   /** Origin serving the dashboard at `/` and the API under `/v1`. */
   url: string;
   /** A key with the read scope; the API answers 401 without it. */
@@ -11,8 +13,15 @@ export interface DashboardBackend {
   api(path: string, params: Record<string, string>): Promise<any>;
   /** Publish the batch hour that starts at the current sealed-through; resolves to the new sealed-through. */
   publishNextHour(): Promise<number>;
-  /** Stop the speed layer while traffic keeps arriving. */
+  /** Stop the speed layer (traffic keeps arriving if it was started). */
   stopSpeed(): Promise<void>;
+  /** Send live traffic at about `rate` events/s in the background until `stopTraffic()` or `close()`. */
+  startTraffic(rate: number): void;
+  stopTraffic(): Promise<void>;
+  /** Resolve once the speed layer has applied everything sent so far. */
+  waitForSpeedIdle(timeoutMs?: number): Promise<void>;
+  /** The tail of the backend's process logs, for a failing test's message. */
+  logs(): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -249,6 +249,7 @@ export async function startFixtureBackend(): Promise<DashboardBackend> {
   const apiKey = 'fixture-key';
   const { url, state, server } = await startFixtureServer(0, { apiKey });
   return {
+    live: false,
     url,
     apiKey,
     api: apiClient(url, apiKey),
@@ -258,6 +259,12 @@ export async function startFixtureBackend(): Promise<DashboardBackend> {
     },
     async stopSpeed() {
       state.speedDown = true;
+    },
+    startTraffic() {},
+    async stopTraffic() {},
+    async waitForSpeedIdle() {},
+    async logs() {
+      return '';
     },
     close: () => new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done()))),
   };
