@@ -19,7 +19,7 @@ export interface MeasureSpec {
   /** Only rows passing this filter feed the measure. */
   where?: Filter | null;
   /** quantiles: the fractions to report, e.g. [0.5, 0.95, 0.99]. */
-  qs?: number[];
+  qs?: readonly number[];
   /** topK: how many keys to report. @defaultValue 10 */
   k?: number;
 }

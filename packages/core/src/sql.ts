@@ -1,8 +1,13 @@
 // Quoting and parameter helpers for the SQL compilers: identifiers only from allow-lists and
 // always quoted, values only as named parameters (`$p1`, `$p2`, ... bound from `params`).
 
-/** Named parameters of a compiled statement: `{ p1: 'x', p2: 200 }` binds `$p1`, `$p2`. */
-export type SqlParams = Record<string, string | number>;
+/**
+ * Named parameters of a compiled statement: `{ p1: 'x', p2: '200' }` binds `$p1`, `$p2`. Every
+ * value is a string and the SQL casts it to its type: DuckDB's node-api would bind an
+ * integer-valued JS number as BIGINT (and fail on 1e300), and JS's shortest round-trip number
+ * text parses back to the exact same double in DuckDB.
+ */
+export type SqlParams = Record<string, string>;
 
 /** A compiled statement. Bind `params` by name (DuckDB node-api: `connection.run(sql, params)`). */
 export interface CompiledSql {
@@ -18,7 +23,7 @@ export function quoteIdent(name: string): string {
 /** Adds a value as the next parameter and returns its typed placeholder. */
 export function sqlParam(params: SqlParams, value: string | number, sqlType?: 'BIGINT'): string {
   const name = `p${Object.keys(params).length + 1}`;
-  params[name] = value;
+  params[name] = typeof value === 'string' ? value : String(value);
   const type = sqlType ?? (typeof value === 'string' ? 'VARCHAR' : 'DOUBLE');
   return `CAST($${name} AS ${type})`;
 }
