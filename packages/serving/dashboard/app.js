@@ -158,21 +158,28 @@ function refreshAll() {
 
 /**
  * Run `task` every `intervalMs`, never overlapping itself, skipping ticks while paused or hidden.
+ * A task may resolve to the number of ms until it is next worth running (clamped to 5 s …
+ * `intervalMs`), as the trending panel does to land just after its window slides.
  * @param {() => Promise<unknown>} task
  * @param {number} intervalMs
+ * @param {boolean} [now] run the first time at once
  */
-function every(task, intervalMs) {
+function every(task, intervalMs, now = false) {
   const tick = async () => {
+    let next = intervalMs;
     if (!paused && document.visibilityState !== 'hidden') {
       try {
-        await task();
+        const wanted = await task();
+        if (typeof wanted === 'number' && Number.isFinite(wanted)) {
+          next = Math.min(intervalMs, Math.max(Math.min(5000, intervalMs), wanted));
+        }
       } catch (error) {
         console.warn('dashboard refresh failed', error);
       }
     }
-    setTimeout(tick, intervalMs);
+    setTimeout(tick, next);
   };
-  setTimeout(tick, intervalMs);
+  setTimeout(tick, now ? 0 : intervalMs);
 }
 
 overview.onApply(() => {
@@ -192,6 +199,5 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && !paused) refreshFast();
 });
 
-refreshAll();
-every(refreshFast, settings.pollMs);
-every(() => trending.refresh(), settings.trendingMs);
+every(refreshFast, settings.pollMs, true);
+every(() => trending.refresh(), settings.trendingMs, true);

@@ -2,7 +2,7 @@
 
 import { getJson } from './api.js';
 import { $, h, setRows } from './dom.js';
-import { formatInteger, formatTime, isNumber, toMs } from './format.js';
+import { formatInteger, formatTime, isNumber, MINUTE_MS, toMs } from './format.js';
 
 /**
  * Normalize a trending response to `{ from, to, pages: [{ page, views }] }`.
@@ -31,6 +31,12 @@ export function createTrending(hooks) {
   const errorLine = $('#trending-error');
   const k = hooks.k ?? 10;
 
+  /**
+   * Reads the window; resolves to the ms until it next slides (null when unknown or on error).
+   * The window ends at the last whole minute before the speed watermark, so it slides when the
+   * watermark, which trails the clock by about `now - speedWatermark`, crosses `to + 1 min`.
+   * @returns {Promise<number | null>}
+   */
   async function refresh() {
     try {
       const body = await getJson('/v1/trending', { window: '5m', k });
@@ -61,10 +67,14 @@ export function createTrending(hooks) {
       $('#trending').dataset.updatedAt = new Date().toISOString();
       errorLine.hidden = true;
       hooks.onSuccess();
+      const watermark = toMs(body?.speedWatermark);
+      if (to === null || watermark === null) return null;
+      return to + MINUTE_MS - watermark + 1000;
     } catch (error) {
       errorLine.textContent = `Trending: ${error instanceof Error ? error.message : String(error)}`;
       errorLine.hidden = false;
       hooks.onError(error);
+      return null;
     }
   }
 
