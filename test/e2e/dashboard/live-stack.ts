@@ -152,7 +152,7 @@ export async function startLiveBackend(
       if (traffic) await stop(traffic);
       traffic = null;
     },
-    async waitForSpeedIdle(timeoutMs = 60_000) {
+    async waitForSpeedIdle(timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;
       let last = -1;
       while (Date.now() < deadline) {
