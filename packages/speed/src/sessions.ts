@@ -15,6 +15,9 @@ import {
 import { FIELD_SEPARATOR } from './key-schema.ts';
 import type { DeltaView } from './bucket-deltas.ts';
 
+/** How far the watermark moves between two closing scans of the open sessions. */
+export const ADVANCE_STEP_MS = 10_000;
+
 /** What a micro-batch changes for one sessionized view. */
 export interface SessionAdvance {
   /** Partial rows of the sessions the watermark closed. */
@@ -80,6 +83,8 @@ export class SessionFold {
   readonly #allowedLatenessMs: number;
   readonly #touched = new Set<string>();
   #storedHorizon: number | null;
+  /** Watermark of the last sessionizer advance. */
+  #advancedAt: number | null = null;
 
   constructor(owner: SessionRuntime, sessionizer: Sessionizer, allowedLatenessMs: number) {
     this.#owner = owner;
@@ -106,7 +111,14 @@ export class SessionFold {
    * them with the sessions-hash changes of every visitor this batch touched.
    */
   advance(watermark: number | null): SessionAdvance {
-    if (watermark !== null) {
+    // Closing scans every open session, so it runs once the watermark has moved a step, not on
+    // every micro-batch: a session then closes at most a step later, with the same content
+    // (no accepted event can join a session the horizon has passed, whenever it is closed).
+    if (
+      watermark !== null &&
+      (this.#advancedAt === null || watermark - this.#advancedAt >= ADVANCE_STEP_MS)
+    ) {
+      this.#advancedAt = watermark;
       for (const session of this.#sessionizer.advance(watermark, this.#allowedLatenessMs)) {
         this.#reducer.addSession(session);
         this.#touched.add(session.user_id);
