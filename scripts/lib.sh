@@ -26,3 +26,15 @@ tandem_path() {
   export PATH
 }
 tandem_path
+
+# Where the code finds its services (the local stack of scripts/stack by default; see infra/README.md).
+# Defaults only: a value already in the environment wins, e.g. REDIS_URL of an existing Redis or
+# S3_ENDPOINT of a MinIO, and scripts/stack then uses that service instead of starting its own.
+: "${KAFKA_BROKERS:=localhost:9092}"
+: "${REDIS_URL:=redis://127.0.0.1:6379}"
+: "${S3_ENDPOINT:=http://127.0.0.1:9000}"
+: "${AWS_ACCESS_KEY_ID:=tandem}"
+: "${AWS_SECRET_ACCESS_KEY:=tandemsecret}"
+: "${AWS_REGION:=us-east-1}"
+: "${TANDEM_S3_BUCKET:=tandem}"
+export KAFKA_BROKERS REDIS_URL S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION TANDEM_S3_BUCKET
