@@ -147,6 +147,7 @@ try {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  const consumedSeconds = (performance.now() - archiverStarted) / 1000;
   await archiver.stop();
   const archiverSeconds = (performance.now() - archiverStarted) / 1000;
   const status = archiver.status();
@@ -168,6 +169,9 @@ try {
       lake: LAKE,
       files,
       raw_mib: Math.round(valueBytes / 1024 / 1024),
+      archiver_consumed_s: Math.round(consumedSeconds * 100) / 100,
+      archiver_total_s: Math.round(archiverSeconds * 100) / 100,
+      raw_s: Math.round(rawSeconds * 100) / 100,
     })}\n`,
   );
 } finally {

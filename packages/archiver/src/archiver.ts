@@ -2,11 +2,11 @@
 // gzipped NDJSON into the lake partition of its event hour, committing offsets only once the files
 // are durable, and keeping a per-partition watermark object for the batch scheduler.
 //
-// Data flow per Kafka partition: messages → open Segment (buffers per event hour) → closed by
-// size/count (deterministic) or by the maximum wait → every hour buffer gzipped and uploaded in
-// parallel → in offset order, the segment's end offset is committed → the watermark advances.
-// See segment.ts for why this lands rewrites after a crash on the same file names, and
-// watermark.ts for the watermark rule.
+// Data flow per Kafka partition: kafkajs batch → SegmentBuilder (a worker thread: validate,
+// normalize, buffer per event hour, close segments by count/size — deterministic — or by the
+// maximum wait) → closed segment's files gzipped and uploaded in parallel → in offset order, the
+// segment's end offset is committed → the watermark advances. See segment.ts for why rewrites after
+// a crash land on the same file names, and watermark.ts for the watermark rule.
 //
 // Stopping (SIGTERM, SIGINT or stop()): consumption pauses, the open segments are closed and
 // uploaded, their offsets committed and the watermarks written, then the group is left — so a
@@ -15,7 +15,7 @@
 // the partition re-reads it from the last commit.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { hourStart, isRetryable, parseEvent, serviceUnavailable, TandemError } from '@tandem/core';
+import { isRetryable, serviceUnavailable, TandemError } from '@tandem/core';
 import {
   type ArchiverWatermark,
   archiveFileName,
@@ -28,10 +28,17 @@ import {
 import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
-import { eventLine } from './event-line.ts';
+import { BuilderPool } from './builder-pool.ts';
 import { type ArchiverMetrics, createArchiverMetrics } from './metrics.ts';
 import { type ArchiverInit, type ArchiverOptions, resolveArchiverOptions } from './options.ts';
-import { type HourBuffer, type SealReason, Segment } from './segment.ts';
+import {
+  type BuilderRequest,
+  type BuilderResponse,
+  packBatch,
+  type SealedFile,
+  type SealedSegment,
+  type SealRequest,
+} from './segment-builder.ts';
 import { computeWatermark } from './watermark.ts';
 
 const gzip = promisify(gzipCallback);
@@ -49,7 +56,7 @@ export interface PartitionStatus {
   /** Messages not yet durably archived, or null while the end offset is unknown. */
   lag: number | null;
   watermark: number | null;
-  /** Messages in the open segment. */
+  /** Messages in the open segment, as last reported by its builder. */
   bufferedMessages: number;
   /** Closed segments compressing or uploading. */
   uploadingSegments: number;
@@ -66,16 +73,19 @@ export interface ArchiverStatus {
 }
 
 interface InflightSegment {
-  segment: Segment;
-  reason: SealReason;
+  segment: SealedSegment;
   done: boolean;
-  keys: string[];
 }
 
 interface PartitionState {
   partition: number;
+  /** Bumped on every rewind; answers and uploads of an older epoch never commit. */
   epoch: number;
-  open: Segment | null;
+  /** The open segment as its builder last reported it. */
+  openRecords: number;
+  openMinEventTime: number | null;
+  /** Requests sent to the builder and not answered yet. */
+  pendingRequests: number;
   /** Closed segments of the current epoch, in offset order. */
   inflight: InflightSegment[];
   /** Offset the next message must have; a smaller one means Kafka rewound (rebalance, seek). */
@@ -119,11 +129,11 @@ class Limiter {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-function minOrNull(values: number[]): number | null {
+function minOrNull(values: Array<number | null>): number | null {
   let min = Number.POSITIVE_INFINITY;
-  for (const value of values) if (value < min) min = value;
+  for (const value of values) if (value !== null && value < min) min = value;
   return Number.isFinite(min) ? min : null;
 }
 
@@ -151,10 +161,14 @@ export class Archiver {
   readonly #store: ObjectStore;
   readonly #ownsStore: boolean;
   readonly #limiter: Limiter;
+  readonly #builders: BuilderPool;
   readonly #partitions = new Map<number, PartitionState>();
+  /** Builder requests not answered yet, and uploads not finished yet. */
+  readonly #requests = new Set<Promise<void>>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #capacityWaiters = new Set<() => void>();
   readonly #signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  readonly #removeListeners: Array<() => void> = [];
   #consumer: Consumer | null = null;
   #admin: Admin | null = null;
   #resolveStopped!: () => void;
@@ -166,10 +180,10 @@ export class Archiver {
   #batchInProgress: Promise<void> | null = null;
   #offsetsRefreshedAt = 0;
   #refreshingOffsets = false;
+  #sealingExpired = false;
   #eventsArchived = 0;
   #eventsInvalid = 0;
   #filesWritten = 0;
-  readonly #removeListeners: Array<() => void> = [];
 
   constructor(init: ArchiverInit) {
     this.options = resolveArchiverOptions(init);
@@ -207,6 +221,14 @@ export class Archiver {
       this.#store = openObjectStore(options.lake);
       this.#ownsStore = true;
     }
+    this.#builders = new BuilderPool(
+      options.parseWorkers,
+      {
+        limits: { maxRecords: options.maxSegmentRecords, maxBytes: options.maxSegmentBytes },
+        events: Object.keys(options.events).length === 0 ? undefined : options.events,
+      },
+      (error) => void this.#fail(error),
+    );
     this.stopped = new Promise<void>((resolve, reject) => {
       this.#resolveStopped = resolve;
       this.#rejectStopped = reject;
@@ -244,7 +266,7 @@ export class Archiver {
       await consumer.subscribe({ topics: [options.topic], fromBeginning: options.fromBeginning });
     } catch (error) {
       this.#state = 'stopped';
-      await Promise.allSettled([consumer.disconnect(), admin.disconnect()]);
+      await Promise.allSettled([consumer.disconnect(), admin.disconnect(), this.#builders.close()]);
       if (this.#ownsStore) await this.#store.close();
       const failure = this.#wrapKafkaError(error);
       this.#rejectStopped(failure);
@@ -276,7 +298,7 @@ export class Archiver {
     for (const signal of options.signals) {
       const handler = (): void => {
         this.#logger.info({ signal }, 'stopping the archiver');
-        void this.stop();
+        void this.stop().catch(() => undefined);
       };
       process.once(signal, handler);
       this.#signalHandlers.push([signal, handler]);
@@ -306,7 +328,7 @@ export class Archiver {
         endOffset: state.highWatermark?.toString() ?? null,
         lag: this.#lag(state),
         watermark: state.watermark,
-        bufferedMessages: state.open?.records ?? 0,
+        bufferedMessages: state.openRecords,
         uploadingSegments: state.inflight.length,
       }));
     return {
@@ -322,47 +344,77 @@ export class Archiver {
 
   // ---------------------------------------------------------------- consuming
 
-  async #onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async #onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
     if (batch.topic !== this.options.topic || this.#state !== 'running') return;
     const state = this.#partition(batch.partition);
     if (batch.highWatermark !== undefined && batch.highWatermark !== '-1') {
       state.highWatermark = BigInt(batch.highWatermark);
     }
-    const epoch = state.epoch;
-    const limits = { maxRecords: this.options.maxSegmentRecords, maxBytes: this.options.maxSegmentBytes };
-    const eventOptions = Object.keys(this.options.events).length === 0 ? undefined : this.options.events;
-    const now = this.options.now();
-    let lastOffset: string | null = null;
-    for (const message of batch.messages) {
-      if (this.#state !== 'running' || !isRunning() || isStale() || state.epoch !== epoch) break;
-      const offset = BigInt(message.offset);
-      if (state.nextOffset !== null && offset < state.nextOffset)
-        this.#rewind(state, `offset ${offset} re-delivered`);
-      state.nextOffset = offset + 1n;
-      if (state.open === null) state.open = new Segment(state.partition, state.epoch, offset, now, limits);
-      const segment = state.open;
-      const parsed = message.value === null ? null : parseEvent(message.value, eventOptions);
-      let full: SealReason | null;
-      if (parsed?.ok) {
-        const event = parsed.event;
-        full = segment.add(offset, hourStart(event.timestamp), event.timestamp, eventLine(event));
-        if (state.maxEventTime === null || event.timestamp > state.maxEventTime)
-          state.maxEventTime = event.timestamp;
-      } else {
-        full = segment.skip(offset);
-        this.#eventsInvalid++;
-        this.metrics.events.inc({ topic: this.options.topic, outcome: 'invalid' });
+    const { messages } = batch;
+    if (messages.length === 0) return;
+    // Offsets only grow within a batch; a batch that starts below the expected offset means Kafka
+    // went back to the last commit (rebalance, fetch restart).
+    if (state.nextOffset !== null && BigInt(messages[0]!.offset) < state.nextOffset) {
+      this.#rewind(state, `offset ${messages[0]!.offset} re-delivered`);
+    }
+    const lastOffset = messages[messages.length - 1]!.offset;
+    state.nextOffset = BigInt(lastOffset) + 1n;
+    this.#request(state, packBatch(state.partition, state.epoch, this.options.now(), messages));
+    resolveOffset(lastOffset);
+    await this.#waitForCapacity(heartbeat);
+  }
+
+  /** Sends one partition's request to its builder; answers are applied in the order sent. */
+  #request(state: PartitionState, request: BuilderRequest): void {
+    state.pendingRequests++;
+    const answered = this.#builders
+      .send(state.partition, request)
+      .then((response) => this.#onResponse(response))
+      .catch((error: unknown) => this.#fail(error))
+      .finally(() => {
+        state.pendingRequests--;
+        this.#requests.delete(answered);
+        this.#wakeCapacityWaiters();
+      });
+    this.#requests.add(answered);
+  }
+
+  /** Closes open segments in every builder: the expired ones, or those of the listed partitions. */
+  async #sealOpen(request: SealRequest): Promise<void> {
+    const answered = this.#builders.broadcast(request).then((responses) => {
+      for (const response of responses) this.#onResponse(response);
+    });
+    const tracked: Promise<void> = answered
+      .catch(() => undefined)
+      .finally(() => this.#requests.delete(tracked));
+    this.#requests.add(tracked);
+    await answered;
+  }
+
+  #onResponse(response: BuilderResponse): void {
+    const { topic } = this.options;
+    for (const report of response.partitions) {
+      const state = this.#partitions.get(report.partition);
+      if (state === undefined || report.epoch !== state.epoch) continue;
+      state.openRecords = report.openRecords;
+      state.openMinEventTime = report.openMinEventTime;
+      if (
+        report.maxEventTime !== null &&
+        (state.maxEventTime === null || report.maxEventTime > state.maxEventTime)
+      ) {
+        state.maxEventTime = report.maxEventTime;
       }
-      lastOffset = message.offset;
-      if (full !== null) {
-        this.#seal(state, full);
-        if (this.#inflightBytes > this.options.maxInflightBytes) {
-          resolveOffset(lastOffset);
-          await this.#waitForCapacity(heartbeat);
-        }
+      if (report.invalid > 0) {
+        this.#eventsInvalid += report.invalid;
+        this.metrics.events.inc({ topic, outcome: 'invalid' }, report.invalid);
       }
     }
-    if (lastOffset !== null && state.epoch === epoch) resolveOffset(lastOffset);
+    for (const segment of response.sealed) {
+      const state = this.#partitions.get(segment.partition);
+      // Cut before a rewind: Kafka re-delivers its messages, and they are rewritten then.
+      if (state === undefined || segment.epoch !== state.epoch) continue;
+      this.#upload(state, segment);
+    }
   }
 
   #partition(partition: number): PartitionState {
@@ -371,7 +423,9 @@ export class Archiver {
       state = {
         partition,
         epoch: 0,
-        open: null,
+        openRecords: 0,
+        openMinEventTime: null,
+        pendingRequests: 0,
         inflight: [],
         nextOffset: null,
         durableOffset: null,
@@ -399,27 +453,25 @@ export class Archiver {
    * commit rewrites the same files.
    */
   #rewind(state: PartitionState, why: string): void {
-    if (state.open !== null || state.inflight.length > 0) {
+    if (state.openRecords > 0 || state.inflight.length > 0 || state.pendingRequests > 0) {
       this.#logger.info(
-        {
-          partition: state.partition,
-          why,
-          buffered: state.open?.records ?? 0,
-          uploading: state.inflight.length,
-        },
+        { partition: state.partition, why, buffered: state.openRecords, uploading: state.inflight.length },
         'dropping uncommitted segments; Kafka re-delivers them from the last commit',
       );
     }
     state.epoch++;
-    state.open = null;
+    state.openRecords = 0;
+    state.openMinEventTime = null;
     state.inflight = [];
     state.nextOffset = null;
     state.durableOffset = state.committedOffset;
+    this.#request(state, { kind: 'reset', partition: state.partition, epoch: state.epoch });
   }
 
   #onAssignment(partitions: number[]): void {
     const assigned = new Set(partitions);
     for (const state of [...this.#partitions.values()]) {
+      // kafkajs resumes every assigned partition from its committed offset after a rebalance.
       this.#rewind(state, 'group rebalanced');
       if (!assigned.has(state.partition)) {
         this.#partitions.delete(state.partition);
@@ -437,19 +489,31 @@ export class Archiver {
 
   // ---------------------------------------------------------------- uploading
 
-  #seal(state: PartitionState, reason: SealReason): void {
-    const segment = state.open;
-    if (segment === null) return;
-    state.open = null;
-    this.metrics.segments.inc({ topic: this.options.topic, reason });
-    const entry: InflightSegment = { segment, reason, done: false, keys: [] };
+  #upload(state: PartitionState, segment: SealedSegment): void {
+    const { topic } = this.options;
+    this.metrics.segments.inc({ topic, reason: segment.reason });
+    const entry: InflightSegment = { segment, done: false };
     state.inflight.push(entry);
     const bytes = segment.bytes;
     this.#inflightBytes += bytes;
-    this.metrics.inflightBytes.set({ topic: this.options.topic }, this.#inflightBytes);
+    this.metrics.inflightBytes.set({ topic }, this.#inflightBytes);
     const task = (async () => {
       try {
-        await this.#uploadSegment(state, entry);
+        const keys = await Promise.all(
+          segment.files.map((file) => this.#limiter.run(() => this.#uploadFile(segment.partition, file))),
+        );
+        segment.files = [];
+        if (this.options.onAfterUpload !== null && segment.epoch === state.epoch) {
+          await this.options.onAfterUpload({
+            topic,
+            partition: segment.partition,
+            startOffset: segment.startOffset,
+            endOffset: segment.endOffset,
+            reason: segment.reason,
+            keys,
+            events: segment.records - segment.invalid,
+          });
+        }
         entry.done = true;
         await this.#drainCommits(state);
       } catch (error) {
@@ -457,41 +521,19 @@ export class Archiver {
         void this.#fail(error);
       } finally {
         this.#inflightBytes -= bytes;
-        this.metrics.inflightBytes.set({ topic: this.options.topic }, this.#inflightBytes);
-        for (const wake of this.#capacityWaiters) wake();
-        this.#capacityWaiters.clear();
+        this.metrics.inflightBytes.set({ topic }, this.#inflightBytes);
+        this.#wakeCapacityWaiters();
       }
     })();
-    void task.finally(() => this.#tasks.delete(task));
     this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
   }
 
-  async #uploadSegment(state: PartitionState, entry: InflightSegment): Promise<void> {
-    const { segment } = entry;
-    const buffers = segment.hourBuffers();
-    entry.keys = await Promise.all(
-      buffers.map((buffer) => this.#limiter.run(() => this.#uploadFile(segment.partition, buffer))),
-    );
-    segment.buffers.clear();
-    if (this.options.onAfterUpload !== null && segment.epoch === state.epoch) {
-      await this.options.onAfterUpload({
-        topic: this.options.topic,
-        partition: segment.partition,
-        startOffset: segment.startOffset.toString(),
-        endOffset: segment.endOffset.toString(),
-        reason: entry.reason,
-        keys: entry.keys,
-        events: segment.records - segment.invalid,
-      });
-    }
-  }
-
-  async #uploadFile(partition: number, buffer: HourBuffer): Promise<string> {
+  async #uploadFile(partition: number, file: SealedFile): Promise<string> {
     const { topic } = this.options;
-    const key = logPartitionPrefix(buffer.hour) + archiveFileName(topic, partition, buffer.firstOffset);
+    const key = logPartitionPrefix(file.hour) + archiveFileName(topic, partition, file.firstOffset);
     const started = performance.now();
-    const body = await gzip(buffer.text(), { level: this.options.gzipLevel });
-    buffer.lines = [];
+    const body = await gzip(file.ndjson, { level: this.options.gzipLevel });
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#store.put(key, body, { contentType: 'application/gzip' });
@@ -512,14 +554,23 @@ export class Archiver {
     }
     this.#filesWritten++;
     this.metrics.files.inc({ topic });
-    this.metrics.bytes.inc({ topic, stage: 'ndjson' }, buffer.bytes);
+    this.metrics.bytes.inc({ topic, stage: 'ndjson' }, file.ndjson.byteLength);
     this.metrics.bytes.inc({ topic, stage: 'gzip' }, body.byteLength);
     this.metrics.uploadSeconds.observe({ topic }, (performance.now() - started) / 1000);
     return key;
   }
 
+  #wakeCapacityWaiters(): void {
+    for (const wake of this.#capacityWaiters) wake();
+    this.#capacityWaiters.clear();
+  }
+
+  /** Pauses consumption while too much is being parsed, compressed or uploaded. */
   async #waitForCapacity(heartbeat: () => Promise<void>): Promise<void> {
-    while (this.#inflightBytes > this.options.maxInflightBytes && this.#state === 'running') {
+    while (
+      this.#inflightBytes + this.#builders.pendingBytes() > this.options.maxInflightBytes &&
+      this.#state === 'running'
+    ) {
       await Promise.race([
         new Promise<void>((resolve) => this.#capacityWaiters.add(resolve)),
         sleep(Math.min(1000, this.options.consumer.heartbeatInterval)),
@@ -543,7 +594,7 @@ export class Archiver {
         let archived = 0;
         while (state.inflight[0]?.done) {
           const entry = state.inflight.shift()!;
-          state.durableOffset = entry.segment.endOffset;
+          state.durableOffset = BigInt(entry.segment.endOffset);
           archived += entry.segment.records - entry.segment.invalid;
         }
         if (archived > 0) {
@@ -555,7 +606,7 @@ export class Archiver {
     } finally {
       state.committing = false;
     }
-    this.#updateWatermark(state, false);
+    void this.#updateWatermark(state, false);
   }
 
   async #commitDurable(state: PartitionState): Promise<void> {
@@ -601,18 +652,20 @@ export class Archiver {
   }
 
   #updateWatermark(state: PartitionState, force: boolean): Promise<void> {
+    // Messages still at the builder have unknown event times; under the out-of-orderness bound they
+    // are no older than maxEventTime − L, like messages not consumed yet. They only forbid the
+    // idle advance.
     const minNotDurable = minOrNull([
-      ...(state.open === null ? [] : [state.open.minEventTime]),
+      state.openMinEventTime,
       ...state.inflight.map((entry) => entry.segment.minEventTime),
     ]);
-    const buffered = state.open !== null || state.inflight.length > 0;
+    const buffered = state.openRecords > 0 || state.inflight.length > 0 || state.pendingRequests > 0;
     const lag = this.#lag(state);
     const now = this.options.now();
     state.watermark = computeWatermark({
       previous: state.watermark,
       maxEventTime: state.maxEventTime,
-      // A segment with only invalid messages holds no event time but still holds offsets back.
-      minNotDurable: buffered ? (minNotDurable ?? Number.POSITIVE_INFINITY) : null,
+      minNotDurable,
       caughtUp: !buffered && lag === 0,
       now,
       outOfOrdernessMs: this.options.outOfOrdernessMs,
@@ -718,9 +771,21 @@ export class Archiver {
   #tick(): void {
     if (this.#state !== 'running') return;
     const now = this.options.now();
+    if (!this.#sealingExpired && [...this.#partitions.values()].some((state) => state.openRecords > 0)) {
+      this.#sealingExpired = true;
+      this.#sealOpen({
+        kind: 'seal',
+        partitions: null,
+        reason: 'max-wait',
+        now,
+        maxWaitMs: this.options.maxWaitMs,
+      })
+        .catch((error: unknown) => this.#fail(error))
+        .finally(() => {
+          this.#sealingExpired = false;
+        });
+    }
     for (const state of this.#partitions.values()) {
-      if (state.open !== null && now - state.open.openedAt >= this.options.maxWaitMs)
-        this.#seal(state, 'max-wait');
       if (!state.watermarkLoaded) void this.#loadWatermark(state);
       if (!state.committing) this.#drainCommits(state).catch((error: unknown) => this.#fail(error));
     }
@@ -761,6 +826,7 @@ export class Archiver {
   async #shutdown(flush: boolean, failure: TandemError | null): Promise<void> {
     if (this.#state === 'new') {
       this.#state = 'stopped';
+      await this.#builders.close();
       if (this.#ownsStore) await this.#store.close();
       this.#resolveStopped();
       return;
@@ -775,11 +841,19 @@ export class Archiver {
       errors.push(error);
     }
     await this.#batchInProgress?.catch((error: unknown) => errors.push(error));
-    if (failure === null && !flush)
-      this.#logger.info('stopping without flushing; buffered data is re-read on restart');
     if (flush) {
-      for (const state of this.#partitions.values()) this.#seal(state, 'stop');
       const deadline = Date.now() + this.options.stopTimeoutMs;
+      await Promise.race([Promise.allSettled([...this.#requests]), sleep(deadline - Date.now())]);
+      await Promise.race([
+        this.#sealOpen({
+          kind: 'seal',
+          partitions: [...this.#partitions.keys()],
+          reason: 'stop',
+          now: this.options.now(),
+          maxWaitMs: 0,
+        }).catch((error: unknown) => errors.push(error)),
+        sleep(deadline - Date.now()),
+      ]);
       while (this.#tasks.size > 0 && Date.now() < deadline) {
         await Promise.race([Promise.allSettled([...this.#tasks]), sleep(deadline - Date.now())]);
       }
@@ -790,6 +864,8 @@ export class Archiver {
         await this.#drainCommits(state).catch((error: unknown) => errors.push(error));
         await this.#updateWatermark(state, true).catch((error: unknown) => errors.push(error));
       }
+    } else if (failure === null) {
+      this.#logger.info('stopping without flushing; buffered data is re-read on restart');
     }
     this.#state = 'stopped';
     for (const remove of this.#removeListeners) remove();
@@ -797,6 +873,7 @@ export class Archiver {
     await this.#admin?.disconnect().catch((error: unknown) => errors.push(error));
     // Orphaned uploads may still run after a failure; let them settle before closing the store.
     await Promise.race([Promise.allSettled([...this.#tasks]), sleep(5_000)]);
+    await this.#builders.close().catch((error: unknown) => errors.push(error));
     if (this.#ownsStore) await this.#store.close().catch((error: unknown) => errors.push(error));
     if (failure !== null) {
       this.#rejectStopped(failure);

@@ -1,5 +1,6 @@
 // The archiver's one options object: defaults, validation (once, at construction), and the mapping
 // from a loaded TandemConfig.
+import { availableParallelism } from 'node:os';
 import type { EventParseOptions, KafkaConfig, TandemConfig } from '@tandem/core';
 import { TandemError } from '@tandem/core';
 import type { ArchiverWatermark, LakeOptions, ObjectStore } from '@tandem/lake';
@@ -68,6 +69,11 @@ export interface ArchiverOptions {
   maxWaitMs: number;
   /** zlib level of the `.json.gz` files (1 = fastest). @defaultValue 3 */
   gzipLevel: number;
+  /**
+   * Worker threads that validate and buffer messages, so parsing overlaps with Kafka decoding on
+   * the main thread; 0 parses inline. @defaultValue available cores − 1, from 1 to 4
+   */
+  parseWorkers: number;
   /** Files compressing or uploading at once, over all partitions. @defaultValue 8 */
   uploadConcurrency: number;
   /** Consumption pauses while closed segments holding more NDJSON bytes than this are uploading. @defaultValue 256 MiB */
@@ -118,6 +124,7 @@ export const defaultArchiverOptions: Omit<ArchiverOptions, 'kafka' | 'lake'> = {
   maxSegmentBytes: 64 * 1024 * 1024,
   maxWaitMs: 60_000,
   gzipLevel: 3,
+  parseWorkers: Math.max(1, Math.min(4, availableParallelism() - 1)),
   uploadConcurrency: 8,
   maxInflightBytes: 256 * 1024 * 1024,
   uploadRetries: 8,
@@ -187,6 +194,9 @@ export function resolveArchiverOptions(init: ArchiverInit): ArchiverOptions {
   ];
   for (const [name, value] of positive) {
     if (!Number.isSafeInteger(value) || value < 1) throw invalid(name, 'an integer ≥ 1', value);
+  }
+  if (!Number.isSafeInteger(options.parseWorkers) || options.parseWorkers < 0 || options.parseWorkers > 64) {
+    throw invalid('parseWorkers', 'an integer from 0 to 64', options.parseWorkers);
   }
   if (!Number.isSafeInteger(options.uploadRetries) || options.uploadRetries < 0) {
     throw invalid('uploadRetries', 'an integer ≥ 0', options.uploadRetries);

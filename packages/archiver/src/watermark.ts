@@ -2,15 +2,14 @@
 // partition is durably in the lake. The batch scheduler treats an hour as complete when every
 // partition's watermark has passed its end.
 //
-// Rule (all times epoch ms, L = outOfOrdernessMs):
+// Rule (all times epoch ms, L = outOfOrdernessMs; bounded out-of-orderness means a message is at
+// most L older than the newest message before it in the partition, t ≥ maxEventTime − L):
 //
-//   candidate = maxEventTimeSeen − L                      (bounded out-of-orderness: a message
-//                                                           still to come is at most L older than
-//                                                           the newest one already seen)
+//   candidate = maxEventTimeSeen − L − 1                  (every message still to come is newer)
 //   candidate = min(candidate, minNotDurable − 1)         (events consumed but not yet uploaded and
 //                                                           committed hold it back)
 //   if caught up (nothing buffered or uploading, committed offset = the partition's end offset):
-//       candidate = max(candidate, now − L)               (an idle partition still advances, assuming
+//       candidate = max(candidate, now − L − 1)           (an idle partition still advances, assuming
 //                                                           producers stamp event time near wall time)
 //   watermark = max(previous watermark, candidate)        (never moves back, also across restarts:
 //                                                           the previous value is read from the lake)
@@ -33,12 +32,12 @@ export interface WatermarkInputs {
 /** Applies the rule above; null while nothing is known (no event seen, not caught up, no previous). */
 export function computeWatermark(inputs: WatermarkInputs): number | null {
   let candidate: number | null =
-    inputs.maxEventTime === null ? null : inputs.maxEventTime - inputs.outOfOrdernessMs;
+    inputs.maxEventTime === null ? null : inputs.maxEventTime - inputs.outOfOrdernessMs - 1;
   if (candidate !== null && inputs.minNotDurable !== null) {
     candidate = Math.min(candidate, inputs.minNotDurable - 1);
   }
   if (inputs.caughtUp && inputs.minNotDurable === null && inputs.idleAdvance) {
-    const idle = inputs.now - inputs.outOfOrdernessMs;
+    const idle = inputs.now - inputs.outOfOrdernessMs - 1;
     candidate = candidate === null ? idle : Math.max(candidate, idle);
   }
   if (inputs.previous === null) return candidate;

@@ -151,16 +151,26 @@ describe.concurrent('archiver crash recovery', () => {
         maxWaitMs: 10 * 60_000,
         outOfOrdernessMs: 20 * MINUTE_MS,
         crashAfterUploads: null as number | null,
+        // Widens the window between a durable upload and its commit, and paces the run so that
+        // every kill lands mid-stream.
+        uploadDelayMs: 20,
         // The broker's minimum session: a killed member is evicted after 6 s, so restarts rejoin fast.
         consumer: {
           sessionTimeout: 6_000,
           heartbeatInterval: 500,
           rebalanceTimeout: 10_000,
-          maxBytesPerPartition: 256 * 1024,
+          maxBytesPerPartition: 16 * 1024,
         },
       };
 
       const kills: string[] = [];
+      const remaining = async (): Promise<number> => {
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return committed!.partitions.reduce(
+          (sum, entry) => sum + (30 * SEGMENT_RECORDS - Math.max(0, Number(entry.offset))),
+          0,
+        );
+      };
       for (let run = 0; run < 6; run++) {
         if (run % 2 === 0) {
           // Inside onAfterUpload: files durable, offset not committed.
@@ -172,6 +182,8 @@ describe.concurrent('archiver crash recovery', () => {
           kills.push(
             `run ${run}: in onAfterUpload after ${runner.lines.filter((l) => l.type === 'uploaded').length} uploads`,
           );
+          // Every kill interrupts work: something is still uncommitted afterwards.
+          expect(await remaining(), kills.join('; ')).toBeGreaterThan(0);
         } else {
           // From outside, at a random moment once it has made progress.
           const runner = startRunner(config);
@@ -188,17 +200,10 @@ describe.concurrent('archiver crash recovery', () => {
           kills.push(
             `run ${run}: from outside after ${runner.lines.filter((l) => l.type === 'committed').length} commits`,
           );
+          expect(await remaining(), kills.join('; ')).toBeGreaterThan(0);
         }
       }
       expect(kills).toHaveLength(6);
-      // Not finished yet: the crashes really interrupted the work.
-      const committedBefore = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const remaining = committedBefore[0]!.partitions.reduce(
-        (sum, entry) => sum + (30 * SEGMENT_RECORDS - Number(entry.offset)),
-        0,
-      );
-      expect(remaining).toBeGreaterThan(0);
-
       const last = startRunner(config);
       runners.push(last);
       await waitForCommitted(admin, groupId, topic, 90_000);

@@ -1,0 +1,261 @@
+// The per-message work of the archiver — validate, normalize, assign the event hour, buffer,
+// decide rotation, render NDJSON — behind a message protocol, so it can run in worker threads
+// while the main thread only decodes Kafka fetches, compresses, uploads and commits. Parsing is
+// the archiver's largest cost per event; on its own thread it overlaps with kafkajs decoding.
+// The same SegmentBuilder also runs inline (parseWorkers: 0), with identical results.
+import { type EventParseOptions, hourStart, parseEvent } from '@tandem/core';
+import { eventLine } from './event-line.ts';
+import { type SealReason, Segment, type SegmentLimits } from './segment.ts';
+
+/** A Kafka fetch batch of one partition, packed into transferable arrays. */
+export interface BatchRequest {
+  kind: 'batch';
+  partition: number;
+  epoch: number;
+  /** Wall clock when the batch arrived (a new segment's start, for the maximum wait). */
+  now: number;
+  offsets: BigInt64Array;
+  /** Byte length of each message value; -1 for a null value (tombstone). */
+  lengths: Int32Array;
+  data: Uint8Array;
+}
+
+/** Close open segments: of the listed partitions, or those older than `maxWaitMs`. */
+export interface SealRequest {
+  kind: 'seal';
+  partitions: number[] | null;
+  reason: SealReason;
+  now: number;
+  maxWaitMs: number;
+}
+
+/** Forget a partition's open segment (rebalance, rewind). */
+export interface ResetRequest {
+  kind: 'reset';
+  partition: number;
+  epoch: number;
+}
+
+export type BuilderRequest = BatchRequest | SealRequest | ResetRequest;
+
+/** One archive file of a closed segment: uncompressed NDJSON, compressed by the main thread. */
+export interface SealedFile {
+  hour: number;
+  firstOffset: string;
+  ndjson: Uint8Array;
+  events: number;
+}
+
+/** A closed segment, ready for upload: everything the commit and the watermark need. */
+export interface SealedSegment {
+  partition: number;
+  epoch: number;
+  startOffset: string;
+  endOffset: string;
+  reason: SealReason;
+  records: number;
+  invalid: number;
+  bytes: number;
+  /** Event-time range of its valid events; null when it holds none. */
+  minEventTime: number | null;
+  maxEventTime: number | null;
+  files: SealedFile[];
+}
+
+/** A partition's open (unsealed) state after a request. */
+export interface PartitionReport {
+  partition: number;
+  epoch: number;
+  /** Invalid messages counted by this request. */
+  invalid: number;
+  maxEventTime: number | null;
+  /** Smallest event time in the open segment; null when it holds no valid event. */
+  openMinEventTime: number | null;
+  openRecords: number;
+}
+
+export interface BuilderResponse {
+  partitions: PartitionReport[];
+  /** Segments closed by this request, in offset order per partition. */
+  sealed: SealedSegment[];
+}
+
+export interface SegmentBuilderOptions {
+  limits: SegmentLimits;
+  /** Event validation overrides; undefined for core's defaults. */
+  events: Partial<EventParseOptions> | undefined;
+}
+
+interface BuilderPartition {
+  epoch: number;
+  open: Segment | null;
+  maxEventTime: number | null;
+}
+
+const encoder = new TextEncoder();
+
+function finite(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
+}
+
+/** Packs kafkajs messages of one partition into a BatchRequest (copies the values once). */
+export function packBatch(
+  partition: number,
+  epoch: number,
+  now: number,
+  messages: ReadonlyArray<{ offset: string; value: Buffer | null }>,
+): BatchRequest {
+  let total = 0;
+  for (const message of messages) total += message.value?.byteLength ?? 0;
+  const data = new Uint8Array(total);
+  const offsets = new BigInt64Array(messages.length);
+  const lengths = new Int32Array(messages.length);
+  let position = 0;
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!;
+    offsets[index] = BigInt(message.offset);
+    const value = message.value;
+    if (value === null) {
+      lengths[index] = -1;
+    } else {
+      data.set(value, position);
+      lengths[index] = value.byteLength;
+      position += value.byteLength;
+    }
+  }
+  return { kind: 'batch', partition, epoch, now, offsets, lengths, data };
+}
+
+/** The buffers behind a response, for `postMessage`'s transfer list. */
+export function transferablesOf(value: BuilderRequest | BuilderResponse): ArrayBuffer[] {
+  if ('kind' in value) {
+    return value.kind === 'batch'
+      ? [value.offsets.buffer, value.lengths.buffer, value.data.buffer].filter(
+          (buffer): buffer is ArrayBuffer => buffer instanceof ArrayBuffer,
+        )
+      : [];
+  }
+  const buffers: ArrayBuffer[] = [];
+  for (const segment of value.sealed) {
+    for (const file of segment.files)
+      if (file.ndjson.buffer instanceof ArrayBuffer) buffers.push(file.ndjson.buffer);
+  }
+  return buffers;
+}
+
+export class SegmentBuilder {
+  readonly #options: SegmentBuilderOptions;
+  readonly #partitions = new Map<number, BuilderPartition>();
+
+  constructor(options: SegmentBuilderOptions) {
+    this.#options = options;
+  }
+
+  handle(request: BuilderRequest): BuilderResponse {
+    switch (request.kind) {
+      case 'batch':
+        return this.#batch(request);
+      case 'seal':
+        return this.#seal(request);
+      case 'reset': {
+        const state = this.#state(request.partition, request.epoch);
+        state.open = null;
+        return { partitions: [this.#report(request.partition, state, 0)], sealed: [] };
+      }
+    }
+  }
+
+  #state(partition: number, epoch: number): BuilderPartition {
+    let state = this.#partitions.get(partition);
+    if (state === undefined) {
+      state = { epoch, open: null, maxEventTime: null };
+      this.#partitions.set(partition, state);
+    } else if (state.epoch !== epoch) {
+      // A newer epoch: Kafka re-delivers from the last commit; what was buffered is dropped.
+      state.epoch = epoch;
+      state.open = null;
+    }
+    return state;
+  }
+
+  #batch(request: BatchRequest): BuilderResponse {
+    const state = this.#state(request.partition, request.epoch);
+    const sealed: SealedSegment[] = [];
+    const { limits, events } = this.#options;
+    let invalid = 0;
+    let position = 0;
+    for (let index = 0; index < request.offsets.length; index++) {
+      const offset = request.offsets[index]!;
+      const length = request.lengths[index]!;
+      state.open ??= new Segment(request.partition, request.epoch, offset, request.now, limits);
+      const segment = state.open;
+      let full: SealReason | null;
+      const parsed =
+        length < 0 ? null : parseEvent(request.data.subarray(position, position + length), events);
+      if (length > 0) position += length;
+      if (parsed?.ok) {
+        const event = parsed.event;
+        full = segment.add(offset, hourStart(event.timestamp), event.timestamp, eventLine(event));
+        if (state.maxEventTime === null || event.timestamp > state.maxEventTime)
+          state.maxEventTime = event.timestamp;
+      } else {
+        full = segment.skip(offset);
+        invalid++;
+      }
+      if (full !== null) {
+        sealed.push(this.#close(segment, full));
+        state.open = null;
+      }
+    }
+    return { partitions: [this.#report(request.partition, state, invalid)], sealed };
+  }
+
+  #seal(request: SealRequest): BuilderResponse {
+    const sealed: SealedSegment[] = [];
+    const partitions: PartitionReport[] = [];
+    for (const [partition, state] of this.#partitions) {
+      if (request.partitions !== null && !request.partitions.includes(partition)) continue;
+      const open = state.open;
+      if (open === null) continue;
+      if (request.partitions === null && request.now - open.openedAt < request.maxWaitMs) continue;
+      sealed.push(this.#close(open, request.reason));
+      state.open = null;
+      partitions.push(this.#report(partition, state, 0));
+    }
+    return { partitions, sealed };
+  }
+
+  #close(segment: Segment, reason: SealReason): SealedSegment {
+    const files = segment.hourBuffers().map((buffer) => ({
+      hour: buffer.hour,
+      firstOffset: buffer.firstOffset.toString(),
+      // TextEncoder gives the file its own ArrayBuffer, so it can be transferred without a copy.
+      ndjson: encoder.encode(buffer.text()),
+      events: buffer.lines.length,
+    }));
+    return {
+      partition: segment.partition,
+      epoch: segment.epoch,
+      startOffset: segment.startOffset.toString(),
+      endOffset: segment.endOffset.toString(),
+      reason,
+      records: segment.records,
+      invalid: segment.invalid,
+      bytes: segment.bytes,
+      minEventTime: finite(segment.minEventTime),
+      maxEventTime: finite(segment.maxEventTime),
+      files,
+    };
+  }
+
+  #report(partition: number, state: BuilderPartition, invalid: number): PartitionReport {
+    return {
+      partition,
+      epoch: state.epoch,
+      invalid,
+      maxEventTime: state.maxEventTime,
+      openMinEventTime: state.open === null ? null : finite(state.open.minEventTime),
+      openRecords: state.open?.records ?? 0,
+    };
+  }
+}
