@@ -23,6 +23,7 @@ const FRESHNESS_SECONDS = Number(process.env.BENCH_FRESHNESS_SECONDS ?? 20);
 const config = loadConfig();
 const brokers = config.kafka.brokers;
 const redisUrl = config.redis.url;
+const DEFAULT_WORKER_NODE_ARGS = '--max-old-space-size=256 --max-semi-space-size=8';
 const runId = randomUUID().slice(0, 8);
 const topic = `bench-speed-${runId}`;
 const prefix = `bench-speed-${runId}`;
@@ -151,8 +152,12 @@ async function main(): Promise<void> {
   const runner = fileURLToPath(
     new URL('../../packages/speed/test/fixtures/speed-worker-runner.ts', import.meta.url),
   );
-  // BENCH_WORKER_NODE_ARGS: V8 flags for the worker process only (e.g. heap limits)
-  const workerArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  // The worker runs with the V8 heap bounds the README recommends for production (its live set is
+  // small; without bounds V8 lets the heap of a high-allocation-rate process grow far beyond it).
+  // BENCH_WORKER_NODE_ARGS overrides them ('' for V8's defaults).
+  const workerArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? DEFAULT_WORKER_NODE_ARGS)
+    .split(' ')
+    .filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...workerArgs, runner], {
     env: {
       ...process.env,
@@ -268,6 +273,7 @@ async function main(): Promise<void> {
     ratio_to_raw: Number((eventsPerSecond / rawPerSecond).toFixed(3)),
     rss_growth_mib: Math.round(endRss - quarterRss),
     events: EVENTS,
+    worker_node_args: workerArgs.join(' '),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -49,6 +49,23 @@ describe('DedupWindow', () => {
     );
   });
 
+  it('keeps its index exact under heavy probing and eviction', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(fc.integer({ min: 0, max: 60 }), { nil: null }), {
+          minLength: 500,
+          maxLength: 2000,
+        }),
+        fc.integer({ min: 1, max: 64 }),
+        (numbers, size) => {
+          const ids = numbers.map((n) => (n === null ? null : `id-${n}`));
+          expect(run(new DedupWindow(size), ids, 0, ids.length)).toEqual(reference(ids, size));
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
   it('holds at most N ids', () => {
     const window = new DedupWindow(100);
     for (let offset = 0; offset < 10_000; offset++) window.observe(`id-${offset}`, offset);
