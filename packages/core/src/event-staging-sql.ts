@@ -20,7 +20,7 @@ export interface EventStagingSqlOptions {
 }
 
 const numberTypes = `('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT')`;
-/** Outside string literals, valid JSON never holds these; DuckDB accepts them anyway. */
+/** Outside string literals (each replaced by "" first), valid JSON never holds these; DuckDB accepts them. */
 const lenientJson = `'(?i),[ \\t\\n\\r]*[\\]}]|nan|inf'`;
 const jsonStringLiteral = `'"(?:[^"\\\\]|\\\\.)*"'`;
 
@@ -110,7 +110,7 @@ export function compileEventStagingSql(options: EventStagingSqlOptions): Compile
   SELECT line, too_large,
     CASE WHEN too_large OR NOT json_valid(line) THEN FALSE
       WHEN NOT regexp_matches(line, ${lenientJson}) THEN TRUE
-      ELSE NOT regexp_matches(regexp_replace(line, ${jsonStringLiteral}, '', 'g'), ${lenientJson}) END AS json_ok
+      ELSE NOT regexp_matches(regexp_replace(line, ${jsonStringLiteral}, '""', 'g'), ${lenientJson}) END AS json_ok
   FROM raw
 ), objects AS (
   SELECT line, too_large, json_ok,
