@@ -1,0 +1,189 @@
+// The whole Lambda path on the real stack, each layer in its own `tandem` process: a producer puts
+// events on Kafka; the speed layer folds them into Redis; the archiver writes them into the lake;
+// the batch layer seals one hour from the archived partitions; the serving layer answers over real
+// HTTP, hour by hour, from batch where sealed and from speed otherwise, and says which. Every count
+// is checked against a truth computed here with plain loops over the generator's own records.
+import { createServer } from 'node:net';
+import { HOUR_MS, hourStart } from '@tandem/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, World } from './cli/harness.ts';
+import { regenerate } from './cli/truth.ts';
+
+interface SeriesBody {
+  sealedThrough: string | null;
+  complete: boolean;
+  coverage: Array<{ bucket: string; source: string; runId: string | null }>;
+  series: Array<{
+    dims: Record<string, string>;
+    points: Array<{ bucket: string; source: string; values: Record<string, number | null> }>;
+  }>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+describe('one event stream through speed, archiver, batch and serving', () => {
+  let world: World;
+  let baseUrl: string;
+  const now = Date.now();
+  const currentHour = hourStart(now);
+  const sealedHour = currentHour - 2 * HOUR_MS;
+  const speedHour = currentHour - HOUR_MS;
+  // requests per hour and endpoint, and per hour, of every distinct valid event
+  const truth = new Map<number, Map<string, number>>();
+  const truthTotal = (hour: number) => [...(truth.get(hour)?.values() ?? [])].reduce((a, b) => a + b, 0);
+  let runId: string;
+  const stops: Array<() => Promise<number | null>> = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    world = new World({ PORT: String(port), SPEED_ALLOWED_LATENESS_MS: String(3 * HOUR_MS) });
+    baseUrl = `http://127.0.0.1:${port}`;
+    const start = sealedHour;
+    const duration = `${Math.floor((now - 60_000 - start) / 1000)}s`;
+    const generated = await world.json<{ options: Parameters<typeof regenerate>[0] }>([
+      'generate',
+      '--to',
+      'kafka',
+      '--burst',
+      '--start',
+      String(start),
+      '--duration',
+      duration,
+      '--rate',
+      '1',
+      '--duplicates',
+      '2%',
+      '--bad',
+      '2%',
+      '--seed',
+      '11',
+    ]);
+    const seen = new Set<string>();
+    for (const record of regenerate(generated.options)) {
+      if (record.event === null || record.label === 'bad' || seen.has(record.event.event_id)) continue;
+      seen.add(record.event.event_id);
+      const hour = Math.floor(record.event.timestamp / HOUR_MS) * HOUR_MS;
+      const perEndpoint = truth.get(hour) ?? new Map<string, number>();
+      perEndpoint.set(record.event.endpoint, (perEndpoint.get(record.event.endpoint) ?? 0) + 1);
+      truth.set(hour, perEndpoint);
+    }
+    const expectedEvents = seen.size;
+
+    for (const component of ['speed', 'archiver', 'serve']) {
+      const child = world.start([component]);
+      stops.push(() => child.stop());
+    }
+    // the speed layer has applied every distinct valid event
+    await eventually(
+      'the speed layer to apply the stream',
+      async () => {
+        const status = await world.json<{ speed: { eventsApplied: number } }>(['status']);
+        return status.speed.eventsApplied === expectedEvents ? true : undefined;
+      },
+      120_000,
+    );
+    // the archiver has written the sealed hour completely (every event of it, deduplicated later)
+    await eventually(
+      'the archiver to archive the hour',
+      async () => {
+        const outcome = await world.json<{ status: string; runId: string | null }>([
+          'batch',
+          'run',
+          '--view',
+          'endpoint_hourly',
+          '--hour',
+          String(sealedHour),
+        ]);
+        if (outcome.status !== 'published' || outcome.runId === null) return undefined;
+        const body = await series(sealedHour, sealedHour + HOUR_MS, 'all');
+        const requests = body.series.reduce((sum, s) => sum + (s.points[0]?.values.requests ?? 0), 0);
+        if (requests !== truthTotal(sealedHour)) return undefined;
+        runId = outcome.runId;
+        return true;
+      },
+      120_000,
+      2_000,
+    );
+  }, 300_000);
+
+  afterAll(async () => {
+    const codes = await Promise.all(stops.map((stop) => stop()));
+    await world?.cleanup();
+    expect(codes.every((code) => code === 0)).toBe(true);
+  });
+
+  async function series(
+    from: number,
+    to: number,
+    granularity: string,
+    endpoint?: string,
+  ): Promise<SeriesBody> {
+    const params = new URLSearchParams({
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      granularity,
+      ...(endpoint === undefined ? {} : { endpoint }),
+    });
+    const response = await fetch(`${baseUrl}/v1/views/endpoint_hourly/series?${params}`);
+    expect(response.status).toBe(200);
+    return (await response.json()) as SeriesBody;
+  }
+
+  it('serves the sealed hour from batch and the next hour from speed, each exact per endpoint', async () => {
+    const body = await series(sealedHour, currentHour, '1h');
+    expect(body.coverage).toEqual([
+      { bucket: new Date(sealedHour).toISOString(), source: 'batch', runId },
+      { bucket: new Date(speedHour).toISOString(), source: 'speed', runId: null },
+    ]);
+    expect(body.sealedThrough).toBe(new Date(sealedHour + HOUR_MS).toISOString());
+    for (const hour of [sealedHour, speedHour]) {
+      const served = new Map<string, number>();
+      for (const group of body.series) {
+        const point = group.points.find((p) => p.bucket === new Date(hour).toISOString());
+        if (
+          point &&
+          point.values.requests !== null &&
+          point.values.requests !== undefined &&
+          point.values.requests > 0
+        ) {
+          served.set(group.dims.endpoint!, point.values.requests);
+        }
+        if (point) expect(point.source).toBe(hour === sealedHour ? 'batch' : 'speed');
+      }
+      expect(served).toEqual(truth.get(hour));
+    }
+  });
+
+  it('merges a range that spans both sources into one exact total', async () => {
+    const body = await series(sealedHour, currentHour + HOUR_MS, 'all');
+    const total = body.series.reduce((sum, group) => sum + (group.points[0]?.values.requests ?? 0), 0);
+    expect(total).toBe(truthTotal(sealedHour) + truthTotal(speedHour) + truthTotal(currentHour));
+    expect(
+      body.series.every(
+        (group) => group.points[0]?.source === 'mixed' || group.points[0]?.source === 'speed',
+      ),
+    ).toBe(true);
+    expect(body.complete).toBe(false);
+  });
+
+  it('answers one endpoint exactly for every hour of the range', async () => {
+    const endpoint = [...(truth.get(speedHour) ?? new Map()).entries()].sort(
+      (a, b) => b[1] - a[1],
+    )[0]![0] as string;
+    const body = await series(sealedHour, currentHour, '1h', endpoint);
+    expect(body.series).toHaveLength(1);
+    expect(body.series[0]!.points.map((p) => p.values.requests ?? 0)).toEqual([
+      truth.get(sealedHour)?.get(endpoint) ?? 0,
+      truth.get(speedHour)?.get(endpoint) ?? 0,
+    ]);
+  });
+});
