@@ -43,9 +43,9 @@ interface Proc {
 export async function startLiveBackend(
   options: { rate?: number; seed?: number; sealedHours?: number } = {},
 ): Promise<DashboardBackend> {
-  const rate = options.rate ?? 3;
+  const rate = options.rate ?? 2;
   const seed = options.seed ?? 20_240_501;
-  const sealedHours = options.sealedHours ?? 4;
+  const sealedHours = options.sealedHours ?? 3;
   const id = randomUUID().slice(0, 8);
   const dir = await mkdtemp(join(tmpdir(), `tandem-dashboard-${id}-`));
   const apiKey = `dash-${randomUUID()}`;
@@ -186,55 +186,82 @@ export async function startLiveBackend(
     },
   };
 
+  const began = Date.now();
+  const timings: string[] = [];
+  const step = async (name: string, work: () => Promise<void>) => {
+    const at = Date.now();
+    await work();
+    timings.push(`${name} ${((Date.now() - at) / 1000).toFixed(1)}s`);
+  };
   try {
     // Past hours: the same stream (same seed and start) into the lake for the batch layer and into
     // Kafka for the speed layer, so both layers hold the same events and agree.
     const trafficArgs = ['--rate', String(rate), '--seed', String(seed), '--diurnal', '0'];
     const seedStart = new Date(firstHour).toISOString();
-    await run('seed-lake', [
-      'generate',
-      '--to',
-      'lake',
-      '--start',
-      seedStart,
-      '--duration',
-      `${sealedHours + 1}h`,
-      ...trafficArgs,
-    ]);
-    await run('seal', [
-      'recompute',
-      '--view',
-      'endpoint_hourly',
-      '--from',
-      seedStart,
-      '--to',
-      new Date(firstHour + sealedHours * HOUR_MS).toISOString(),
-    ]);
-    // Creates the topics too, before the speed worker and the server look for them.
-    await run('seed-kafka', [
-      'generate',
-      '--to',
-      'kafka',
-      '--burst',
-      '--start',
-      seedStart,
-      '--duration',
-      `${Math.floor((Date.now() - firstHour) / 1000) - 5}s`,
-      ...trafficArgs,
-    ]);
-    speed = start('speed', ['speed']);
-    start('serve', ['serve']);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const ok = await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
+    // Two lanes at once (each `tandem` start costs seconds): lake → batch seal, and Kafka → the
+    // speed worker. The server starts meanwhile; it reads whatever the layers have when asked.
+    const serveReady = step('serve', async () => {
+      start('serve', ['serve']);
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const ok = await fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) return;
+        if (Date.now() > deadline) throw new Error(`tandem serve did not answer on ${url}`);
+        await delay(250);
+      }
+    });
+    const batchLane = (async () => {
+      await step('lake', () =>
+        run('seed-lake', [
+          'generate',
+          '--to',
+          'lake',
+          '--start',
+          seedStart,
+          '--duration',
+          `${sealedHours + 1}h`,
+          ...trafficArgs,
+        ]),
       );
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`tandem serve did not answer on ${url}`);
-      await delay(250);
-    }
-    await backend.waitForSpeedIdle();
+      await step('seal', () =>
+        run('seal', [
+          'recompute',
+          '--view',
+          'endpoint_hourly',
+          '--from',
+          seedStart,
+          '--to',
+          new Date(firstHour + sealedHours * HOUR_MS).toISOString(),
+        ]),
+      );
+    })();
+    const speedLane = (async () => {
+      // Creates the topics too, before the speed worker looks for them.
+      await step('kafka', () =>
+        run('seed-kafka', [
+          'generate',
+          '--to',
+          'kafka',
+          '--burst',
+          '--start',
+          seedStart,
+          '--duration',
+          `${Math.floor((Date.now() - firstHour) / 1000) - 5}s`,
+          ...trafficArgs,
+        ]),
+      );
+      speed = start('speed', ['speed']);
+    })();
+    const lanes = await Promise.allSettled([serveReady, batchLane, speedLane]);
+    const failed = lanes.find((lane) => lane.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await step('speed caught up', () => backend.waitForSpeedIdle());
+    console.log(
+      `dashboard test stack ready in ${((Date.now() - began) / 1000).toFixed(1)}s: ${timings.join(', ')}`,
+    );
   } catch (error) {
     const logs = await backend.logs();
     await backend.close().catch(() => {});
