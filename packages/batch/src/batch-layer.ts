@@ -11,7 +11,7 @@ import {
   type TimeRange,
   type View,
 } from '@tandem/core';
-import { type ObjectStore, openObjectStore, parseLogPartition } from '@tandem/lake';
+import { type ObjectStore, openObjectStore } from '@tandem/lake';
 import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import { type BatchOptions, batchOptionsFromConfig, resolveBatchOptions } from './batch-options.ts';
@@ -27,7 +27,7 @@ import { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
 import { completeBefore, isHourComplete, lastCompleteHour } from './completeness.ts';
 import { DuckDbEngine } from './duckdb-engine.ts';
 import { partitionHoursFor } from './hour-compute.ts';
-import { type InputObject, listInputs } from './input-staging.ts';
+import { earliestLogHour, type InputObject, listInputs } from './input-staging.ts';
 import { LeaseManager } from './lease.ts';
 import type { HourPointer } from './pointer.ts';
 import { RunHistory, type RunRecord } from './run-history.ts';
@@ -333,15 +333,6 @@ export class BatchLayer {
     for (const close of this.#owned) await close().catch((error) => errors.push(error));
     if (errors.length > 0) throw new AggregateError(errors, 'closing the batch layer failed');
   }
-}
-
-/** The first hour with a raw-log partition, or null for an empty lake. */
-export async function earliestLogHour(store: ObjectStore): Promise<number | null> {
-  for await (const info of store.list('logs/dt=')) {
-    const hour = parseLogPartition(info.key);
-    if (hour !== null) return hour;
-  }
-  return null;
 }
 
 /** Opens the batch layer: builds what was not given, validates options once. */

@@ -147,33 +147,39 @@ export async function computeHours(
       parts.push(`SELECT CAST(${hour} AS BIGINT) AS partition_hour, * FROM (${staging.sql})`);
     }
     const keep = eventFields.filter((field) => used.has(field)).map(quoteIdent);
+    const struct = ['partition_hour', ...keep].map((column) => `${column} := ${column}`).join(', ');
+    const sample = `left(line, ${Math.max(1, Math.floor(request.sampleChars))})`;
+    // One pass over the input does both jobs. Valid lines group by event_id — deduplication: the
+    // smallest row (struct order) of each id is kept, deterministic even if retries differed — and
+    // bad lines group by (partition, verdict) with a count and two sample lines. Nothing holds all
+    // bad lines, so a file of garbage cannot exhaust memory before the ratio check fails the run.
     await connection.run(
-      `CREATE TEMP TABLE tandem_staged AS SELECT partition_hour, ${keep.join(', ')}, error_code, error_field, error_rule, ` +
-        `CASE WHEN error_code IS NOT NULL THEN left(line, ${Math.max(1, request.sampleChars)}) END AS bad_line ` +
-        `FROM (${parts.join('\nUNION ALL\n')})`,
+      'CREATE TEMP TABLE tandem_grouped AS SELECT ' +
+        'CASE WHEN error_code IS NULL THEN event_id END AS event_id, ' +
+        'CASE WHEN error_code IS NULL THEN NULL ELSE partition_hour END AS bad_partition, ' +
+        'error_code, error_field, error_rule, count(*) AS copies, ' +
+        `min(struct_pack(${struct})) FILTER (WHERE error_code IS NULL) AS e, ` +
+        `min(${sample}) FILTER (WHERE error_code IS NOT NULL) AS sample_low, ` +
+        `max(${sample}) FILTER (WHERE error_code IS NOT NULL) AS sample_high ` +
+        `FROM (${parts.join('\nUNION ALL\n')}) GROUP BY ALL`,
       params,
     );
     await collectBadRows(connection, request, stats);
     await collectRejects(connection, request, stats);
-
-    // Deduplicate: one row per event_id. Duplicates are producer retries with identical content;
-    // taking the smallest row (struct order) keeps the pick deterministic even if they differ.
-    const struct = ['partition_hour', ...keep].map((column) => `${column} := ${column}`).join(', ');
     const unpack = ['partition_hour', ...keep].map((column) => `e.${column} AS ${column}`).join(', ');
     await connection.run(
-      `CREATE TEMP TABLE tandem_events AS SELECT event_id, copies, ${unpack} FROM (` +
-        `SELECT event_id, count(*) AS copies, min(struct_pack(${struct})) AS e ` +
-        'FROM tandem_staged WHERE error_code IS NULL GROUP BY event_id)',
+      `CREATE TEMP TABLE tandem_events AS SELECT copies, ${unpack} FROM tandem_grouped WHERE error_code IS NULL`,
     );
-    await connection.run('DROP TABLE tandem_staged');
-    const dupes = await connection.runAndReadAll(
-      `SELECT partition_hour, sum(copies - 1) AS duplicates, ` +
+    await connection.run('DROP TABLE tandem_grouped');
+    const valid = await connection.runAndReadAll(
+      'SELECT partition_hour, sum(copies) AS lines, sum(copies - 1) AS duplicates, ' +
         `count(*) FILTER (WHERE "timestamp" < partition_hour OR "timestamp" >= partition_hour + ${HOUR_MS}) AS misplaced ` +
         'FROM tandem_events GROUP BY partition_hour',
     );
-    for (const row of dupes.getRowObjectsJS()) {
+    for (const row of valid.getRowObjectsJS()) {
       const entry = stats.get(num(row.partition_hour));
       if (entry === undefined) continue;
+      entry.rowsIn += num(row.lines);
       entry.duplicateRows = num(row.duplicates);
       entry.misplacedRows = num(row.misplaced);
     }
@@ -233,50 +239,32 @@ async function linesSql(
   return `(${selects.join(' UNION ALL ')})`;
 }
 
-/** Counts per partition × verdict, and a sample of bad lines per partition. */
+/** Bad lines per partition × verdict, with up to two sample lines each. */
 async function collectBadRows(
   connection: DuckDBConnection,
   request: ComputeRequest,
   stats: Map<number, PartitionStats>,
 ): Promise<void> {
-  const counts = await connection.runAndReadAll(
-    'SELECT partition_hour, error_code, error_field, error_rule, count(*) AS n FROM tandem_staged ' +
-      'GROUP BY ALL ORDER BY ALL',
+  const bad = await connection.runAndReadAll(
+    'SELECT bad_partition, error_code, error_field, error_rule, copies, sample_low, sample_high ' +
+      'FROM tandem_grouped WHERE error_code IS NOT NULL ORDER BY ALL',
   );
-  let anyBad = false;
-  for (const row of counts.getRowObjectsJS()) {
-    const entry = stats.get(num(row.partition_hour));
+  for (const row of bad.getRowObjectsJS()) {
+    const entry = stats.get(num(row.bad_partition));
     if (entry === undefined) continue;
-    const n = num(row.n);
+    const n = num(row.copies);
+    const code = str(row.error_code) ?? 'TANDEM_ERR_EVENT_INVALID';
+    const field = str(row.error_field);
+    const rule = str(row.error_rule) ?? 'json';
+    const message = describeRejection(field, rule as EventRule);
     entry.rowsIn += n;
-    const code = str(row.error_code);
-    if (code === null) continue;
-    anyBad = true;
-    const field = str(row.error_field);
-    const rule = str(row.error_rule) ?? 'json';
     entry.badRows += n;
-    entry.errors.push({ code, field, rule, message: describeRejection(field, rule as EventRule), count: n });
-  }
-  if (!anyBad || request.sampleSize <= 0) return;
-  const samples = await connection.runAndReadAll(
-    'SELECT partition_hour, error_code, error_field, error_rule, bad_line FROM tandem_staged ' +
-      'WHERE error_code IS NOT NULL ' +
-      `QUALIFY row_number() OVER (PARTITION BY partition_hour ORDER BY bad_line) <= ${Math.floor(request.sampleSize)}`,
-  );
-  for (const row of samples.getRowObjectsJS()) {
-    const entry = stats.get(num(row.partition_hour));
-    if (entry === undefined) continue;
-    const field = str(row.error_field);
-    const rule = str(row.error_rule) ?? 'json';
-    entry.samples.push({
-      partitionHour: entry.partitionHour,
-      key: null,
-      code: str(row.error_code) ?? 'TANDEM_ERR_EVENT_INVALID',
-      field,
-      rule,
-      message: describeRejection(field, rule as EventRule),
-      line: str(row.bad_line) ?? '',
-    });
+    entry.errors.push({ code, field, rule, message, count: n });
+    const lines = [str(row.sample_low), str(row.sample_high)].filter((line) => line !== null);
+    for (const line of new Set(lines)) {
+      if (entry.samples.length >= request.sampleSize) break;
+      entry.samples.push({ partitionHour: entry.partitionHour, key: null, code, field, rule, message, line });
+    }
   }
 }
 

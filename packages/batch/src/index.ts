@@ -9,7 +9,7 @@ export type {
   RecomputePlanEntry,
   RecomputeResult,
 } from './batch-layer.ts';
-export { BatchLayer, earliestLogHour, openBatchLayer } from './batch-layer.ts';
+export { BatchLayer, openBatchLayer } from './batch-layer.ts';
 export type {
   BatchRuntime,
   HourOutcome,
@@ -29,7 +29,7 @@ export { DuckDbEngine } from './duckdb-engine.ts';
 export type { BadRowSample, ComputeRequest, ComputeResult, PartitionStats } from './hour-compute.ts';
 export { computeHours, eventColumnsUsed, partitionHoursFor } from './hour-compute.ts';
 export type { InputFormat, InputObject, StagedFile, StagedInputs } from './input-staging.ts';
-export { inputFormatOf, listInputs, stageInputs } from './input-staging.ts';
+export { earliestLogHour, inputFormatOf, listInputs, stageInputs } from './input-staging.ts';
 export {
   newRunId,
   parseViewKey,

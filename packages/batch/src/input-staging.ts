@@ -147,3 +147,12 @@ export async function stageInputs(
     throw error;
   }
 }
+
+/** The first hour with a raw-log partition, or null for an empty lake. */
+export async function earliestLogHour(store: ObjectStore): Promise<number | null> {
+  for await (const info of store.list('logs/dt=')) {
+    const hour = parseLogPartition(info.key);
+    if (hour !== null) return hour;
+  }
+  return null;
+}

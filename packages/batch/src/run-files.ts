@@ -72,6 +72,7 @@ export async function readRunParquets(
     `SELECT filename, bucket, dims, states FROM read_parquet(${sqlStringList(paths)}, filename = true, ` +
       'file_row_number = true) ORDER BY filename, file_row_number',
   );
+  if (reader.currentRowCount === 0) return byPath;
   const columns = reader.getColumnsJS();
   const [filenames, buckets, dims, states] = columns as [unknown[], unknown[], unknown[], unknown[]];
   for (let i = 0; i < filenames.length; i++) {

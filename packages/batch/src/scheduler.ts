@@ -5,6 +5,7 @@ import { HOUR_MS, hourStart } from '@tandem/core';
 import cron from 'node-cron';
 import { TandemError } from '@tandem/core';
 import type { BatchLayer } from './batch-layer.ts';
+import { earliestLogHour } from './input-staging.ts';
 import type { HourOutcome } from './batch-runner.ts';
 import { completeBefore, isHourComplete } from './completeness.ts';
 
@@ -112,7 +113,10 @@ export class BatchScheduler {
       const { runtime, options, reader } = this.#layer;
       const now = runtime.now();
       const before = await completeBefore(this.#layer.store, options, now);
+      // Hours before the first archived one hold nothing; sealing them would only add empty runs.
+      const earliest = await earliestLogHour(this.#layer.store);
       const outcomes: HourOutcome[] = [];
+      if (earliest === null) return outcomes;
       let pending = false;
       for (const name of this.#options.views) {
         const view = this.#layer.view(name);
@@ -120,6 +124,7 @@ export class BatchScheduler {
         const candidates: number[] = [];
         for (let i = options.hourlyLookbackHours - 1; i >= 0; i--) {
           const hour = lastFinished - i * HOUR_MS;
+          if (hour < earliest) continue;
           if (isHourComplete(view, hour, before)) candidates.push(hour);
           else if (hour === lastFinished) pending = true;
         }

@@ -1,0 +1,63 @@
+// Benchmark of @tandem/batch (one JSON line on stdout): endpoint_hourly for a whole day of 10M
+// events (24 hourly partitions of gzipped NDJSON in a local lake), computed by the batch layer end to
+// end (staging, validation, dedup, compile, Parquet + pointer publish) against DuckDB alone running
+// the equivalent built-in query on the same files in the same run; the same day from Parquet inputs;
+// and the batch run's peak RSS. Each phase runs in its own process; best of BENCH_RUNS (default 1).
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ensureBenchData } from './batch-data.ts';
+
+const root = join(new URL('../..', import.meta.url).pathname, '.data', 'bench', 'batch');
+const runs = Number(process.env.BENCH_RUNS ?? 1);
+const data = await ensureBenchData(root, Number(process.env.BENCH_EVENTS ?? 10_000_000));
+
+interface PhaseResult {
+  ms: number;
+  peak_rss_mib: number;
+  rows_in?: number;
+}
+
+function phase(name: 'tandem' | 'duckdb', lake: string): PhaseResult {
+  const child = spawnSync(
+    process.execPath,
+    [new URL('./batch-phase.ts', import.meta.url).pathname, name, lake],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  if (child.status !== 0) throw new Error(`bench phase ${name} failed with exit code ${child.status}`);
+  const line = child.stdout.trim().split('\n').at(-1)!;
+  const result = JSON.parse(line) as PhaseResult;
+  process.stderr.write(`[bench] ${name} ${lake.endsWith('parquet') ? 'parquet' : 'ndjson'}: ${line}\n`);
+  return result;
+}
+
+const best = (results: PhaseResult[]) => results.reduce((a, b) => (b.ms < a.ms ? b : a));
+const tandem: PhaseResult[] = [];
+const duckdb: PhaseResult[] = [];
+const parquet: PhaseResult[] = [];
+for (let run = 0; run < runs; run++) {
+  tandem.push(phase('tandem', data.ndjsonLake));
+  duckdb.push(phase('duckdb', data.ndjsonLake));
+  parquet.push(phase('tandem', data.parquetLake));
+}
+const t = best(tandem);
+const d = best(duckdb);
+const p = best(parquet);
+if (t.rows_in !== data.lines)
+  throw new Error(`the batch layer read ${t.rows_in} lines, expected ${data.lines}`);
+process.stdout.write(
+  `${JSON.stringify({
+    bench: 'batch',
+    events: data.lines,
+    tandem_ms: t.ms,
+    duckdb_ms: d.ms,
+    parquet_tandem_ms: p.ms,
+    peak_rss_mib: Math.max(...tandem.map((r) => r.peak_rss_mib), ...parquet.map((r) => r.peak_rss_mib)),
+    events_per_s: Math.round((data.lines / t.ms) * 1000),
+    ratio_vs_duckdb: Math.round((t.ms / d.ms) * 100) / 100,
+    duckdb_peak_rss_mib: d.peak_rss_mib,
+  })}\n`,
+);
