@@ -11,6 +11,7 @@ import { describe, it } from 'vitest';
 import { createTestLake, type LakeKind } from '../../lake/test/helpers.ts';
 import { createArchiver } from '../src/index.ts';
 import {
+  batchAgainstTruth,
   compareWithTruth,
   createTopic,
   generateStream,
@@ -129,6 +130,18 @@ describe.concurrent('archiver', () => {
           offsets.every((message, index) => index === 0 || message.offset > offsets[index - 1]!.offset),
         ).toBe(true);
       }
+
+      // The batch layer over the archived hours equals the truth.
+      const batch = await batchAgainstTruth(
+        lake.store,
+        topic,
+        stream.truth.values(),
+        stream.firstHour,
+        stream.hours,
+      );
+      expect(batch.failedHours).toEqual([]);
+      expect(batch.mismatches).toEqual([]);
+      expect(batch.cells).toBe(stream.hours * 4);
 
       expect(violations).toEqual([]);
       expect(watermarkWrites).toBeGreaterThan(PARTITIONS);

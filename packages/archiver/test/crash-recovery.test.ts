@@ -11,6 +11,7 @@ import { archiveFileName, logPartitionPrefix } from '@tandem/lake';
 import { describe, it } from 'vitest';
 import { createTestLake, type LakeKind } from '../../lake/test/helpers.ts';
 import {
+  batchAgainstTruth,
   compareWithTruth,
   createTopic,
   generateStream,
@@ -221,6 +222,18 @@ describe.concurrent('archiver crash recovery', () => {
       const expected = expectedLayout(topic, placed);
       expect(files.map((file) => file.key).sort()).toEqual([...expected.keys()].sort());
       for (const file of files) expect(file.events).toEqual(expected.get(file.key));
+
+      // The batch layer over the archived hours equals the truth.
+      const batch = await batchAgainstTruth(
+        lake.store,
+        topic,
+        stream.truth.values(),
+        stream.firstHour,
+        stream.hours,
+      );
+      expect(batch.failedHours).toEqual([]);
+      expect(batch.mismatches).toEqual([]);
+      expect(batch.cells).toBe(stream.hours * 4);
     },
   );
 });

@@ -1,12 +1,18 @@
 // Archiver test helpers: a unique topic per test on the local Kafka, a generated event stream with
-// an independently computed truth (normalized events, partition and offset of each), and a reader
-// that takes the lake apart file by file.
+// an independently computed truth (normalized events, partition and offset of each), a reader that
+// takes the lake apart file by file, and a batch run over the archive compared with the truth.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
-import type { TandemEvent } from '@tandem/core';
+import { openBatchLayer } from '@tandem/batch';
+import { finalizeStates, type TandemEvent } from '@tandem/core';
 import { listAll, type ObjectStore, parseArchiveFileName, parseLogPartition } from '@tandem/lake';
+import { Redis } from 'ioredis';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
 
 const gunzip = promisify(gunzipCallback);
 export const HOUR_MS = 3_600_000;
@@ -268,4 +274,105 @@ export function compareWithTruth(
 
 function sortKeys(value: object): object {
   return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export interface BatchComparison {
+  /** (hour, endpoint) cells the batch computed. */
+  cells: number;
+  /** Human-readable differences from the truth; empty when the batch views are exact. */
+  mismatches: string[];
+  failedHours: string[];
+}
+
+/**
+ * Runs the batch layer's `endpoint_hourly` over the archived hours and compares its finished values
+ * with ones computed here, directly from the truth events: request counts, 2xx and 5xx counts,
+ * average 2xx latency and average response size per (hour, endpoint).
+ */
+export async function batchAgainstTruth(
+  store: ObjectStore,
+  topic: string,
+  truth: Iterable<TandemEvent>,
+  firstHour: number,
+  hours: number,
+): Promise<BatchComparison> {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  const redisPrefix = `test-${randomUUID()}`;
+  const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-archiver-batch-'));
+  const batch = await openBatchLayer({
+    store,
+    redis,
+    redisPrefix,
+    topic,
+    tempDirectory,
+    threads: 1,
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    const view = batch.view('endpoint_hourly');
+    const failedHours: string[] = [];
+    for (let hour = firstHour; hour < firstHour + hours * HOUR_MS; hour += HOUR_MS) {
+      const outcome = await batch.runHour(view.name, hour, { force: true });
+      if (outcome.status !== 'published')
+        failedHours.push(`${new Date(hour).toISOString()}: ${outcome.status} ${outcome.reason}`);
+    }
+    const sealed = await batch.reader.sealedHours(view.name, {
+      from: firstHour,
+      to: firstHour + hours * HOUR_MS,
+    });
+    const rows = await batch.reader.readPartials(view.name, sealed, {});
+    const expected = new Map<
+      string,
+      { n: number; n2xx: number; n5xx: number; lat: number; bytes: number; nBytes: number }
+    >();
+    for (const event of truth) {
+      const key = `${Math.floor(event.timestamp / HOUR_MS) * HOUR_MS}|${event.endpoint}`;
+      const cell = expected.get(key) ?? { n: 0, n2xx: 0, n5xx: 0, lat: 0, bytes: 0, nBytes: 0 };
+      cell.n++;
+      if (event.status_code >= 200 && event.status_code <= 299) {
+        cell.n2xx++;
+        cell.lat += event.response_time_ms;
+      }
+      if (event.status_code >= 500) cell.n5xx++;
+      if (event.bytes_sent !== null) {
+        cell.bytes += event.bytes_sent;
+        cell.nBytes++;
+      }
+      expected.set(key, cell);
+    }
+    const mismatches: string[] = [];
+    const close = (a: unknown, b: number | null): boolean =>
+      b === null ? a === null : typeof a === 'number' && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const key = `${row.bucket}|${row.dims[0]}`;
+      seen.add(key);
+      const cell = expected.get(key);
+      const values = finalizeStates(view, row.states);
+      if (cell === undefined) {
+        mismatches.push(`${key}: not in the truth`);
+        continue;
+      }
+      const want = {
+        requests: cell.n,
+        requests_2xx: cell.n2xx,
+        errors_5xx: cell.n5xx,
+        avg_latency_ms: cell.n2xx === 0 ? null : cell.lat / cell.n2xx,
+        avg_response_bytes: cell.nBytes === 0 ? null : cell.bytes / cell.nBytes,
+      };
+      for (const [name, value] of Object.entries(want)) {
+        if (!close(values[name], value))
+          mismatches.push(`${key} ${name}: batch ${values[name]}, truth ${value}`);
+      }
+    }
+    for (const key of expected.keys())
+      if (!seen.has(key)) mismatches.push(`${key}: missing from the batch view`);
+    return { cells: rows.length, mismatches, failedHours };
+  } finally {
+    await batch.close();
+    const keys = await redis.keys(`${redisPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+    await rm(tempDirectory, { recursive: true, force: true });
+  }
 }
