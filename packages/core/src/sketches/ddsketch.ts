@@ -33,8 +33,9 @@ export function ddBoundary(k: number): number {
 export function ddKey(x: number): number {
   const q = Math.log(x) / DDSKETCH_LN_GAMMA;
   const r = Math.round(q);
-  if (Math.abs(q - r) > BOUNDARY_BAND) return Math.ceil(q);
-  return x <= ddBoundary(r) ? r : r + 1;
+  // `|| 0` turns -0 (x just below 1) into 0, the key SQL prints.
+  if (Math.abs(q - r) > BOUNDARY_BAND) return Math.ceil(q) || 0;
+  return (x <= ddBoundary(r) ? r : r + 1) || 0;
 }
 
 /** Folds one value into the bins (mutates and returns `state`). */
