@@ -159,7 +159,7 @@ describe('dashboard in Chromium', () => {
 
   it('loads in under a second with no console errors and shows the numbers the API returns', async () => {
     const page = await chromium.context.newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, backend.url);
     try {
       const started = Date.now();
       await page.goto(`${backend.url}/?poll=${POLL_MS}`);
@@ -225,7 +225,7 @@ describe('dashboard in Chromium', () => {
 
   it('picks one endpoint with the keyboard and shows its numbers', async () => {
     const page = await chromium.context.newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, backend.url);
     try {
       await page.goto(`${backend.url}/?poll=${POLL_MS}`);
       await page.waitForSelector('#endpoint-select option:nth-child(2)', { state: 'attached' });
@@ -258,7 +258,7 @@ describe('dashboard in Chromium', () => {
 
   it('shows a chosen range: the last 6 hours, as the API gives them', async () => {
     const page = await chromium.context.newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, backend.url);
     try {
       await page.goto(`${backend.url}/?poll=${POLL_MS}`);
       await page.waitForSelector('#chart-requests .series-table tbody tr[data-bucket]', {
@@ -285,7 +285,7 @@ describe('dashboard in Chromium', () => {
 
   it('moves the sealed-through marker when the batch layer publishes an hour', async () => {
     const page = await chromium.context.newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, backend.url);
     try {
       await page.goto(`${backend.url}/?poll=${POLL_MS}`);
       const marker = page.locator('#chart-requests .plot');
@@ -320,7 +320,7 @@ describe('dashboard in Chromium', () => {
 
   it('updates live while traffic flows and shows a banner when the speed layer stops, at phone width', async () => {
     const page = await chromium.context.newPage();
-    const problems = watchProblems(page);
+    const problems = watchProblems(page, backend.url);
     try {
       await page.setViewportSize({ width: 390, height: 844 });
       // A lag of 30 events is "behind" here, so the test need not wait minutes for the watermark.

@@ -45,9 +45,18 @@ export async function launchChromium(viewport = { width: 1440, height: 1000 }): 
   };
 }
 
-/** Everything the page complained about: console errors, uncaught exceptions, failed requests. */
-export function watchProblems(page: Page): string[] {
+/**
+ * Everything the page complained about: console errors, uncaught exceptions, failed requests, and
+ * (with `origin`) any request that leaves it: every asset must come from the server itself.
+ */
+export function watchProblems(page: Page, origin?: string): string[] {
   const problems: string[] = [];
+  if (origin !== undefined) {
+    page.on('request', (request) => {
+      const url = request.url();
+      if (!url.startsWith(`${origin}/`) && !url.startsWith('data:')) problems.push(`offsite request: ${url}`);
+    });
+  }
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
