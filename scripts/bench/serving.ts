@@ -8,7 +8,8 @@
 //   endpoints (groupBy=endpoint) over the last 7 complete UTC days, and a Fastify hello-world
 //   measured in the same run as the baseline. The servers run in child processes, with API-key
 //   auth and the Redis-backed rate limit on (limit out of reach), logging at warn.
-// Cold (first) latencies go to stderr; BENCH_DURATION, BENCH_EVENTS_PER_HOUR shrink a trial run.
+// Cold (first) latencies go to stderr; BENCH_DURATION, BENCH_EVENTS_PER_HOUR shrink a trial run,
+// BENCH_KEEP=1 keeps the seeded lake and Redis keys (their location goes to stderr).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -112,7 +113,7 @@ async function seed(lakeDir: string, tempDirectory: string): Promise<void> {
     threads: 2,
     memoryLimit: '1GB',
     concurrency: 2,
-    logger: requireFromServing('pino')({ level: 'warn' }),
+    logger: requireFromServing('pino')({ level: 'error' }),
   });
   try {
     const batchStarted = performance.now();
@@ -278,8 +279,12 @@ try {
 } finally {
   const errors: unknown[] = [];
   for (const child of children) await stopChild(child).catch((error) => errors.push(error));
-  await cleanupRedis().catch((error) => errors.push(error));
-  await rm(lakeDir, { recursive: true, force: true });
-  await rm(tempDirectory, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP === '1') {
+    log(`kept: BENCH_LAKE_URL=file://${lakeDir} BENCH_PREFIX=${prefix} BENCH_TEMP_DIR=${tempDirectory}`);
+  } else {
+    await cleanupRedis().catch((error) => errors.push(error));
+    await rm(lakeDir, { recursive: true, force: true });
+    await rm(tempDirectory, { recursive: true, force: true });
+  }
   if (errors.length > 0) log(`cleanup: ${errors.map(String).join('; ')}`);
 }

@@ -39,6 +39,13 @@ export interface BuildServerOptions {
   snapshotTtlMs?: number;
   /** How long one speed read is reused (real-time answers may be this much older); 0 disables. @defaultValue 1000 */
   speedCacheTtlMs?: number;
+  /**
+   * How long a speed read of closed hours (ended more than the allowed lateness before the speed
+   * watermark, so no longer changing there) is reused. @defaultValue 60000
+   */
+  closedSpeedCacheTtlMs?: number;
+  /** The speed layer's allowed lateness. @defaultValue 300000 */
+  speedAllowedLatenessMs?: number;
   /** How far behind its watermark the speed layer keeps hours. @defaultValue 3 days */
   speedRetentionMs?: number;
   /** Cells of batch partials cached in memory. @defaultValue 20_000_000 */
@@ -74,6 +81,8 @@ export const defaultServerOptions = {
   trendingView: 'trending_pages',
   snapshotTtlMs: 1000,
   speedCacheTtlMs: 1000,
+  closedSpeedCacheTtlMs: 60_000,
+  speedAllowedLatenessMs: 300_000,
   speedRetentionMs: 3 * 24 * 3_600_000,
   partialCacheCells: 20_000_000,
   bucketCacheEntries: 200_000,
@@ -90,7 +99,14 @@ export function serverOptionsFromConfig(
   config: Pick<TandemConfig, 'serving' | 'redis' | 'speed' | 'logLevel'>,
 ): Pick<
   BuildServerOptions,
-  'apiKeys' | 'corsOrigins' | 'rateLimit' | 'redisPrefix' | 'speedRetentionMs' | 'logLevel' | 'snapshotTtlMs'
+  | 'apiKeys'
+  | 'corsOrigins'
+  | 'rateLimit'
+  | 'redisPrefix'
+  | 'speedRetentionMs'
+  | 'speedAllowedLatenessMs'
+  | 'logLevel'
+  | 'snapshotTtlMs'
 > {
   const serving: ServingConfig = config.serving;
   return {
@@ -99,6 +115,7 @@ export function serverOptionsFromConfig(
     rateLimit: serving.rateLimit,
     redisPrefix: config.redis.prefix,
     speedRetentionMs: config.speed.bucketTtlSeconds * 1000,
+    speedAllowedLatenessMs: config.speed.allowedLatenessMs,
     // Reusing a snapshot is safe only while speed still holds the hours sealed since.
     snapshotTtlMs: Math.min(defaultServerOptions.snapshotTtlMs, Math.floor(config.speed.sealedGraceMs / 10)),
     logLevel: config.logLevel,
@@ -116,7 +133,14 @@ export function validateServerOptions(options: BuildServerOptions): void {
   if (options.speed === undefined || typeof options.speed.readPartials !== 'function') {
     fail('speed', 'must be a SpeedViewReader');
   }
-  const nonNegative = ['snapshotTtlMs', 'speedCacheTtlMs', 'speedRetentionMs', 'probeTimeoutMs'] as const;
+  const nonNegative = [
+    'snapshotTtlMs',
+    'speedCacheTtlMs',
+    'closedSpeedCacheTtlMs',
+    'speedAllowedLatenessMs',
+    'speedRetentionMs',
+    'probeTimeoutMs',
+  ] as const;
   for (const name of nonNegative) {
     const value = options[name];
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) fail(name, 'must be a number >= 0');

@@ -103,6 +103,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     now,
     snapshotTtlMs: settings.snapshotTtlMs,
     speedCacheTtlMs: settings.speedCacheTtlMs,
+    closedSpeedCacheTtlMs: settings.closedSpeedCacheTtlMs,
+    speedAllowedLatenessMs: settings.speedAllowedLatenessMs,
     speedRetentionMs: settings.speedRetentionMs,
     partialCacheCells: settings.partialCacheCells,
     bucketCacheEntries: settings.bucketCacheEntries,

@@ -99,6 +99,14 @@ export interface MergeEngineOptions {
    * older than Redis, and a burst of identical queries costs one read. 0 disables. @defaultValue 1000
    */
   speedCacheTtlMs: number;
+  /**
+   * How long a speed read of closed hours is reused: hours that end more than the allowed
+   * lateness before the watermark no longer change in speed (later events go to the late topic).
+   * @defaultValue 60000
+   */
+  closedSpeedCacheTtlMs: number;
+  /** The speed layer's allowed lateness (`SPEED_ALLOWED_LATENESS_MS`). @defaultValue 300000 */
+  speedAllowedLatenessMs: number;
   /** How far behind the speed watermark speed still holds hours (its bucket TTL). */
   speedRetentionMs: number;
   /** Total cells of batch partials kept in memory, keyed by pointer version. */
@@ -125,6 +133,7 @@ export class MergeEngine {
   readonly #sealedThrough: TtlLoader<number | null>;
   readonly #speedWatermark: TtlLoader<number | null>;
   readonly #speedReads: TtlLoader<PartialRow[]>;
+  readonly #closedSpeedReads: TtlLoader<PartialRow[]>;
   readonly partialCache: LruCache<PartialRow[]>;
   readonly bucketCache: LruCache<FinishedBucket>;
 
@@ -134,6 +143,7 @@ export class MergeEngine {
     this.#sealedThrough = new TtlLoader(options.snapshotTtlMs, options.now);
     this.#speedWatermark = new TtlLoader(options.snapshotTtlMs, options.now);
     this.#speedReads = new TtlLoader(options.speedCacheTtlMs, options.now, 10_000);
+    this.#closedSpeedReads = new TtlLoader(options.closedSpeedCacheTtlMs, options.now, 10_000);
     this.partialCache = new LruCache(options.partialCacheCells);
     this.bucketCache = new LruCache(options.bucketCacheEntries);
   }
@@ -173,7 +183,7 @@ export class MergeEngine {
     const buckets = outputBuckets(range, granularity);
 
     // Step two: speed partials, only for hours outside the snapshot.
-    const speedRows = await this.#readSpeed(query, hours, snapshot);
+    const speedRows = await this.#readSpeed(query, hours, snapshot, freshness);
     const speedHours = new Set<number>();
     for (const row of speedRows) speedHours.add(hourOf(row.bucket));
 
@@ -312,7 +322,7 @@ export class MergeEngine {
   }> {
     const allQuery: SeriesQuery = { ...query, granularity: 'all' };
     const hours = hoursOf(query.range);
-    const speedRows = await this.#readSpeed(allQuery, hours, snapshot);
+    const speedRows = await this.#readSpeed(allQuery, hours, snapshot, freshness);
     const speedHours = new Set<number>();
     for (const row of speedRows) speedHours.add(hourOf(row.bucket));
     const coverage: CoverageEntry[] = hours.map((hour) => {
@@ -399,22 +409,35 @@ export class MergeEngine {
     });
   }
 
-  async #readSpeed(query: SeriesQuery, hours: number[], snapshot: BatchSnapshot): Promise<PartialRow[]> {
+  async #readSpeed(
+    query: SeriesQuery,
+    hours: number[],
+    snapshot: BatchSnapshot,
+    freshness: Freshness,
+  ): Promise<PartialRow[]> {
     const now = this.#options.now();
-    const runs: TimeRange[] = [];
+    // Hours the speed layer has closed (past the watermark by more than the allowed lateness) no
+    // longer change there, so their reads are kept longer than those of the open hours.
+    const closedBefore =
+      freshness.speedWatermark === null
+        ? Number.NEGATIVE_INFINITY
+        : freshness.speedWatermark - this.#options.speedAllowedLatenessMs;
+    const runs: Array<TimeRange & { closed: boolean }> = [];
     for (const hour of hours) {
       // Nothing can be in speed for hours that have not started yet.
       if (snapshot.sealed.has(hour) || hour > now) continue;
+      const closed = hour + HOUR <= closedBefore;
       const last = runs[runs.length - 1];
-      if (last !== undefined && last.to === hour) last.to = hour + HOUR;
-      else runs.push({ from: hour, to: hour + HOUR });
+      if (last !== undefined && last.to === hour && last.closed === closed) last.to = hour + HOUR;
+      else runs.push({ from: hour, to: hour + HOUR, closed });
     }
     const fKey = filterKey(query.filter);
     const parts = await readerCall('speed', () =>
       Promise.all(
-        runs.map((run) =>
-          this.#speedReads.load(`${query.model.name}\u0001${run.from}\u0001${run.to}\u0001${fKey}`, () =>
-            this.#options.speed.readPartials(query.model.name, run, query.filter),
+        runs.map(({ from, to, closed }) =>
+          (closed ? this.#closedSpeedReads : this.#speedReads).load(
+            `${query.model.name}\u0001${from}\u0001${to}\u0001${fKey}`,
+            () => this.#options.speed.readPartials(query.model.name, { from, to }, query.filter),
           ),
         ),
       ),

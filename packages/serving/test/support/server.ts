@@ -61,6 +61,7 @@ export async function seededServer(
     rateLimit: false,
     dashboardDir: null,
     speedCacheTtlMs: 0,
+    closedSpeedCacheTtlMs: 0,
     snapshotTtlMs: 0,
     ...options,
   });
