@@ -3,7 +3,7 @@
 import { TandemError } from './errors.ts';
 import { where } from './filter.ts';
 import { MINUTE_MS } from './time.ts';
-import { defineView, type View } from './view.ts';
+import { defineView, isSessionized, type SessionizedView, type View } from './view.ts';
 
 const is2xx = where.between('status_code', 200, 299);
 
@@ -28,7 +28,7 @@ export const endpointHourly: View = defineView({
  * Sessions per user_id (30-minute inactivity gap, broken at UTC midnight), rolled up by the hour
  * of each session's last event. Page views count events with a page_id; bounce = a one-event session.
  */
-export const sessionsHourly: View = defineView({
+export const sessionsHourly: SessionizedView = sessionized({
   name: 'sessions_hourly',
   bucket: '1h',
   sessionize: { by: 'user_id', gapMs: 30 * MINUTE_MS, page: 'page_id' },
@@ -40,6 +40,12 @@ export const sessionsHourly: View = defineView({
     bounce_rate: { kind: 'avg', field: 'bounce' },
   },
 });
+
+function sessionized(spec: Parameters<typeof defineView>[0]): SessionizedView {
+  const view = defineView(spec);
+  if (!isSessionized(view)) throw new Error(`${view.name} must be sessionized`);
+  return view;
+}
 
 /** Page views per minute with the top pages; served as a 5-minute window sliding every minute. */
 export const trendingPages: View = defineView({

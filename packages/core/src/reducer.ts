@@ -6,7 +6,7 @@ import { type Accumulator, accumulatorFactory } from './accumulators.ts';
 import { createSessionizer, type Sessionizer } from './sessionizer.ts';
 import { HllHashCache } from './sketches/hll.ts';
 import type { Cells, DimensionValue, PartialRow, TandemEvent } from './types.ts';
-import { sortPartialRows, type View } from './view.ts';
+import { type SessionizedView, sortPartialRows, type View } from './view.ts';
 
 /** Folds events into partial rows of one view. */
 export interface ViewReducer {
@@ -158,9 +158,7 @@ function createFolder(view: View) {
 }
 
 /** Compiles a view to an incremental reducer. Sessionized views get a `SessionViewReducer`. */
-export function compileReducer(
-  view: View & { sessionize: NonNullable<View['sessionize']> },
-): SessionViewReducer;
+export function compileReducer(view: SessionizedView): SessionViewReducer;
 export function compileReducer(view: View): ViewReducer;
 export function compileReducer(view: View): ViewReducer | SessionViewReducer {
   const folder = createFolder(view);

@@ -49,6 +49,14 @@ export interface View {
   readonly measureSchema: FieldSchema;
 }
 
+/** A view with a sessionize step (its `sessionize` is set). */
+export type SessionizedView = View & { readonly sessionize: SessionizeSpec };
+
+/** Narrows a view to a sessionized one. */
+export function isSessionized(view: View): view is SessionizedView {
+  return view.sessionize !== null;
+}
+
 const namePattern = /^[a-z][a-z0-9_]{0,62}$/;
 
 function viewError(name: string, message: string, details: Record<string, unknown> = {}): TandemError {

@@ -22,23 +22,27 @@ const specs: MeasureSpec[] = [
 ];
 
 describe('accumulatorFactory', () => {
-  it.each(specs.map((s) => [`${s.kind}(${s.field ?? ''})`, s] as const))('%s folds like Measure.add', (_label, spec) => {
-    const measure = createMeasure('m', spec, eventFieldTypes);
-    const type = spec.field === undefined ? 'integer' : eventFieldTypes[spec.field as keyof typeof eventFieldTypes];
-    const value: fc.Arbitrary<unknown> =
-      type === 'string' ? stringArb : type === 'integer' ? fc.integer({ min: 0, max: 600 }) : latencyArb;
-    const make = accumulatorFactory(measure, new HllHashCache(8));
-    fc.assert(
-      fc.property(fc.array(fc.option(value), { maxLength: 40 }), (values) => {
-        const acc = make();
-        let state = measure.empty();
-        for (const v of values) {
-          acc.add(spec.field === undefined ? 1 : v);
-          state = measure.add(state, spec.field === undefined ? 1 : v);
-        }
-        expect({ ...acc.cells() }).toEqual({ ...state });
-      }),
-      { numRuns: 200 },
-    );
-  });
+  it.each(specs.map((s) => [`${s.kind}(${s.field ?? ''})`, s] as const))(
+    '%s folds like Measure.add',
+    (_label, spec) => {
+      const measure = createMeasure('m', spec, eventFieldTypes);
+      const type =
+        spec.field === undefined ? 'integer' : eventFieldTypes[spec.field as keyof typeof eventFieldTypes];
+      const value: fc.Arbitrary<unknown> =
+        type === 'string' ? stringArb : type === 'integer' ? fc.integer({ min: 0, max: 600 }) : latencyArb;
+      const make = accumulatorFactory(measure, new HllHashCache(8));
+      fc.assert(
+        fc.property(fc.array(fc.option(value), { maxLength: 40 }), (values) => {
+          const acc = make();
+          let state = measure.empty();
+          for (const v of values) {
+            acc.add(spec.field === undefined ? 1 : v);
+            state = measure.add(state, spec.field === undefined ? 1 : v);
+          }
+          expect({ ...acc.cells() }).toEqual({ ...state });
+        }),
+        { numRuns: 200 },
+      );
+    },
+  );
 });

@@ -18,7 +18,11 @@ describe('built-in views', () => {
   });
 
   it('declare what the dashboard reads', () => {
-    expect(builtinViews.sessions_hourly.sessionize).toEqual({ by: 'user_id', gapMs: 1_800_000, page: 'page_id' });
+    expect(builtinViews.sessions_hourly.sessionize).toEqual({
+      by: 'user_id',
+      gapMs: 1_800_000,
+      page: 'page_id',
+    });
     expect(Object.keys(builtinViews.sessions_hourly.measures)).toEqual([
       'sessions',
       'avg_duration_ms',

@@ -39,17 +39,23 @@ describe('parseEvent', () => {
 
   it('checks size, then UTF-8, then JSON, then the schema', () => {
     const big = JSON.stringify({ ...valid, page_id: 'x'.repeat(200) });
-    expect(verdict(parseEvent(big, { ...options, maxBytes: 100 }))).toBe('TANDEM_ERR_EVENT_TOO_LARGE null size');
+    expect(verdict(parseEvent(big, { ...options, maxBytes: 100 }))).toBe(
+      'TANDEM_ERR_EVENT_TOO_LARGE null size',
+    );
     expect(verdict(parseEvent(new TextEncoder().encode(big), { ...options, maxBytes: 100 }))).toBe(
       'TANDEM_ERR_EVENT_TOO_LARGE null size',
     );
-    expect(verdict(parseEvent(new Uint8Array([0x7b, 0xff, 0x7d]), options))).toBe('TANDEM_ERR_EVENT_INVALID_UTF8 null utf8');
+    expect(verdict(parseEvent(new Uint8Array([0x7b, 0xff, 0x7d]), options))).toBe(
+      'TANDEM_ERR_EVENT_INVALID_UTF8 null utf8',
+    );
     expect(verdict(parseEvent('{"a":"\ud800"}', options))).toBe('TANDEM_ERR_EVENT_INVALID_UTF8 null utf8');
     expect(verdict(parseEvent('{"a":1,}', options))).toBe('TANDEM_ERR_EVENT_INVALID_JSON null json');
     expect(verdict(parseEvent('{"a":NaN}', options))).toBe('TANDEM_ERR_EVENT_INVALID_JSON null json');
     expect(verdict(parseEvent('\uFEFF{}', options))).toBe('TANDEM_ERR_EVENT_INVALID_JSON null json');
     expect(verdict(parseEvent('{"a":"\\ud800"}', options))).toBe('TANDEM_ERR_EVENT_INVALID_JSON null json');
-    expect(verdict(parseEvent('{"a":"\\ud83d\\ude00"}', options))).toBe('TANDEM_ERR_EVENT_INVALID event_id required');
+    expect(verdict(parseEvent('{"a":"\\ud83d\\ude00"}', options))).toBe(
+      'TANDEM_ERR_EVENT_INVALID event_id required',
+    );
     expect(verdict(parseEvent('[1]', options))).toBe('TANDEM_ERR_EVENT_INVALID null object');
     expect(verdict(parseEvent(new TextEncoder().encode(JSON.stringify(valid)), options))).toBe('ok');
   });
@@ -87,7 +93,9 @@ describe('parseEvent', () => {
     expect(check({ status_code: 200.5 })).toBe('TANDEM_ERR_EVENT_INVALID status_code integer');
     expect(check({ status_code: 99 })).toBe('TANDEM_ERR_EVENT_INVALID status_code minimum');
     expect(check({ status_code: 600 })).toBe('TANDEM_ERR_EVENT_INVALID status_code maximum');
-    expect(check({ response_time_ms: Number.POSITIVE_INFINITY })).toBe('TANDEM_ERR_EVENT_INVALID response_time_ms finite');
+    expect(check({ response_time_ms: Number.POSITIVE_INFINITY })).toBe(
+      'TANDEM_ERR_EVENT_INVALID response_time_ms finite',
+    );
     expect(check({ response_time_ms: -0.001 })).toBe('TANDEM_ERR_EVENT_INVALID response_time_ms minimum');
     expect(check({ response_time_ms: -0 })).toBe('ok');
     expect(check({ bytes_sent: 1.5 })).toBe('TANDEM_ERR_EVENT_INVALID bytes_sent integer');
@@ -96,9 +104,14 @@ describe('parseEvent', () => {
     expect(check({ bytes_sent: null, user_id: null, page_id: '' })).toBe('ok');
     expect(check({ user_id: 1 })).toBe('TANDEM_ERR_EVENT_INVALID user_id type');
     expect(check({ page_id: 'p'.repeat(257) })).toBe('TANDEM_ERR_EVENT_INVALID page_id maxLength');
-    expect(verdict(parseEvent('{"event_id":"e","timestamp":0,"endpoint":"/","status_code":200,"response_time_ms":1e400}', options))).toBe(
-      'TANDEM_ERR_EVENT_INVALID response_time_ms finite',
-    );
+    expect(
+      verdict(
+        parseEvent(
+          '{"event_id":"e","timestamp":0,"endpoint":"/","status_code":200,"response_time_ms":1e400}',
+          options,
+        ),
+      ),
+    ).toBe('TANDEM_ERR_EVENT_INVALID response_time_ms finite');
   });
 
   it('explains a rejection with the field, the rule and what is expected', () => {

@@ -40,7 +40,10 @@ describe('parseEventTimestampString', () => {
         fc.integer({ min: 1, max: 9 }),
         (ms, offsetMin, digits) => {
           const local = new Date(ms + offsetMin * MINUTE_MS).toISOString().slice(0, 19);
-          const frac = String(ms % 1000).padStart(3, '0').padEnd(digits, '7').slice(0, digits);
+          const frac = String(ms % 1000)
+            .padStart(3, '0')
+            .padEnd(digits, '7')
+            .slice(0, digits);
           const sign = offsetMin < 0 ? '-' : '+';
           const abs = Math.abs(offsetMin);
           const zone = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
@@ -53,7 +56,15 @@ describe('parseEventTimestampString', () => {
   });
 
   it('rejects impossible calendar instants and other forms', () => {
-    for (const bad of ['2023-02-29T00:00:00Z', '2024-04-31T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:00:00+24:00', '2024-01-01T00:00:00', '+1', '１']) {
+    for (const bad of [
+      '2023-02-29T00:00:00Z',
+      '2024-04-31T00:00:00Z',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T00:00:00+24:00',
+      '2024-01-01T00:00:00',
+      '+1',
+      '１',
+    ]) {
       expect(parseEventTimestampString(bad)).toBeNull();
     }
     expect(parseEventTimestampString('2000-02-29T00:00:00Z')).toBe(Date.UTC(2000, 1, 29));

@@ -33,8 +33,12 @@ describe('defineView', () => {
     expect(codeOf(() => defineView({ ...base, name: 'Bad Name' }))).toBe('TANDEM_ERR_VIEW_INVALID');
     expect(codeOf(() => defineView({ ...base, bucket: '5m' as never }))).toBe('TANDEM_ERR_VIEW_INVALID');
     expect(codeOf(() => defineView({ ...base, dimensions: ['nope'] }))).toBe('TANDEM_ERR_VIEW_FIELD_UNKNOWN');
-    expect(codeOf(() => defineView({ ...base, dimensions: ['endpoint', 'endpoint'] }))).toBe('TANDEM_ERR_VIEW_INVALID');
-    expect(codeOf(() => defineView({ ...base, filter: where.eq('nope', 1) }))).toBe('TANDEM_ERR_VIEW_FIELD_UNKNOWN');
+    expect(codeOf(() => defineView({ ...base, dimensions: ['endpoint', 'endpoint'] }))).toBe(
+      'TANDEM_ERR_VIEW_INVALID',
+    );
+    expect(codeOf(() => defineView({ ...base, filter: where.eq('nope', 1) }))).toBe(
+      'TANDEM_ERR_VIEW_FIELD_UNKNOWN',
+    );
     expect(codeOf(() => defineView({ ...base, filter: { op: 'regex', field: 'endpoint' } as never }))).toBe(
       'TANDEM_ERR_VIEW_OPERATOR_UNKNOWN',
     );
@@ -48,15 +52,17 @@ describe('defineView', () => {
     expect(codeOf(() => defineView({ ...base, measures: { x: { kind: 'sum', field: 'nope' } } }))).toBe(
       'TANDEM_ERR_VIEW_FIELD_UNKNOWN',
     );
-    expect(codeOf(() => defineView({ ...base, measures: { x: { kind: 'distinct', field: 'response_time_ms' } } }))).toBe(
-      'TANDEM_ERR_MEASURE_INVALID',
-    );
+    expect(
+      codeOf(() => defineView({ ...base, measures: { x: { kind: 'distinct', field: 'response_time_ms' } } })),
+    ).toBe('TANDEM_ERR_MEASURE_INVALID');
     expect(
       codeOf(() => defineView({ ...base, measures: { x: { kind: 'count', where: where.gt('nope', 1) } } })),
     ).toBe('TANDEM_ERR_VIEW_FIELD_UNKNOWN');
-    expect(codeOf(() => defineView({ ...base, measures: { x: { kind: 'quantiles', field: 'status_code', qs: [2] } } }))).toBe(
-      'TANDEM_ERR_MEASURE_INVALID',
-    );
+    expect(
+      codeOf(() =>
+        defineView({ ...base, measures: { x: { kind: 'quantiles', field: 'status_code', qs: [2] } } }),
+      ),
+    ).toBe('TANDEM_ERR_MEASURE_INVALID');
     expect(
       codeOf(() =>
         defineView({
@@ -66,12 +72,27 @@ describe('defineView', () => {
       ),
     ).toBe('TANDEM_ERR_VIEW_INVALID');
     expect(
-      codeOf(() => defineView({ ...base, dimensions: ['endpoint'], sessionize: { by: 'user_id' }, measures: { n: { kind: 'count' } } })),
+      codeOf(() =>
+        defineView({
+          ...base,
+          dimensions: ['endpoint'],
+          sessionize: { by: 'user_id' },
+          measures: { n: { kind: 'count' } },
+        }),
+      ),
     ).toBe('TANDEM_ERR_VIEW_INVALID');
-    expect(codeOf(() => defineView({ ...base, sessionize: { by: 'status_code' } }))).toBe('TANDEM_ERR_VIEW_FIELD_UNKNOWN');
-    expect(codeOf(() => defineView({ ...base, sessionize: { by: 'user_id' }, measures: { x: { kind: 'sum', field: 'response_time_ms' } } }))).toBe(
+    expect(codeOf(() => defineView({ ...base, sessionize: { by: 'status_code' } }))).toBe(
       'TANDEM_ERR_VIEW_FIELD_UNKNOWN',
     );
+    expect(
+      codeOf(() =>
+        defineView({
+          ...base,
+          sessionize: { by: 'user_id' },
+          measures: { x: { kind: 'sum', field: 'response_time_ms' } },
+        }),
+      ),
+    ).toBe('TANDEM_ERR_VIEW_FIELD_UNKNOWN');
   });
 
   it('exposes name, version, bucket size, dimensions, filter and measures in order', () => {
@@ -132,25 +153,35 @@ describe('states', () => {
     expect(Math.abs((values.p99_latency_ms as number) - 70) / 70).toBeLessThanOrEqual(0.01);
     expect(values.avg_response_bytes).toBe(1000);
     expect(values.unique_users).toBe(3);
-    expect(finalizeStates(view, emptyStates(view))).toMatchObject({ requests: 0, avg_latency_ms: null, p50_latency_ms: null });
+    expect(finalizeStates(view, emptyStates(view))).toMatchObject({
+      requests: 0,
+      avg_latency_ms: null,
+      p50_latency_ms: null,
+    });
   });
 
   it('encodes and decodes losslessly, and refuses other versions', () => {
     const text = encodeStates(view, states);
     expect(decodeStates(view, text)).toEqual(states);
-    const v2 = defineView({ ...{ name: 'endpoint_hourly', bucket: '1h', measures: { requests: { kind: 'count' } } }, version: 2 });
+    const v2 = defineView({
+      ...{ name: 'endpoint_hourly', bucket: '1h', measures: { requests: { kind: 'count' } } },
+      version: 2,
+    });
     expect(codeOf(() => decodeStates(v2, text))).toBe('TANDEM_ERR_STATE_VERSION');
     const envelope = JSON.parse(text);
-    expect(codeOf(() => decodeStates(view, JSON.stringify({ ...envelope, v: 9 })))).toBe('TANDEM_ERR_STATE_VERSION');
-    expect(codeOf(() => decodeStates(view, JSON.stringify({ ...envelope, m: { ...envelope.m, requests: 7 } })))).toBe(
+    expect(codeOf(() => decodeStates(view, JSON.stringify({ ...envelope, v: 9 })))).toBe(
       'TANDEM_ERR_STATE_VERSION',
     );
+    expect(
+      codeOf(() => decodeStates(view, JSON.stringify({ ...envelope, m: { ...envelope.m, requests: 7 } }))),
+    ).toBe('TANDEM_ERR_STATE_VERSION');
     expect(codeOf(() => decodeStates(view, 'not json'))).toBe('TANDEM_ERR_STATE_VERSION');
     const topView = builtinViews.trending_pages;
     const top = newCells();
-    top.__proto__ = 2;
+    const proto = '__proto__';
+    top[proto] = 2;
     const decoded = decodeStates(topView, encodeStates(topView, { views: { n: 2 }, page_views: top }));
-    expect(decoded.page_views?.__proto__).toBe(2);
+    expect(decoded.page_views?.[proto]).toBe(2);
   });
 
   it('merges rows with equal bucket and dimensions and sorts them', () => {

@@ -19,7 +19,10 @@ export const HLL_Q = 64 - HLL_P;
 export function hllHash(value: string): number {
   // One-shot hex digest is the fastest md5 Node offers; bytes 0-3 and 4-7 read little-endian.
   const hex = hash('md5', value, 'hex');
-  return hllPack(byteSwap(Number.parseInt(hex.slice(8, 16), 16)), byteSwap(Number.parseInt(hex.slice(0, 8), 16)));
+  return hllPack(
+    byteSwap(Number.parseInt(hex.slice(8, 16), 16)),
+    byteSwap(Number.parseInt(hex.slice(0, 8), 16)),
+  );
 }
 
 function byteSwap(x: number): number {

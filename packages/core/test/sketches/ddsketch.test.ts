@@ -72,10 +72,13 @@ describe('ddKey', () => {
   it('equals the SQL key on random doubles', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.double({ min: DDSKETCH_MIN_INDEXABLE, max: 1e300, noNaN: true, noDefaultInfinity: true }), {
-          minLength: 1,
-          maxLength: 200,
-        }),
+        fc.array(
+          fc.double({ min: DDSKETCH_MIN_INDEXABLE, max: 1e300, noNaN: true, noDefaultInfinity: true }),
+          {
+            minLength: 1,
+            maxLength: 200,
+          },
+        ),
         async (xs) => {
           expect(await sqlKeys(xs)).toEqual(xs.map(ddKey));
         },

@@ -4,7 +4,15 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeCells, newCells } from '../../src/measures.ts';
-import { HLL_M, HLL_Q, hllAdd, hllEstimate, hllHash, hllPack, hllSqlExpressions } from '../../src/sketches/hll.ts';
+import {
+  HLL_M,
+  HLL_Q,
+  hllAdd,
+  hllEstimate,
+  hllHash,
+  hllPack,
+  hllSqlExpressions,
+} from '../../src/sketches/hll.ts';
 import type { Cells } from '../../src/types.ts';
 import { stringPool } from '../support/arbitraries.ts';
 import { openTestDuck, type TestDuck } from '../support/duckdb.ts';
@@ -19,7 +27,9 @@ const expr = hllSqlExpressions('v');
 
 async function sqlPacked(values: string[]): Promise<number[]> {
   await duck.loadLines('vals', values);
-  const rows = await duck.rows(`SELECT ${expr.packed('h')} AS p FROM (SELECT ${expr.hash} AS h FROM (SELECT line AS v FROM vals)) `);
+  const rows = await duck.rows(
+    `SELECT ${expr.packed('h')} AS p FROM (SELECT ${expr.hash} AS h FROM (SELECT line AS v FROM vals)) `,
+  );
   return rows.map((r) => Number(r.p));
 }
 
@@ -36,7 +46,9 @@ describe('hllHash', () => {
   it('equals DuckDB md5_number bits for pooled and random unicode strings', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.constantFrom(...stringPool), fc.string({ unit: 'binary', maxLength: 40 })), { maxLength: 50 }),
+        fc.array(fc.oneof(fc.constantFrom(...stringPool), fc.string({ unit: 'binary', maxLength: 40 })), {
+          maxLength: 50,
+        }),
         async (values) => {
           expect(await sqlPacked(values)).toEqual(values.map(hllHash));
         },
@@ -46,9 +58,18 @@ describe('hllHash', () => {
   });
 
   it('computes every rank like DuckDB, at every leading-zero boundary of both halves', async () => {
-    const words: Array<[number, number]> = [[0, 0], [0xffffffff, 0xffffffff], [0x3ffff, 0], [0, 1]];
+    const words: Array<[number, number]> = [
+      [0, 0],
+      [0xffffffff, 0xffffffff],
+      [0x3ffff, 0],
+      [0, 1],
+    ];
     for (let bit = 0; bit < 18; bit++) {
-      words.push([(1 << bit) >>> 0, 0], [(((1 << bit) >>> 0) | 0xfffc0000) >>> 0, 12345], [((1 << (bit + 1)) - 1) >>> 0, 0]);
+      words.push(
+        [(1 << bit) >>> 0, 0],
+        [(((1 << bit) >>> 0) | 0xfffc0000) >>> 0, 12345],
+        [((1 << (bit + 1)) - 1) >>> 0, 0],
+      );
     }
     for (let bit = 0; bit < 32; bit++) {
       const p = 2 ** bit;
