@@ -110,6 +110,17 @@ async function apiRows(backend: DashboardBackend, from: string, to: string, endp
     .reverse();
 }
 
+/** Awaits `check`; when it fails, the backend's process logs are added to the error. */
+async function withLogs(backend: DashboardBackend, check: Promise<unknown>): Promise<void> {
+  try {
+    await check;
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${await backend.logs()}`, {
+      cause: error,
+    });
+  }
+}
+
 async function overviewRange(page: Page): Promise<{ from: string; to: string }> {
   return page.$eval('#overview-range', (el) => ({
     from: (el as unknown as BrowserElement).dataset.from ?? '',
@@ -323,6 +334,8 @@ describe('dashboard in Chromium', () => {
     const problems = watchProblems(page, backend.url);
     try {
       await page.setViewportSize({ width: 390, height: 844 });
+      // Live traffic from here on (a `tandem generate` process takes a while to start on a busy machine).
+      backend.startTraffic(10);
       // A lag of 30 events is "behind" here, so the test need not wait minutes for the watermark.
       await page.goto(`${backend.url}/?poll=${POLL_MS}&speedLagLimit=30`);
       await page.waitForSelector('#partitions-table tbody tr[data-partition]', { state: 'attached' });
@@ -338,16 +351,18 @@ describe('dashboard in Chromium', () => {
         const total = async () =>
           (await readOverviewTables(page)).reduce((sum, row) => sum + (row.requests ?? 0), 0);
         const before = await total();
-        backend.startTraffic(10);
         // The page polls: the counts grow without a reload.
-        await expect.poll(total, { timeout: 30_000, interval: 500 }).toBeGreaterThan(before);
+        await withLogs(
+          backend,
+          expect.poll(total, { timeout: 60_000, interval: 500 }).toBeGreaterThan(before),
+        );
       }
       expect(await page.locator('[data-banner="health-speed"]').count()).toBe(0);
       await page.screenshot({ path: join(screenshots, 'dashboard-phone.png'), fullPage: true });
 
       await backend.stopSpeed();
       const banner = page.locator('[data-banner="health-speed"]');
-      await expect.poll(() => banner.count(), { timeout: 60_000, interval: 500 }).toBe(1);
+      await withLogs(backend, expect.poll(() => banner.count(), { timeout: 60_000, interval: 500 }).toBe(1));
       expect(await banner.textContent()).toMatch(/Speed layer is (down|behind)/);
       await page.screenshot({ path: join(screenshots, 'dashboard-phone-speed-stopped.png'), fullPage: true });
       expect(problems).toEqual([]);
