@@ -23,7 +23,7 @@ import { DedupWindow } from './dedup-window.ts';
 import { type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { SpeedMetrics } from './metrics.ts';
 import { resolveTuning, type SpeedTuning, type SpeedWorkerOptions } from './options.ts';
-import { applyBatch, claimPartition, type RedisClient, SCRIPT_VERSION } from './scripts.ts';
+import { applyBatch, type BucketDelta, claimPartition, type RedisClient, SCRIPT_VERSION } from './scripts.ts';
 import { type SessionFold, SessionRuntime } from './sessions.ts';
 
 const packageVersion = (
@@ -72,6 +72,16 @@ interface ChunkResult {
   lateEvents: Message[];
   lastOffset: string;
   firstMessageAt: number;
+}
+
+/** A chunk drained and ready to send: everything its apply writes, captured when it was folded. */
+interface PreparedFlush {
+  chunk: ChunkResult;
+  maxEventTime: number | null;
+  watermark: number | null;
+  buckets: BucketDelta[];
+  sessionUpserts: Array<[string, string]>;
+  sessionDeletions: string[];
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -277,32 +287,45 @@ export class SpeedWorker {
       );
     }
 
+    // The fold of the next chunk overlaps the Redis apply of the previous one; applies stay in order.
     const messages = batch.messages;
+    let pending: { apply: Promise<boolean>; lastOffset: string } | null = null;
+    const settle = async (): Promise<boolean> => {
+      if (pending === null) return true;
+      const { apply, lastOffset } = pending;
+      pending = null;
+      if (!(await apply)) return false;
+      payload.resolveOffset(lastOffset);
+      this.#metrics?.lag.set(
+        { partition: String(partition) },
+        Math.max(0, Number(batch.highWatermark) - Number(lastOffset) - 1),
+      );
+      await this.#commitIfDue(state, payload);
+      await payload.heartbeat();
+      return true;
+    };
     let index = 0;
     while (index < messages.length) {
-      if (this.#stopping || !payload.isRunning() || payload.isStale()) return;
+      if (this.#stopping || !payload.isRunning() || payload.isStale()) break;
       const chunk = this.#foldChunk(state, messages, index);
       index = chunk.nextIndex;
       if (chunk.result === null) {
-        // Only warm-up (or already handled) messages: nothing to apply, move the fetch position on.
+        // only warm-up (or already handled) messages: nothing to apply, move the fetch position on
+        if (!(await settle())) return;
         if (chunk.lastOffset !== null) payload.resolveOffset(chunk.lastOffset);
         await payload.heartbeat();
         continue;
       }
+      const prepared = this.#prepareFlush(state, chunk.result);
+      if (!(await settle())) return;
       if (this.#stopping) {
         // abandon before any side effect; the next owner replays it
         this.#states.delete(partition);
         return;
       }
-      const applied = await this.#flush(state, chunk.result, payload);
-      if (!applied) return;
-      payload.resolveOffset(chunk.result.lastOffset);
-      this.#metrics?.lag.set(
-        { partition: String(partition) },
-        Math.max(0, Number(batch.highWatermark) - Number(chunk.result.lastOffset) - 1),
-      );
-      await payload.heartbeat();
+      pending = { apply: this.#flush(state, prepared, payload), lastOffset: chunk.result.lastOffset };
     }
+    await settle();
   }
 
   /**
@@ -330,7 +353,10 @@ export class SpeedWorker {
     for (; index < messages.length && counted < maxBatchSize; index++) {
       const message = messages[index]!;
       const offset = Number(message.offset);
-      if (offset < state.position) continue;
+      if (offset < state.position) {
+        lastOffset = message.offset; // handled before: only the fetch position moves on
+        continue;
+      }
       counted++;
       lastOffset = message.offset;
       state.position = offset + 1;
@@ -398,12 +424,42 @@ export class SpeedWorker {
     return { result, nextIndex: index, lastOffset };
   }
 
+  /**
+   * Drains what a chunk changed — deltas, session changes, event time — synchronously, so the next
+   * chunk may be folded while this one is in flight.
+   */
+  #prepareFlush(state: PartitionState, chunk: ChunkResult): PreparedFlush {
+    const ttlMs = this.tuning.bucketTtlSeconds * 1000;
+    const watermark = state.maxEventTime === null ? null : state.maxEventTime - this.tuning.outOfOrdernessMs;
+    const deltas = new BucketDeltaBuilder(this.keys, state.partition, ttlMs);
+    for (const { runtime, reducer } of state.reducers) {
+      deltas.addRows(runtime.deltaView, runtime.indexPosition, reducer.rows());
+      reducer.clear();
+    }
+    const sessionUpserts: Array<[string, string]> = [];
+    const sessionDeletions: string[] = [];
+    for (const session of state.sessions) {
+      const closed = session.advance(watermark);
+      deltas.addRows(session.runtime.deltaView, session.runtime.indexPosition, closed.rows);
+      for (const entry of closed.upserts) sessionUpserts.push(entry);
+      for (const user of closed.deletions) sessionDeletions.push(user);
+    }
+    return {
+      chunk,
+      maxEventTime: state.maxEventTime,
+      watermark,
+      buckets: deltas.build(),
+      sessionUpserts,
+      sessionDeletions,
+    };
+  }
+
   /** Routes side messages, then applies the chunk with one script; false when the batch must stop. */
-  async #flush(state: PartitionState, chunk: ChunkResult, payload: EachBatchPayload): Promise<boolean> {
+  async #flush(state: PartitionState, prepared: PreparedFlush, payload: EachBatchPayload): Promise<boolean> {
+    const { chunk, watermark } = prepared;
     const partition = state.partition;
     const nowMs = this.#now();
     const ttlMs = this.tuning.bucketTtlSeconds * 1000;
-    const watermark = state.maxEventTime === null ? null : state.maxEventTime - this.tuning.outOfOrdernessMs;
     try {
       // Side topics first: a crash after this and before Redis re-sends identical keys on replay.
       const topicMessages: TopicMessages[] = [];
@@ -414,20 +470,6 @@ export class SpeedWorker {
         topicMessages.push({ topic: this.tuning.lateTopic, messages: chunk.lateEvents });
       }
       if (topicMessages.length > 0) await this.#producer!.sendBatch({ topicMessages, acks: -1 });
-
-      const deltas = new BucketDeltaBuilder(this.keys, partition, ttlMs);
-      for (const { runtime, reducer } of state.reducers) {
-        deltas.addRows(runtime.deltaView, runtime.indexPosition, reducer.rows());
-        reducer.clear();
-      }
-      const sessionUpserts: Array<[string, string]> = [];
-      const sessionDeletions: string[] = [];
-      for (const session of state.sessions) {
-        const closed = session.advance(watermark);
-        deltas.addRows(session.runtime.deltaView, session.runtime.indexPosition, closed.rows);
-        for (const entry of closed.upserts) sessionUpserts.push(entry);
-        for (const user of closed.deletions) sessionDeletions.push(user);
-      }
       if (this.#stopping) {
         this.#states.delete(partition);
         return false;
@@ -439,7 +481,7 @@ export class SpeedWorker {
         owner: this.owner,
         prevOffset: state.appliedOffset,
         nextOffset: chunk.lastOffset,
-        maxEventTime: state.maxEventTime,
+        maxEventTime: prepared.maxEventTime,
         watermark,
         nowMs,
         counters: { applied: chunk.applied, dlq: chunk.dlq, late: chunk.late, duplicates: chunk.duplicates },
@@ -448,9 +490,9 @@ export class SpeedWorker {
           trimBelowMs: nowMs - ttlMs - runtime.view.bucketMs,
           ttlMs: ttlMs + runtime.view.bucketMs,
         })),
-        sessionUpserts,
-        sessionDeletions,
-        buckets: deltas.build(),
+        sessionUpserts: prepared.sessionUpserts,
+        sessionDeletions: prepared.sessionDeletions,
+        buckets: prepared.buckets,
       });
       if (reply.status !== 'OK') {
         this.#states.delete(partition);
@@ -481,19 +523,22 @@ export class SpeedWorker {
       if (chunk.dlq > 0) metrics.events.inc({ outcome: 'dlq' }, chunk.dlq);
       if (watermark !== null) metrics.watermark.set({ partition: String(partition) }, watermark / 1000);
     }
-    // Kafka commits follow Redis and are only a hint for tools: Redis holds the truth.
-    if (nowMs - state.lastCommitAt >= this.tuning.commitIntervalMs) {
-      state.lastCommitAt = nowMs;
-      await payload.commitOffsetsIfNecessary({
-        topics: [
-          {
-            topic: this.tuning.topic,
-            partitions: [{ partition, offset: String(Number(chunk.lastOffset) + 1) }],
-          },
-        ],
-      });
-    }
     return true;
+  }
+
+  /** Kafka commits follow Redis, at most every `commitIntervalMs`: a hint for tools, Redis holds the truth. */
+  async #commitIfDue(state: PartitionState, payload: EachBatchPayload): Promise<void> {
+    const nowMs = this.#now();
+    if (state.appliedOffset === null || nowMs - state.lastCommitAt < this.tuning.commitIntervalMs) return;
+    state.lastCommitAt = nowMs;
+    await payload.commitOffsetsIfNecessary({
+      topics: [
+        {
+          topic: this.tuning.topic,
+          partitions: [{ partition: state.partition, offset: String(Number(state.appliedOffset) + 1) }],
+        },
+      ],
+    });
   }
 
   /** Takes the partition in Redis (new epoch) and decides where to resume. */
