@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   const workerArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? DEFAULT_WORKER_NODE_ARGS)
     .split(' ')
     .filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...workerArgs, runner], {
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', ...workerArgs, runner], {
     env: {
       ...process.env,
       SPEED_RUNNER_OPTIONS: JSON.stringify({

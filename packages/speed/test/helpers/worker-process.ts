@@ -25,7 +25,8 @@ export async function startWorkerProcess(options: {
   redisUrl: string;
   tuning: Partial<SpeedTuning>;
 }): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [runner], {
+  // kafkajs 2.2.4 schedules timers with negative delays on Node ≥ 22: harmless, only noisy
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', runner], {
     env: { ...process.env, SPEED_RUNNER_OPTIONS: JSON.stringify(options) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
