@@ -23,7 +23,9 @@ import {
 type KafkaJs = typeof import('../../packages/archiver/node_modules/kafkajs/types/index.d.ts');
 const requireFromArchiver = createRequire(new URL('../../packages/archiver/package.json', import.meta.url));
 const { Kafka, logLevel } = requireFromArchiver('kafkajs') as KafkaJs;
-const { pino } = requireFromArchiver('pino') as typeof import('../../packages/archiver/node_modules/pino/pino.js');
+const { pino } = requireFromArchiver(
+  'pino',
+) as typeof import('../../packages/archiver/node_modules/pino/pino.js');
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 6;
@@ -134,6 +136,12 @@ try {
     groupId,
     signals: [],
     logger: pino({ level: 'warn' }),
+    // Tuning experiments: BENCH_PARSE_WORKERS, BENCH_GZIP_LEVEL, BENCH_SEGMENT_RECORDS.
+    ...(process.env.BENCH_PARSE_WORKERS ? { parseWorkers: Number(process.env.BENCH_PARSE_WORKERS) } : {}),
+    ...(process.env.BENCH_GZIP_LEVEL ? { gzipLevel: Number(process.env.BENCH_GZIP_LEVEL) } : {}),
+    ...(process.env.BENCH_SEGMENT_RECORDS
+      ? { maxSegmentRecords: Number(process.env.BENCH_SEGMENT_RECORDS) }
+      : {}),
   });
   await archiver.start();
   const endOf = new Map(ends.map((entry) => [entry.partition, entry.high]));

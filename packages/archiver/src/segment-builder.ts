@@ -3,7 +3,7 @@
 // while the main thread only decodes Kafka fetches, compresses, uploads and commits. Parsing is
 // the archiver's largest cost per event; on its own thread it overlaps with kafkajs decoding.
 // The same SegmentBuilder also runs inline (parseWorkers: 0), with identical results.
-import { type EventParseOptions, hourStart, parseEvent } from '@tandem/core';
+import { type EventParseOptions, hourStart, parseEvent, TandemError } from '@tandem/core';
 import { eventLine } from './event-line.ts';
 import { type SealReason, Segment, type SegmentLimits } from './segment.ts';
 
@@ -14,7 +14,8 @@ export interface BatchRequest {
   epoch: number;
   /** Wall clock when the batch arrived (a new segment's start, for the maximum wait). */
   now: number;
-  offsets: BigInt64Array;
+  /** Kafka offsets as numbers (exact below 2^53; packBatch refuses larger ones). */
+  offsets: Float64Array;
   /** Byte length of each message value; -1 for a null value (tombstone). */
   lengths: Int32Array;
   data: Uint8Array;
@@ -108,12 +109,19 @@ export function packBatch(
   let total = 0;
   for (const message of messages) total += message.value?.byteLength ?? 0;
   const data = new Uint8Array(total);
-  const offsets = new BigInt64Array(messages.length);
+  const offsets = new Float64Array(messages.length);
   const lengths = new Int32Array(messages.length);
   let position = 0;
   for (let index = 0; index < messages.length; index++) {
     const message = messages[index]!;
-    offsets[index] = BigInt(message.offset);
+    const offset = Number(message.offset);
+    if (!Number.isSafeInteger(offset)) {
+      throw new TandemError(
+        'TANDEM_ERR_ARCHIVER_UPLOAD',
+        `Kafka offset ${message.offset} of partition ${partition} is beyond 2^53, which the archiver does not support`,
+      );
+    }
+    offsets[index] = offset;
     const value = message.value;
     if (value === null) {
       lengths[index] = -1;

@@ -23,13 +23,13 @@ export type SealReason = 'records' | 'bytes' | 'max-wait' | 'stop';
 export class HourBuffer {
   readonly hour: number;
   /** Offset of the first event of this hour in the segment: the file's name. */
-  readonly firstOffset: bigint;
+  readonly firstOffset: number;
   lines: string[] = [];
   bytes = 0;
   minEventTime = Number.POSITIVE_INFINITY;
   maxEventTime = Number.NEGATIVE_INFINITY;
 
-  constructor(hour: number, firstOffset: bigint) {
+  constructor(hour: number, firstOffset: number) {
     this.hour = hour;
     this.firstOffset = firstOffset;
   }
@@ -49,9 +49,11 @@ export class Segment {
   readonly partition: number;
   /** Partition epoch at creation; a rewind (rebalance, seek) bumps it and orphans older segments. */
   readonly epoch: number;
-  readonly startOffset: bigint;
+  // Offsets are plain numbers on this hot path (a BigInt per message costs more than the rest of
+  // the bookkeeping); packBatch refuses offsets beyond 2^53, which no Kafka partition reaches.
+  readonly startOffset: number;
   /** Offset after the last message: what gets committed once the segment is durable. */
-  endOffset: bigint;
+  endOffset: number;
   /** Messages in the segment, valid or not (invalid ones advance offsets but write nothing). */
   records = 0;
   invalid = 0;
@@ -67,7 +69,7 @@ export class Segment {
   constructor(
     partition: number,
     epoch: number,
-    startOffset: bigint,
+    startOffset: number,
     openedAt: number,
     limits: SegmentLimits,
   ) {
@@ -80,7 +82,7 @@ export class Segment {
   }
 
   /** Adds a valid event; returns the reason the segment is now full, or null. */
-  add(offset: bigint, hour: number, eventTime: number, line: string): SealReason | null {
+  add(offset: number, hour: number, eventTime: number, line: string): SealReason | null {
     let buffer = this.buffers.get(hour);
     if (buffer === undefined) {
       buffer = new HourBuffer(hour, offset);
@@ -98,14 +100,14 @@ export class Segment {
   }
 
   /** Counts a message that failed validation: it occupies an offset, nothing more. */
-  skip(offset: bigint): SealReason | null {
+  skip(offset: number): SealReason | null {
     this.invalid++;
     return this.#advance(offset);
   }
 
-  #advance(offset: bigint): SealReason | null {
+  #advance(offset: number): SealReason | null {
     this.records++;
-    this.endOffset = offset + 1n;
+    this.endOffset = offset + 1;
     if (this.records >= this.#limits.maxRecords) return 'records';
     if (this.bytes >= this.#limits.maxBytes) return 'bytes';
     return null;
