@@ -95,6 +95,7 @@ function onError(error) {
   if (!(error instanceof ApiError)) return;
   if (error.status === 401) {
     setBanner('auth', 'warning', 'The API needs a key: use the "API key" button to enter one.');
+    liveState.textContent = 'Waiting for an API key';
     if (!askedForKey) {
       askedForKey = true;
       openKeyDialog(

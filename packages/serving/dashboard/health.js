@@ -2,7 +2,7 @@
 // watermark, lag per partition, dead-letter and late counters. It also decides which layer is
 // down or behind, which the app turns into banners.
 
-import { getJson } from './api.js';
+import { ApiError, getJson } from './api.js';
 import { $, h, setRows } from './dom.js';
 import { formatDuration, formatInteger, formatTime, HOUR_MS, isNumber, toMs } from './format.js';
 
@@ -299,8 +299,9 @@ export function createHealth(hooks) {
       errorLine.hidden = true;
       hooks.onSuccess();
     } catch (error) {
+      // A missing key is said once, by the banner and the key dialog, not by every panel.
+      errorLine.hidden = error instanceof ApiError && error.status === 401;
       errorLine.textContent = `Status: ${error instanceof Error ? error.message : String(error)}`;
-      errorLine.hidden = false;
       hooks.onError(error);
     }
   }

@@ -1,7 +1,7 @@
 // The overview panel: requests, 5xx rate and p95 latency of `endpoint_hourly` for a range, all
 // endpoints or one, as charts shaded by each bucket's source plus a table of the same numbers.
 
-import { getJson } from './api.js';
+import { ApiError, getJson } from './api.js';
 import { createChart } from './chart.js';
 import { $, h, setRows } from './dom.js';
 import {
@@ -352,8 +352,9 @@ export function createOverview(hooks) {
       });
     } catch (error) {
       if (controller.signal.aborted) return;
+      // A missing key is said once, by the banner and the key dialog, not by every panel.
+      errorLine.hidden = error instanceof ApiError && error.status === 401;
       errorLine.textContent = `Overview: ${error instanceof Error ? error.message : String(error)}`;
-      errorLine.hidden = false;
       hooks.onError(error);
     } finally {
       if (inFlight === controller) inFlight = null;

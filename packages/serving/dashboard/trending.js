@@ -1,6 +1,6 @@
 // The trending panel: top pages of the sliding 5-minute window from `/v1/trending`.
 
-import { getJson } from './api.js';
+import { ApiError, getJson } from './api.js';
 import { $, h, setRows } from './dom.js';
 import { formatInteger, formatTime, isNumber, MINUTE_MS, toMs } from './format.js';
 
@@ -71,8 +71,9 @@ export function createTrending(hooks) {
       if (to === null || watermark === null) return null;
       return to + MINUTE_MS - watermark + 1000;
     } catch (error) {
+      // A missing key is said once, by the banner and the key dialog, not by every panel.
+      errorLine.hidden = error instanceof ApiError && error.status === 401;
       errorLine.textContent = `Trending: ${error instanceof Error ? error.message : String(error)}`;
-      errorLine.hidden = false;
       hooks.onError(error);
       return null;
     }
