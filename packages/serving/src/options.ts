@@ -52,7 +52,7 @@ export interface BuildServerOptions {
   partialCacheCells?: number;
   /** Finished batch-only buckets cached. @defaultValue 200_000 */
   bucketCacheEntries?: number;
-  /** Serialized answers of fully sealed queries cached. @defaultValue 2_000 */
+  /** Serialized answers of fully sealed queries cached, in 64 KiB units (2,000: up to 125 MiB). @defaultValue 2_000 */
   responseCacheEntries?: number;
   /** Directory served at `/` (the dashboard); null or missing directory: nothing served. */
   dashboardDir?: string | null;

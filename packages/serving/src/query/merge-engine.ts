@@ -43,6 +43,8 @@ export interface SeriesPoint {
   bucket: number;
   source: PointSource;
   values: Record<string, unknown>;
+  /** `values` already serialized, when it comes from a cache. */
+  valuesJson?: string;
 }
 
 export interface SeriesGroup {
@@ -124,7 +126,11 @@ interface MergedGroup {
   states: Map<number, Record<string, Cells>>;
 }
 
-type FinishedBucket = Map<string, { dims: DimensionValue[]; values: Record<string, unknown> }>;
+/** Finished values per group of a batch-only bucket, with their JSON so answers reuse it. */
+type FinishedBucket = Map<
+  string,
+  { dims: DimensionValue[]; values: Record<string, unknown>; valuesJson: string }
+>;
 
 /** Merges batch and speed partials per query; one per server, holding the immutable caches. */
 export class MergeEngine {
@@ -251,7 +257,8 @@ export class MergeEngine {
       for (const [groupKey, group] of merged) {
         const states = group.states.get(bucket);
         if (states !== undefined) {
-          result.set(groupKey, { dims: group.dims, values: model.finalize(states, query.outputs) });
+          const values = model.finalize(states, query.outputs);
+          result.set(groupKey, { dims: group.dims, values, valuesJson: JSON.stringify(values) });
         }
       }
       this.bucketCache.set(key, result);
@@ -281,8 +288,10 @@ export class MergeEngine {
     }
 
     const emptyValues = model.finalize({}, query.outputs);
+    const emptyJson = JSON.stringify(emptyValues);
     const nullValues: Record<string, unknown> = {};
     for (const output of query.outputs) nullValues[output] = null;
+    const nullJson = JSON.stringify(nullValues);
 
     const groups: SeriesGroup[] = [];
     const orderedKeys = [...groupDims.keys()].sort();
@@ -296,11 +305,16 @@ export class MergeEngine {
         const source = bucketSources[index]!;
         const cached = finished.get(bucket);
         if (cached !== undefined) {
-          return { bucket, source, values: cached.get(key)?.values ?? emptyValues };
+          const entry = cached.get(key);
+          return entry === undefined
+            ? { bucket, source, values: emptyValues, valuesJson: emptyJson }
+            : { bucket, source, values: entry.values, valuesJson: entry.valuesJson };
         }
         const states = merged.get(key)?.states.get(bucket);
         if (states !== undefined) return { bucket, source, values: model.finalize(states, query.outputs) };
-        return { bucket, source, values: source === 'none' ? nullValues : emptyValues };
+        return source === 'none'
+          ? { bucket, source, values: nullValues, valuesJson: nullJson }
+          : { bucket, source, values: emptyValues, valuesJson: emptyJson };
       });
       groups.push({ dims, points });
     }

@@ -91,26 +91,43 @@ function headJson(
   return json.slice(0, -1);
 }
 
-function coverageAndSeriesJson(result: SeriesResult): string {
-  const coverage = result.coverage.map((entry) => ({
-    bucket: new Date(entry.bucket).toISOString(),
-    source: entry.source,
-    runId: entry.runId,
-  }));
-  const isoBuckets = new Map<number, string>();
-  for (const bucket of result.buckets) isoBuckets.set(bucket, new Date(bucket).toISOString());
-  const series = result.groups.map((group) => ({
-    dims: group.dims,
-    points: group.points.map((point) => ({
-      bucket: isoBuckets.get(point.bucket) ?? new Date(point.bucket).toISOString(),
-      source: point.source,
-      values: point.values,
-    })),
-  }));
-  return `"coverage":${JSON.stringify(coverage)},"series":${JSON.stringify(series)}`;
+const isoStrings = new Map<number, string>();
+
+/** ISO text of an instant; bucket starts repeat across requests, so they are kept. */
+function isoOf(ts: number): string {
+  let text = isoStrings.get(ts);
+  if (text === undefined) {
+    if (isoStrings.size >= 100_000) isoStrings.clear();
+    text = new Date(ts).toISOString();
+    isoStrings.set(ts, text);
+  }
+  return text;
 }
 
-function sendJson(reply: FastifyReply, json: string, limits: QueryLimits): FastifyReply {
+/**
+ * The `coverage` and `series` members, built as text: cached buckets carry their values already
+ * serialized, so a warm answer mostly concatenates strings. Same output as JSON.stringify.
+ */
+function coverageAndSeriesJson(result: SeriesResult): string {
+  let out = '"coverage":[';
+  result.coverage.forEach((entry, index) => {
+    if (index > 0) out += ',';
+    out += `{"bucket":"${isoOf(entry.bucket)}","source":"${entry.source}","runId":${entry.runId === null ? 'null' : JSON.stringify(entry.runId)}}`;
+  });
+  out += '],"series":[';
+  result.groups.forEach((group, groupIndex) => {
+    if (groupIndex > 0) out += ',';
+    out += `{"dims":${JSON.stringify(group.dims)},"points":[`;
+    group.points.forEach((point, pointIndex) => {
+      if (pointIndex > 0) out += ',';
+      out += `{"bucket":"${isoOf(point.bucket)}","source":"${point.source}","values":${point.valuesJson ?? JSON.stringify(point.values)}}`;
+    });
+    out += ']}';
+  });
+  return `${out}]`;
+}
+
+function sendJson(reply: FastifyReply, json: string | Buffer, limits: QueryLimits): FastifyReply {
   if (json.length > limits.maxResponseBytes) {
     throw queryTooLarge(
       'granularity',
@@ -123,7 +140,8 @@ function sendJson(reply: FastifyReply, json: string, limits: QueryLimits): Fasti
 
 export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, options) => {
   const { engine, limits, now } = options;
-  const responseCache = new LruCache<string>(options.responseCacheEntries);
+  // Kept as UTF-8 bytes: a large cached answer is then copied, not re-encoded, per request.
+  const responseCache = new LruCache<Buffer>(options.responseCacheEntries);
 
   async function snapshotAndFreshness(
     view: string,
@@ -211,7 +229,6 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           now(),
           snapshot.allSealed,
         );
-        let tail: string | undefined;
         let cacheKey: string | undefined;
         if (snapshot.allSealed) {
           cacheKey = [
@@ -224,14 +241,18 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
             seriesQuery.outputs.join(','),
             snapshot.versionsKey,
           ].join('\u0001');
-          tail = responseCache.get(cacheKey);
+          const cachedTail = responseCache.get(cacheKey);
+          if (cachedTail !== undefined) {
+            return sendJson(reply, Buffer.concat([Buffer.from(`${head},`), cachedTail]), limits);
+          }
         }
-        if (tail === undefined) {
-          const result = await engine.series(seriesQuery, snapshot, freshness);
-          tail = coverageAndSeriesJson(result);
-          if (cacheKey !== undefined) responseCache.set(cacheKey, tail);
+        const result = await engine.series(seriesQuery, snapshot, freshness);
+        const tail = `${coverageAndSeriesJson(result)}}`;
+        if (cacheKey !== undefined) {
+          const bytes = Buffer.from(tail);
+          responseCache.set(cacheKey, bytes, Math.ceil(bytes.length / 65_536));
         }
-        return sendJson(reply, `${head},${tail}}`, limits);
+        return sendJson(reply, `${head},${tail}`, limits);
       },
     );
 
@@ -304,7 +325,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
             snapshot.allSealed,
           );
           const coverage = result.coverage.map((entry) => ({
-            bucket: new Date(entry.bucket).toISOString(),
+            bucket: isoOf(entry.bucket),
             source: entry.source,
             runId: entry.runId,
           }));
