@@ -2,7 +2,6 @@
 // on demand. Each hour is published by the batch layer's pointer-last write, and a Ctrl-C stops
 // between hours, so an interrupted command leaves every hour either as it was or fully replaced.
 import { getView, HOUR_MS, listViews, type TandemConfig } from '@tandem/core';
-import { speedKeys } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import { type CommandContext, defineCommand, flag, option, required } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
@@ -10,8 +9,7 @@ import { formatDuration, formatHour } from '../framework/time.ts';
 import { usageError } from '../framework/usage-error.ts';
 import * as v from '../framework/values.ts';
 import type { HourOutcome } from '../wiring/batch.ts';
-import { createLogger } from '../wiring/logger.ts';
-import { Platform } from '../wiring/platform.ts';
+import type { Platform } from '../wiring/platform.ts';
 import { activeNamespace } from '../wiring/speed-namespace.ts';
 
 export const viewNames = (): string[] => listViews().map((view) => view.name);
@@ -33,6 +31,12 @@ export async function withPlatform<T>(
   work: (platform: Platform) => Promise<T>,
 ): Promise<T> {
   const config = context.config();
+  // Loaded here, not at the top: `tandem --help` and light commands never load DuckDB, Kafka or S3
+  // clients, and a component package that fails to load breaks only the commands that use it.
+  const [{ Platform }, { createLogger }] = await Promise.all([
+    import('../wiring/platform.ts'),
+    import('../wiring/logger.ts'),
+  ]);
   const platform = new Platform(
     config,
     createLogger({ ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }),
@@ -100,6 +104,7 @@ async function realtimeKeys(
   hours: number[],
 ): Promise<{ namespace: string; keys: Map<number, string[]> }> {
   const view = getView(viewName);
+  const { speedKeys } = await import('@tandem/speed');
   const namespace = await activeNamespace(redis, config.redis.prefix);
   const keys = speedKeys(namespace);
   const partitions = (await redis.smembers(keys.partitions())).map(Number).sort((a, b) => a - b);

@@ -3,7 +3,7 @@
 // Replayed entries are remembered by their source position in Redis, so they are listed as
 // replayed and never re-injected twice; one that still fails comes back as a new dead letter.
 import type { TandemConfig } from '@tandem/core';
-import { deadLetterHeaders } from '@tandem/speed';
+import type { deadLetterHeaders as DeadLetterHeaders } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { type CommandContext, defineCommand, flag, option, withDefault } from '../framework/command.ts';
@@ -11,7 +11,6 @@ import type { Output } from '../framework/output.ts';
 import { formatTime } from '../framework/time.ts';
 import { usageError } from '../framework/usage-error.ts';
 import * as v from '../framework/values.ts';
-import { connectRedis, createKafka, kafkaUnavailable } from '../wiring/clients.ts';
 import { readTopicSnapshot, type TopicMessage } from '../wiring/topic-reader.ts';
 
 /** One dead letter as the ops commands show it. */
@@ -37,7 +36,11 @@ export function replayedKey(config: TandemConfig): string {
   return `${config.redis.prefix}:dlq:replayed:${config.kafka.dlqTopic}`;
 }
 
-function toDeadLetter(message: TopicMessage, replayed: Set<string>): DeadLetter {
+function toDeadLetter(
+  message: TopicMessage,
+  replayed: Set<string>,
+  deadLetterHeaders: typeof DeadLetterHeaders,
+): DeadLetter {
   const h = message.headers;
   const sourceTopic = h[deadLetterHeaders.sourceTopic] ?? '';
   const sourceKey = message.key?.toString('utf8') ?? `${message.partition}:${message.offset}`;
@@ -102,6 +105,10 @@ export async function readDeadLetters(
   config: TandemConfig,
   signal: AbortSignal,
 ): Promise<DeadLetter[]> {
+  const [{ deadLetterHeaders }, { kafkaUnavailable }] = await Promise.all([
+    import('@tandem/speed'),
+    import('../wiring/clients.ts'),
+  ]);
   const replayed = new Set(await redis.hkeys(replayedKey(config)));
   let messages: TopicMessage[];
   try {
@@ -115,7 +122,7 @@ export async function readDeadLetters(
   const seen = new Set<string>();
   const letters: DeadLetter[] = [];
   for (const message of messages) {
-    const letter = toDeadLetter(message, replayed);
+    const letter = toDeadLetter(message, replayed, deadLetterHeaders);
     if (seen.has(letter.sourceKey)) continue;
     seen.add(letter.sourceKey);
     letters.push(letter);
@@ -138,6 +145,7 @@ async function withClients<T>(
   work: (kafka: Kafka, redis: Redis, config: TandemConfig) => Promise<T>,
 ): Promise<T> {
   const config = context.config();
+  const { connectRedis, createKafka } = await import('../wiring/clients.ts');
   const redis = await connectRedis(config.redis);
   try {
     return await work(createKafka(config.kafka, 'dlq'), redis, config);
@@ -338,6 +346,7 @@ export const dlqReplayCommand = defineCommand({
       try {
         await producer.connect();
       } catch (error) {
+        const { kafkaUnavailable } = await import('../wiring/clients.ts');
         throw kafkaUnavailable(config.kafka, error);
       }
       const progress = context.out.progress({

@@ -2,14 +2,12 @@
 // (past hours, archiver format), deterministic with --seed, ending with the truth of what it sent.
 import { randomInt } from 'node:crypto';
 import type { TandemConfig } from '@tandem/core';
-import { openObjectStore } from '@tandem/lake';
 import { defineCommand, flag, option, withDefault } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
 import { formatDuration, formatHour, formatTime } from '../framework/time.ts';
 import { usageError } from '../framework/usage-error.ts';
 import * as v from '../framework/values.ts';
 import { sendTrafficToKafka } from '../generate/kafka-sender.ts';
-import { writeTrafficToLake } from '../generate/lake-writer.ts';
 import { hashString } from '../generate/random.ts';
 import {
   expectedMessages,
@@ -18,8 +16,6 @@ import {
   type TrafficRecord,
 } from '../generate/traffic.ts';
 import { type TrafficTruth, TruthLedger } from '../generate/truth.ts';
-import { createKafka, kafkaUnavailable } from '../wiring/clients.ts';
-import { ensureTopics } from '../wiring/topics.ts';
 
 const HOUR = 3_600_000;
 
@@ -66,6 +62,10 @@ export async function runGeneration(
   };
   try {
     if (target.to === 'lake') {
+      const [{ openObjectStore }, { writeTrafficToLake }] = await Promise.all([
+        import('@tandem/lake'),
+        import('../generate/lake-writer.ts'),
+      ]);
       const store = openObjectStore(config.lake);
       try {
         const written = await writeTrafficToLake(store, records, {
@@ -81,6 +81,10 @@ export async function runGeneration(
         await store.close();
       }
     } else {
+      const [{ createKafka, kafkaUnavailable }, { ensureTopics }] = await Promise.all([
+        import('../wiring/clients.ts'),
+        import('../wiring/topics.ts'),
+      ]);
       const kafka = createKafka(config.kafka, 'generate');
       await ensureTopics(kafka, config.kafka, [target.topic, config.kafka.dlqTopic, config.kafka.lateTopic]);
       const producer = kafka.producer({ allowAutoTopicCreation: false });

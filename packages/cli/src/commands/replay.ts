@@ -6,7 +6,6 @@
 // Interrupted before the switch, nothing visible changes and the half-built namespace is removed.
 import { randomUUID } from 'node:crypto';
 import { HOUR_MS } from '@tandem/core';
-import { SpeedViewReader, startSpeedWorker } from '@tandem/speed';
 import { defineCommand, flag, option, withDefault } from '../framework/command.ts';
 import { formatDuration, formatTime } from '../framework/time.ts';
 import { usageError } from '../framework/usage-error.ts';
@@ -64,6 +63,7 @@ export const replayCommand = defineCommand({
   ],
   async run(context, options) {
     return withPlatform(context, async (platform) => {
+      const { SpeedViewReader, startSpeedWorker } = await import('@tandem/speed');
       const config = platform.config;
       const redis = await platform.redis();
       const admin = await platform.admin();

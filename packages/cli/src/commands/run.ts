@@ -8,8 +8,7 @@ import { type CommandContext, defineCommand, option, withDefault } from '../fram
 import * as v from '../framework/values.ts';
 import type { TrafficOptions } from '../generate/traffic.ts';
 import { ComponentSet, type Starter } from '../wiring/lifecycle.ts';
-import { createLogger } from '../wiring/logger.ts';
-import { Platform } from '../wiring/platform.ts';
+import type { Platform } from '../wiring/platform.ts';
 import { lateByFor, runGeneration } from './generate.ts';
 
 /** Runs starters until a signal or a component's fatal error; the exit code says which. */
@@ -19,6 +18,10 @@ async function runComponents(
   extra?: (platform: Platform, signal: AbortSignal) => Promise<void>,
 ): Promise<number> {
   const config = context.config();
+  const [{ Platform }, { createLogger }] = await Promise.all([
+    import('../wiring/platform.ts'),
+    import('../wiring/logger.ts'),
+  ]);
   const platform = new Platform(config, createLogger(config));
   const components = new ComponentSet(context.out);
   let fatal: unknown;

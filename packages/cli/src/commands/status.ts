@@ -2,7 +2,6 @@
 // stale, the last runs and what the speed layer holds live; the speed layer's watermark, lag, and
 // its DLQ, late and duplicate counters. A layer that cannot be read is reported, not hidden.
 import { getView, HOUR_MS, listViews } from '@tandem/core';
-import { speedKeys } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import { defineCommand } from '../framework/command.ts';
 import { formatDuration, formatHour, formatTime } from '../framework/time.ts';
@@ -38,6 +37,7 @@ async function liveBuckets(
   viewName: string,
 ): Promise<{ count: number; newest: number | null }> {
   const view = getView(viewName);
+  const { speedKeys } = await import('@tandem/speed');
   const keys = speedKeys(namespace);
   const partitions = await redis.smembers(keys.partitions());
   const buckets = new Set<number>();

@@ -64,8 +64,11 @@ export class Progress {
       if (now - this.#lastDraw >= 80 || this.#finished()) this.redraw();
       return;
     }
+    // Plain lines for logs: nothing for work that finishes within seconds (the final line says it
+    // all), then one line per 25% or 10 seconds, whichever comes first.
     const share = this.#options.total ? this.#done / this.#options.total : 0;
-    if (now - this.#lastPlainAt >= 10_000 || share - this.#lastPlainShare >= 0.1) {
+    if (now - this.#startedAt < 3_000) return;
+    if (now - this.#lastPlainAt >= 10_000 || share - this.#lastPlainShare >= 0.25) {
       this.#lastPlainAt = now;
       this.#lastPlainShare = share;
       this.#sink.stream.write(`${this.#summary()}\n`);

@@ -65,7 +65,7 @@ function numericValues(values: Record<string, unknown>): Map<string, number | nu
 
 function relative(batch: number | null, speed: number | null): number | null {
   if (batch === null || speed === null) return null;
-  if (batch === speed) return 0;
+  if (!differs(batch, speed)) return 0;
   if (batch === 0) return null;
   return (speed - batch) / Math.abs(batch);
 }
@@ -135,7 +135,13 @@ export function computeDrift(view: View, batchRows: PartialRow[], speedRows: Par
       measure,
       batch: batchValue,
       speed: speedValue,
-      drift: batchValue === null || speedValue === null ? null : speedValue - batchValue,
+      // Float sums folded in another order differ in the last bits; that is not drift.
+      drift:
+        batchValue === null || speedValue === null
+          ? null
+          : differs(batchValue, speedValue)
+            ? speedValue - batchValue
+            : 0,
       relativeDrift: rel,
       groupsDiffering,
       worst,
