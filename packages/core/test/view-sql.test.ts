@@ -9,7 +9,17 @@ import { DAY_MS, HOUR_MS, MINUTE_MS } from '../src/time.ts';
 import type { PartialRow, TandemEvent, TimeRange } from '../src/types.ts';
 import { defineView, type View } from '../src/view.ts';
 import { compileViewSql, inputRangeFor, sqlRowToPartialRow } from '../src/view-sql.ts';
-import { eventsArb, eventViewSpecArb, rangeArb, sessionViewSpecArb } from './support/arbitraries.ts';
+import {
+  BASE_MS,
+  eventsArb,
+  eventViewSpecArb,
+  filterViewSpecArb,
+  rangeArb,
+  SPAN_HOURS,
+  sessionRangeArb,
+  sessionTimestampArb,
+  sessionViewSpecArb,
+} from './support/arbitraries.ts';
 import { diffPartialRows } from './support/compare.ts';
 import { openTestDuck, type TestDuck } from './support/duckdb.ts';
 
@@ -63,10 +73,15 @@ describe('compileViewSql and compileReducer agree', () => {
 
   it('sessions_hourly (sessions cross hours and midnights, gaps of exactly 30 min)', async () => {
     const fewUsers = fc.oneof(fc.constant(null), fc.constantFrom('u1', 'u2', '', '😀'));
-    await fc.assert(
-      fc.asyncProperty(eventsArb({ userArb: fewUsers, maxLength: 100 }), rangeArb, (events, range) =>
-        checkParity(builtinViews.sessions_hourly, events, range),
+    const around = fc.oneof(
+      fc.tuple(eventsArb({ userArb: fewUsers, maxLength: 100 }), rangeArb),
+      fc.tuple(
+        eventsArb({ userArb: fewUsers, maxLength: 60, timestampArb: sessionTimestampArb }),
+        sessionRangeArb,
       ),
+    );
+    await fc.assert(
+      fc.asyncProperty(around, ([events, range]) => checkParity(builtinViews.sessions_hourly, events, range)),
       { numRuns: RUNS },
     );
   });
@@ -75,6 +90,15 @@ describe('compileViewSql and compileReducer agree', () => {
     await fc.assert(
       fc.asyncProperty(eventViewSpecArb, eventsArb({ maxLength: 60 }), rangeArb, (spec, events, range) =>
         checkParity(defineView(spec), events, range),
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('random filters (up to ten filtered counts per view)', async () => {
+    await fc.assert(
+      fc.asyncProperty(filterViewSpecArb, eventsArb({ maxLength: 60 }), (spec, events) =>
+        checkParity(defineView(spec), events, { from: BASE_MS, to: BASE_MS + SPAN_HOURS * HOUR_MS }),
       ),
       { numRuns: RUNS },
     );

@@ -72,11 +72,31 @@ export const userArb: fc.Arbitrary<string | null> = fc.oneof(
   stringArb,
 );
 
-export function eventArb(
-  options: { userArb?: fc.Arbitrary<string | null> } = {},
-): fc.Arbitrary<Omit<TandemEvent, 'event_id'>> {
+/**
+ * Timestamps for sessionizing: a 6-hour window around the first midnight on a 10-minute grid
+ * (so gaps of exactly 30 minutes are common), sometimes 1 ms off the grid.
+ */
+export const sessionTimestampArb: fc.Arbitrary<number> = fc
+  .tuple(fc.integer({ min: 0, max: 36 }), fc.constantFrom(0, 0, 0, 1, -1))
+  .map(([k, jitter]) => BASE_MS + DAY_MS - 3 * HOUR_MS + k * 10 * MINUTE_MS + jitter);
+
+/** Output ranges over the session window: all of it, or single hours in it. */
+export const sessionRangeArb = fc.oneof(
+  fc.constant({ from: BASE_MS + DAY_MS - 3 * HOUR_MS, to: BASE_MS + DAY_MS + 4 * HOUR_MS }),
+  fc
+    .integer({ min: -3, max: 3 })
+    .map((h) => ({ from: BASE_MS + DAY_MS + h * HOUR_MS, to: BASE_MS + DAY_MS + (h + 1) * HOUR_MS })),
+);
+
+export interface EventArbOptions {
+  userArb?: fc.Arbitrary<string | null>;
+  timestampArb?: fc.Arbitrary<number>;
+  maxLength?: number;
+}
+
+export function eventArb(options: EventArbOptions = {}): fc.Arbitrary<Omit<TandemEvent, 'event_id'>> {
   return fc.record({
-    timestamp: timestampArb,
+    timestamp: options.timestampArb ?? timestampArb,
     endpoint: fc.oneof(fc.constantFrom('/a', '/b', '/c/😀', 'é'), nonEmptyStringArb),
     method: fc.constantFrom('GET', 'POST', 'put'),
     status_code: statusArb,
@@ -91,9 +111,7 @@ export function eventArb(
 }
 
 /** Arrays of valid, deduplicated events (unique event ids) in random (so out-of-order) time order. */
-export function eventsArb(
-  options: { maxLength?: number; userArb?: fc.Arbitrary<string | null> } = {},
-): fc.Arbitrary<TandemEvent[]> {
+export function eventsArb(options: EventArbOptions = {}): fc.Arbitrary<TandemEvent[]> {
   return fc
     .array(eventArb(options), { maxLength: options.maxLength ?? 80 })
     .map((events) => events.map((e, i) => ({ event_id: `e${i}`, ...e })));
@@ -108,11 +126,18 @@ export const rangeArb = fc
   )
   .map(([h, len, jitter]) => ({ from: BASE_MS + h * HOUR_MS + jitter, to: BASE_MS + (h + len) * HOUR_MS }));
 
+// Filter values drawn from the values events carry, so comparisons often hit equality exactly.
 const numberPools: Record<string, number[]> = {
-  timestamp: [BASE_MS, BASE_MS + DAY_MS, BASE_MS + 7.5 * HOUR_MS],
-  status_code: [199, 200, 299, 299.5, 300, 404, 500, 599],
-  response_time_ms: [0, 1e-9, 0.5, 1, 100, 1e300],
-  bytes_sent: [0, 1, 100, 50_000.5],
+  timestamp: [
+    BASE_MS,
+    BASE_MS + DAY_MS,
+    BASE_MS + 7.5 * HOUR_MS,
+    BASE_MS + 60 * MINUTE_MS,
+    BASE_MS + 30 * MINUTE_MS,
+  ],
+  status_code: [100, 199, 200, 201, 299, 299.5, 300, 404, 499, 500, 503, 599],
+  response_time_ms: [0, 1e-9, 0.5, 1, 2, 100, 1e300, DDSKETCH_GAMMA],
+  bytes_sent: [0, 1, 100, 1_000_000_000, 50_000.5],
   start: [BASE_MS, BASE_MS + DAY_MS],
   end: [BASE_MS + HOUR_MS, BASE_MS + DAY_MS],
   duration_ms: [0, 1, 10 * MINUTE_MS],
@@ -123,11 +148,32 @@ const numberPools: Record<string, number[]> = {
 };
 
 function valueArb(field: string, type: FieldType): fc.Arbitrary<FilterValue> {
-  if (type === 'string') return fc.oneof(fc.constantFrom('u1', '/a', '/p1', 'GET', 'zz'), stringArb);
+  if (type === 'string') {
+    return fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          'u1',
+          'u2',
+          '/a',
+          '/b',
+          '/p1',
+          'GET',
+          'POST',
+          'zz',
+          '',
+          'é',
+          '😀',
+          '\uFFFF',
+        ),
+      },
+      { weight: 1, arbitrary: stringArb },
+    );
+  }
   const pool = numberPools[field] ?? [0, 1];
   return fc.oneof(
-    fc.constantFrom(...pool),
-    fc.double({ min: -10, max: 1e4, noNaN: true, noDefaultInfinity: true }),
+    { weight: 4, arbitrary: fc.constantFrom(...pool) },
+    { weight: 1, arbitrary: fc.double({ min: -10, max: 1e4, noNaN: true, noDefaultInfinity: true }) },
   );
 }
 
@@ -220,6 +266,19 @@ export const eventViewSpecArb: fc.Arbitrary<ViewSpec> = fc.record({
   measures: fc
     .array(measureSpecArb(eventFieldTypes), { minLength: 1, maxLength: 5 })
     .map((specs) => Object.fromEntries(specs.map((spec, i) => [`m${i}`, spec]))),
+});
+
+/** Views whose measures are many filtered counts: exercises the filter compilers hardest. */
+export const filterViewSpecArb: fc.Arbitrary<ViewSpec> = fc.record({
+  name: fc.constant('filter_view'),
+  bucket: fc.constant('1h' as const),
+  dimensions: fc.constant([]),
+  filter: fc.option(filterArb(eventFieldTypes), { freq: 4 }),
+  measures: fc
+    .array(filterArb(eventFieldTypes), { minLength: 1, maxLength: 10 })
+    .map((filters) =>
+      Object.fromEntries(filters.map((f, i) => [`c${i}`, { kind: 'count' as const, where: f }])),
+    ),
 });
 
 /** Random sessionized view specs: random event filter, random measures over session fields. */
