@@ -202,7 +202,7 @@ export class SpeedWorker {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.tuning.partitionsConsumedConcurrently,
       eachBatch: (payload) =>
-        this.#withPartitionLock(payload.batch.partition, () => this.#consumeBatch(payload)),
+        this.#withPartitionLock(payload.batch.partition, () => this.#guardedBatch(payload)),
     });
     this.#logger.info(
       { topic: this.tuning.topic, groupId: this.tuning.groupId, views: this.viewNames, owner: this.owner },
@@ -259,6 +259,19 @@ export class SpeedWorker {
       await current;
     } finally {
       if (this.#locks.get(partition) === settled) this.#locks.delete(partition);
+    }
+  }
+
+  /**
+   * Whatever way a batch ends (error, fence, stop, rebalance), a partition state that has folded
+   * events Redis has not applied must not survive: the next batch would skip them.
+   */
+  async #guardedBatch(payload: EachBatchPayload): Promise<void> {
+    try {
+      await this.#consumeBatch(payload);
+    } finally {
+      const state = this.#states.get(payload.batch.partition);
+      if (state !== undefined && !isConsistentWithRedis(state)) this.#states.delete(state.partition);
     }
   }
 
@@ -548,6 +561,7 @@ export class SpeedWorker {
     await redis.sadd(this.keys.partitions(), String(partition));
     if (
       previous !== undefined &&
+      isConsistentWithRedis(previous) &&
       claim.previousOwner === this.owner &&
       Number(claim.epoch) === Number(previous.epoch) + 1 &&
       claim.appliedOffset === previous.appliedOffset
@@ -643,6 +657,12 @@ export class SpeedWorker {
     }
     return this.#topicOffsetsCache.value;
   }
+}
+
+/** True when the state has folded nothing beyond what Redis has applied (warm-up may lag behind). */
+function isConsistentWithRedis(state: PartitionState): boolean {
+  const applied = state.appliedOffset === null ? state.resumeOffset - 1 : Number(state.appliedOffset);
+  return state.position <= applied + 1;
 }
 
 /** Creates and starts a speed worker. */
