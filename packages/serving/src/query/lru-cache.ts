@@ -59,31 +59,55 @@ export class LruCache<V> {
 
 /**
  * Caches a value for `ttlMs` and lets concurrent callers share one pending load, so a burst of
- * identical requests costs one round trip to Redis or the lake.
+ * identical requests costs one round trip to Redis or the lake. Past `ttlMs` and within
+ * `ttlMs + staleMs`, callers get the previous value while one refresh runs in the background
+ * (stale-while-revalidate), so no request waits on a periodic reload.
  */
 export class TtlLoader<V> {
-  readonly #entries = new Map<string, { at: number; value: Promise<V> }>();
+  readonly #entries = new Map<string, { at: number; value: Promise<V>; refreshing: boolean }>();
   readonly #ttlMs: number;
+  readonly #staleMs: number;
   readonly #now: () => number;
   readonly #maxEntries: number;
 
-  constructor(ttlMs: number, now: () => number, maxEntries = 1000) {
+  constructor(ttlMs: number, now: () => number, options: { maxEntries?: number; staleMs?: number } = {}) {
     this.#ttlMs = ttlMs;
     this.#now = now;
-    this.#maxEntries = maxEntries;
+    this.#maxEntries = options.maxEntries ?? 1000;
+    this.#staleMs = options.staleMs ?? 0;
   }
 
   load(key: string, loader: () => Promise<V>): Promise<V> {
     const now = this.#now();
     const cached = this.#entries.get(key);
-    if (cached !== undefined && now - cached.at < this.#ttlMs) return cached.value;
+    if (cached !== undefined) {
+      const age = now - cached.at;
+      if (age < this.#ttlMs) return cached.value;
+      if (age < this.#ttlMs + this.#staleMs) {
+        if (!cached.refreshing) {
+          cached.refreshing = true;
+          const fresh = loader();
+          fresh.then(
+            () => {
+              if (this.#entries.get(key) === cached)
+                this.#entries.set(key, { at: now, value: fresh, refreshing: false });
+            },
+            () => {
+              cached.refreshing = false;
+            },
+          );
+        }
+        return cached.value;
+      }
+    }
     const value = loader();
     if (this.#ttlMs > 0) {
       if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
-      this.#entries.set(key, { at: now, value });
+      const entry = { at: now, value, refreshing: false };
+      this.#entries.set(key, entry);
       // A failed load must not be served from the cache.
       value.catch(() => {
-        if (this.#entries.get(key)?.value === value) this.#entries.delete(key);
+        if (this.#entries.get(key) === entry) this.#entries.delete(key);
       });
     }
     return value;

@@ -145,11 +145,20 @@ export class MergeEngine {
 
   constructor(options: MergeEngineOptions) {
     this.#options = options;
-    this.#snapshots = new TtlLoader(options.snapshotTtlMs, options.now);
-    this.#sealedThrough = new TtlLoader(options.snapshotTtlMs, options.now);
-    this.#speedWatermark = new TtlLoader(options.snapshotTtlMs, options.now);
-    this.#speedReads = new TtlLoader(options.speedCacheTtlMs, options.now, 10_000);
-    this.#closedSpeedReads = new TtlLoader(options.closedSpeedCacheTtlMs, options.now, 10_000);
+    // Stale-while-revalidate: a reused snapshot may be up to 2 x snapshotTtlMs old, still far
+    // below the speed layer's sealed grace period, so the consistency argument above holds.
+    const snapshotOptions = { staleMs: options.snapshotTtlMs };
+    this.#snapshots = new TtlLoader(options.snapshotTtlMs, options.now, snapshotOptions);
+    this.#sealedThrough = new TtlLoader(options.snapshotTtlMs, options.now, snapshotOptions);
+    this.#speedWatermark = new TtlLoader(options.snapshotTtlMs, options.now, snapshotOptions);
+    this.#speedReads = new TtlLoader(options.speedCacheTtlMs, options.now, {
+      maxEntries: 10_000,
+      staleMs: options.speedCacheTtlMs,
+    });
+    this.#closedSpeedReads = new TtlLoader(options.closedSpeedCacheTtlMs, options.now, {
+      maxEntries: 10_000,
+      staleMs: options.closedSpeedCacheTtlMs,
+    });
     this.partialCache = new LruCache(options.partialCacheCells);
     this.bucketCache = new LruCache(options.bucketCacheEntries);
   }
