@@ -1,5 +1,6 @@
 // Public face of @tandem/core: events, views, measures, both compilers, time helpers, errors.
-// No I/O anywhere in this package.
+// No I/O anywhere in this package. Left out on purpose: accumulators.ts, the reducer's internal
+// fast path (use compileReducer).
 export * from './builtin-views.ts';
 export * from './config.ts';
 export * from './errors.ts';
