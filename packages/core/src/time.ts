@@ -107,9 +107,15 @@ export function daysFromCivil(y: number, m: number, d: number): number {
  * Fractions beyond milliseconds are truncated.
  */
 export function parseEventTimestampString(text: string): number | null {
+  const fast = parseIsoFast(text);
+  if (fast !== undefined) return fast;
   if (epochStringRegex.test(text)) return Number(text);
   const m = eventIsoRegex.exec(text);
   if (m === null) return null;
+  return isoMatchToMs(m);
+}
+
+function isoMatchToMs(m: RegExpExecArray): number | null {
   const y = Number(m[1]);
   const mo = Number(m[2]);
   const d = Number(m[3]);
@@ -135,6 +141,87 @@ export function parseEventTimestampString(text: string): number | null {
     frac -
     offsetMin * MINUTE_MS
   );
+}
+
+/** Value of the ASCII digit at `i`, or -1. */
+function digitAt(text: string, i: number): number {
+  const c = text.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : -1;
+}
+
+function twoDigits(text: string, i: number): number {
+  const a = digitAt(text, i);
+  const b = digitAt(text, i + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+}
+
+/**
+ * The common case of parseEventTimestampString without a regex: `YYYY-MM-DDTHH:MM:SS`, an optional
+ * fraction, then `Z` or `±HH:MM`. Returns undefined when the text is not of that exact layout
+ * (the regex path then decides), so both paths accept exactly the same strings
+ * (test/time.test.ts checks the two against each other).
+ */
+function parseIsoFast(text: string): number | null | undefined {
+  const n = text.length;
+  if (n < 20 || n > 35) return undefined;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84) return undefined;
+  if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  const y1 = twoDigits(text, 0);
+  const y2 = twoDigits(text, 2);
+  const mo = twoDigits(text, 5);
+  const d = twoDigits(text, 8);
+  const h = twoDigits(text, 11);
+  const mi = twoDigits(text, 14);
+  const s = twoDigits(text, 17);
+  if (y1 < 0 || y2 < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || s < 0) return undefined;
+  let i = 19;
+  let frac = 0;
+  if (text.charCodeAt(i) === 46) {
+    let digits = 0;
+    i++;
+    while (i < n) {
+      const v = digitAt(text, i);
+      if (v < 0) break;
+      if (digits < 3) frac = frac * 10 + v;
+      digits++;
+      i++;
+    }
+    if (digits === 0 || digits > 9) return undefined;
+    for (let k = digits; k < 3; k++) frac *= 10;
+  }
+  let offsetMin = 0;
+  const zone = text.charCodeAt(i);
+  if (zone === 90 && i + 1 === n) {
+    offsetMin = 0;
+  } else if ((zone === 43 || zone === 45) && i + 6 === n && text.charCodeAt(i + 3) === 58) {
+    const oh = twoDigits(text, i + 1);
+    const om = twoDigits(text, i + 4);
+    if (oh < 0 || om < 0) return undefined;
+    if (oh > 23 || om > 59) return null;
+    offsetMin = (zone === 45 ? -1 : 1) * (oh * 60 + om);
+  } else {
+    return undefined;
+  }
+  const y = y1 * 100 + y2;
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
+  const dim = mo === 2 && isLeapYear(y) ? 29 : (monthDays[mo - 1] as number);
+  if (d > dim) return null;
+  return (
+    daysFromCivil(y, mo, d) * DAY_MS +
+    h * HOUR_MS +
+    mi * MINUTE_MS +
+    s * SECOND_MS +
+    frac -
+    offsetMin * MINUTE_MS
+  );
+}
+
+/** The regex-only parser, kept to check the fast path against (tests). */
+export function parseEventTimestampStringByRegex(text: string): number | null {
+  if (epochStringRegex.test(text)) return Number(text);
+  const m = eventIsoRegex.exec(text);
+  if (m === null) return null;
+  return isoMatchToMs(m);
 }
 
 const lenientIsoRegex =

@@ -11,6 +11,7 @@ import {
   hourStart,
   MINUTE_MS,
   parseEventTimestampString,
+  parseEventTimestampStringByRegex,
   parseTimeInput,
 } from '../src/time.ts';
 
@@ -52,6 +53,37 @@ describe('parseEventTimestampString', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it('takes the same decisions on its fast path as the regex the SQL shares', () => {
+    const piece = fc.oneof(
+      fc.constantFrom('2024', '0000', '9999', '-', 'T', 't', ':', '.', 'Z', 'z', '+', '-', ' ', '１'),
+      fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0')),
+      fc.integer({ min: 0, max: 9 }).map(String),
+    );
+    const mutated = fc
+      .tuple(
+        fc.integer({ min: 0, max: Date.UTC(9999, 0, 1) }).map((ms) => new Date(ms).toISOString()),
+        fc.integer({ min: 0, max: 30 }),
+        fc.option(piece),
+        fc.constantFrom('', 'Z', '+05:30', '-23:59', '+24:00', '.1234567891Z', '.Z', '0'),
+      )
+      .map(([iso, at, insert, tail]) => {
+        const base = tail === '' ? iso : iso.slice(0, 19) + tail;
+        return insert === null ? base : base.slice(0, at) + insert + base.slice(at + 1);
+      });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          mutated,
+          fc.array(piece, { maxLength: 14 }).map((p) => p.join('')),
+        ),
+        (text) => {
+          expect(parseEventTimestampString(text)).toBe(parseEventTimestampStringByRegex(text));
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 
