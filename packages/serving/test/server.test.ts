@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import type { TimeRange } from '@tandem/core';
 import pino from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
+import { defaultDashboardDir } from '../src/index.ts';
 import { HOUR } from './support/fixtures.ts';
 import { type Seeded, seededServer, sha256, T0 } from './support/server.ts';
 
@@ -393,6 +394,18 @@ describe('operations', () => {
       /tandem_serving_http_request_duration_seconds_count\{route="\/v1\/views",method="GET",status="200"\} 1/,
     );
     expect(metrics.body).toContain('tandem_serving_cache_hits');
+  });
+
+  test('the dashboard directory is served at / without a key', async () => {
+    seeded = await seededServer({ apiKeys, dashboardDir: defaultDashboardDir });
+    const page = await seeded.app.inject({ url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.body.toLowerCase()).toContain('<html');
+    const missing = await seeded.app.inject({ url: '/no-such-file.js' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('TANDEM_ERR_NOT_FOUND');
+    expect((await seeded.app.inject({ url: '/v1/views' })).statusCode).toBe(401);
   });
 
   test('unknown views and routes answer 404, known paths with another method 405', async () => {

@@ -17,12 +17,15 @@ export interface QueryLimits {
   maxValues: number;
   /** Largest serialized answer, in bytes. */
   maxResponseBytes: number;
+  /** Longest range a top-k query may rank over (it merges every hour of it). */
+  maxTopRangeMs: number;
   /** Longest range one recompute request may cover. */
   maxRecomputeRangeMs: number;
 }
 
 export const defaultQueryLimits: QueryLimits = {
-  maxRangeMs: { '1m': 2 * DAY, '1h': 93 * DAY, '1d': 1100 * DAY, all: 1100 * DAY },
+  maxRangeMs: { '1m': 2 * DAY, '1h': 93 * DAY, '1d': 400 * DAY, all: 400 * DAY },
+  maxTopRangeMs: 93 * DAY,
   maxGroups: 5000,
   maxValues: 1_000_000,
   maxResponseBytes: 16 * 1024 * 1024,

@@ -298,7 +298,10 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           const by = query.by ?? rankable[0]!;
           const k = integerParameter('k', query.k ?? 10, 1, 1000);
           const dimension = query.dimension ?? model.dimensions[0]!;
-          const range = resolveRange(query, 'all', now(), limits);
+          const range = resolveRange(query, 'all', now(), {
+            ...limits,
+            maxRangeMs: { ...limits.maxRangeMs, all: limits.maxTopRangeMs },
+          });
           const seriesQuery: SeriesQuery = {
             model,
             range,
