@@ -8,6 +8,7 @@ import { eventFields } from './fields.ts';
 import { type CompiledSql, type SqlParams, sqlParam } from './sql.ts';
 import { DAY_MS, EVENT_EPOCH_STRING_PATTERN, EVENT_ISO_PATTERN, HOUR_MS, MINUTE_MS } from './time.ts';
 
+/** Input relation and the validation limits of the staging query (same as parseEvent's). */
 export interface EventStagingSqlOptions {
   /** A relation (table name or parenthesized subquery) with one `line VARCHAR` column. Trusted SQL. */
   linesRelation: string;

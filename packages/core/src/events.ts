@@ -6,6 +6,7 @@ import type { ErrorCode } from './errors.ts';
 import { parseEventTimestampString } from './time.ts';
 import type { EventField, TandemEvent } from './types.ts';
 
+/** Limits and clock of event validation; `parseEvent` takes any subset. */
 export interface EventParseOptions {
   /** Largest accepted message in UTF-8 bytes. @defaultValue 65536 */
   maxBytes: number;
@@ -15,6 +16,7 @@ export interface EventParseOptions {
   now: () => number;
 }
 
+/** 64 KiB messages, 5 minutes of clock skew, the system clock. */
 export const defaultEventParseOptions: EventParseOptions = {
   maxBytes: 65536,
   futureToleranceMs: 300000,
@@ -29,6 +31,7 @@ export interface EventRejection {
   message: string;
 }
 
+/** A normalized event, or why the message was rejected. */
 export type EventParseResult = { ok: true; event: TandemEvent } | { ok: false; error: EventRejection };
 
 /**

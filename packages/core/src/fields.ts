@@ -22,6 +22,7 @@ export const eventFields: readonly EventField[] = [
   'page_id',
 ];
 
+/** Value type of each event field (the schema allow-list of filters, dimensions and measures). */
 export const eventFieldTypes: Readonly<Record<EventField, FieldType>> = {
   event_id: 'string',
   timestamp: 'integer',
@@ -70,6 +71,7 @@ export interface SessionRecord {
 
 export type SessionField = keyof SessionRecord;
 
+/** Value type of each session field (what measures of sessionized views may read). */
 export const sessionFieldTypes: Readonly<Record<SessionField, FieldType>> = {
   user_id: 'string',
   start: 'integer',
@@ -81,6 +83,7 @@ export const sessionFieldTypes: Readonly<Record<SessionField, FieldType>> = {
   bounce: 'integer',
 };
 
+/** Whether a schema has the field (own property: `__proto__` is not a field). */
 export function hasField(schema: FieldSchema, name: string): boolean {
   return Object.hasOwn(schema, name);
 }

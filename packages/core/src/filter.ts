@@ -17,6 +17,7 @@ export type Filter =
   | { op: 'and' | 'or'; filters: Filter[] }
   | { op: 'not'; filter: Filter };
 
+/** Every operator a filter may use. */
 export const filterOperators = [
   'eq',
   'ne',

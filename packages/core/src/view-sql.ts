@@ -18,6 +18,7 @@ import { bucketCeil, DAY_MS, dayStart } from './time.ts';
 import type { Cells, DimensionValue, EventField, PartialRow, TimeRange } from './types.ts';
 import { toCells, type View } from './view.ts';
 
+/** Where compileViewSql reads events from and which buckets it produces. */
 export interface CompileViewSqlOptions {
   /**
    * The events relation: a table/view name or a parenthesized subquery, with the TandemEvent

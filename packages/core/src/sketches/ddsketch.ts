@@ -7,7 +7,9 @@ import { sqlDouble } from '../sql.ts';
 
 /** Relative accuracy of every quantile estimate. */
 export const DDSKETCH_RELATIVE_ACCURACY = 0.01;
+/** Ratio between consecutive bin boundaries: (1 + a) / (1 - a). */
 export const DDSKETCH_GAMMA = (1 + DDSKETCH_RELATIVE_ACCURACY) / (1 - DDSKETCH_RELATIVE_ACCURACY);
+/** ln(gamma), computed once in JS and inlined into the SQL as the exact same double. */
 export const DDSKETCH_LN_GAMMA = Math.log(DDSKETCH_GAMMA);
 /** Values below this count in the zero cell "z" and read back as 0. */
 export const DDSKETCH_MIN_INDEXABLE = 1e-9;
