@@ -3,7 +3,7 @@
 // as an operator would. Whatever it starts it stops in teardown.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,11 +99,14 @@ export class World {
   ): { stop(): Promise<number | null>; signal(name: NodeJS.Signals): void; output(): string } {
     const child = this.#spawn(args, env);
     let output = '';
+    const debugLog = process.env.DEBUG_E2E ? `/tmp/e2e-${this.id}-${child.pid}.log` : null;
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
+      if (debugLog) appendFileSync(debugLog, chunk);
     });
     child.stderr!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
+      if (debugLog) appendFileSync(debugLog, chunk);
     });
     const exited = new Promise<number | null>((resolvePromise) =>
       child.on('exit', (code) => resolvePromise(code)),
