@@ -193,12 +193,34 @@ export class MergeEngine {
 
   /** Runs a query on a snapshot taken by `snapshot` for the same view and range. */
   async series(query: SeriesQuery, snapshot: BatchSnapshot, freshness: Freshness): Promise<SeriesResult> {
+    return (await this.prepare(query, snapshot, freshness)).run();
+  }
+
+  /**
+   * Step two of a query (speed partials, only for hours outside the snapshot), then the rest on
+   * demand. `inputsKey` names every input of the answer: the snapshot's versions, the identity of
+   * each (cached, immutable) speed read and the speed watermark. Equal keys give equal answers,
+   * so a caller may reuse a serialized answer under it.
+   */
+  async prepare(
+    query: SeriesQuery,
+    snapshot: BatchSnapshot,
+    freshness: Freshness,
+  ): Promise<{ inputsKey: string; run(): Promise<SeriesResult> }> {
+    const speed = await this.#readSpeed(query, hoursOf(query.range), snapshot, freshness);
+    const inputsKey = `${snapshot.versionsKey}\u0001${speed.readsKey}\u0001${freshness.speedWatermark}`;
+    return { inputsKey, run: () => this.#assemble(query, snapshot, freshness, speed.rows) };
+  }
+
+  async #assemble(
+    query: SeriesQuery,
+    snapshot: BatchSnapshot,
+    freshness: Freshness,
+    speedRows: PartialRow[],
+  ): Promise<SeriesResult> {
     const { model, range, granularity } = query;
     const hours = hoursOf(range);
     const buckets = outputBuckets(range, granularity);
-
-    // Step two: speed partials, only for hours outside the snapshot.
-    const speedRows = await this.#readSpeed(query, hours, snapshot, freshness);
     const speedHours = new Set<number>();
     for (const row of speedRows) speedHours.add(hourOf(row.bucket));
 
@@ -345,7 +367,7 @@ export class MergeEngine {
   }> {
     const allQuery: SeriesQuery = { ...query, granularity: 'all' };
     const hours = hoursOf(query.range);
-    const speedRows = await this.#readSpeed(allQuery, hours, snapshot, freshness);
+    const speedRows = (await this.#readSpeed(allQuery, hours, snapshot, freshness)).rows;
     const speedHours = new Set<number>();
     for (const row of speedRows) speedHours.add(hourOf(row.bucket));
     const coverage: CoverageEntry[] = hours.map((hour) => {
@@ -437,7 +459,7 @@ export class MergeEngine {
     hours: number[],
     snapshot: BatchSnapshot,
     freshness: Freshness,
-  ): Promise<PartialRow[]> {
+  ): Promise<{ rows: PartialRow[]; readsKey: string }> {
     const now = this.#options.now();
     // Hours the speed layer has closed (past the watermark by more than the allowed lateness) no
     // longer change there, so their reads are kept longer than those of the open hours.
@@ -475,7 +497,7 @@ export class MergeEngine {
         }
       }
     }
-    return rows;
+    return { rows, readsKey: parts.map(identityOf).join('.') };
   }
 
   async #readBatch(view: string, hours: SealedHour[], filter: DimensionFilter): Promise<PartialRow[]> {
@@ -506,6 +528,19 @@ export class MergeEngine {
     }
     return rows;
   }
+}
+
+const identities = new WeakMap<object, number>();
+let nextIdentity = 0;
+
+/** A number naming one object for as long as it lives (cached reads are immutable). */
+function identityOf(value: object): number {
+  let id = identities.get(value);
+  if (id === undefined) {
+    id = ++nextIdentity;
+    identities.set(value, id);
+  }
+  return id;
 }
 
 /**

@@ -142,6 +142,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
   const { engine, limits, now } = options;
   // Kept as UTF-8 bytes: a large cached answer is then copied, not re-encoded, per request.
   const responseCache = new LruCache<Buffer>(options.responseCacheEntries);
+  const liveAnswers = new LruCache<string>(256);
 
   async function snapshotAndFreshness(
     view: string,
@@ -229,28 +230,36 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           now(),
           snapshot.allSealed,
         );
-        let cacheKey: string | undefined;
+        const queryKey = [
+          model.name,
+          granularity,
+          range.from,
+          range.to,
+          JSON.stringify(seriesQuery.filter),
+          seriesQuery.groupBy.join(','),
+          seriesQuery.outputs.join(','),
+        ].join('\u0001');
         if (snapshot.allSealed) {
-          cacheKey = [
-            model.name,
-            granularity,
-            range.from,
-            range.to,
-            JSON.stringify(seriesQuery.filter),
-            seriesQuery.groupBy.join(','),
-            seriesQuery.outputs.join(','),
-            snapshot.versionsKey,
-          ].join('\u0001');
+          // Immutable until a recompute publishes a new pointer version.
+          const cacheKey = `${queryKey}\u0001${snapshot.versionsKey}`;
           const cachedTail = responseCache.get(cacheKey);
           if (cachedTail !== undefined) {
             return sendJson(reply, Buffer.concat([Buffer.from(`${head},`), cachedTail]), limits);
           }
-        }
-        const result = await engine.series(seriesQuery, snapshot, freshness);
-        const tail = `${coverageAndSeriesJson(result)}}`;
-        if (cacheKey !== undefined) {
+          const result = await engine.series(seriesQuery, snapshot, freshness);
+          const tail = `${coverageAndSeriesJson(result)}}`;
           const bytes = Buffer.from(tail);
           responseCache.set(cacheKey, bytes, Math.ceil(bytes.length / 65_536));
+          return sendJson(reply, `${head},${tail}`, limits);
+        }
+        // Live answers: reused while their inputs (snapshot, cached speed reads, watermark) are
+        // the very same, i.e. for at most the speed cache's TTL.
+        const prepared = await engine.prepare(seriesQuery, snapshot, freshness);
+        const liveKey = `${queryKey}\u0001${prepared.inputsKey}`;
+        let tail = liveAnswers.get(liveKey);
+        if (tail === undefined) {
+          tail = `${coverageAndSeriesJson(await prepared.run())}}`;
+          liveAnswers.set(liveKey, tail, Math.ceil(tail.length / 65_536));
         }
         return sendJson(reply, `${head},${tail}`, limits);
       },

@@ -146,6 +146,31 @@ describe('merge engine', () => {
     expect(third.coverage[2]).not.toEqual(first.coverage[2]);
   });
 
+  test('a live answer is reused only while its speed reads are, then reflects new speed data', async () => {
+    let clock = T0 + 12 * HOUR + 10 * MINUTE;
+    seeded = await seededServer({
+      hours: 12,
+      sealedHours: 8,
+      now: () => clock,
+      speedCacheTtlMs: 1000,
+      closedSpeedCacheTtlMs: 1000,
+      snapshotTtlMs: 1000,
+    });
+    const query = { from: T0 + 8 * HOUR, to: T0 + 12 * HOUR, groupBy: 'none', measures: 'requests' };
+    const first = await series(query);
+    const reads = seeded.speed.reads;
+    const rows = seeded.speed.rows.get('endpoint_hourly')!;
+    rows.push({ bucket: T0 + 11 * HOUR, dims: ['/new'], states: { requests: { n: 5 } } });
+    const second = await series(query);
+    expect(second.series).toEqual(first.series);
+    expect(seeded.speed.reads).toBe(reads);
+    clock += 5000;
+    const third = await series(query);
+    expect(third.series[0]!.points[3]!.values.requests).toBe(
+      (first.series[0]!.points[3]!.values.requests as number) + 5,
+    );
+  });
+
   test('minute granularity of a minute view and the trending window match the truth', async () => {
     seeded = await seededServer({ hours: 6, sealedHours: 3 });
     const trending = getView('trending_pages');
