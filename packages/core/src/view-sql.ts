@@ -203,7 +203,7 @@ function compileMeasures(
   const hasSketches = sketches.length > 0;
   const ctes = [
     `agg AS (SELECT ${groupCols}${aggregates.map((a) => `, ${a}`).join('')}` +
-      `${hasSketches ? ', any_value(gid) AS gid' : ''} FROM src GROUP BY ${groupCols})`,
+      `${hasSketches ? `, hash(${groupCols}) AS gid` : ''} FROM src GROUP BY ${groupCols})`,
   ];
   if (hasSketches) {
     ctes.push(...sketches.map((s) => s.sql));
