@@ -93,8 +93,6 @@ interface BuilderPartition {
   maxEventTime: number | null;
 }
 
-const encoder = new TextEncoder();
-
 function finite(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }
@@ -237,9 +235,9 @@ export class SegmentBuilder {
     const files = segment.hourBuffers().map((buffer) => ({
       hour: buffer.hour,
       firstOffset: buffer.firstOffset.toString(),
-      // TextEncoder gives the file its own ArrayBuffer, so it can be transferred without a copy.
-      ndjson: encoder.encode(buffer.text()),
-      events: buffer.lines.length,
+      // A buffer of its own, so it can be transferred to the main thread without a copy.
+      ndjson: buffer.ndjson(),
+      events: buffer.events,
     }));
     return {
       partition: segment.partition,

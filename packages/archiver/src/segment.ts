@@ -19,24 +19,61 @@
 /** Why a segment was closed. */
 export type SealReason = 'records' | 'bytes' | 'max-wait' | 'stop';
 
-/** The events of one event hour inside one segment: one archive file. */
+const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
+const FIRST_CHUNK_BYTES = 16 * 1024;
+const MAX_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The events of one event hour inside one segment: one archive file. Lines are encoded into UTF-8
+ * chunks as they arrive rather than kept as strings: no per-line string survives into the old
+ * generation, and closing the file is one copy, not a join plus an encode.
+ */
 export class HourBuffer {
   readonly hour: number;
   /** Offset of the first event of this hour in the segment: the file's name. */
   readonly firstOffset: number;
-  lines: string[] = [];
+  events = 0;
+  /** UTF-8 bytes of the NDJSON, newlines included. */
   bytes = 0;
   minEventTime = Number.POSITIVE_INFINITY;
   maxEventTime = Number.NEGATIVE_INFINITY;
+  readonly #chunks: Uint8Array[] = [];
+  #current: Uint8Array = new Uint8Array(0);
+  #used = 0;
 
   constructor(hour: number, firstOffset: number) {
     this.hour = hour;
     this.firstOffset = firstOffset;
   }
 
-  /** The NDJSON text of the file, one event per line, newline-terminated. */
-  text(): string {
-    return this.lines.length === 0 ? '' : `${this.lines.join('\n')}\n`;
+  /** Appends one line and its newline; returns the bytes written. */
+  append(line: string): number {
+    // A UTF-16 code unit takes at most 3 UTF-8 bytes, so this much room always suffices.
+    const worstCase = line.length * 3 + 1;
+    if (this.#current.byteLength - this.#used < worstCase) {
+      if (this.#used > 0) this.#chunks.push(this.#current.subarray(0, this.#used));
+      const size = Math.min(MAX_CHUNK_BYTES, Math.max(FIRST_CHUNK_BYTES, this.#current.byteLength * 2));
+      this.#current = new Uint8Array(Math.max(size, worstCase));
+      this.#used = 0;
+    }
+    const { written } = encoder.encodeInto(line, this.#current.subarray(this.#used));
+    this.#current[this.#used + written] = NEWLINE;
+    this.#used += written + 1;
+    this.events++;
+    this.bytes += written + 1;
+    return written + 1;
+  }
+
+  /** The file's NDJSON bytes, one event per line, newline-terminated, in a buffer of their own. */
+  ndjson(): Uint8Array {
+    const out = new Uint8Array(this.bytes);
+    let position = 0;
+    for (const chunk of [...this.#chunks, this.#current.subarray(0, this.#used)]) {
+      out.set(chunk, position);
+      position += chunk.byteLength;
+    }
+    return out;
   }
 }
 
@@ -88,9 +125,7 @@ export class Segment {
       buffer = new HourBuffer(hour, offset);
       this.buffers.set(hour, buffer);
     }
-    const size = Buffer.byteLength(line, 'utf8') + 1;
-    buffer.lines.push(line);
-    buffer.bytes += size;
+    const size = buffer.append(line);
     if (eventTime < buffer.minEventTime) buffer.minEventTime = eventTime;
     if (eventTime > buffer.maxEventTime) buffer.maxEventTime = eventTime;
     if (eventTime < this.minEventTime) this.minEventTime = eventTime;

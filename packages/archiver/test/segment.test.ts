@@ -2,9 +2,14 @@
 // files under the same names: checked exhaustively over random partition logs.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type SealReason, Segment } from '../src/segment.ts';
+import { type HourBuffer, type SealReason, Segment } from '../src/segment.ts';
 
 const HOUR_MS = 3_600_000;
+const decoder = new TextDecoder();
+
+function linesOf(buffer: HourBuffer): string[] {
+  return decoder.decode(buffer.ndjson()).split('\n').slice(0, -1);
+}
 
 interface LogEntry {
   /** null: an invalid message. */
@@ -33,7 +38,7 @@ function replay(
   const seal = (): void => {
     if (segment === null) return;
     for (const buffer of segment.hourBuffers()) {
-      files.push({ name: `t+0+${buffer.firstOffset}`, hour: buffer.hour, lines: [...buffer.lines] });
+      files.push({ name: `t+0+${buffer.firstOffset}`, hour: buffer.hour, lines: linesOf(buffer) });
     }
     commits.push(Number(segment.endOffset));
     segment = null;
@@ -69,7 +74,9 @@ describe('Segment', () => {
     expect(segment.skip(102)).toBeNull();
     expect(segment.add(103, 0, 7, 'c')).toBeNull();
     const buffers = segment.hourBuffers();
-    expect(buffers.map((buffer) => [buffer.hour, buffer.firstOffset, buffer.text()])).toEqual([
+    expect(
+      buffers.map((buffer) => [buffer.hour, buffer.firstOffset, decoder.decode(buffer.ndjson())]),
+    ).toEqual([
       [0, 100, 'a\nc\n'],
       [HOUR_MS, 101, 'bb\n'],
     ]);
@@ -110,6 +117,27 @@ describe('Segment', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('HourBuffer', () => {
+  it('encodes lines of any length across chunk boundaries', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 3000 }), { maxLength: 200 }), (lines) => {
+        const segment = new Segment(0, 0, 0, 0, { maxRecords: 1_000_000, maxBytes: 1 << 30 });
+        for (const [index, line] of lines.entries()) segment.add(index, 0, 0, line);
+        const expected = lines.map((line) => `${line}\n`).join('');
+        const buffer = segment.hourBuffers()[0];
+        if (lines.length === 0) {
+          expect(buffer).toBeUndefined();
+          return;
+        }
+        expect(decoder.decode(buffer!.ndjson())).toBe(expected);
+        expect(buffer!.bytes).toBe(Buffer.byteLength(expected));
+        expect(segment.bytes).toBe(Buffer.byteLength(expected));
+      }),
+      { numRuns: 100 },
     );
   });
 });
