@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type TandemConfig } from '@tandem/core';
 import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const tandemBin = join(repoRoot, 'packages/cli/bin/tandem');
@@ -143,6 +144,7 @@ export class World {
   /** Stops every child, deletes the world's Redis keys, Kafka topics and lake directory. */
   async cleanup(): Promise<void> {
     for (const child of this.#children) if (child.exitCode === null) child.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 200));
     const redis = await this.redis();
     let cursor = '0';
     do {
@@ -152,6 +154,22 @@ export class World {
     } while (cursor !== '0');
     redis.disconnect();
     rmSync(this.lakeDir, { recursive: true, force: true });
+    const admin = new Kafka({
+      brokers: this.env.KAFKA_BROKERS!.split(','),
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    try {
+      await admin.connect();
+      const topic = this.env.TANDEM_TOPIC!;
+      const mine = (await admin.listTopics()).filter(
+        (t) => t === topic || t === `${topic}.dlq` || t === `${topic}.late`,
+      );
+      if (mine.length > 0) await admin.deleteTopics({ topics: mine });
+    } catch {
+      // A topic left behind costs disk, not correctness: every world uses its own names.
+    } finally {
+      await admin.disconnect();
+    }
   }
 }
 
