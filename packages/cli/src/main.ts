@@ -3,6 +3,14 @@
 import { runCli } from './cli.ts';
 import { installShutdown } from './framework/shutdown.ts';
 
+// `tandem status | head`: the reader went away; that is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const shutdown = installShutdown((signal) => {
   process.stderr.write(
     `\n${signal} received: stopping at the next safe point (no half-published view); ` +

@@ -63,9 +63,30 @@ export class NamespacedSpeedReader {
     return this.readerFor(await this.namespace()).readPartials(view, range, filter);
   }
 
+  /** Status of the active namespace; lag is null while the topic does not exist yet (no traffic). */
   async status(): Promise<SpeedStatus> {
-    return this.readerFor(await this.namespace()).status();
+    const namespace = await this.namespace();
+    try {
+      return await this.readerFor(namespace).status();
+    } catch (error) {
+      if (!this.#options.admin || !isUnknownTopic(error)) throw error;
+      return this.#lagless(namespace).status();
+    }
   }
+
+  #lagless(namespace: string): SpeedViewReader {
+    return new SpeedViewReader({
+      redis: this.#options.redis,
+      prefix: namespace,
+      topic: this.#options.topic,
+      allowedLatenessMs: this.#options.allowedLatenessMs,
+    });
+  }
+}
+
+function isUnknownTopic(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  return /does not host this topic-partition|UNKNOWN_TOPIC|unknown topic/i.test(text);
 }
 
 export interface LiveSpeedOptions {
