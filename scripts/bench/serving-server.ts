@@ -2,6 +2,7 @@
 // Tandem serving layer over the benchmark's lake and Redis prefix, with production plugins (API
 // key auth, Redis-backed rate limit with a limit the load never reaches). Prints `listening <url>`.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { openBatchLayer } from '../../packages/batch/src/index.ts';
 import { openObjectStore } from '../../packages/lake/src/index.ts';
@@ -22,6 +23,11 @@ const config = loadConfig();
 if (mode === 'hello') {
   const app = Fastify({ logger: false });
   app.get('/', async () => ({ hello: 'world' }));
+  const payloadFile = process.env.BENCH_PAYLOAD_FILE;
+  if (payloadFile !== undefined) {
+    const payload = readFileSync(payloadFile);
+    app.get('/payload', async (_request, reply) => reply.type('application/json').send(payload));
+  }
   console.log(`listening ${await app.listen({ host: '127.0.0.1', port: 0 })}`);
 } else {
   const lakeUrl = process.env.BENCH_LAKE_URL!;

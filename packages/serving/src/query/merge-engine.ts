@@ -78,6 +78,8 @@ export interface BatchSnapshot {
 export interface Freshness {
   sealedThrough: number | null;
   speedWatermark: number | null;
+  /** When the speed watermark was read (the figures are reused for up to 2 x snapshotTtlMs). */
+  at: number;
 }
 
 export interface SeriesResult {
@@ -137,7 +139,7 @@ export class MergeEngine {
   readonly #options: MergeEngineOptions;
   readonly #snapshots: TtlLoader<SealedHour[]>;
   readonly #sealedThrough: TtlLoader<number | null>;
-  readonly #speedWatermark: TtlLoader<number | null>;
+  readonly #speedWatermark: TtlLoader<{ watermark: number | null; at: number }>;
   readonly #speedReads: TtlLoader<PartialRow[]>;
   readonly #closedSpeedReads: TtlLoader<PartialRow[]>;
   readonly partialCache: LruCache<PartialRow[]>;
@@ -185,10 +187,13 @@ export class MergeEngine {
         readerCall('batch', () => this.#options.batch.sealedThrough(view)),
       ),
       this.#speedWatermark.load('speed', () =>
-        readerCall('speed', async () => (await this.#options.speed.status()).watermark),
+        readerCall('speed', async () => {
+          const at = this.#options.now();
+          return { watermark: (await this.#options.speed.status()).watermark, at };
+        }),
       ),
     ]);
-    return { sealedThrough, speedWatermark };
+    return { sealedThrough, speedWatermark: speedWatermark.watermark, at: speedWatermark.at };
   }
 
   /** Runs a query on a snapshot taken by `snapshot` for the same view and range. */

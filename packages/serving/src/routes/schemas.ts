@@ -97,7 +97,8 @@ export const freshnessProperties = {
   freshnessMs: {
     type: 'number',
     nullable: true,
-    description: 'Age of the freshest data: now minus the speed watermark (else sealed-through)',
+    description:
+      'How far the speed watermark (else sealed-through) trailed the clock when last read (about once a second)',
   },
   complete: {
     type: 'boolean',

@@ -72,19 +72,17 @@ function dimensionParameters(model: ViewModel): Record<string, object> {
   return properties;
 }
 
-/** Everything but coverage and series; cheap to rebuild per request. */
-function headJson(
-  fields: Record<string, unknown>,
-  freshness: Freshness,
-  now: number,
-  complete: boolean,
-): string {
+/**
+ * Everything but coverage and series. `freshnessMs` is measured when the watermark was read, so
+ * the head, and with it a whole cached answer, stays byte-identical between two reads.
+ */
+function headJson(fields: Record<string, unknown>, freshness: Freshness, complete: boolean): string {
   const freshest = freshness.speedWatermark ?? freshness.sealedThrough;
   const head = {
     ...fields,
     sealedThrough: iso(freshness.sealedThrough),
     speedWatermark: iso(freshness.speedWatermark),
-    freshnessMs: freshest === null ? null : Math.max(0, now - freshest),
+    freshnessMs: freshest === null ? null : Math.max(0, freshness.at - freshest),
     complete,
   };
   const json = JSON.stringify(head);
@@ -140,9 +138,12 @@ function sendJson(reply: FastifyReply, json: string | Buffer, limits: QueryLimit
 
 export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, options) => {
   const { engine, limits, now } = options;
-  // Kept as UTF-8 bytes: a large cached answer is then copied, not re-encoded, per request.
-  const responseCache = new LruCache<Buffer>(options.responseCacheEntries);
-  const liveAnswers = new LruCache<string>(256);
+  // Weights are 64 KiB units. Tails of sealed answers live until evicted; live tails and whole
+  // answers (tail plus the head of the current freshness figures) turn over every second or so.
+  const sealedTails = new LruCache<Buffer>(options.responseCacheEntries);
+  const liveTails = new LruCache<Buffer>(512);
+  const answers = new LruCache<Buffer>(512);
+  const weightOf = (bytes: Buffer) => Math.ceil(bytes.length / 65_536);
 
   async function snapshotAndFreshness(
     view: string,
@@ -227,7 +228,6 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
             to: new Date(range.to).toISOString(),
           },
           freshness,
-          now(),
           snapshot.allSealed,
         );
         const queryKey = [
@@ -239,29 +239,32 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           seriesQuery.groupBy.join(','),
           seriesQuery.outputs.join(','),
         ].join('\u0001');
+        // The tail (coverage and series) is cached under everything it is made of: the pointer
+        // versions for a sealed range (immutable until a recompute), or for a live one also the
+        // identity of the cached speed reads and the watermark (so at most the speed cache's TTL).
+        let tailKey: string;
+        let run: () => Promise<SeriesResult>;
         if (snapshot.allSealed) {
-          // Immutable until a recompute publishes a new pointer version.
-          const cacheKey = `${queryKey}\u0001${snapshot.versionsKey}`;
-          const cachedTail = responseCache.get(cacheKey);
-          if (cachedTail !== undefined) {
-            return sendJson(reply, Buffer.concat([Buffer.from(`${head},`), cachedTail]), limits);
-          }
-          const result = await engine.series(seriesQuery, snapshot, freshness);
-          const tail = `${coverageAndSeriesJson(result)}}`;
-          const bytes = Buffer.from(tail);
-          responseCache.set(cacheKey, bytes, Math.ceil(bytes.length / 65_536));
-          return sendJson(reply, `${head},${tail}`, limits);
+          tailKey = `${queryKey}\u0001${snapshot.versionsKey}`;
+          run = () => engine.series(seriesQuery, snapshot, freshness);
+        } else {
+          const prepared = await engine.prepare(seriesQuery, snapshot, freshness);
+          tailKey = `${queryKey}\u0001${prepared.inputsKey}`;
+          run = prepared.run;
         }
-        // Live answers: reused while their inputs (snapshot, cached speed reads, watermark) are
-        // the very same, i.e. for at most the speed cache's TTL.
-        const prepared = await engine.prepare(seriesQuery, snapshot, freshness);
-        const liveKey = `${queryKey}\u0001${prepared.inputsKey}`;
-        let tail = liveAnswers.get(liveKey);
+        // Whole answers as bytes, so repeated answers are neither re-encoded nor copied.
+        const answerKey = `${tailKey}\u0002${head}`;
+        const answer = answers.get(answerKey);
+        if (answer !== undefined) return sendJson(reply, answer, limits);
+        const cache = snapshot.allSealed ? sealedTails : liveTails;
+        let tail = cache.get(tailKey);
         if (tail === undefined) {
-          tail = `${coverageAndSeriesJson(await prepared.run())}}`;
-          liveAnswers.set(liveKey, tail, Math.ceil(tail.length / 65_536));
+          tail = Buffer.from(`${coverageAndSeriesJson(await run())}}`);
+          cache.set(tailKey, tail, weightOf(tail));
         }
-        return sendJson(reply, `${head},${tail}`, limits);
+        const bytes = Buffer.concat([Buffer.from(`${head},`), tail]);
+        answers.set(answerKey, bytes, weightOf(bytes));
+        return sendJson(reply, bytes, limits);
       },
     );
 
@@ -333,7 +336,6 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
               k,
             },
             freshness,
-            now(),
             snapshot.allSealed,
           );
           const coverage = result.coverage.map((entry) => ({
