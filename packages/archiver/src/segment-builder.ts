@@ -3,7 +3,14 @@
 // while the main thread only decodes Kafka fetches, compresses, uploads and commits. Parsing is
 // the archiver's largest cost per event; on its own thread it overlaps with kafkajs decoding.
 // The same SegmentBuilder also runs inline (parseWorkers: 0), with identical results.
-import { type EventParseOptions, hourStart, parseEvent, TandemError } from '@tandem/core';
+import { canonicalEventTime } from './canonical-event.ts';
+import {
+  defaultEventParseOptions,
+  type EventParseOptions,
+  hourStart,
+  parseEvent,
+  TandemError,
+} from '@tandem/core';
 import { eventLine } from './event-line.ts';
 import { type SealReason, Segment, type SegmentLimits } from './segment.ts';
 
@@ -188,6 +195,8 @@ export class SegmentBuilder {
     const state = this.#state(request.partition, request.epoch);
     const sealed: SealedSegment[] = [];
     const { limits, events } = this.#options;
+    const maxBytes = events?.maxBytes ?? defaultEventParseOptions.maxBytes;
+    const data = Buffer.from(request.data.buffer, request.data.byteOffset, request.data.byteLength);
     let invalid = 0;
     let position = 0;
     for (let index = 0; index < request.offsets.length; index++) {
@@ -195,18 +204,25 @@ export class SegmentBuilder {
       const length = request.lengths[index]!;
       state.open ??= new Segment(request.partition, request.epoch, offset, request.now, limits);
       const segment = state.open;
-      let full: SealReason | null;
-      const parsed =
-        length < 0 ? null : parseEvent(request.data.subarray(position, position + length), events);
+      const start = position;
       if (length > 0) position += length;
-      if (parsed?.ok) {
-        const event = parsed.event;
-        full = segment.add(offset, hourStart(event.timestamp), event.timestamp, eventLine(event));
-        if (state.maxEventTime === null || event.timestamp > state.maxEventTime)
-          state.maxEventTime = event.timestamp;
+      let full: SealReason | null;
+      let eventTime = length > 0 ? canonicalEventTime(data, start, position, events, maxBytes) : null;
+      if (eventTime !== null) {
+        // Already its own normalized line: archived byte for byte.
+        full = segment.addBytes(offset, hourStart(eventTime), eventTime, data, start, position);
       } else {
-        full = segment.skip(offset);
-        invalid++;
+        const parsed = length < 0 ? null : parseEvent(data.subarray(start, position), events);
+        if (parsed?.ok) {
+          eventTime = parsed.event.timestamp;
+          full = segment.add(offset, hourStart(eventTime), eventTime, eventLine(parsed.event));
+        } else {
+          full = segment.skip(offset);
+          invalid++;
+        }
+      }
+      if (eventTime !== null && (state.maxEventTime === null || eventTime > state.maxEventTime)) {
+        state.maxEventTime = eventTime;
       }
       if (full !== null) {
         sealed.push(this.#close(segment, full));

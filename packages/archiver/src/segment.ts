@@ -65,6 +65,23 @@ export class HourBuffer {
     return written + 1;
   }
 
+  /** Appends a line that is already UTF-8 (`bytes[start, end)`) and its newline; returns the bytes written. */
+  appendBytes(bytes: Uint8Array, start: number, end: number): number {
+    const size = end - start + 1;
+    if (this.#current.byteLength - this.#used < size) {
+      if (this.#used > 0) this.#chunks.push(this.#current.subarray(0, this.#used));
+      const chunk = Math.min(MAX_CHUNK_BYTES, Math.max(FIRST_CHUNK_BYTES, this.#current.byteLength * 2));
+      this.#current = new Uint8Array(Math.max(chunk, size));
+      this.#used = 0;
+    }
+    this.#current.set(bytes.subarray(start, end), this.#used);
+    this.#current[this.#used + size - 1] = NEWLINE;
+    this.#used += size;
+    this.events++;
+    this.bytes += size;
+    return size;
+  }
+
   /** The file's NDJSON bytes, one event per line, newline-terminated, in a buffer of their own. */
   ndjson(): Uint8Array {
     const out = new Uint8Array(this.bytes);
@@ -120,18 +137,45 @@ export class Segment {
 
   /** Adds a valid event; returns the reason the segment is now full, or null. */
   add(offset: number, hour: number, eventTime: number, line: string): SealReason | null {
+    return this.#addTo(this.#buffer(offset, hour), offset, eventTime, (buffer) => buffer.append(line));
+  }
+
+  #buffer(offset: number, hour: number): HourBuffer {
     let buffer = this.buffers.get(hour);
     if (buffer === undefined) {
       buffer = new HourBuffer(hour, offset);
       this.buffers.set(hour, buffer);
     }
-    const size = buffer.append(line);
+    return buffer;
+  }
+
+  #addTo(
+    buffer: HourBuffer,
+    offset: number,
+    eventTime: number,
+    write: (buffer: HourBuffer) => number,
+  ): SealReason | null {
+    const size = write(buffer);
     if (eventTime < buffer.minEventTime) buffer.minEventTime = eventTime;
     if (eventTime > buffer.maxEventTime) buffer.maxEventTime = eventTime;
     if (eventTime < this.minEventTime) this.minEventTime = eventTime;
     if (eventTime > this.maxEventTime) this.maxEventTime = eventTime;
     this.bytes += size;
     return this.#advance(offset);
+  }
+
+  /** Adds a valid event whose line is `bytes[start, end)` (already its normalized JSON, UTF-8). */
+  addBytes(
+    offset: number,
+    hour: number,
+    eventTime: number,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+  ): SealReason | null {
+    return this.#addTo(this.#buffer(offset, hour), offset, eventTime, (buffer) =>
+      buffer.appendBytes(bytes, start, end),
+    );
   }
 
   /** Counts a message that failed validation: it occupies an offset, nothing more. */
