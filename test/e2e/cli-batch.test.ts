@@ -7,7 +7,7 @@ import type { TrafficOptions } from '@tandem/cli';
 import { getView, HOUR_MS, hourStart } from '@tandem/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, World } from './cli/harness.ts';
-import { eventsFor, expectedRows, finalized, regenerate } from './cli/truth.ts';
+import { differences, eventsFor, expectedRows, finalized, regenerate } from './cli/truth.ts';
 
 const views = ['endpoint_hourly', 'sessions_hourly', 'trending_pages'] as const;
 const HOURS = 6;
@@ -58,9 +58,9 @@ describe('tandem backfill and recompute', () => {
   async function expectTruth(hour: number): Promise<void> {
     const events = eventsFor(streams, 'batch');
     for (const view of ['endpoint_hourly', 'trending_pages']) {
-      expect(await batchValues(view, hour), `${view} ${new Date(hour).toISOString()}`).toEqual(
-        finalized(view, expectedRows(view, events, hour)),
-      );
+      const actual = await batchValues(view, hour);
+      expect(Object.keys(actual).length, `${view} ${new Date(hour).toISOString()} rows`).toBeGreaterThan(0);
+      expect(differences(actual, finalized(view, expectedRows(view, events, hour))), view).toEqual([]);
     }
   }
 
@@ -198,7 +198,7 @@ describe('tandem backfill and recompute', () => {
     const after = await runIds();
     const changed = [...after].filter(([key, id]) => before.get(key) !== id).map(([key]) => key);
     expect(changed.sort()).toEqual([`endpoint_hourly ${hours[0]}`, `endpoint_hourly ${hours[1]}`].sort());
-    expect(await batchValues('endpoint_hourly', hours[1]!)).toEqual(valuesBefore);
+    expect(differences(await batchValues('endpoint_hourly', hours[1]!), valuesBefore)).toEqual([]);
     await expectTruth(hours[0]!);
   });
 

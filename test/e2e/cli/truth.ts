@@ -44,22 +44,42 @@ export function expectedRows(viewName: string, events: TandemEvent[], hour: numb
   return reducer.rows();
 }
 
-/** Finalized values per (bucket, dims), rounded to 9 significant digits so float sums compare. */
+/** Finalized values per (bucket, dims). */
 export function finalized(viewName: string, rows: PartialRow[]): Record<string, Record<string, unknown>> {
   const view = getView(viewName);
-  const round = (value: unknown): unknown => {
-    if (typeof value === 'number') return Number(value.toPrecision(9));
-    if (Array.isArray(value)) return value.map(round);
-    if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)]));
-    }
-    return value;
-  };
   const out: Record<string, Record<string, unknown>> = {};
   for (const row of rows) {
-    out[`${new Date(row.bucket).toISOString()} ${JSON.stringify(row.dims)}`] = round(
-      finalizeStates(view, row.states),
-    ) as Record<string, unknown>;
+    out[`${new Date(row.bucket).toISOString()} ${JSON.stringify(row.dims)}`] = finalizeStates(
+      view,
+      row.states,
+    );
   }
   return out;
+}
+
+/**
+ * Where two finalized value trees differ: exactly for everything but non-integer numbers, which
+ * may differ by 1e-9 relative (float sums folded in another order). Empty when they agree.
+ */
+export function differences(actual: unknown, expected: unknown, path = ''): string[] {
+  if (typeof actual === 'number' && typeof expected === 'number') {
+    const same =
+      Number.isInteger(expected) && Number.isInteger(actual)
+        ? actual === expected
+        : Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
+    return same ? [] : [`${path}: ${actual} ≠ ${expected}`];
+  }
+  if (actual !== null && expected !== null && typeof actual === 'object' && typeof expected === 'object') {
+    const keys = new Set([...Object.keys(actual), ...Object.keys(expected)]);
+    return [...keys].flatMap((key) =>
+      differences(
+        (actual as Record<string, unknown>)[key],
+        (expected as Record<string, unknown>)[key],
+        `${path}/${key}`,
+      ),
+    );
+  }
+  return Object.is(actual, expected)
+    ? []
+    : [`${path}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(expected)}`];
 }
