@@ -59,6 +59,36 @@ function announceUrls(context: CommandContext, url: string): void {
   out.info('');
 }
 
+function metricsPortOption() {
+  return option(v.integer(0, 65535), {
+    description: 'serve Prometheus metrics on this port at /metrics (on HOST)',
+    placeholder: 'port',
+    defaultText: 'no metrics endpoint',
+  });
+}
+
+/** A /metrics endpoint whose registry the components started after it register on. */
+function metricsStarter(
+  context: CommandContext,
+  platform: Platform,
+  port: number | undefined,
+  prefix: string,
+): Starter[] {
+  if (port === undefined) return [];
+  return [
+    {
+      name: 'metrics endpoint',
+      start: async () => {
+        const { startMetricsServer } = await import('../wiring/metrics-server.ts');
+        const server = await startMetricsServer(platform.config.serving.host, port, prefix);
+        platform.metricsRegistry = server.registry;
+        context.out.info(`  metrics    ${server.url}`);
+        return { name: 'metrics endpoint', stop: () => server.close() };
+      },
+    },
+  ];
+}
+
 export const serveCommand = defineCommand({
   path: ['serve'],
   summary: 'run the serving layer (HTTP API, docs, metrics, dashboard)',
@@ -82,11 +112,19 @@ export const speedCommand = defineCommand({
     'exactly once. Run several for more throughput: Kafka spreads the partitions. It follows the active ' +
     'namespace pointer, so a `tandem replay` switches it over to the rebuilt views. Also runs the janitor ' +
     'that drops real-time data of hours the batch layer has sealed (after SPEED_SEALED_GRACE_MS).',
-  options: {},
+  options: { 'metrics-port': metricsPortOption() },
   reports: false,
-  examples: ['tandem speed', 'SPEED_ALLOWED_LATENESS_MS=60000 tandem speed'],
-  async run(context) {
-    return runComponents(context, (platform) => [platform.speedStarter(), platform.janitorStarter()]);
+  examples: [
+    'tandem speed',
+    'tandem speed --metrics-port 9464',
+    'SPEED_ALLOWED_LATENESS_MS=60000 tandem speed',
+  ],
+  async run(context, options) {
+    return runComponents(context, (platform) => [
+      ...metricsStarter(context, platform, options['metrics-port'], 'tandem_speed_'),
+      platform.speedStarter(),
+      platform.janitorStarter(),
+    ]);
   },
 });
 
@@ -96,14 +134,16 @@ export const archiverCommand = defineCommand({
   description:
     'Writes every valid event into logs/dt=…/hour=…/ of its event hour under LAKE_URL, committing offsets only ' +
     'after the upload is durable, and keeps the per-partition watermark objects the batch scheduler reads.',
-  options: {},
+  options: { 'metrics-port': metricsPortOption() },
   reports: false,
   examples: [
     'tandem archiver',
+    'tandem archiver --metrics-port 9465',
     'LAKE_URL=s3://tandem/lake S3_ENDPOINT=http://127.0.0.1:9000 tandem archiver',
   ],
-  async run(context) {
+  async run(context, options) {
     return runComponents(context, (platform, components) => [
+      ...metricsStarter(context, platform, options['metrics-port'], 'tandem_archiver_'),
       platform.archiverStarter((e) => components.fail(e)),
     ]);
   },
@@ -170,12 +210,13 @@ export const upCommand = defineCommand({
     const rate = options.traffic;
     return runComponents(
       context,
+      // Serving first: its /metrics registry then also carries the speed and archiver metrics.
       (platform, components, announce) => [
+        platform.serveStarter(announce),
         platform.speedStarter(),
         platform.janitorStarter(),
         platform.archiverStarter((e) => components.fail(e)),
         platform.schedulerStarter(),
-        platform.serveStarter(announce),
       ],
       rate === undefined
         ? undefined

@@ -10,6 +10,7 @@ import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { type BatchOps, openBatchOps } from './batch.ts';
 import { connectRedis, createKafka, kafkaUnavailable } from './clients.ts';
 import { SealedHourJanitor } from './janitor.ts';
@@ -31,6 +32,8 @@ export class Platform {
   #lake: ObjectStore | null = null;
   #batch: Promise<BatchOps> | null = null;
   #speedReader: Promise<NamespacedSpeedReader> | null = null;
+  /** Where components register their Prometheus metrics (serving's registry under `up`); none when null. */
+  metricsRegistry: Registry | null = null;
   /** Why Kafka could not be reached for lag, when it could not (shown by `tandem status`). */
   kafkaProblem: string | null = null;
 
@@ -119,6 +122,7 @@ export class Platform {
       start: async () => {
         await ensureTopics(this.kafka(), this.config.kafka);
         const worker = new LiveSpeedWorker({
+          metricsRegistry: this.metricsRegistry,
           config: this.config,
           kafka: this.kafka(),
           redis: await this.redis(),
@@ -149,6 +153,7 @@ export class Platform {
           lake: this.lake(),
           groupId: archiverGroupId(this.config),
           signals: [],
+          registry: this.metricsRegistry,
           logger: this.logger.child({ component: 'archiver' }),
         });
         await archiver.start();
@@ -218,6 +223,8 @@ export class Platform {
             },
           },
         });
+        // Components started after the server report on its /metrics.
+        this.metricsRegistry ??= app.metricsRegistry;
         const address = await app.listen({ host: this.config.serving.host, port: this.config.serving.port });
         onListening(address.replace('[::1]', 'localhost'));
         return { name: 'serving layer', stop: () => app.close() };

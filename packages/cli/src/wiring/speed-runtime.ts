@@ -2,10 +2,17 @@
 // a `tandem replay` can switch it over), and a reader that resolves the pointer before each read
 // (so the serving layer moves to the new views in one step). See speed-namespace.ts.
 import type { DimensionFilter, PartialRow, TandemConfig, TimeRange } from '@tandem/core';
-import { SpeedViewReader, type SpeedWorker, startSpeedWorker } from '@tandem/speed';
+import {
+  createSpeedMetrics,
+  type SpeedMetrics,
+  SpeedViewReader,
+  type SpeedWorker,
+  startSpeedWorker,
+} from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { activeNamespace } from './speed-namespace.ts';
 
 export type SpeedStatus = Awaited<ReturnType<SpeedViewReader['status']>>;
@@ -98,6 +105,8 @@ export interface LiveSpeedOptions {
   rebuildFrom: () => Promise<number | null>;
   /** How often the pointer is checked. @defaultValue 1000 */
   pollMs?: number;
+  /** Registry for the speed metrics (created once, kept across namespace switches). */
+  metricsRegistry?: Registry | null;
 }
 
 /** The live worker: runs in the active namespace and restarts in the new one when the pointer moves. */
@@ -108,9 +117,11 @@ export class LiveSpeedWorker {
   #timer: NodeJS.Timeout | null = null;
   #switching: Promise<void> | null = null;
   #stopped = false;
+  readonly #metrics: SpeedMetrics | undefined;
 
   constructor(options: LiveSpeedOptions) {
     this.#options = options;
+    this.#metrics = options.metricsRegistry ? createSpeedMetrics(options.metricsRegistry) : undefined;
   }
 
   get namespace(): string {
@@ -162,6 +173,7 @@ export class LiveSpeedWorker {
       prefix: namespace,
       logger: logger.child({ component: 'speed', namespace }),
       rebuildFrom,
+      ...(this.#metrics ? { metrics: this.#metrics } : {}),
     });
   }
 }
