@@ -84,16 +84,22 @@ export class Progress {
     if (!this.#sink.interactive || this.#stopped) return;
     this.#lastDraw = this.#now();
     const columns = this.#sink.stream.columns ?? 100;
+    const fit = (text: string, room: number): string =>
+      text.length <= room ? text : `${text.slice(0, Math.max(0, room - 1))}…`;
     const summary = this.#summary();
-    let line = summary;
+    let line: string;
     if (this.#options.total) {
-      const width = Math.max(10, Math.min(30, columns - summary.length - 4));
+      const width = Math.max(10, Math.min(30, columns - summary.length - 2));
       const filled = Math.round(width * Math.min(1, this.#done / this.#options.total));
       const bar =
         this.#sink.style('█'.repeat(filled), 'green') + this.#sink.style('░'.repeat(width - filled), 'dim');
-      line = `${bar} ${summary}`;
+      // Cut the text, never the escape codes: a line wider than the terminal would wrap and the
+      // next redraw would only clear its last row.
+      line = `${bar} ${fit(summary, columns - width - 2)}`;
+    } else {
+      line = fit(summary, columns - 1);
     }
-    this.#sink.stream.write(`\r\x1b[2K${line.slice(0, columns + 40)}`);
+    this.#sink.stream.write(`\r\x1b[2K${line}`);
     this.#drawn = true;
   }
 
@@ -125,9 +131,14 @@ export class Progress {
       parts.push(`${this.#done} ${unit}`);
     }
     parts.push(`${rate >= 100 ? Math.round(rate) : rate.toFixed(1)} ${unit}/s`);
-    if (total && rate > 0 && this.#done < total)
-      parts.push(`ETA ${formatDuration(((total - this.#done) / rate) * 1000)}`);
-    else parts.push(`elapsed ${formatDuration(elapsedMs)}`);
+    // The first second's rate says nothing about the rest: no ETA until there is one worth showing.
+    if (total && this.#done < total) {
+      parts.push(
+        rate > 0 && elapsedMs >= 1000
+          ? `ETA ${formatDuration(((total - this.#done) / rate) * 1000)}`
+          : 'ETA …',
+      );
+    } else parts.push(`elapsed ${formatDuration(elapsedMs)}`);
     if (this.#detail) parts.push(this.#detail);
     return parts.join('  ');
   }
