@@ -64,6 +64,11 @@ function outcomeLine(out: Output, outcome: HourOutcome): string {
   return `${outcome.view} ${formatHour(outcome.hour)}  ${status}  ${details}`;
 }
 
+/** An outcome as --json prints it: hours as ISO like every other time the cli prints. */
+function outcomeJson(outcome: HourOutcome): Omit<HourOutcome, 'hour'> & { hour: string } {
+  return { ...outcome, hour: formatHour(outcome.hour) };
+}
+
 function summarize(outcomes: HourOutcome[]): Record<string, number> {
   const counts: Record<string, number> = { published: 0, skipped: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
@@ -90,7 +95,7 @@ export const batchRunCommand = defineCommand({
       const batch = await platform.batch();
       const outcome = await batch.runHour(options.view, options.hour);
       context.out.line(outcomeLine(context.out, outcome));
-      context.out.result(outcome);
+      context.out.result(outcomeJson(outcome));
       return outcome.status === 'failed' ? 1 : 0;
     });
   },
@@ -235,7 +240,7 @@ export const recomputeCommand = defineCommand({
         to: formatHour(to),
         interrupted,
         counts,
-        hours: outcomes,
+        hours: outcomes.map(outcomeJson),
       });
       if (interrupted) return 130;
       return counts.failed! > 0 ? 1 : 0;
@@ -300,7 +305,7 @@ export const backfillCommand = defineCommand({
         plan: plan.map((p) => ({ ...p, hour: formatHour(p.hour) })),
         interrupted,
         counts,
-        hours: outcomes,
+        hours: outcomes.map(outcomeJson),
       });
       if (interrupted) return 130;
       return counts.failed! > 0 ? 1 : 0;
