@@ -8,7 +8,7 @@
 import { type EventParseOptions, validateEvent } from '@tandem/core';
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const COMMA = 0x2c;
 const CLOSE = 0x7d;
 const MINUS = 0x2d;
@@ -80,6 +80,9 @@ export function canonicalEventTime(
   // One latin1 decode per message (a byte per character): any byte outside printable ASCII makes
   // the message non-canonical below, so for the messages accepted this equals UTF-8 decoding.
   const text = bytes.toString('latin1', start, end);
+  // Printable ASCII without a backslash, checked once by native code: JSON.stringify prints such
+  // strings unchanged, and every quote then ends a string.
+  if (!PRINTABLE_ASCII.test(text) || text.includes('\\')) return null;
   const length = text.length;
   const values: Record<string, string | number | null> = {};
   let at = 0;
@@ -95,17 +98,10 @@ export function canonicalEventTime(
     }
     if (kind === 'string' || kind === 'nullableString') {
       if (text.charCodeAt(at) !== QUOTE) return null;
-      const first = ++at;
-      for (;;) {
-        if (at >= length) return null;
-        const code = text.charCodeAt(at);
-        if (code === QUOTE) break;
-        // Printable ASCII only: JSON.stringify prints it unchanged (no escapes, no UTF-8 subtleties).
-        if (code < 0x20 || code > 0x7e || code === BACKSLASH) return null;
-        at++;
-      }
-      values[name] = text.slice(first, at);
-      at++;
+      const close = text.indexOf('"', at + 1);
+      if (close < 0) return null;
+      values[name] = text.slice(at + 1, close);
+      at = close + 1;
     } else {
       const first = at;
       while (at < length && text.charCodeAt(at) !== COMMA && text.charCodeAt(at) !== CLOSE) at++;
