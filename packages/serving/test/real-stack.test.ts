@@ -42,7 +42,7 @@ const events: TandemEvent[] = generateEvents({
   seed: 21,
   from: base,
   to: base + HOURS * HOUR_MS,
-  count: 4000,
+  count: 3000,
 });
 
 async function writeLogs(): Promise<void> {

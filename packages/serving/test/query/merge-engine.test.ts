@@ -57,7 +57,7 @@ describe('merge engine', () => {
   });
 
   test('1,000 random range queries equal the truth with both sources present', async () => {
-    seeded = await seededServer({ hours: 72, sealedHours: 50, eventCount: 8000 });
+    seeded = await seededServer({ hours: 72, sealedHours: 50, eventCount: 4000 });
     const random = seededRandom(11);
     const endpoints = ['/a', '/b', "/c'; DROP TABLE x;--", '/ü/ünïcode', '/e'];
     const granularities = ['1h', '1d', 'all'] as const;
@@ -87,7 +87,7 @@ describe('merge engine', () => {
       compared += answer.series.length;
     }
     expect(compared).toBeGreaterThan(500);
-  });
+  }, 300_000);
 
   test('a batch publish during a query neither double-counts nor drops an hour', async () => {
     seeded = await seededServer({ hours: 12, sealedHours: 6 });
