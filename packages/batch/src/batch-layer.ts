@@ -25,7 +25,7 @@ import {
 } from './batch-runner.ts';
 import { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
 import { completeBefore, isHourComplete, lastCompleteHour } from './completeness.ts';
-import { DuckDbEngine } from './duckdb-engine.ts';
+import { DuckDbEngine, sweepStaleWorkDirs } from './duckdb-engine.ts';
 import { partitionHoursFor } from './hour-compute.ts';
 import { earliestLogHour, type InputObject, listInputs } from './input-staging.ts';
 import { LeaseManager } from './lease.ts';
@@ -365,6 +365,7 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
     });
     redis = built;
   }
+  sweepStaleWorkDirs(resolved.tempDirectory, 24 * HOUR_MS);
   const engine = await DuckDbEngine.create(resolved);
   const runtime: BatchRuntime = {
     now: options.now ?? Date.now,

@@ -163,9 +163,34 @@ export class BatchRunner {
     const chunks = planChunks(sorted, sizes, this.#deps.options);
     const concurrency = options.concurrency ?? this.#deps.options.concurrency;
     const results = await mapWithConcurrency(chunks, concurrency, (chunk) =>
-      this.#runChunk(view, chunk, options),
+      this.#runChunkWithRetries(view, chunk, options),
     );
     return results.flat();
+  }
+
+  /**
+   * Failures outside any one hour (Redis or the lake unreachable while leasing or listing) retry the
+   * whole chunk with backoff; hours that already have an outcome keep it, only the rest are retried.
+   */
+  async #runChunkWithRetries(
+    view: View,
+    hours: readonly number[],
+    options: RunHoursOptions,
+  ): Promise<HourOutcome[]> {
+    const { options: batchOptions, runtime } = this.#deps;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#runChunk(view, hours, options);
+      } catch (error) {
+        if (!isRetryable(error) || attempt >= batchOptions.maxAttempts) throw error;
+        const delay = backoff(batchOptions.retryBaseMs, attempt);
+        runtime.logger.warn(
+          { err: error, view: view.name, hours: hours.map(iso), attempt, delay },
+          'batch chunk failed; retrying',
+        );
+        await runtime.sleep(delay);
+      }
+    }
   }
 
   async #ownPartitionBytes(hours: readonly number[]): Promise<Map<number, number>> {

@@ -1,6 +1,8 @@
 // One embedded DuckDB instance per batch component, sized by config (threads, memory limit, spill
 // directory), plus the quoting helpers every SQL string built here goes through.
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { TandemError } from '@tandem/core';
 
@@ -48,25 +50,60 @@ export function sqlStringList(values: readonly string[]): string {
 }
 
 /** An embedded DuckDB with connections handed out per unit of work and always released. */
+/** Work directories under the temp directory that a process killed mid-run leaves behind. */
+const WORK_DIR = /^(duckdb|run|reader|inputs)-/;
+
+/**
+ * Removes work directories older than `maxAgeMs` (a crashed process's spill files and downloads).
+ * Younger ones may belong to a live process sharing the directory, so they stay.
+ */
+export function sweepStaleWorkDirs(tempDirectory: string, maxAgeMs: number, nowMs = Date.now()): void {
+  for (const dir of [tempDirectory, join(tempDirectory, 'inputs')]) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!WORK_DIR.test(name)) continue;
+      const path = join(dir, name);
+      try {
+        if (nowMs - statSync(path).mtimeMs > maxAgeMs) rmSync(path, { recursive: true, force: true });
+      } catch {
+        // Raced with its owner or another sweeper: nothing to do.
+      }
+    }
+  }
+}
+
 export class DuckDbEngine {
   readonly #instance: DuckDBInstance;
+  readonly #spillDirectory: string;
   #closed = false;
 
-  private constructor(instance: DuckDBInstance) {
+  private constructor(instance: DuckDBInstance, spillDirectory: string) {
     this.#instance = instance;
+    this.#spillDirectory = spillDirectory;
   }
 
   static async create(options: DuckDbEngineOptions): Promise<DuckDbEngine> {
     validateDuckDbOptions(options);
-    mkdirSync(options.tempDirectory, { recursive: true });
+    // A spill directory per instance, removed on close: two processes never share spill files,
+    // and a crashed one's are recognizable (and swept by age).
+    const spillDirectory = join(
+      options.tempDirectory,
+      `duckdb-${process.pid}-${randomBytes(4).toString('hex')}`,
+    );
+    mkdirSync(spillDirectory, { recursive: true });
     const instance = await DuckDBInstance.create(':memory:', {
       threads: String(options.threads),
       memory_limit: options.memoryLimit,
-      temp_directory: options.tempDirectory,
+      temp_directory: spillDirectory,
       // Aggregations need no input order; dropping it lets large scans stream with less memory.
       preserve_insertion_order: 'false',
     });
-    return new DuckDbEngine(instance);
+    return new DuckDbEngine(instance, spillDirectory);
   }
 
   /** Runs `work` on a fresh connection (its own temp schema), closing it afterwards. */
@@ -85,5 +122,6 @@ export class DuckDbEngine {
     if (this.#closed) return;
     this.#closed = true;
     this.#instance.closeSync();
+    rmSync(this.#spillDirectory, { recursive: true, force: true });
   }
 }

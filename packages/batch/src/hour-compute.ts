@@ -131,10 +131,18 @@ export async function computeHours(
   const maxLineBytes = Math.max(2 * 1024 * 1024, request.maxBytes + 1024);
 
   if (hoursWithFiles.length > 0) {
-    // One staging query per partition so every row keeps its partition hour (the staging SQL
-    // passes only `line` through). Each compiles to the same parameter names and values.
-    let params: Record<string, string | number> = {};
-    const parts: string[] = [];
+    const keep = eventFields.filter((field) => used.has(field)).map(quoteIdent);
+    const types = eventFields
+      .filter((field) => used.has(field))
+      .map((field) => `${quoteIdent(field)} ${eventSqlTypes[field]}`);
+    await connection.run(
+      `CREATE TEMP TABLE tandem_staged (partition_hour BIGINT, ${types.join(', ')}, ` +
+        'error_code VARCHAR, error_field VARCHAR, error_rule VARCHAR, bad_line VARCHAR)',
+    );
+    // One staging statement per partition: every row keeps its partition hour (the staging SQL
+    // passes only `line` through), and only one staging pipeline holds memory at a time (the JSON
+    // functions' working memory is outside what DuckDB can spill). The table itself spills.
+    const sample = `left(line, ${Math.max(1, Math.floor(request.sampleChars))})`;
     for (const hour of hoursWithFiles) {
       const files = request.files.filter((file) => file.partitionHour === hour);
       const staging = compileEventStagingSql({
@@ -143,43 +151,41 @@ export async function computeHours(
         futureToleranceMs: request.futureToleranceMs,
         maxBytes: request.maxBytes,
       });
-      params = staging.params;
-      parts.push(`SELECT CAST(${hour} AS BIGINT) AS partition_hour, * FROM (${staging.sql})`);
+      await connection.run(
+        `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, error_code, error_field, error_rule, ` +
+          `CASE WHEN error_code IS NOT NULL THEN ${sample} END FROM (${staging.sql})`,
+        staging.params,
+      );
     }
-    const keep = eventFields.filter((field) => used.has(field)).map(quoteIdent);
-    const struct = ['partition_hour', ...keep].map((column) => `${column} := ${column}`).join(', ');
-    const sample = `left(line, ${Math.max(1, Math.floor(request.sampleChars))})`;
-    // One pass over the input does both jobs. Valid lines group by event_id — deduplication: the
-    // smallest row (struct order) of each id is kept, deterministic even if retries differed — and
-    // bad lines group by (partition, verdict) with a count and two sample lines. Nothing holds all
-    // bad lines, so a file of garbage cannot exhaust memory before the ratio check fails the run.
-    await connection.run(
-      'CREATE TEMP TABLE tandem_grouped AS SELECT ' +
-        'CASE WHEN error_code IS NULL THEN event_id END AS event_id, ' +
-        'CASE WHEN error_code IS NULL THEN NULL ELSE partition_hour END AS bad_partition, ' +
-        'error_code, error_field, error_rule, count(*) AS copies, ' +
-        `min(struct_pack(${struct})) FILTER (WHERE error_code IS NULL) AS e, ` +
-        `min(${sample}) FILTER (WHERE error_code IS NOT NULL) AS sample_low, ` +
-        `max(${sample}) FILTER (WHERE error_code IS NOT NULL) AS sample_high ` +
-        `FROM (${parts.join('\nUNION ALL\n')}) GROUP BY ALL`,
-      params,
-    );
     await collectBadRows(connection, request, stats);
     await collectRejects(connection, request, stats);
-    const unpack = ['partition_hour', ...keep].map((column) => `e.${column} AS ${column}`).join(', ');
+
+    // Deduplicate: one row per event_id. Duplicates are producer retries with identical content;
+    // to stay deterministic even if they differed, the copy with the smallest content hash wins, and
+    // a copy filed under its own hour always beats a stray copy in another partition. Only
+    // fixed-size aggregate states (row id, hash, count): DuckDB tracks and spills those, unlike
+    // string or struct minimums, whose memory grows outside its limit.
+    const content = `hash(${['partition_hour', ...keep].join(', ')})`;
+    const misplaced = `("timestamp" < partition_hour OR "timestamp" >= partition_hour + ${HOUR_MS})`;
+    const order = `CASE WHEN ${misplaced} THEN ${content} | (CAST(1 AS UBIGINT) << 63) ELSE ${content} & ~(CAST(1 AS UBIGINT) << 63) END`;
     await connection.run(
-      `CREATE TEMP TABLE tandem_events AS SELECT copies, ${unpack} FROM tandem_grouped WHERE error_code IS NULL`,
+      'CREATE TEMP TABLE tandem_pick AS SELECT arg_min(rowid, pick_order) AS pick, count(*) AS copies ' +
+        `FROM (SELECT rowid, event_id, ${order} AS pick_order FROM tandem_staged WHERE error_code IS NULL) GROUP BY event_id`,
     );
-    await connection.run('DROP TABLE tandem_grouped');
+    await connection.run(
+      `CREATE TEMP TABLE tandem_events AS SELECT p.copies, ${['partition_hour', ...keep].map((column) => `s.${column}`).join(', ')} ` +
+        'FROM tandem_staged s JOIN tandem_pick p ON s.rowid = p.pick',
+    );
+    await connection.run('DROP TABLE tandem_pick');
+    await connection.run('DROP TABLE tandem_staged');
     const valid = await connection.runAndReadAll(
-      'SELECT partition_hour, sum(copies) AS lines, sum(copies - 1) AS duplicates, ' +
+      'SELECT partition_hour, sum(copies - 1) AS duplicates, ' +
         `count(*) FILTER (WHERE "timestamp" < partition_hour OR "timestamp" >= partition_hour + ${HOUR_MS}) AS misplaced ` +
         'FROM tandem_events GROUP BY partition_hour',
     );
     for (const row of valid.getRowObjectsJS()) {
       const entry = stats.get(num(row.partition_hour));
       if (entry === undefined) continue;
-      entry.rowsIn += num(row.lines);
       entry.duplicateRows = num(row.duplicates);
       entry.misplacedRows = num(row.misplaced);
     }
@@ -239,32 +245,50 @@ async function linesSql(
   return `(${selects.join(' UNION ALL ')})`;
 }
 
-/** Bad lines per partition × verdict, with up to two sample lines each. */
+/** Lines per partition, bad ones by verdict, and a sample of bad lines per partition. */
 async function collectBadRows(
   connection: DuckDBConnection,
   request: ComputeRequest,
   stats: Map<number, PartitionStats>,
 ): Promise<void> {
-  const bad = await connection.runAndReadAll(
-    'SELECT bad_partition, error_code, error_field, error_rule, copies, sample_low, sample_high ' +
-      'FROM tandem_grouped WHERE error_code IS NOT NULL ORDER BY ALL',
+  const counts = await connection.runAndReadAll(
+    'SELECT partition_hour, error_code, error_field, error_rule, count(*) AS n FROM tandem_staged ' +
+      'GROUP BY ALL ORDER BY ALL',
   );
-  for (const row of bad.getRowObjectsJS()) {
-    const entry = stats.get(num(row.bad_partition));
+  let anyBad = false;
+  for (const row of counts.getRowObjectsJS()) {
+    const entry = stats.get(num(row.partition_hour));
     if (entry === undefined) continue;
-    const n = num(row.copies);
-    const code = str(row.error_code) ?? 'TANDEM_ERR_EVENT_INVALID';
+    const n = num(row.n);
+    entry.rowsIn += n;
+    const code = str(row.error_code);
+    if (code === null) continue;
+    anyBad = true;
     const field = str(row.error_field);
     const rule = str(row.error_rule) ?? 'json';
-    const message = describeRejection(field, rule as EventRule);
-    entry.rowsIn += n;
     entry.badRows += n;
-    entry.errors.push({ code, field, rule, message, count: n });
-    const lines = [str(row.sample_low), str(row.sample_high)].filter((line) => line !== null);
-    for (const line of new Set(lines)) {
-      if (entry.samples.length >= request.sampleSize) break;
-      entry.samples.push({ partitionHour: entry.partitionHour, key: null, code, field, rule, message, line });
-    }
+    entry.errors.push({ code, field, rule, message: describeRejection(field, rule as EventRule), count: n });
+  }
+  if (!anyBad || request.sampleSize <= 0) return;
+  const samples = await connection.runAndReadAll(
+    'SELECT partition_hour, error_code, error_field, error_rule, bad_line FROM tandem_staged ' +
+      'WHERE error_code IS NOT NULL ' +
+      `QUALIFY row_number() OVER (PARTITION BY partition_hour ORDER BY error_code, bad_line) <= ${Math.floor(request.sampleSize)}`,
+  );
+  for (const row of samples.getRowObjectsJS()) {
+    const entry = stats.get(num(row.partition_hour));
+    if (entry === undefined) continue;
+    const field = str(row.error_field);
+    const rule = str(row.error_rule) ?? 'json';
+    entry.samples.push({
+      partitionHour: entry.partitionHour,
+      key: null,
+      code: str(row.error_code) ?? 'TANDEM_ERR_EVENT_INVALID',
+      field,
+      rule,
+      message: describeRejection(field, rule as EventRule),
+      line: str(row.bad_line) ?? '',
+    });
   }
 }
 

@@ -353,6 +353,37 @@ describe('batch layer details (file lake)', () => {
     );
   });
 
+  it('counts an event only in the partition of its own hour, whatever the chunking', async () => {
+    const data = [0, 1].map((h) => generateHour(BASE + h * H, { seed: 50 + h, events: 200, badLines: 0 }));
+    const inHour1 = data[1]!.events[0]!;
+    const stray = JSON.stringify(inHour1); // a copy of an hour-1 event filed under hour 0
+    const lost = JSON.stringify({ ...inHour1, event_id: 'misfiled-only' }); // only under hour 0
+    data[0]!.files.set('stray.json.gz', [stray, lost]);
+    for (const hour of data) await writeHour(env.lake.store, hour);
+    const layer = await env.open();
+    const together = await layer.runHours('endpoint_hourly', [BASE, BASE + H]);
+    expect(together.map((o) => o.status)).toEqual(['published', 'published']);
+    const report = JSON.parse(
+      Buffer.from((await env.lake.store.get(together[0]!.pointer!.quarantineKey!))!).toString(),
+    ) as QuarantineReport;
+    // The stray copy lost deduplication to the copy under its own hour; the misfiled-only event is
+    // left out and reported.
+    expect(report.partitions[0]).toMatchObject({ misplacedRows: 1, badRows: 0 });
+    const sealed = await layer.reader.sealedHours('endpoint_hourly', { from: BASE, to: BASE + 2 * H });
+    const chunkRows = await layer.reader.readPartials('endpoint_hourly', sealed, {});
+    const events = data.flatMap((hour) => hour.events);
+    expectEndpointTruth(endpointHourly, chunkRows, endpointTruth(events));
+    for (const hour of [BASE + H, BASE]) {
+      expect((await layer.runHour('endpoint_hourly', hour, { force: true })).status).toBe('published');
+    }
+    const hourlyRows = await layer.reader.readPartials(
+      'endpoint_hourly',
+      await layer.reader.sealedHours('endpoint_hourly', { from: BASE, to: BASE + 2 * H }),
+      {},
+    );
+    expectSameRows(hourlyRows, chunkRows);
+  });
+
   it('computes sessionized and minute-bucket views equal to the reducer', async () => {
     const data = [0, 1, 2].map((h) =>
       generateHour(BASE + h * H, { seed: 60 + h, events: 300, users: 12, badLines: 1 }),
@@ -470,21 +501,27 @@ describe('batch layer details (file lake)', () => {
     expect(await layer.reader.sealedThrough('endpoint_hourly')).toBe(BASE + 24 * H);
   });
 
-  it('spills a large hour to disk under a small memory limit instead of failing', async () => {
+  it('spills an hour larger than the memory limit to disk instead of failing', async () => {
+    // ~140 MB of raw lines (wide user ids) against a 128 MB limit: the staged rows, the dedup and
+    // the deduplicated events together exceed it, so DuckDB must spill to the temp directory.
     const data = generateHour(BASE, {
       seed: 123,
-      events: 60_000,
-      users: 20_000,
+      events: 300_000,
+      users: 100_000,
       endpoints: 50,
       badLines: 0,
       duplicateShare: 0.02,
       files: 3,
+      userIdPadding: 240,
     });
+    const rawBytes = [...data.files.values()].flat().reduce((sum, line) => sum + line.length + 1, 0);
+    expect(rawBytes).toBeGreaterThan(128 * 1024 * 1024);
     await writeHour(env.lake.store, data);
-    const layer = await env.open({ memoryLimit: '48MB', threads: 1 });
+    const layer = await env.open({ memoryLimit: '128MB', threads: 1 });
     const outcome = await layer.runHour('endpoint_hourly', BASE);
     expect(outcome.error?.message ?? null).toBeNull();
     expect(outcome.pointer!.rowsIn).toBe(data.lines);
+    expect(outcome.pointer!.duplicateRows).toBe(data.duplicates);
     const rows = await layer.reader.readPartials(
       'endpoint_hourly',
       await layer.reader.sealedHours('endpoint_hourly', { from: BASE, to: BASE + H }),

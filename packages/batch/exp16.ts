@@ -1,0 +1,32 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { compileEventStagingSql } from '@tandem/core';
+const inst = await DuckDBInstance.create(':memory:', {
+  threads: '1',
+  memory_limit: process.argv[2] ?? '64MB',
+  temp_directory: '/tmp/exp/spill3',
+  preserve_insertion_order: 'false',
+});
+const c = await inst.connect();
+const lines = `(SELECT line FROM read_csv('/tmp/exp/spilltest/*.json.gz', columns={'line':'VARCHAR'}, delim='\x01', quote='', escape='', header=false, auto_detect=false) WHERE line IS NOT NULL)`;
+const st = compileEventStagingSql({
+  linesRelation: lines,
+  nowMs: Date.now(),
+  futureToleranceMs: 300000,
+  maxBytes: 65536,
+});
+async function t(name: string, sql: string, params?: Record<string, string | number>) {
+  const t0 = Date.now();
+  try {
+    const r = await c.runAndReadAll(sql, params);
+    console.log(name, Date.now() - t0, JSON.stringify(r.getRowsJson()).slice(0, 100));
+  } catch (e) {
+    console.log(name, 'ERR', (e as Error).message.split('\n')[0]);
+  }
+}
+await t('lines-count', `SELECT count(*) FROM ${lines}`);
+
+await t('staging-count', `SELECT count(*) FROM (${st.sql})`, st.params);
+
+await t('staging-table', `CREATE TEMP TABLE c AS SELECT * EXCLUDE (line) FROM (${st.sql})`, st.params);
+await t('lines-temp', `CREATE TEMP TABLE d AS SELECT line FROM ${lines}`);
+await t('json-temp', `CREATE TEMP TABLE e AS SELECT json_extract_string(line, '$.user_id') u FROM ${lines}`);
