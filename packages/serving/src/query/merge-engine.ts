@@ -137,7 +137,7 @@ type FinishedBucket = Map<
 /** Merges batch and speed partials per query; one per server, holding the immutable caches. */
 export class MergeEngine {
   readonly #options: MergeEngineOptions;
-  readonly #snapshots: TtlLoader<SealedHour[]>;
+  readonly #snapshots: TtlLoader<BatchSnapshot>;
   readonly #sealedThrough: TtlLoader<number | null>;
   readonly #speedWatermark: TtlLoader<{ watermark: number | null; at: number }>;
   readonly #speedReads: TtlLoader<PartialRow[]>;
@@ -167,18 +167,20 @@ export class MergeEngine {
 
   /** Sealed hours of the range with their pointer versions: step one of every query. */
   async snapshot(view: string, range: TimeRange): Promise<BatchSnapshot> {
-    const hours = await this.#snapshots.load(`${view}\u0001${range.from}\u0001${range.to}`, () =>
-      readerCall('batch', () => this.#options.batch.sealedHours(view, range)),
-    );
-    const sealed = new Map<number, SealedHour>();
-    const first = hourOf(range.from);
-    for (const hour of hours) {
-      if (hour.hour >= first && hour.hour < range.to) sealed.set(hour.hour, hour);
-    }
-    const ordered = [...sealed.values()].sort((a, b) => a.hour - b.hour);
-    const versionsKey = ordered.map((hour) => `${hour.hour}:${hour.pointerVersion}`).join(',');
-    const allSealed = sealed.size === hoursOf(range).length;
-    return { sealed, versionsKey, allSealed };
+    // The loader keeps the snapshot built from the reader's answer, so a reused snapshot costs
+    // nothing per request (and its versionsKey is one shared string).
+    return this.#snapshots.load(`${view}\u0001${range.from}\u0001${range.to}`, async () => {
+      const hours = await readerCall('batch', () => this.#options.batch.sealedHours(view, range));
+      const sealed = new Map<number, SealedHour>();
+      const first = hourOf(range.from);
+      for (const hour of hours) {
+        if (hour.hour >= first && hour.hour < range.to) sealed.set(hour.hour, hour);
+      }
+      const ordered = [...sealed.values()].sort((a, b) => a.hour - b.hour);
+      const versionsKey = ordered.map((hour) => `${hour.hour}:${hour.pointerVersion}`).join(',');
+      const allSealed = sealed.size === hoursOf(range).length;
+      return { sealed, versionsKey, allSealed };
+    });
   }
 
   async freshness(view: string): Promise<Freshness> {
