@@ -40,6 +40,8 @@ export const errorCodes = [
   'TANDEM_ERR_AUTH_MISSING',
   'TANDEM_ERR_AUTH_FORBIDDEN',
   'TANDEM_ERR_NOT_FOUND',
+  'TANDEM_ERR_RATE_LIMITED',
+  'TANDEM_ERR_INTERNAL',
   // cli
   'TANDEM_ERR_USAGE',
 ] as const;

@@ -3,11 +3,8 @@
 import { type ErrorCode, isTandemError, TandemError } from '@tandem/core';
 import { timeInputPattern } from './routes/schemas.ts';
 
-/**
- * HTTP-only code for a rejected rate. Not in core's catalog (no layer below HTTP raises it);
- * TODO(core): move into `errorCodes` when the catalog owner adds `TANDEM_ERR_RATE_LIMITED`.
- */
-export const RATE_LIMITED_CODE = 'TANDEM_ERR_RATE_LIMITED';
+/** The code of a rejected rate (raised only at the HTTP edge, but kept in core's one catalog). */
+export const RATE_LIMITED_CODE: ErrorCode = 'TANDEM_ERR_RATE_LIMITED';
 
 /** Status per core error code; any code not listed is a 500. */
 export const statusByCode: Partial<Record<ErrorCode, number>> = {
@@ -125,7 +122,7 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody; 
   return {
     status: 500,
     body: {
-      error: { code: 'TANDEM_ERR_INTERNAL', message: 'internal error; the server log has the details' },
+      error: { code: 'TANDEM_ERR_INTERNAL' satisfies ErrorCode, message: 'internal error; the server log has the details' },
     },
   };
 }
