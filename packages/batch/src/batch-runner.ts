@@ -348,6 +348,16 @@ export class BatchRunner {
             sampleSize: options.quarantineSampleSize,
             sampleChars: options.quarantineSampleChars,
           });
+          runtime.logger.info(
+            {
+              view: view.name,
+              hours: hours.length,
+              from: iso(hours[0]!),
+              files: staged.files.length,
+              ...result.timings,
+            },
+            'batch chunk computed',
+          );
           const files = new Map<number, { path: string; rows: PartialRow[] }>();
           for (const plan of todo) {
             const rows = result.partials.get(plan.hour) ?? [];
