@@ -131,6 +131,24 @@ class Limiter {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
+/** Waits for `promise` (never rejecting), at most `ms`; the timer never outlives the wait. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      promise.then(
+        () => undefined,
+        () => undefined,
+      ),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, ms));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function minOrNull(values: Array<number | null>): number | null {
   let min = Number.POSITIVE_INFINITY;
   for (const value of values) if (value !== null && value < min) min = value;
@@ -571,10 +589,10 @@ export class Archiver {
       this.#inflightBytes + this.#builders.pendingBytes() > this.options.maxInflightBytes &&
       this.#state === 'running'
     ) {
-      await Promise.race([
+      await within(
         new Promise<void>((resolve) => this.#capacityWaiters.add(resolve)),
-        sleep(Math.min(1000, this.options.consumer.heartbeatInterval)),
-      ]);
+        Math.min(1000, this.options.consumer.heartbeatInterval),
+      );
       await heartbeat();
     }
   }
@@ -843,8 +861,8 @@ export class Archiver {
     await this.#batchInProgress?.catch((error: unknown) => errors.push(error));
     if (flush) {
       const deadline = Date.now() + this.options.stopTimeoutMs;
-      await Promise.race([Promise.allSettled([...this.#requests]), sleep(deadline - Date.now())]);
-      await Promise.race([
+      await within(Promise.allSettled([...this.#requests]), deadline - Date.now());
+      await within(
         this.#sealOpen({
           kind: 'seal',
           partitions: [...this.#partitions.keys()],
@@ -852,10 +870,10 @@ export class Archiver {
           now: this.options.now(),
           maxWaitMs: 0,
         }).catch((error: unknown) => errors.push(error)),
-        sleep(deadline - Date.now()),
-      ]);
+        deadline - Date.now(),
+      );
       while (this.#tasks.size > 0 && Date.now() < deadline) {
-        await Promise.race([Promise.allSettled([...this.#tasks]), sleep(deadline - Date.now())]);
+        await within(Promise.allSettled([...this.#tasks]), deadline - Date.now());
       }
       if (this.#tasks.size > 0) {
         this.#logger.warn({ uploading: this.#tasks.size }, 'stop timed out; abandoning uploads uncommitted');
@@ -872,7 +890,7 @@ export class Archiver {
     await this.#consumer?.disconnect().catch((error: unknown) => errors.push(error));
     await this.#admin?.disconnect().catch((error: unknown) => errors.push(error));
     // Orphaned uploads may still run after a failure; let them settle before closing the store.
-    await Promise.race([Promise.allSettled([...this.#tasks]), sleep(5_000)]);
+    await within(Promise.allSettled([...this.#tasks]), 5_000);
     await this.#builders.close().catch((error: unknown) => errors.push(error));
     if (this.#ownsStore) await this.#store.close().catch((error: unknown) => errors.push(error));
     if (failure !== null) {

@@ -209,7 +209,10 @@ describe.concurrent('archiver crash recovery', () => {
       runners.push(last);
       await waitForCommitted(admin, groupId, topic, 90_000);
       last.child.kill('SIGTERM');
+      const stoppedAt = Date.now();
       expect(await last.exited).toEqual({ code: 0, signal: null });
+      // A graceful stop leaves no timer or socket behind that would keep the process alive.
+      expect(Date.now() - stoppedAt).toBeLessThan(15_000);
 
       const files = await readLake(lake.store);
       const comparison = compareWithTruth(files, stream.truth);
