@@ -30,6 +30,8 @@ const FIELDS: ReadonlyArray<readonly [string, FieldKind]> = [
   ['page_id', 'nullableString'],
 ];
 
+const scratch: Array<string | number | null> = new Array(FIELDS.length).fill(null);
+
 // `{"event_id":`, then `,"timestamp":`, … : the exact text before each value.
 const PREFIXES = FIELDS.map(([name], index) => `${index === 0 ? '{' : ','}"${name}":`);
 
@@ -84,9 +86,9 @@ export function canonicalEventTime(
   // strings unchanged, and every quote then ends a string.
   if (!PRINTABLE_ASCII.test(text) || text.includes('\\')) return null;
   const length = text.length;
-  // Field values in FIELDS order; the event object is built once at the end with a literal, so it
-  // gets a fast shape instead of turning into a dictionary under computed-key stores.
-  const values: Array<string | number | null> = [null, null, null, null, null, null, null, null, null, null];
+  // Field values in FIELDS order (one scratch array, reused: this runs synchronously); the event
+  // object is built once at the end with a literal, so it gets a fast shape for validateEvent.
+  const values = scratch;
   let at = 0;
   for (let field = 0; field < FIELDS.length; field++) {
     const prefix = PREFIXES[field]!;

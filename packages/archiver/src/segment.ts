@@ -66,7 +66,7 @@ export class HourBuffer {
   }
 
   /** Appends a line that is already UTF-8 (`bytes[start, end)`) and its newline; returns the bytes written. */
-  appendBytes(bytes: Uint8Array, start: number, end: number): number {
+  appendBytes(bytes: Buffer, start: number, end: number): number {
     const size = end - start + 1;
     if (this.#current.byteLength - this.#used < size) {
       if (this.#used > 0) this.#chunks.push(this.#current.subarray(0, this.#used));
@@ -74,7 +74,7 @@ export class HourBuffer {
       this.#current = new Uint8Array(Math.max(chunk, size));
       this.#used = 0;
     }
-    this.#current.set(bytes.subarray(start, end), this.#used);
+    bytes.copy(this.#current, this.#used, start, end);
     this.#current[this.#used + size - 1] = NEWLINE;
     this.#used += size;
     this.events++;
@@ -169,7 +169,7 @@ export class Segment {
     offset: number,
     hour: number,
     eventTime: number,
-    bytes: Uint8Array,
+    bytes: Buffer,
     start: number,
     end: number,
   ): SealReason | null {
