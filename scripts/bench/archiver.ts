@@ -115,8 +115,9 @@ async function preload(): Promise<void> {
 }
 
 /** Seconds for a bare kafkajs consumer group to see every message. */
-async function rawPass(): Promise<{ seconds: number; bytes: number }> {
+async function rawPass(): Promise<{ seconds: number; bytes: number; cpuMicros: number }> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const raw = kafka.consumer({ groupId: `bench-raw-${randomUUID()}`, ...defaultArchiverOptions.consumer });
   await raw.connect();
   await raw.subscribe({ topics: [topic], fromBeginning: true });
@@ -133,16 +134,20 @@ async function rawPass(): Promise<{ seconds: number; bytes: number }> {
     });
   });
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   await raw.disconnect();
-  return { seconds, bytes };
+  return { seconds, bytes, cpuMicros: used.user + used.system };
 }
 
 /** Seconds for the archiver to make every message durable and committed. */
-async function archiverPass(endOf: Map<number, string>): Promise<{ seconds: number; files: number }> {
+async function archiverPass(
+  endOf: Map<number, string>,
+): Promise<{ seconds: number; files: number; cpuMicros: number }> {
   const { store, remove } = await freshLake();
   try {
     const groupId = `bench-archiver-${randomUUID()}`;
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const archiver = createArchiver({
       kafka: { brokers, clientId: 'tandem-bench-archiver' },
       lake: store,
@@ -167,13 +172,14 @@ async function archiverPass(endOf: Map<number, string>): Promise<{ seconds: numb
     }
     await archiver.stop();
     const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
     const status = archiver.status();
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const allCommitted = committed!.partitions.every((entry) => entry.offset === endOf.get(entry.partition));
     if (!allCommitted || status.eventsArchived !== EVENTS) {
       throw new Error(`the archiver did not finish: ${JSON.stringify({ status, committed })}`);
     }
-    return { seconds, files: (await listAll(store, 'logs/dt=')).length };
+    return { seconds, files: (await listAll(store, 'logs/dt=')).length, cpuMicros: used.user + used.system };
   } finally {
     await remove();
   }
@@ -187,14 +193,18 @@ try {
   const endOf = new Map(ends.map((entry) => [entry.partition, entry.high]));
   const raw: number[] = [];
   const archived: number[] = [];
+  const rawCpu: number[] = [];
+  const archiverCpu: number[] = [];
   let files = 0;
   let bytes = 0;
   for (let run = 0; run < RUNS; run++) {
     const rawRun = await rawPass();
     raw.push(rawRun.seconds);
+    rawCpu.push(rawRun.cpuMicros / EVENTS);
     bytes = rawRun.bytes;
     const archiverRun = await archiverPass(endOf);
     archived.push(archiverRun.seconds);
+    archiverCpu.push(archiverRun.cpuMicros / EVENTS);
     files = archiverRun.files;
   }
   const bestRaw = Math.min(...raw);
@@ -210,6 +220,11 @@ try {
       lake: LAKE,
       files,
       raw_mib: Math.round(bytes / 1024 / 1024),
+      // CPU time of this process (all threads) per event: independent of other load on the machine.
+      cpu_us_per_event: {
+        raw: Math.round(Math.min(...rawCpu) * 100) / 100,
+        archiver: Math.round(Math.min(...archiverCpu) * 100) / 100,
+      },
       runs_s: {
         raw: raw.map((s) => Math.round(s * 100) / 100),
         archiver: archived.map((s) => Math.round(s * 100) / 100),
