@@ -31,7 +31,7 @@ const { pino } = requireFromArchiver(
 ) as typeof import('../../packages/archiver/node_modules/pino/pino.js');
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
-const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PARTITIONS = 6;
 const LAKE = process.env.BENCH_LAKE ?? 's3';
 const brokers = (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
