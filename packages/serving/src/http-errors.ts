@@ -122,7 +122,10 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody; 
   return {
     status: 500,
     body: {
-      error: { code: 'TANDEM_ERR_INTERNAL' satisfies ErrorCode, message: 'internal error; the server log has the details' },
+      error: {
+        code: 'TANDEM_ERR_INTERNAL' satisfies ErrorCode,
+        message: 'internal error; the server log has the details',
+      },
     },
   };
 }
