@@ -195,8 +195,13 @@ export class BatchRunner {
 
   async #ownPartitionBytes(hours: readonly number[]): Promise<Map<number, number>> {
     const listed = await listInputs(this.#deps.store, hours);
+    // Chunks are sized by input bytes as a proxy for rows; columnar Parquet holds about three times
+    // the rows of gzipped NDJSON per byte, so it counts triple.
     return new Map(
-      [...listed].map(([hour, inputs]) => [hour, inputs.reduce((sum, input) => sum + input.size, 0)]),
+      [...listed].map(([hour, inputs]) => [
+        hour,
+        inputs.reduce((sum, input) => sum + input.size * (input.format === 'parquet' ? 3 : 1), 0),
+      ]),
     );
   }
 

@@ -191,17 +191,22 @@ export async function computeHours(
       entry.duplicateRows = num(row.duplicates);
       entry.misplacedRows = num(row.misplaced);
     }
-    timings.dedupMs = Math.round(performance.now() - started) - timings.stagingMs;
 
-    // The view reads the picked rows straight from the staged table (no second copy). An event
-    // counts only in its own hour's partition, so a day computed in one query equals the same hours
-    // computed one by one (an event filed under the wrong hour is counted as misplaced).
-    const columns = eventFields.map((field) =>
-      used.has(field)
-        ? `s.${quoteIdent(field)}`
-        : `CAST(NULL AS ${eventSqlTypes[field]}) AS ${quoteIdent(field)}`,
+    // The picked rows become their own table: core's view SQL reads its source several times
+    // (once per sketch), and re-running the join each time would hold several hash tables at once.
+    // An event counts only in its own hour's partition, so a day computed in one query equals the
+    // same hours computed one by one (an event filed under the wrong hour is counted as misplaced).
+    await connection.run(
+      `CREATE TEMP TABLE tandem_events AS SELECT ${keep.map((column) => `s.${column}`).join(', ')} ` +
+        'FROM tandem_staged s JOIN tandem_pick p ON s.rowid = p.pick WHERE NOT p.misplaced',
     );
-    const eventsRelation = `(SELECT ${columns.join(', ')} FROM tandem_staged s JOIN tandem_pick p ON s.rowid = p.pick WHERE NOT p.misplaced)`;
+    await connection.run('DROP TABLE tandem_pick');
+    await connection.run('DROP TABLE tandem_staged');
+    timings.dedupMs = Math.round(performance.now() - started) - timings.stagingMs;
+    const columns = eventFields.map((field) =>
+      used.has(field) ? quoteIdent(field) : `CAST(NULL AS ${eventSqlTypes[field]}) AS ${quoteIdent(field)}`,
+    );
+    const eventsRelation = `(SELECT ${columns.join(', ')} FROM tandem_events)`;
     const range = outputRange(request.outputHours);
     const compiled = compileViewSql(view, { eventsRelation, range });
     const reader = await connection.runAndReadAll(compiled.sql, compiled.params);
@@ -209,8 +214,7 @@ export async function computeHours(
       const partial = sqlRowToPartialRow(view, row as Record<string, unknown>);
       partials.get(hourStart(partial.bucket))?.push(partial);
     }
-    await connection.run('DROP TABLE tandem_pick');
-    await connection.run('DROP TABLE tandem_staged');
+    await connection.run('DROP TABLE tandem_events');
     timings.viewMs = Math.round(performance.now() - started) - timings.stagingMs - timings.dedupMs;
   }
   return { partials, stats, timings };

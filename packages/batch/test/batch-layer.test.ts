@@ -11,6 +11,7 @@ import {
   type View,
 } from '@tandem/core';
 import { logPartitionPrefix, writeArchiverWatermark } from '@tandem/lake';
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pointerKey, type QuarantineReport, readPointer, viewHourPrefix } from '../src/index.ts';
 import { expectEndpointTruth, expectSameRows } from './support/assertions.ts';
@@ -297,7 +298,9 @@ describe('batch layer details (file lake)', () => {
   it('gives the same states from Parquet inputs as from NDJSON, and from one query as hour by hour', async () => {
     const data = [0, 1, 2].map((h) => generateHour(BASE + h * H, { seed: 40 + h, events: 250, badLines: 0 }));
     for (const hour of data) await writeHour(env.lake.store, hour);
-    const layer = await env.open({ now: () => BASE + 4 * H });
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const layer = await env.open({ now: () => BASE + 4 * H, logger });
     const together = await layer.runHours('endpoint_hourly', [BASE, BASE + H, BASE + 2 * H]);
     expect(together.every((o) => o.status === 'published')).toBe(true);
     const sealed = await layer.reader.sealedHours('endpoint_hourly', { from: BASE, to: BASE + 3 * H });
@@ -340,6 +343,10 @@ describe('batch layer details (file lake)', () => {
     expect(await layer.reader.staleHours('endpoint_hourly')).toEqual([BASE + H]);
     const fromParquet = await layer.runHour('endpoint_hourly', BASE + H);
     expect(fromParquet.status).toBe('published');
+    expect(warnings.some((line) => line.includes('README.txt') && line.includes('skipping'))).toBe(true);
+    expect(fromParquet.pointer!.inputs.map((input) => input.key)).toEqual([
+      `${logPartitionPrefix(BASE + H)}part-0.parquet`,
+    ]);
     expect(fromParquet.pointer!.rowsIn).toBe(data[1]!.lines);
     expect(fromParquet.pointer!.duplicateRows).toBe(data[1]!.duplicates);
     const parquetRows = await layer.reader.readPartials(
