@@ -13,6 +13,7 @@ import {
   parseEvent,
   type TandemEvent,
 } from '../../packages/core/src/index.ts';
+import { loadEventsTable } from '../../packages/core/test/support/duckdb.ts';
 
 // DuckDB is a dev dependency of core only; resolve it from there.
 type DuckDBApi = typeof import('../../packages/core/node_modules/@duckdb/node-api/lib/index.js');
@@ -108,27 +109,7 @@ if (valid !== sample.length) throw new Error(`only ${valid} of ${sample.length} 
 // DuckDB: load once, then interleave the two queries.
 const instance = await DuckDBInstance.create(':memory:');
 const connection = await instance.connect();
-await connection.run(
-  `CREATE TABLE events (event_id VARCHAR, "timestamp" BIGINT, endpoint VARCHAR, method VARCHAR, status_code INTEGER,
-   response_time_ms DOUBLE, bytes_sent BIGINT, user_id VARCHAR, session_id VARCHAR, page_id VARCHAR)`,
-);
-const appender = await connection.createAppender('events');
-for (const e of events) {
-  appender.appendVarchar(e.event_id);
-  appender.appendBigInt(BigInt(e.timestamp));
-  appender.appendVarchar(e.endpoint);
-  appender.appendVarchar(e.method);
-  appender.appendInteger(e.status_code);
-  appender.appendDouble(e.response_time_ms);
-  if (e.bytes_sent === null) appender.appendNull();
-  else appender.appendBigInt(BigInt(e.bytes_sent));
-  for (const v of [e.user_id, e.session_id, e.page_id]) {
-    if (v === null) appender.appendNull();
-    else appender.appendVarchar(v);
-  }
-  appender.endRow();
-}
-appender.closeSync();
+await loadEventsTable(connection, 'events', events);
 log('loaded DuckDB table');
 
 const range = { from: base, to: base + HOURS * HOUR_MS };
