@@ -6,8 +6,11 @@ TANDEM_DATA="${TANDEM_DATA:-$TANDEM_ROOT/.data}"
 NODE_WANT_MAJOR=24
 PNPM_VERSION=12.4.2
 
-log() { printf '\033[36m[tandem]\033[0m %s\n' "$*" >&2; }
-die() { printf '\033[31m[tandem] error:\033[0m %s\n' "$*" >&2; exit 1; }
+# Color only on a terminal: logs read by CI or a file stay plain text (NO_COLOR is honored too).
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then _c_info=$'\033[36m' _c_err=$'\033[31m' _c_off=$'\033[0m'
+else _c_info='' _c_err='' _c_off=''; fi
+log() { printf '%s[tandem]%s %s\n' "$_c_info" "$_c_off" "$*" >&2; }
+die() { printf '%s[tandem] error:%s %s\n' "$_c_err" "$_c_off" "$*" >&2; exit 1; }
 need() { # need CMD "how to get it"
   command -v "$1" >/dev/null 2>&1 || die "'$1' is required but not installed. $2"
 }
