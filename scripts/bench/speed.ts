@@ -135,6 +135,19 @@ async function appliedTotal(): Promise<{ applied: number; offsets: Map<number, n
   };
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Redis's CPU seconds (user + system, main and background threads). */
+async function redisCpuSeconds(): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
@@ -182,6 +195,10 @@ async function main(): Promise<void> {
     });
     child.once('exit', (code) => reject(new Error(`speed worker exited with ${code}`)));
   });
+  // CPU per event of the worker and of Redis over the backlog: independent of how busy the machine
+  // is, so iterations can be compared even when other work shares the cores.
+  const workerCpuStart = cpuSecondsOf(child.pid!);
+  const redisCpuStart = await redisCpuSeconds();
   let firstAt = 0;
   let firstApplied = 0;
   let quarterRss = 0;
@@ -201,6 +218,8 @@ async function main(): Promise<void> {
     await sleep(50);
   }
   const eventsPerSecond = ((EVENTS - firstApplied) / (doneAt - firstAt)) * 1000;
+  const workerCpuUs = ((cpuSecondsOf(child.pid!) - workerCpuStart) / EVENTS) * 1e6;
+  const redisCpuUs = (((await redisCpuSeconds()) - redisCpuStart) / EVENTS) * 1e6;
   const backlog = await reader.status();
   log(
     `backlog: applied ${backlog.eventsApplied}, duplicates ${backlog.duplicateCount}, late ${backlog.lateCount}, dlq ${backlog.dlqCount}`,
@@ -273,6 +292,8 @@ async function main(): Promise<void> {
     ratio_to_raw: Number((eventsPerSecond / rawPerSecond).toFixed(3)),
     rss_growth_mib: Math.round(endRss - quarterRss),
     events: EVENTS,
+    worker_cpu_us_per_event: Number(workerCpuUs.toFixed(2)),
+    redis_cpu_us_per_event: Number(redisCpuUs.toFixed(2)),
     worker_node_args: workerArgs.join(' '),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -11,6 +11,12 @@ import type { Cells } from './types.ts';
 export interface Accumulator {
   add(value: unknown): void;
   cells(): Cells;
+  /**
+   * Appends `prefix + cell` to `keys` and the cell's value to `values` for exactly the cells
+   * `cells()` holds, without building them: stores that write cells flat (the speed layer) skip a
+   * dictionary object per group and measure.
+   */
+  appendCells(prefix: string, keys: string[], values: number[]): void;
 }
 
 class CountAccumulator implements Accumulator {
@@ -23,6 +29,10 @@ class CountAccumulator implements Accumulator {
     c.n = this.n;
     return c;
   }
+  appendCells(prefix: string, keys: string[], values: number[]): void {
+    keys.push(`${prefix}n`);
+    values.push(this.n);
+  }
 }
 
 class SumAccumulator implements Accumulator {
@@ -34,6 +44,10 @@ class SumAccumulator implements Accumulator {
     const c = newCells();
     c.s = this.s;
     return c;
+  }
+  appendCells(prefix: string, keys: string[], values: number[]): void {
+    keys.push(`${prefix}s`);
+    values.push(this.s);
   }
 }
 
@@ -50,6 +64,10 @@ class AvgAccumulator implements Accumulator {
     c.s = this.s;
     c.n = this.n;
     return c;
+  }
+  appendCells(prefix: string, keys: string[], values: number[]): void {
+    keys.push(`${prefix}s`, `${prefix}n`);
+    values.push(this.s, this.n);
   }
 }
 
@@ -68,6 +86,11 @@ class MinMaxAccumulator implements Accumulator {
     const c = newCells();
     if (this.v !== null) c.v = this.v;
     return c;
+  }
+  appendCells(prefix: string, keys: string[], values: number[]): void {
+    if (this.v === null) return;
+    keys.push(`${prefix}v`);
+    values.push(this.v);
   }
 }
 
@@ -90,6 +113,12 @@ class DistinctAccumulator implements Accumulator {
     for (const [index, rank] of this.registers) c[index] = rank;
     return c;
   }
+  appendCells(prefix: string, keys: string[], values: number[]): void {
+    for (const [index, rank] of this.registers) {
+      keys.push(prefix + index);
+      values.push(rank);
+    }
+  }
 }
 
 class QuantilesAccumulator implements Accumulator {
@@ -111,6 +140,16 @@ class QuantilesAccumulator implements Accumulator {
     if (this.zero > 0) c[DDSKETCH_ZERO_CELL] = this.zero;
     return c;
   }
+  appendCells(prefix: string, keys: string[], values: number[]): void {
+    for (const [key, count] of this.bins) {
+      keys.push(prefix + key);
+      values.push(count);
+    }
+    if (this.zero > 0) {
+      keys.push(prefix + DDSKETCH_ZERO_CELL);
+      values.push(this.zero);
+    }
+  }
 }
 
 class TopKAccumulator implements Accumulator {
@@ -124,6 +163,12 @@ class TopKAccumulator implements Accumulator {
     const c = newCells();
     for (const [key, count] of this.counts) c[key] = count;
     return c;
+  }
+  appendCells(prefix: string, keys: string[], values: number[]): void {
+    for (const [key, count] of this.counts) {
+      keys.push(prefix + key);
+      values.push(count);
+    }
   }
 }
 

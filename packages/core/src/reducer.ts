@@ -19,7 +19,25 @@ export interface ViewReducer {
   clear(): void;
   /** Number of accumulated (bucket, dimensions) groups. */
   readonly size: number;
+  /**
+   * Visits every accumulated group, unsorted, without copying: `cells[i]` appends the cells of the
+   * view's i-th measure (in `view.measures` order) flat, exactly the cells `rows()` would hold.
+   * For stores that write cells one by one; `dims` must not be kept or changed.
+   */
+  forEachGroup(visit: GroupVisitor): void;
 }
+
+/** Appends one measure's cells of one group as `prefix + cell` keys and values. */
+export interface CellAppender {
+  appendCells(prefix: string, keys: string[], values: number[]): void;
+}
+
+/** Called by `ViewReducer.forEachGroup` once per (bucket, dimensions) group. */
+export type GroupVisitor = (
+  bucket: number,
+  dims: readonly DimensionValue[],
+  cells: readonly CellAppender[],
+) => void;
 
 /** The reducer of a sessionized view: events go through its sessionizer; closed sessions fold in. */
 export interface SessionViewReducer extends ViewReducer {
@@ -146,9 +164,23 @@ function createFolder(view: View) {
     return sortPartialRows(out);
   }
 
+  function visitNode(node: GroupTree | Group, depth: number, visit: GroupVisitor): void {
+    if (depth === dimCount) {
+      const group = node as Group;
+      visit(group.bucket, group.dims, group.accumulators);
+      return;
+    }
+    for (const child of (node as GroupTree).values()) visitNode(child, depth + 1, visit);
+  }
+
+  function forEachGroup(visit: GroupVisitor): void {
+    for (const node of tree.values()) visitNode(node, 0, visit);
+  }
+
   return {
     fold,
     rows,
+    forEachGroup,
     clear: () => {
       tree = new Map();
       size = 0;
@@ -180,6 +212,7 @@ export function compileReducer(view: View): ViewReducer | SessionViewReducer {
       advance: (watermark, allowedLatenessMs) => foldAll(sessionizer.advance(watermark, allowedLatenessMs)),
       flush: () => foldAll(sessionizer.flush()),
       rows: folder.rows,
+      forEachGroup: folder.forEachGroup,
       clear: folder.clear,
       get size() {
         return folder.size();
@@ -197,6 +230,7 @@ export function compileReducer(view: View): ViewReducer | SessionViewReducer {
       folder.fold(event.timestamp, row);
     },
     rows: folder.rows,
+    forEachGroup: folder.forEachGroup,
     clear: folder.clear,
     get size() {
       return folder.size();

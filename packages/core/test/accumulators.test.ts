@@ -23,7 +23,7 @@ const specs: MeasureSpec[] = [
 
 describe('accumulatorFactory', () => {
   it.each(specs.map((s) => [`${s.kind}(${s.field ?? ''})`, s] as const))(
-    '%s folds like Measure.add',
+    '%s folds like Measure.add, and appends the same cells flat',
     (_label, spec) => {
       const measure = createMeasure('m', spec, eventFieldTypes);
       const type =
@@ -40,6 +40,12 @@ describe('accumulatorFactory', () => {
             state = measure.add(state, spec.field === undefined ? 1 : v);
           }
           expect({ ...acc.cells() }).toEqual({ ...state });
+          const keys: string[] = [];
+          const flat: number[] = [];
+          acc.appendCells('p\t', keys, flat);
+          expect(keys.every((key) => key.startsWith('p\t'))).toBe(true);
+          expect(Object.fromEntries(keys.map((key, i) => [key.slice(2), flat[i]]))).toEqual({ ...state });
+          expect(new Set(keys).size).toBe(keys.length);
         }),
         { numRuns: 200 },
       );

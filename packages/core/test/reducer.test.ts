@@ -36,6 +36,37 @@ describe('compileReducer', () => {
     expect(reducer.rows()).toEqual([]);
   });
 
+  it('forEachGroup shows the same groups and cells as rows(), flat', () => {
+    const reducer = compileReducer(builtinViews.endpoint_hourly);
+    for (let i = 0; i < 50; i++) {
+      reducer.add(
+        event(i * 97_000, {
+          endpoint: `/e${i % 3}`,
+          status_code: i % 5 === 0 ? 503 : 200,
+          response_time_ms: i % 7 === 0 ? 0 : i * 1.5,
+          bytes_sent: i % 4 === 0 ? null : i,
+          user_id: i % 6 === 0 ? null : `u${i % 11}`,
+        }),
+      );
+    }
+    const names = Object.keys(builtinViews.endpoint_hourly.measures);
+    const seen: string[] = [];
+    reducer.forEachGroup((bucket, dims, cells) => {
+      const states: Record<string, Record<string, number>> = {};
+      names.forEach((name, i) => {
+        const keys: string[] = [];
+        const values: number[] = [];
+        cells[i]!.appendCells(`${name}:`, keys, values);
+        states[name] = Object.fromEntries(keys.map((key, j) => [key.slice(name.length + 1), values[j]!]));
+      });
+      seen.push(JSON.stringify({ bucket, dims, states }));
+    });
+    const expected = reducer
+      .rows()
+      .map((row) => JSON.stringify({ bucket: row.bucket, dims: row.dims, states: plain(row.states) }));
+    expect(seen.sort()).toEqual(expected.sort());
+  });
+
   it('applies the view filter and keeps null and numeric dimensions apart', () => {
     const trending = compileReducer(builtinViews.trending_pages);
     trending.add(event(1, { page_id: null }));
@@ -64,3 +95,8 @@ describe('compileReducer', () => {
     ]);
   });
 });
+
+/** States as plain objects with the cells in the order the accumulators append them. */
+function plain(states: Record<string, Record<string, number>>): Record<string, Record<string, number>> {
+  return Object.fromEntries(Object.entries(states).map(([name, cells]) => [name, { ...cells }]));
+}

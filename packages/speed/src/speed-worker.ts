@@ -446,7 +446,7 @@ export class SpeedWorker {
     const watermark = state.maxEventTime === null ? null : state.maxEventTime - this.tuning.outOfOrdernessMs;
     const deltas = new BucketDeltaBuilder(this.keys, state.partition, ttlMs);
     for (const { runtime, reducer } of state.reducers) {
-      deltas.addRows(runtime.deltaView, runtime.indexPosition, reducer.rows());
+      deltas.addReducer(runtime.deltaView, runtime.indexPosition, reducer);
       reducer.clear();
     }
     const sessionUpserts: Array<[string, string]> = [];

@@ -38,6 +38,17 @@ function batch(overrides: Partial<ApplyBatchInput>): ApplyBatchInput {
   };
 }
 
+/** A bucket delta's cells from one object per merge op. */
+function cells(ops: Partial<Record<'add' | 'min' | 'max', Record<string, number>>>) {
+  const lists = (['add', 'min', 'max'] as const).map((op) => Object.entries(ops[op] ?? {}));
+  return {
+    fields: lists.flat().map(([field]) => field),
+    values: lists.flat().map(([, value]) => value),
+    adds: lists[0]!.length,
+    mins: lists[1]!.length,
+  };
+}
+
 describe('claim-partition and apply-batch', () => {
   it('applies once, refuses replays and stale epochs before writing anything', async () => {
     const first = await claimPartition(redis, keys.meta(0), 'a', 1);
@@ -49,10 +60,11 @@ describe('claim-partition and apply-batch', () => {
         index: 0,
         bucketMs: 0,
         expireAtMs: Date.now() + 60_000,
-        incr: [['["/a"]\tn\tn', 3] as [string, number]],
-        float: [['["/a"]\ts\ts', 1.25] as [string, number]],
-        min: [['["/a"]\tlo\tv', 7] as [string, number]],
-        max: [['["/a"]\thi\tv', 7] as [string, number]],
+        ...cells({
+          add: { '["/a"]\tn\tn': 3, '["/a"]\ts\ts': 1.25 },
+          min: { '["/a"]\tlo\tv': 7 },
+          max: { '["/a"]\thi\tv': 7 },
+        }),
       },
     ];
     expect(await applyBatch(redis, batch({ buckets }))).toEqual({ status: 'OK' });
@@ -60,10 +72,11 @@ describe('claim-partition and apply-batch', () => {
     expect(await applyBatch(redis, batch({ buckets }))).toEqual({ status: 'OFFSET', storedOffset: '9' });
     const next = {
       ...buckets[0]!,
-      incr: [['["/a"]\tn\tn', 2] as [string, number]],
-      float: [['["/a"]\ts\ts', 0.5] as [string, number]],
-      min: [['["/a"]\tlo\tv', 3] as [string, number]],
-      max: [['["/a"]\thi\tv', 5] as [string, number]],
+      ...cells({
+        add: { '["/a"]\tn\tn': 2, '["/a"]\ts\ts': 0.5 },
+        min: { '["/a"]\tlo\tv': 3 },
+        max: { '["/a"]\thi\tv': 5 },
+      }),
     };
     expect(await applyBatch(redis, batch({ prevOffset: '9', nextOffset: '19', buckets: [next] }))).toEqual({
       status: 'OK',
@@ -106,21 +119,51 @@ describe('claim-partition and apply-batch', () => {
       index: 0,
       bucketMs: 0,
       expireAtMs: Date.now() + 60_000,
-      incr: [],
-      float: [],
-      min: [],
-      max: [],
+      ...cells({}),
     };
-    await applyBatch(redis, { ...base, buckets: [{ ...bucket, float: [['f', 0.5]] }] });
+    await applyBatch(redis, { ...base, buckets: [{ ...bucket, ...cells({ add: { f: 0.5 } }) }] });
     expect(
       await applyBatch(redis, {
         ...base,
         prevOffset: '9',
         nextOffset: '10',
-        buckets: [{ ...bucket, incr: [['f', 2]] }],
+        buckets: [{ ...bucket, ...cells({ add: { f: 2 } }) }],
       }),
     ).toEqual({ status: 'OK' });
     expect(await redis.hget(key, 'f')).toBe('2.5');
+  });
+
+  it('merges thousands of cells per bucket, any field text, and refuses non-finite deltas before writing', async () => {
+    const key = keys.bucket(4, 'v', 1, 0);
+    await claimPartition(redis, keys.meta(4), 'a', 1);
+    const base = batch({ metaKey: keys.meta(4), sessionsKey: keys.sessions(4) });
+    const bucket = { key, index: 0, bucketMs: 0, expireAtMs: Date.now() + 60_000 };
+    const odd = ['a\u0000b', 'x\ny', '"q"\\', 'emoji 😀', '__proto__', '', '\u2028', 'é\t'];
+    const add: Record<string, number> = {};
+    for (let i = 0; i < 7000; i++) add[`["/a"]\tn\t${i}`] = i % 3;
+    for (const cell of odd) add[`["/a"]\tt\t${cell}`] = 2;
+    const first = cells({ add, min: { lo: 5, lo2: 5 }, max: { hi: 5, hi2: 5 } });
+    expect(await applyBatch(redis, { ...base, buckets: [{ ...bucket, ...first }] })).toEqual({
+      status: 'OK',
+    });
+    const second = cells({ add, min: { lo: 6, lo2: 4 }, max: { hi: 4, hi2: 0.1 + 5 } });
+    const next = { ...base, prevOffset: '9', nextOffset: '10' };
+    expect(await applyBatch(redis, { ...next, buckets: [{ ...bucket, ...second }] })).toEqual({
+      status: 'OK',
+    });
+    const stored = await redis.hgetall(key);
+    expect(Object.keys(stored)).toHaveLength(7000 + odd.length + 4);
+    for (let i = 0; i < 7000; i++) expect(Number(stored[`["/a"]\tn\t${i}`])).toBe(2 * (i % 3));
+    for (const cell of odd) expect(stored[`["/a"]\tt\t${cell}`]).toBe('4');
+    expect([stored.lo, stored.lo2, stored.hi].map(Number)).toEqual([5, 4, 5]);
+    expect(Number(stored.hi2)).toBe(0.1 + 5);
+
+    const poisoned = cells({ add: { '["/a"]\tn\t1': Number.POSITIVE_INFINITY } });
+    const third = { ...base, prevOffset: '10', nextOffset: '11' };
+    await expect(applyBatch(redis, { ...third, buckets: [{ ...bucket, ...poisoned }] })).rejects.toThrow(
+      /non-finite/,
+    );
+    expect((await redis.hgetall(keys.meta(4))).offset).toBe('10');
   });
 
   it('stores and deletes open sessions with the batch', async () => {

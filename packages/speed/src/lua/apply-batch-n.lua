@@ -26,18 +26,22 @@
     then S pairs   (user, state)         open sessions to store
     then D values  (user)                sessions closed by this batch
     then, per bucket hash (in KEYS order):
-         indexPosition (1..V), bucketMs, expireAtMs, nIncr, nFloat, nMin, nMax,
-         then nIncr (field, integer delta)  HINCRBY (HINCRBYFLOAT when the stored value is not integral)
-              nFloat (field, delta)         HINCRBYFLOAT
-              nMin (field, value)           keep the smaller
-              nMax (field, value)           keep the larger
+         indexPosition (1..V), bucketMs, expireAtMs, nAdd, nMin,
+         fieldsJson   JSON array of the fields: nAdd `add` cells, then nMin `min`, then the `max` ones
+         valuesJson   JSON array of their numbers, in the same order
+    A bucket's cells are read with one HMGET and written with one HSET (chunked below Lua's
+    unpack limit) rather than a call per cell: the per-call overhead of redis.call, not the hash
+    work, is most of the cost of a cell. `add` cells are summed as doubles, as core's merge does;
+    `min`/`max` cells keep the smaller/larger; a cell whose stored value does not change is not
+    written. Numbers come back as text Lua's tonumber (and JavaScript's Number) read exactly.
 
   Output:
     { 'OK', nextOffset, epoch }          applied
     { 'FENCED', storedEpoch, storedOwner } the partition was claimed since: nothing written
     { 'OFFSET', storedOffset }           stored offset is not prevOffset (replay or gap): nothing written
+    { 'INVALID', bucketKey }               a bucket's arguments are malformed: nothing written
 
-  Every check happens before the first write.
+  Every check happens before the first write (Redis does not roll back a script that fails midway).
 ]]
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'owner', 'offset')
 if meta[1] ~= ARGV[1] or meta[2] ~= ARGV[2] then
@@ -46,6 +50,40 @@ end
 local stored = meta[3] or ''
 if stored ~= ARGV[3] then
   return { 'OFFSET', stored }
+end
+
+local indexCount = tonumber(ARGV[12])
+local upserts = tonumber(ARGV[13])
+local deletions = tonumber(ARGV[14])
+local a = 15 + 2 * indexCount + 2 * upserts + deletions
+
+-- decode and check every bucket's cells before anything is written
+local buckets = {}
+for k = 3 + indexCount, #KEYS do
+  local ok, fields = pcall(cjson.decode, ARGV[a + 5])
+  local okValues, values = pcall(cjson.decode, ARGV[a + 6])
+  local nAdd = tonumber(ARGV[a + 3])
+  local nMin = tonumber(ARGV[a + 4])
+  if not (ok and okValues and nAdd and nMin) or type(fields) ~= 'table' or type(values) ~= 'table'
+    or #fields ~= #values or nAdd + nMin > #fields then
+    return { 'INVALID', KEYS[k] }
+  end
+  for i = 1, #values do
+    if type(values[i]) ~= 'number' or type(fields[i]) ~= 'string' then
+      return { 'INVALID', KEYS[k] }
+    end
+  end
+  buckets[#buckets + 1] = {
+    key = KEYS[k],
+    indexPosition = tonumber(ARGV[a]),
+    bucketMs = ARGV[a + 1],
+    expireAt = ARGV[a + 2],
+    nAdd = nAdd,
+    nMin = nMin,
+    fields = fields,
+    values = values,
+  }
+  a = a + 7
 end
 
 -- meta: offset, event time, counters
@@ -65,10 +103,7 @@ for i = 1, 4 do
   end
 end
 
-local indexCount = tonumber(ARGV[12])
-local upserts = tonumber(ARGV[13])
-local deletions = tonumber(ARGV[14])
-local a = 15
+a = 15
 
 -- bucket indexes: forget buckets whose hashes have expired
 local indexTtl = {}
@@ -90,45 +125,46 @@ for _ = 1, deletions do
 end
 
 -- bucket deltas
-for k = 3 + indexCount, #KEYS do
-  local key = KEYS[k]
-  local indexPosition = tonumber(ARGV[a])
-  local bucketMs = ARGV[a + 1]
-  local expireAt = ARGV[a + 2]
-  local nIncr = tonumber(ARGV[a + 3])
-  local nFloat = tonumber(ARGV[a + 4])
-  local nMin = tonumber(ARGV[a + 5])
-  local nMax = tonumber(ARGV[a + 6])
-  a = a + 7
-  for _ = 1, nIncr do
-    local reply = redis.pcall('HINCRBY', key, ARGV[a], ARGV[a + 1])
-    if type(reply) == 'table' and reply.err then
-      redis.call('HINCRBYFLOAT', key, ARGV[a], ARGV[a + 1])
+local CHUNK = 3000 -- fields per HMGET / HSET: unpack stays far below LUAI_MAXCSTACK (8000)
+for _, bucket in ipairs(buckets) do
+  local key = bucket.key
+  local fields = bucket.fields
+  local values = bucket.values
+  local n = #fields
+  local addEnd = bucket.nAdd
+  local minEnd = bucket.nAdd + bucket.nMin
+  local out = {}
+  local o = 0
+  for s = 1, n, CHUNK do
+    local e = math.min(n, s + CHUNK - 1)
+    local current = redis.call('HMGET', key, unpack(fields, s, e))
+    for i = s, e do
+      local v = values[i]
+      local stored = current[i - s + 1]
+      if stored then
+        local c = tonumber(stored)
+        if i <= addEnd then
+          if v == 0 then v = nil else v = c + v end
+        elseif i <= minEnd then
+          if c <= v then v = nil end
+        elseif c >= v then
+          v = nil
+        end
+      end
+      if v then
+        out[o + 1] = fields[i]
+        out[o + 2] = v
+        o = o + 2
+      end
     end
-    a = a + 2
   end
-  for _ = 1, nFloat do
-    redis.call('HINCRBYFLOAT', key, ARGV[a], ARGV[a + 1])
-    a = a + 2
+  for s = 1, o, 2 * CHUNK do
+    redis.call('HSET', key, unpack(out, s, math.min(o, s + 2 * CHUNK - 1)))
   end
-  for _ = 1, nMin do
-    local current = redis.call('HGET', key, ARGV[a])
-    if not current or tonumber(ARGV[a + 1]) < tonumber(current) then
-      redis.call('HSET', key, ARGV[a], ARGV[a + 1])
-    end
-    a = a + 2
-  end
-  for _ = 1, nMax do
-    local current = redis.call('HGET', key, ARGV[a])
-    if not current or tonumber(ARGV[a + 1]) > tonumber(current) then
-      redis.call('HSET', key, ARGV[a], ARGV[a + 1])
-    end
-    a = a + 2
-  end
-  redis.call('PEXPIREAT', key, expireAt)
-  local indexKey = KEYS[2 + indexPosition]
-  redis.call('ZADD', indexKey, bucketMs, bucketMs)
-  redis.call('PEXPIRE', indexKey, indexTtl[indexPosition])
+  redis.call('PEXPIREAT', key, bucket.expireAt)
+  local indexKey = KEYS[2 + bucket.indexPosition]
+  redis.call('ZADD', indexKey, bucket.bucketMs, bucket.bucketMs)
+  redis.call('PEXPIRE', indexKey, indexTtl[bucket.indexPosition])
 end
 
 return { 'OK', ARGV[4], ARGV[1] }
