@@ -4,7 +4,7 @@
 // explicitly; JSON.parse accepts escaped lone surrogates that DuckDB refuses, so events.ts rejects
 // those. Keep this file and events.ts in step; the parity property test holds them together.
 import { eventStringLimits, type EventRule, rejectionCode } from './events.ts';
-import { eventFields } from './fields.ts';
+import { eventFields, eventFieldTypes } from './fields.ts';
 import { type CompiledSql, type SqlParams, sqlParam } from './sql.ts';
 import { DAY_MS, EVENT_EPOCH_STRING_PATTERN, EVENT_ISO_PATTERN, HOUR_MS, MINUTE_MS } from './time.ts';
 
@@ -46,7 +46,8 @@ function stringRule(i: number, min: number, max: number, required: boolean): str
  * line is rejected) plus `error_code`, `error_field`, `error_rule` (NULL when valid) and `line`.
  * Verdicts equal `parseEvent(line, { now: () => nowMs, futureToleranceMs, maxBytes })`, except that
  * invalid UTF-8 cannot exist in a VARCHAR (DuckDB refuses it when reading). `message` can be
- * rebuilt with `describeRejection(error_field, error_rule)`.
+ * rebuilt with `describeRejection(error_field, error_rule)`. `canonical` tells which lines the fast
+ * path judged (diagnostics and tests; the verdicts do not depend on it).
  */
 export function compileEventStagingSql(options: EventStagingSqlOptions): CompiledSql {
   const params: SqlParams = {};
@@ -59,12 +60,66 @@ export function compileEventStagingSql(options: EventStagingSqlOptions): Compile
     (typeof eventFields)[number],
     number
   >;
-  const typeCols = eventFields.map((_, i) => `json_type(v[${i + 1}]) AS t${i}, v[${i + 1}] ->> '$' AS s${i}`);
+  // Fast path: a line that is exactly the canonical serialization of its own fields (keys in
+  // eventFields order, no whitespace, no other keys, strings without escapes, numbers as DuckDB
+  // writes them back) is a strict JSON object whose values have the types the reconstruction
+  // assumed, so the lenient-JSON scan, json_type and the per-field re-parsing are skipped. One
+  // json_transform gives every value: string fields as their content (re-quoted, an escape or a
+  // non-string value cannot reproduce the line), number fields as their text (checked finite
+  // numbers: `true`, `NaN`, `Infinity` fail), timestamp as its JSON text (string or number).
+  const fieldKinds = Object.fromEntries(
+    eventFields.map((f) => [
+      f,
+      f === 'timestamp' ? 'json' : eventFieldTypes[f] === 'string' ? 'string' : 'number',
+    ]),
+  ) as Record<(typeof eventFields)[number], 'json' | 'string' | 'number'>;
+  const tokenStruct = `{${eventFields.map((f) => `"${f}":"${fieldKinds[f] === 'json' ? 'JSON' : 'VARCHAR'}"`).join(',')}}`;
+  const tokenType = `STRUCT(${eventFields.map((f) => `"${f}" VARCHAR`).join(', ')})`;
+  const reconstructed = `concat(${eventFields
+    .map((f, i) => {
+      const key = `${i === 0 ? '{' : ','}"${f}":`;
+      const present = fieldKinds[f] === 'string' ? `'${key}"', tk.${f}, '"'` : `'${key}', tk.${f}`;
+      return `CASE WHEN tk.${f} IS NOT NULL THEN concat(${present}) WHEN contains(line, '"${f}":null') THEN '${key}null' END`;
+    })
+    .join(', ')}, '}')`;
+  const finiteNumber = (text: string) => `isfinite(TRY_CAST(${text} AS DOUBLE))`;
+  const fastShape = eventFields
+    .filter((f) => fieldKinds[f] !== 'string')
+    .map((f) =>
+      fieldKinds[f] === 'json'
+        ? `(tk.${f} IS NULL OR (starts_with(tk.${f}, '"') AND NOT contains(tk.${f}, '\\')) OR (NOT starts_with(tk.${f}, '"') AND ${finiteNumber(`tk.${f}`)}))`
+        : `(tk.${f} IS NULL OR ${finiteNumber(`tk.${f}`)})`,
+    )
+    .join(' AND ');
+  const typeCols = eventFields.map((f, i) => {
+    const fastType =
+      fieldKinds[f] === 'string'
+        ? `'VARCHAR'`
+        : fieldKinds[f] === 'number'
+          ? `'DOUBLE'`
+          : `CASE WHEN starts_with(tk.${f}, '"') THEN 'VARCHAR' ELSE 'DOUBLE' END`;
+    const fastText =
+      fieldKinds[f] === 'json'
+        ? `CASE WHEN starts_with(tk.${f}, '"') THEN substr(tk.${f}, 2, length(tk.${f}) - 2) ELSE tk.${f} END`
+        : `tk.${f}`;
+    return (
+      `CASE WHEN NOT fast THEN json_type(v[${i + 1}]) WHEN tk.${f} IS NULL THEN NULL ELSE ${fastType} END AS t${i}, ` +
+      `CASE WHEN NOT fast THEN v[${i + 1}] ->> '$' ELSE ${fastText} END AS s${i}`
+    );
+  });
   const numCols = eventFields.map(
     (_, i) => `CASE WHEN t${i} IN ${numberTypes} THEN TRY_CAST(s${i} AS DOUBLE) END AS n${i}`,
   );
   const ts = idx.timestamp;
-  const isoParts = `regexp_extract(s${ts}, ${iso}, ['y', 'mo', 'd', 'h', 'mi', 'sec', 'frac', 'z', 'sign', 'oh', 'om'])`;
+  // The ISO pattern has fixed-width parts, so once it matched, substrings are its groups (cheaper
+  // than a regex with 11 capture groups): date and time at 1-19, a fraction from 21 when char 20 is
+  // '.', then `Z` or `±HH:MM` at the end.
+  const isoParts =
+    `{'y': substr(s${ts}, 1, 4), 'mo': substr(s${ts}, 6, 2), 'd': substr(s${ts}, 9, 2), 'h': substr(s${ts}, 12, 2), ` +
+    `'mi': substr(s${ts}, 15, 2), 'sec': substr(s${ts}, 18, 2), ` +
+    `'frac': CASE WHEN substr(s${ts}, 20, 1) = '.' THEN substr(s${ts}, 21, strlen(s${ts}) - CASE WHEN right(s${ts}, 1) = 'Z' THEN 1 ELSE 6 END - 20) ELSE '' END, ` +
+    `'z': CASE WHEN right(s${ts}, 1) = 'Z' THEN 'Z' ELSE '' END, 'sign': substr(s${ts}, strlen(s${ts}) - 5, 1), ` +
+    `'oh': substr(s${ts}, strlen(s${ts}) - 4, 2), 'om': right(s${ts}, 2)}`;
 
   const isInteger = (i: number) => `(isfinite(n${i}) AND n${i} = trunc(n${i}))`;
   const numberRule = (i: number, opts: { required: boolean; integer: boolean; min: number; max?: number }) =>
@@ -107,26 +162,33 @@ export function compileEventStagingSql(options: EventStagingSqlOptions): Compile
   const i = idx;
   const sql = `WITH raw AS (
   SELECT line, strlen(line) > ${maxBytes} AS too_large FROM ${options.linesRelation}
-), parsed AS (
+), tokens AS (
   SELECT line, too_large,
-    CASE WHEN too_large OR NOT json_valid(line) THEN FALSE
+    CASE WHEN NOT too_large AND starts_with(line, '{') AND json_valid(line) THEN CAST(json_transform(line, '${tokenStruct}') AS ${tokenType}) END AS tk
+  FROM raw
+), proved AS (
+  SELECT line, too_large, tk, coalesce(tk IS NOT NULL AND ${fastShape} AND ${reconstructed} = line, FALSE) AS fast
+  FROM tokens
+), parsed AS (
+  SELECT line, too_large, tk, fast,
+    CASE WHEN fast THEN TRUE WHEN too_large OR NOT json_valid(line) THEN FALSE
       WHEN NOT regexp_matches(line, ${lenientJson}) THEN TRUE
       ELSE NOT regexp_matches(regexp_replace(line, ${jsonStringLiteral}, '""', 'g'), ${lenientJson}) END AS json_ok
-  FROM raw
+  FROM proved
 ), objects AS (
-  SELECT line, too_large, json_ok,
-    CASE WHEN json_ok THEN json_type(line) = 'OBJECT' ELSE FALSE END AS is_object
+  SELECT line, too_large, tk, fast, json_ok,
+    CASE WHEN fast THEN TRUE WHEN json_ok THEN json_type(line) = 'OBJECT' ELSE FALSE END AS is_object
   FROM parsed
 ), fields AS (
-  SELECT line, too_large, json_ok, is_object,
-    CASE WHEN is_object THEN json_extract(line, [${paths}]) END AS v
+  SELECT line, too_large, tk, fast, json_ok, is_object,
+    CASE WHEN is_object AND NOT fast THEN json_extract(line, [${paths}]) END AS v
   FROM objects
 ), typed AS (
-  SELECT line, too_large, json_ok, is_object, ${typeCols.join(', ')} FROM fields
+  SELECT line, too_large, fast, json_ok, is_object, ${typeCols.join(',\n    ')} FROM fields
 ), numbers AS (
   SELECT *, ${numCols.join(', ')},
-    CASE WHEN t${ts} = 'VARCHAR' AND regexp_matches(s${ts}, ${epochString}) THEN CAST(s${ts} AS BIGINT) END AS ts_epoch,
-    CASE WHEN t${ts} = 'VARCHAR' AND regexp_matches(s${ts}, ${iso}) THEN ${isoParts} END AS iso
+    CASE WHEN t${ts} = 'VARCHAR' AND strlen(s${ts}) <= 15 AND regexp_matches(s${ts}, ${epochString}) THEN CAST(s${ts} AS BIGINT) END AS ts_epoch,
+    CASE WHEN t${ts} = 'VARCHAR' AND strlen(s${ts}) >= 20 AND regexp_matches(s${ts}, ${iso}) THEN ${isoParts} END AS iso
   FROM typed
 ), calendar AS (
   SELECT *,
@@ -183,7 +245,8 @@ SELECT
     WHEN error_rule = 'json' THEN ${codeOf('json')} ELSE ${codeOf('required')} END AS error_code,
   error_field,
   error_rule,
-  line
+  line,
+  fast AS canonical
 FROM verdict`;
   return { sql, params };
 }

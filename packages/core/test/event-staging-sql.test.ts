@@ -195,6 +195,72 @@ const objectArb: fc.Arbitrary<Array<[string, string]>> = fc
       }),
   );
 
+/**
+ * What producers send: JSON.stringify of an object with the fields in schema order, some optional
+ * ones left out or null, plain values — the staging SQL's fast path. Values still break rules
+ * (lengths, ranges, future, calendar, types), so the fast path's rejections are checked too.
+ */
+const plainString = fc.string({
+  unit: fc.constantFrom('a', 'b', '/', '-', '_', '1', 'é', '😀', ' '),
+  maxLength: 6,
+});
+const mostly = <T>(valid: fc.Arbitrary<T>, ...others: Array<fc.Arbitrary<unknown>>): fc.Arbitrary<unknown> =>
+  fc.oneof({ weight: 12, arbitrary: valid }, ...others.map((arbitrary) => ({ weight: 1, arbitrary })));
+const canonicalLineArb: fc.Arbitrary<string> = fc
+  .record({
+    event_id: mostly(
+      plainString.filter((x) => x.length > 0),
+      fc.constantFrom('', 'x'.repeat(129), '😀'.repeat(128)),
+      fc.integer(),
+    ),
+    timestamp: mostly(
+      fc.oneof(
+        fc.integer({ min: 0, max: NOW + TOLERANCE }),
+        fc.integer({ min: 0, max: NOW + TOLERANCE }).map((n) => new Date(n).toISOString()),
+      ),
+      fc.constantFrom(...isoTokens),
+      fc.constantFrom(-1, 1.5, NOW + TOLERANCE + 1),
+    ),
+    endpoint: mostly(
+      plainString.filter((x) => x.length > 0),
+      fc.constantFrom('', 'z'.repeat(513)),
+      fc.boolean(),
+    ),
+    method: fc.option(
+      mostly(fc.constantFrom('GET', 'POST'), fc.constantFrom('', 'x'.repeat(33)), fc.integer()),
+      {
+        nil: undefined,
+      },
+    ),
+    status_code: mostly(
+      fc.integer({ min: 100, max: 599 }),
+      fc.integer({ min: 0, max: 1000 }),
+      fc.constantFrom(200.5, '200'),
+    ),
+    response_time_ms: mostly(
+      fc.oneof(
+        fc.double({ min: 0, max: 1e6, noNaN: true, noDefaultInfinity: true }),
+        fc.integer({ min: 0, max: 1e6 }),
+      ),
+      fc.double({ min: -10, max: 0, noNaN: true }),
+      fc.constant('1'),
+    ),
+    bytes_sent: fc.option(
+      mostly(fc.integer({ min: 0, max: 1e9 }), fc.constantFrom(-1, 0.5, 9007199254740992)),
+      {
+        nil: undefined,
+      },
+    ),
+    user_id: fc.option(mostly(plainString, fc.constant('y'.repeat(257)), fc.integer()), { nil: undefined }),
+    session_id: fc.option(mostly(plainString, fc.constant(null)), { nil: undefined }),
+    page_id: fc.option(mostly(plainString, fc.constant(null), fc.constant([1])), { nil: undefined }),
+  })
+  .chain((event) =>
+    fc
+      .option(fc.constantFrom('user_id', 'method', 'bytes_sent'), { freq: 3 })
+      .map((nulled) => JSON.stringify(nulled === null ? event : { ...event, [nulled]: null })),
+  );
+
 type Mutation = (line: string) => string;
 const mutations: Mutation[] = [
   (l) => l.replace(/}$/, ',}'),
@@ -232,6 +298,7 @@ const lineArb: fc.Arbitrary<string> = fc
           return mutation === null ? line : (mutations[mutation] as Mutation)(line);
         }),
     },
+    { weight: 10, arbitrary: canonicalLineArb },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
     {
       weight: 1,
@@ -294,6 +361,9 @@ function sqlVerdict(row: Record<string, unknown>): Verdict {
   };
 }
 
+/** How many lines the staging SQL's fast path (canonical serialization) judged, by verdict. */
+const fastPathSeen = { valid: 0, invalid: 0, slow: 0 };
+
 async function sqlVerdicts(lines: string[], maxBytes: number): Promise<Verdict[]> {
   await duck.loadLines('lines', lines);
   const { sql, params } = compileEventStagingSql({
@@ -306,6 +376,11 @@ async function sqlVerdicts(lines: string[], maxBytes: number): Promise<Verdict[]
   expect(rows).toHaveLength(lines.length);
   // Row order is not guaranteed; equal lines get equal verdicts, so match by the line's md5
   // (node-api drops a leading BOM when it hands a VARCHAR back, so not by the text itself).
+  for (const row of rows) {
+    if (row.canonical !== true) fastPathSeen.slow++;
+    else if (row.error_code === null) fastPathSeen.valid++;
+    else fastPathSeen.invalid++;
+  }
   const byLine = new Map(rows.map((row) => [row.line_md5 as string, sqlVerdict(row)]));
   return lines.map((line) => byLine.get(createHash('md5').update(line, 'utf8').digest('hex')) as Verdict);
 }
@@ -337,6 +412,77 @@ describe('compileEventStagingSql', () => {
     // The generator must reach valid events and most rules, or the parity above proves little.
     expect(seen.get('ok') ?? 0).toBeGreaterThan(100);
     expect(seen.size).toBeGreaterThan(25);
+    // Both the canonical fast path and the general path must be exercised, the fast one with
+    // rejections too (its verdicts come from the same rules, fed differently).
+    expect(fastPathSeen.valid).toBeGreaterThan(100);
+    expect(fastPathSeen.invalid).toBeGreaterThan(40);
+    expect(fastPathSeen.slow).toBeGreaterThan(100);
+  });
+
+  it('judges lines shaped like the canonical serialization exactly as parseEvent does', async () => {
+    const head = '{"event_id":"e1","timestamp":1710064800000,"endpoint":"/x"';
+    const tail = ',"status_code":200,"response_time_ms":12.5}';
+    const canonical = `${head},"method":"GET"${tail.slice(0, -1)},"bytes_sent":10,"user_id":"u","session_id":"s","page_id":"p"}`;
+    const values = [
+      'NaN',
+      'Infinity',
+      '-Infinity',
+      '1e400',
+      '-1e400',
+      'true',
+      'false',
+      '[1]',
+      '[1,]',
+      '{"a":NaN}',
+      '{}',
+      '"5"',
+      '"\\u0041"',
+      '"a\\"b"',
+      '"\\\\"',
+      '""',
+      '2e2',
+      '200.0',
+      '1.0',
+      '-0',
+      '0',
+      '-1',
+      '9007199254740993',
+      '123456789012345678901234567890',
+      '1e-7',
+      '"2024-03-10T10:00:00Z"',
+      '"2024-03-10T10:00:00.123456789+05:30"',
+      '"1710064800000"',
+      '"2024-03-10T10:00:00\\u005a"',
+      'null',
+    ];
+    const lines = [canonical, `${head}${tail}`, `${canonical} `, `${canonical.slice(0, -1)},}`];
+    for (const field of [
+      'event_id',
+      'timestamp',
+      'endpoint',
+      'method',
+      'status_code',
+      'response_time_ms',
+      'bytes_sent',
+      'user_id',
+    ]) {
+      for (const value of values) {
+        lines.push(canonical.replace(new RegExp(`"${field}":("[^"]*"|[^,}]*)`), `"${field}":${value}`));
+      }
+      lines.push(canonical.replace(new RegExp(`,?"${field}":("[^"]*"|[^,}]*)`), ''));
+    }
+    const before = { ...fastPathSeen };
+    const fromSql = await sqlVerdicts(lines, 65536);
+    lines.forEach((line, i) => {
+      // Compared as JSON like the property above (-0 and 0 are the same instant and latency).
+      expect({ line, verdict: JSON.stringify(fromSql[i]) }).toEqual({
+        line,
+        verdict: JSON.stringify(tsVerdict(line, 65536)),
+      });
+    });
+    expect(fastPathSeen.valid - before.valid).toBeGreaterThan(20);
+    expect(fastPathSeen.invalid - before.invalid).toBeGreaterThan(20);
+    expect(fastPathSeen.slow - before.slow).toBeGreaterThan(20);
   });
 
   it('normalizes a valid line and names the rule of an invalid one', async () => {
