@@ -3,7 +3,7 @@
 // The Lua wrappers and the fold internals stay private: their contract is the Redis layout.
 export { createKafkaClient, createRedisClient } from './clients.ts';
 export { deadLetterHeaders, sourceKey } from './dead-letters.ts';
-export { cellField, parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
+export { BUCKET_MARKER_FIELD, cellField, parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
 export { createSpeedMetrics, type EventOutcome, type SpeedMetrics } from './metrics.ts';
 export {
   defaultSpeedWorkerOptions,

@@ -5,6 +5,15 @@
 /** Separates the parts of a bucket-hash field; JSON never emits a raw tab, so dims stay unambiguous. */
 export const FIELD_SEPARATOR = '\t';
 
+/**
+ * A field every bucket hash is created with, which is no cell of any view (its dims and measure are
+ * empty). Longer than Redis's `hash-max-listpack-value` (64), it makes the hash a real hash table
+ * from its first write: a listpack's lookups scan every field, and buckets gain hundreds per batch.
+ * Readers skip it. Keep in step with apply-batch-n.lua.
+ */
+export const BUCKET_MARKER_FIELD =
+  '\t\t(tandem speed: this field keeps the bucket a hash table, not a listpack)';
+
 /** Key names under one prefix (`REDIS_PREFIX`, `tandem` by default). */
 export interface SpeedKeys {
   readonly prefix: string;

@@ -159,7 +159,8 @@ export async function applyBatch(redis: RedisClient, input: ApplyBatchInput): Pr
       bucket.adds,
       bucket.mins,
       JSON.stringify(bucket.fields),
-      JSON.stringify(bucket.values),
+      // join prints each number as its shortest round-trip text (and -0 as "0")
+      bucket.values.length === 0 ? '[]' : `["${bucket.values.join('","')}"]`,
     );
   }
   const call = ([keys.length] as ScriptArg[]).concat(keys, args);

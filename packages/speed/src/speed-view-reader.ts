@@ -13,7 +13,7 @@ import {
   type View,
 } from '@tandem/core';
 import type { Admin } from 'kafkajs';
-import { parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
+import { BUCKET_MARKER_FIELD, parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { RedisClient } from './scripts.ts';
 
 /** The speed layer's freshness and counters (docs/contracts.md), plus what else Redis knows. */
@@ -107,6 +107,7 @@ export class SpeedViewReader implements SpeedViewReaderContract {
     const ops = new Map(Object.entries(view.measures).map(([name, measure]) => [name, measure.op]));
     for (const [bucketMs, fields] of await Promise.all(reads)) {
       for (const field in fields) {
+        if (field === BUCKET_MARKER_FIELD) continue;
         const parts = parseCellField(field);
         if (parts === null) continue;
         const op = ops.get(parts.measure);

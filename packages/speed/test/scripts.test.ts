@@ -1,7 +1,7 @@
 // The Lua scripts on a real Redis: the fence and the offset check come before any write, every
 // merge op lands as its measure needs, and a flushed script cache (a Redis restart) is survived.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { speedKeys } from '../src/key-schema.ts';
+import { BUCKET_MARKER_FIELD, speedKeys } from '../src/key-schema.ts';
 import { type ApplyBatchInput, applyBatch, claimPartition } from '../src/scripts.ts';
 import { startPrivateRedis } from './helpers/private-redis.ts';
 import { connectRedis, deletePrefix, uniqueName } from './helpers/stack.ts';
@@ -82,6 +82,7 @@ describe('claim-partition and apply-batch', () => {
       status: 'OK',
     });
     expect(await redis.hgetall(bucketKey)).toEqual({
+      [BUCKET_MARKER_FIELD]: '1',
       '["/a"]\tn\tn': '5',
       '["/a"]\ts\ts': '1.75',
       '["/a"]\tlo\tv': '3',
@@ -152,7 +153,8 @@ describe('claim-partition and apply-batch', () => {
       status: 'OK',
     });
     const stored = await redis.hgetall(key);
-    expect(Object.keys(stored)).toHaveLength(7000 + odd.length + 4);
+    expect(Object.keys(stored)).toHaveLength(1 + 7000 + odd.length + 4);
+    expect(await redis.object('ENCODING', key)).toBe('hashtable');
     for (let i = 0; i < 7000; i++) expect(Number(stored[`["/a"]\tn\t${i}`])).toBe(2 * (i % 3));
     for (const cell of odd) expect(stored[`["/a"]\tt\t${cell}`]).toBe('4');
     expect([stored.lo, stored.lo2, stored.hi].map(Number)).toEqual([5, 4, 5]);

@@ -28,12 +28,14 @@
     then, per bucket hash (in KEYS order):
          indexPosition (1..V), bucketMs, expireAtMs, nAdd, nMin,
          fieldsJson   JSON array of the fields: nAdd `add` cells, then nMin `min`, then the `max` ones
-         valuesJson   JSON array of their numbers, in the same order
+         valuesJson   JSON array of their numbers as decimal strings, in the same order
     A bucket's cells are read with one HMGET and written with one HSET (chunked below Lua's
     unpack limit) rather than a call per cell: the per-call overhead of redis.call, not the hash
     work, is most of the cost of a cell. `add` cells are summed as doubles, as core's merge does;
     `min`/`max` cells keep the smaller/larger; a cell whose stored value does not change is not
-    written. Numbers come back as text Lua's tonumber (and JavaScript's Number) read exactly.
+    written. A new bucket hash also gets key-schema.ts's BUCKET_MARKER_FIELD. A new cell stores the worker's text as is (most cells of a batch are new, and Redis
+    formatting a Lua number costs more than the rest of the cell); a merged one stores the text
+    Redis gives a Lua number. Lua's tonumber and JavaScript's Number read both back exactly.
 
   Output:
     { 'OK', nextOffset, epoch }          applied
@@ -69,7 +71,7 @@ for k = 3 + indexCount, #KEYS do
     return { 'INVALID', KEYS[k] }
   end
   for i = 1, #values do
-    if type(values[i]) ~= 'number' or type(fields[i]) ~= 'string' then
+    if type(fields[i]) ~= 'string' or not tonumber(values[i]) then
       return { 'INVALID', KEYS[k] }
     end
   end
@@ -126,6 +128,8 @@ end
 
 -- bucket deltas
 local CHUNK = 3000 -- fields per HMGET / HSET: unpack stays far below LUAI_MAXCSTACK (8000)
+-- key-schema.ts BUCKET_MARKER_FIELD: not a cell (no `dims\tmeasure\tcell` of any view), readers skip it
+local MARKER_FIELD = '\t\t(tandem speed: this field keeps the bucket a hash table, not a listpack)'
 for _, bucket in ipairs(buckets) do
   local key = bucket.key
   local fields = bucket.fields
@@ -135,26 +139,41 @@ for _, bucket in ipairs(buckets) do
   local minEnd = bucket.nAdd + bucket.nMin
   local out = {}
   local o = 0
-  for s = 1, n, CHUNK do
-    local e = math.min(n, s + CHUNK - 1)
-    local current = redis.call('HMGET', key, unpack(fields, s, e))
-    for i = s, e do
-      local v = values[i]
-      local stored = current[i - s + 1]
-      if stored then
-        local c = tonumber(stored)
-        if i <= addEnd then
-          if v == 0 then v = nil else v = c + v end
-        elseif i <= minEnd then
-          if c <= v then v = nil end
-        elseif c >= v then
-          v = nil
+  if redis.call('EXISTS', key) == 0 then
+    -- a new bucket: nothing to read, and the marker (longer than hash-max-listpack-value) in the
+    -- first HSET makes Redis create a real hash table, not a listpack, whose lookups are linear
+    -- scans over the hundreds of fields a bucket gains per batch
+    out[1] = MARKER_FIELD
+    out[2] = '1'
+    o = 2
+    for i = 1, n do
+      out[o + 1] = fields[i]
+      out[o + 2] = values[i]
+      o = o + 2
+    end
+  else
+    for s = 1, n, CHUNK do
+      local e = math.min(n, s + CHUNK - 1)
+      local current = redis.call('HMGET', key, unpack(fields, s, e))
+      for i = s, e do
+        local v = values[i]
+        local stored = current[i - s + 1]
+        if stored then
+          local c = tonumber(stored)
+          local x = tonumber(v)
+          if i <= addEnd then
+            if x == 0 then v = nil else v = c + x end
+          elseif i <= minEnd then
+            if c <= x then v = nil end
+          elseif c >= x then
+            v = nil
+          end
         end
-      end
-      if v then
-        out[o + 1] = fields[i]
-        out[o + 2] = v
-        o = o + 2
+        if v then
+          out[o + 1] = fields[i]
+          out[o + 2] = v
+          o = o + 2
+        end
       end
     end
   end
