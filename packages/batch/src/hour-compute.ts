@@ -140,7 +140,7 @@ export async function computeHours(
       .filter((field) => used.has(field))
       .map((field) => `${quoteIdent(field)} ${eventSqlTypes[field]}`);
     await connection.run(
-      `CREATE TEMP TABLE tandem_staged (partition_hour BIGINT, ${types.join(', ')}, ` +
+      `CREATE TEMP TABLE tandem_staged (partition_hour BIGINT, ${types.join(', ')}, id_hash UBIGINT, ` +
         'error_code VARCHAR, error_field VARCHAR, error_rule VARCHAR, bad_line VARCHAR)',
     );
     // One staging statement per partition: every row keeps its partition hour (the staging SQL
@@ -156,7 +156,7 @@ export async function computeHours(
         maxBytes: request.maxBytes,
       });
       await connection.run(
-        `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, error_code, error_field, error_rule, ` +
+        `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, hash(event_id), error_code, error_field, error_rule, ` +
           `CASE WHEN error_code IS NOT NULL THEN ${sample} END FROM (${staging.sql})`,
         staging.params,
       );
@@ -170,20 +170,31 @@ export async function computeHours(
     // a copy filed under its own hour always beats a stray copy in another partition. Only
     // fixed-size aggregate states (row id, hash, count): DuckDB tracks and spills those, unlike
     // string or struct minimums, whose memory grows outside its limit.
+    // Grouping every event_id string is the costly part, and duplicates are rare: a group by the
+    // 64-bit hash of event_id finds the ids that can have copies (every copy of an id has its hash;
+    // a hash collision only adds candidates), and only those rows go through the exact pick. An
+    // event whose hash is unique is its own pick with one copy.
     const content = `hash(${['partition_hour', ...keep].join(', ')})`;
     const misplaced = `("timestamp" < partition_hour OR "timestamp" >= partition_hour + ${HOUR_MS})`;
     const order = `CASE WHEN ${misplaced} THEN ${content} | (CAST(1 AS UBIGINT) << 63) ELSE ${content} & ~(CAST(1 AS UBIGINT) << 63) END`;
-    // The pick: per event_id the winning row id, whether it is misplaced (top bit of the order),
-    // its partition and how many copies there were.
+    await connection.run(
+      'CREATE TEMP TABLE tandem_dup_ids AS SELECT id_hash FROM tandem_staged WHERE error_code IS NULL ' +
+        'GROUP BY id_hash HAVING count(*) > 1',
+    );
+    // The pick among the candidates: per event_id the winning row id, whether it is misplaced (top
+    // bit of the order), its partition and how many copies there were.
     await connection.run(
       'CREATE TEMP TABLE tandem_pick AS SELECT arg_min(rowid, pick_order) AS pick, min(pick_order) >> 63 = 1 AS misplaced, ' +
         'arg_min(partition_hour, pick_order) AS partition_hour, count(*) AS copies ' +
-        `FROM (SELECT rowid, event_id, partition_hour, ${order} AS pick_order FROM tandem_staged WHERE error_code IS NULL) ` +
-        'GROUP BY event_id',
+        `FROM (SELECT s.rowid AS rowid, event_id, partition_hour, ${order} AS pick_order FROM tandem_staged s ` +
+        'SEMI JOIN tandem_dup_ids d ON s.id_hash = d.id_hash WHERE error_code IS NULL) GROUP BY event_id',
     );
+    const singles =
+      'FROM tandem_staged s ANTI JOIN tandem_dup_ids d ON s.id_hash = d.id_hash WHERE s.error_code IS NULL';
     const valid = await connection.runAndReadAll(
-      'SELECT partition_hour, sum(copies - 1) AS duplicates, count(*) FILTER (WHERE misplaced) AS misplaced ' +
-        'FROM tandem_pick GROUP BY partition_hour',
+      'SELECT partition_hour, sum(duplicates) AS duplicates, sum(misplaced) AS misplaced FROM (' +
+        'SELECT partition_hour, copies - 1 AS duplicates, CASE WHEN misplaced THEN 1 ELSE 0 END AS misplaced FROM tandem_pick ' +
+        `UNION ALL SELECT partition_hour, 0, 1 ${singles} AND ${misplaced}) GROUP BY partition_hour`,
     );
     for (const row of valid.getRowObjectsJS()) {
       const entry = stats.get(num(row.partition_hour));
@@ -197,9 +208,11 @@ export async function computeHours(
     // An event counts only in its own hour's partition, so a day computed in one query equals the
     // same hours computed one by one (an event filed under the wrong hour is counted as misplaced).
     await connection.run(
-      `CREATE TEMP TABLE tandem_events AS SELECT ${keep.map((column) => `s.${column}`).join(', ')} ` +
+      `CREATE TEMP TABLE tandem_events AS SELECT ${keep.map((column) => `s.${column}`).join(', ')} ${singles} AND NOT ${misplaced} ` +
+        `UNION ALL SELECT ${keep.map((column) => `s.${column}`).join(', ')} ` +
         'FROM tandem_staged s JOIN tandem_pick p ON s.rowid = p.pick WHERE NOT p.misplaced',
     );
+    await connection.run('DROP TABLE tandem_dup_ids');
     await connection.run('DROP TABLE tandem_pick');
     await connection.run('DROP TABLE tandem_staged');
     timings.dedupMs = Math.round(performance.now() - started) - timings.stagingMs;
