@@ -255,14 +255,28 @@ async function linesSql(
   }
   if (parquet.length > 0) {
     // Parquet rows become the same JSON lines, so one validator judges both formats. A typed
-    // timestamp becomes epoch ms (a TIMESTAMP without zone is UTC by the lake's convention).
-    const source = `read_parquet(${sqlStringList(parquet)}, union_by_name = true)`;
+    // timestamp becomes epoch ms (a TIMESTAMP without zone is UTC by the lake's convention). The
+    // event columns come first in schema order (key order never changes a verdict), so rows print
+    // as the canonical serialization the staging SQL's fast path recognizes; the partition path's
+    // dt/hour are not row content and are not read as columns.
+    const source = `read_parquet(${sqlStringList(parquet)}, union_by_name = true, hive_partitioning = false)`;
     const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
-    const timestampType = described
-      .getRowObjectsJS()
-      .find((row) => row.column_name === 'timestamp')?.column_type;
-    const typed = typeof timestampType === 'string' && timestampType.startsWith('TIMESTAMP');
-    const projection = typed ? 'SELECT * REPLACE (epoch_ms("timestamp") AS "timestamp")' : 'SELECT *';
+    const columns = described.getRowObjectsJS().map((row) => ({
+      name: String(row.column_name),
+      type: String(row.column_type),
+    }));
+    const names = new Set(columns.map((column) => column.name));
+    const timestampType = columns.find((column) => column.name === 'timestamp')?.type;
+    const typed = timestampType !== undefined && timestampType.startsWith('TIMESTAMP');
+    const ordered = [
+      ...eventFields.filter((field) => names.has(field)),
+      ...columns
+        .map((column) => column.name)
+        .filter((name) => !(eventFields as readonly string[]).includes(name)),
+    ].map((name) =>
+      name === 'timestamp' && typed ? `epoch_ms("timestamp") AS "timestamp"` : quoteIdent(name),
+    );
+    const projection = `SELECT ${ordered.join(', ')}`;
     selects.push(`SELECT CAST(to_json(p) AS VARCHAR) AS line FROM (${projection} FROM ${source}) p`);
   }
   return `(${selects.join(' UNION ALL ')})`;
