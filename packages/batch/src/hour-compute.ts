@@ -267,7 +267,7 @@ async function linesSql(
     }));
     const names = new Set(columns.map((column) => column.name));
     const timestampType = columns.find((column) => column.name === 'timestamp')?.type;
-    const typed = timestampType !== undefined && timestampType.startsWith('TIMESTAMP');
+    const typed = timestampType?.startsWith('TIMESTAMP') === true;
     const ordered = [
       ...eventFields.filter((field) => names.has(field)),
       ...columns
