@@ -392,9 +392,9 @@ export class SpeedWorker {
         };
       }
       result.lastOffset = message.offset;
-      const source = { topic, partition: state.partition, offset: message.offset };
       if (!parsed.ok) {
         result.dlq++;
+        const source = { topic, partition: state.partition, offset: message.offset };
         result.deadLetters.push(
           deadLetterMessage(source, message, parsed.error, this.#now(), pipelineVersion),
         );
@@ -410,6 +410,7 @@ export class SpeedWorker {
         event.timestamp < state.maxEventTime - outOfOrdernessMs - allowedLatenessMs
       ) {
         result.late++;
+        const source = { topic, partition: state.partition, offset: message.offset };
         result.lateEvents.push(
           lateEventMessage(
             source,
