@@ -3,7 +3,7 @@
 // more lenient than JSON.parse (trailing commas, NaN/Infinity literals), so those are rejected here
 // explicitly; JSON.parse accepts escaped lone surrogates that DuckDB refuses, so events.ts rejects
 // those. Keep this file and events.ts in step; the parity property test holds them together.
-import { eventStringLimits, type EventRule, rejectionCode } from './events.ts';
+import { eventNumberLimits, eventStringLimits, type EventRule, rejectionCode } from './events.ts';
 import { eventFields, eventFieldTypes } from './fields.ts';
 import { type CompiledSql, type SqlParams, sqlParam } from './sql.ts';
 import { DAY_MS, EVENT_EPOCH_STRING_PATTERN, EVENT_ISO_PATTERN, HOUR_MS, MINUTE_MS } from './time.ts';
@@ -147,11 +147,21 @@ export function compileEventStagingSql(options: EventStagingSqlOptions): Compile
       stringRule(idx.endpoint, eventStringLimits.endpoint.min, eventStringLimits.endpoint.max, true),
     ],
     ['method', stringRule(idx.method, eventStringLimits.method.min, eventStringLimits.method.max, false)],
-    ['status_code', numberRule(idx.status_code, { required: true, integer: true, min: 100, max: 599 })],
-    ['response_time_ms', numberRule(idx.response_time_ms, { required: true, integer: false, min: 0 })],
+    [
+      'status_code',
+      numberRule(idx.status_code, { required: true, integer: true, ...eventNumberLimits.status_code }),
+    ],
+    [
+      'response_time_ms',
+      numberRule(idx.response_time_ms, {
+        required: true,
+        integer: false,
+        ...eventNumberLimits.response_time_ms,
+      }),
+    ],
     [
       'bytes_sent',
-      numberRule(idx.bytes_sent, { required: false, integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
+      numberRule(idx.bytes_sent, { required: false, integer: true, ...eventNumberLimits.bytes_sent }),
     ],
     ['user_id', stringRule(idx.user_id, 0, eventStringLimits.user_id.max, false)],
     ['session_id', stringRule(idx.session_id, 0, eventStringLimits.session_id.max, false)],

@@ -70,7 +70,10 @@ export const eventStringLimits = {
 /** Numeric bounds (inclusive). `timestamp`'s upper bound is `now + futureToleranceMs` (rule `future`). */
 export const eventNumberLimits = {
   status_code: { min: 100, max: 599 },
-  response_time_ms: { min: 0 },
+  // A latency over a day is a unit or clock bug (µs or ns sent as ms), not a request; the bound also
+  // keeps every sum of latencies finite (two values near 1e308 would add up to Infinity and no
+  // engine could store the cell).
+  response_time_ms: { min: 0, max: 86_400_000 },
   bytes_sent: { min: 0, max: Number.MAX_SAFE_INTEGER },
   timestamp: { min: 0 },
 } as const;
@@ -265,6 +268,7 @@ export function validateEvent(value: unknown, options?: Partial<EventParseOption
   if (!isNumber(latency)) return reject('response_time_ms', 'type');
   if (!Number.isFinite(latency)) return reject('response_time_ms', 'finite');
   if (latency < 0) return reject('response_time_ms', 'minimum');
+  if (latency > eventNumberLimits.response_time_ms.max) return reject('response_time_ms', 'maximum');
 
   let bytesSent = raw.bytes_sent;
   if (bytesSent === undefined || bytesSent === null) bytesSent = null;

@@ -88,6 +88,9 @@ const numberTokens = [
   '9007199254740993',
   '123456789012345678901234567890',
   '1e-7',
+  '86400000',
+  '86400000.5',
+  '1e308',
 ];
 
 const otherTokens = ['true', 'false', 'null', '[]', '{}', '[1,"x"]', '{"a":1}'];
@@ -412,6 +415,14 @@ describe('compileEventStagingSql', () => {
     // The generator must reach valid events and most rules, or the parity above proves little.
     expect(seen.get('ok') ?? 0).toBeGreaterThan(100);
     expect(seen.size).toBeGreaterThan(25);
+    // The numeric bounds in particular: a rule the generator never reaches is a rule left unchecked.
+    for (const label of [
+      'status_code.minimum',
+      'status_code.maximum',
+      'response_time_ms.maximum',
+      'timestamp.future',
+    ])
+      expect(seen.get(label) ?? 0, label).toBeGreaterThan(0);
     // Both the canonical fast path and the general path must be exercised, the fast one with
     // rejections too (its verdicts come from the same rules, fed differently).
     expect(fastPathSeen.valid).toBeGreaterThan(100);

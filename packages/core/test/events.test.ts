@@ -98,6 +98,11 @@ describe('parseEvent', () => {
     );
     expect(check({ response_time_ms: -0.001 })).toBe('TANDEM_ERR_EVENT_INVALID response_time_ms minimum');
     expect(check({ response_time_ms: -0 })).toBe('ok');
+    expect(check({ response_time_ms: 86_400_000 })).toBe('ok');
+    expect(check({ response_time_ms: 86_400_000.5 })).toBe(
+      'TANDEM_ERR_EVENT_INVALID response_time_ms maximum',
+    );
+    expect(check({ response_time_ms: 1e308 })).toBe('TANDEM_ERR_EVENT_INVALID response_time_ms maximum');
     expect(check({ bytes_sent: 1.5 })).toBe('TANDEM_ERR_EVENT_INVALID bytes_sent integer');
     expect(check({ bytes_sent: -1 })).toBe('TANDEM_ERR_EVENT_INVALID bytes_sent minimum');
     expect(check({ bytes_sent: 2 ** 53 })).toBe('TANDEM_ERR_EVENT_INVALID bytes_sent maximum');
