@@ -247,18 +247,14 @@ describe('tandem verify, replay and dlq', () => {
   });
 
   it('after a fix, dlq replay re-injects exactly the chosen dead letters; ones that still fail stay dead', async () => {
-    // The fix: a larger size limit (and lateness, since the replayed events are old by now).
-    // SPEED_DEDUP_WINDOW=0: on start the speed worker refills its event_id window by re-reading the
-    // last N offsets with the *new* rules, so the originals of these dead letters (valid under the
-    // raised limit) would make their re-injected copies look like duplicates. Reported to the speed
-    // layer: a message re-injected from the DLQ (header tandem-replayed-source = its original
-    // position) should not count as a duplicate of that original position. No other traffic flows
-    // in this phase, so a disabled window changes nothing else here.
+    // The fix: a larger size limit (and lateness, since the replayed events are old by now). On start
+    // the worker warms its event_id window by re-reading the last offsets under the *new* rules, so
+    // it learns the originals of these dead letters too; the replayed copies carry their original's
+    // position (tandem-replayed-source) and must not count as its duplicates.
     await speed.stop();
     speed = world.start(['speed'], {
       EVENT_MAX_BYTES: '131072',
       SPEED_ALLOWED_LATENESS_MS: String(24 * HOUR_MS),
-      SPEED_DEDUP_WINDOW: '0',
     });
     const before = await status();
     const tooLarge = records.filter((r) => r.label === 'bad' && r.poison === 'too_large');

@@ -34,7 +34,29 @@ export const deadLetterHeaders = {
   allowedLatenessMs: 'tandem-allowed-lateness-ms',
   routedAt: 'tandem-routed-at',
   pipelineVersion: 'tandem-pipeline-version',
+  /** Set by `tandem dlq replay` on a re-injected message: the dead letter it came from. */
+  replayedFrom: 'tandem-replayed-from',
+  /** Set by `tandem dlq replay`: the original's `sourceKey` (topic:partition:offset). */
+  replayedSource: 'tandem-replayed-source',
 } as const;
+
+/**
+ * The offset of the original that a message re-injected by `tandem dlq replay` replaces, when that
+ * original sits in `topic`/`partition`; otherwise -1.
+ */
+export function replayedOriginalOffset(
+  headers: Record<string, unknown> | undefined,
+  topic: string,
+  partition: number,
+): number {
+  const raw = headers?.[deadLetterHeaders.replayedSource];
+  if (raw === undefined) return -1;
+  const text = Array.isArray(raw) ? String(raw[0]) : String(raw);
+  const prefix = `${topic}:${partition}:`;
+  if (!text.startsWith(prefix)) return -1;
+  const offset = Number(text.slice(prefix.length));
+  return Number.isSafeInteger(offset) && offset >= 0 ? offset : -1;
+}
 
 /** The key that makes a replayed batch's dead letters identifiable duplicates. */
 export function sourceKey(source: SourcePosition): string {

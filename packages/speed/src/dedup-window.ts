@@ -38,13 +38,16 @@ export class DedupWindow {
   /**
    * Records `id` at `offset` (offsets must grow) and says whether it already occurred within the
    * window. Duplicates are recorded too, so a third copy is caught after the first one leaves.
+   * An occurrence at `exemptOffset` does not count: a message re-injected from the dead-letter
+   * queue is no duplicate of the original it replaces (that one was rejected, never applied; a
+   * worker that restarted under relaxed rules may have warmed its window with it all the same).
    */
-  observe(id: string, offset: number): boolean {
+  observe(id: string, offset: number, exemptOffset = -1): boolean {
     if (this.size === 0) return false;
     const lowestKept = offset - this.size;
     while (this.#length > 0 && this.#offsets[this.#head]! < lowestKept) this.#evictOldest();
     const hash = hashId(id);
-    const duplicate = this.#find(id, hash) !== EMPTY;
+    const duplicate = this.#find(id, hash, exemptOffset) !== EMPTY;
     if (this.#length === this.size) this.#evictOldest();
     const slot = (this.#head + this.#length) % this.size;
     this.#ids[slot] = id;
@@ -60,12 +63,13 @@ export class DedupWindow {
     return this.#length;
   }
 
-  /** A bucket holding a ring slot with this id, or EMPTY. */
-  #find(id: string, hash: number): number {
+  /** A bucket holding a ring slot with this id at an offset other than `exemptOffset`, or EMPTY. */
+  #find(id: string, hash: number, exemptOffset: number): number {
     for (let bucket = hash & this.#mask; ; bucket = (bucket + 1) & this.#mask) {
       const slot = this.#index[bucket]!;
       if (slot === EMPTY) return EMPTY;
-      if (this.#hashes[slot] === hash && this.#ids[slot] === id) return bucket;
+      if (this.#hashes[slot] === hash && this.#ids[slot] === id && this.#offsets[slot] !== exemptOffset)
+        return bucket;
     }
   }
 

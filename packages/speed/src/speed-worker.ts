@@ -18,7 +18,7 @@ import type {
 import { type Logger, pino } from 'pino';
 import { BucketDeltaBuilder, type DeltaView } from './bucket-deltas.ts';
 import { createKafkaClient, createRedisClient } from './clients.ts';
-import { deadLetterMessage, lateEventMessage } from './dead-letters.ts';
+import { deadLetterMessage, lateEventMessage, replayedOriginalOffset } from './dead-letters.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { SpeedMetrics } from './metrics.ts';
@@ -401,7 +401,9 @@ export class SpeedWorker {
         continue;
       }
       const event = parsed.event;
-      if (state.dedup.observe(event.event_id, offset)) {
+      const replacedOffset =
+        message.headers === undefined ? -1 : replayedOriginalOffset(message.headers, topic, state.partition);
+      if (state.dedup.observe(event.event_id, offset, replacedOffset)) {
         result.duplicates++;
         continue;
       }

@@ -66,6 +66,28 @@ describe('DedupWindow', () => {
     );
   });
 
+  it('does not count the exempt offset (a DLQ replay of that message), only other occurrences', () => {
+    fc.assert(
+      fc.property(stream, fc.integer({ min: 1, max: 20 }), fc.nat(), (ids, size, pick) => {
+        // the last message is a replay of an earlier one: exempt from matching that one alone
+        if (ids.length < 2) return;
+        const original = pick % (ids.length - 1);
+        const id = ids[original] ?? 'a';
+        const replay = ids.length - 1;
+        const expected = ids.some(
+          (other, at) => other === id && at !== original && at >= replay - size && at < replay,
+        );
+        const window = new DedupWindow(size);
+        run(window, ids, 0, replay);
+        expect(window.observe(id, replay, original)).toBe(expected);
+      }),
+    );
+    const window = new DedupWindow(10);
+    window.observe('x', 3);
+    expect(window.observe('x', 7, 3)).toBe(false); // the original alone: not a duplicate
+    expect(window.observe('x', 8, 3)).toBe(true); // the replay itself is now in the window
+  });
+
   it('holds at most N ids', () => {
     const window = new DedupWindow(100);
     for (let offset = 0; offset < 10_000; offset++) window.observe(`id-${offset}`, offset);

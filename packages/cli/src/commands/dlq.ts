@@ -342,6 +342,7 @@ export const dlqReplayCommand = defineCommand({
         });
         return 0;
       }
+      const { deadLetterHeaders } = await import('@tandem/speed');
       const producer = kafka.producer({ allowAutoTopicCreation: false });
       try {
         await producer.connect();
@@ -371,8 +372,9 @@ export const dlqReplayCommand = defineCommand({
                 key: l.originalKey,
                 value: l.value,
                 headers: {
-                  'tandem-replayed-from': `${config.kafka.dlqTopic}:${l.id}`,
-                  'tandem-replayed-source': l.sourceKey,
+                  [deadLetterHeaders.replayedFrom]: `${config.kafka.dlqTopic}:${l.id}`,
+                  // the speed layer's dedup window then does not take this for a copy of the original
+                  [deadLetterHeaders.replayedSource]: l.sourceKey,
                 },
               })),
             })),
