@@ -16,7 +16,7 @@ import { hllSqlExpressions } from './sketches/hll.ts';
 import { type CompiledSql, quoteIdent, type SqlParams, sqlDouble, sqlInteger, sqlParam } from './sql.ts';
 import { bucketCeil, DAY_MS, dayStart } from './time.ts';
 import type { Cells, DimensionValue, EventField, PartialRow, TimeRange } from './types.ts';
-import { toCells, type View } from './view.ts';
+import { adoptCells, toCells, type View } from './view.ts';
 
 /** Where compileViewSql reads events from and which buckets it produces. */
 export interface CompileViewSqlOptions {
@@ -320,7 +320,8 @@ export function sqlRowToPartialRow(view: View, row: Record<string, unknown>): Pa
     if (v === null || v === undefined) return null;
     return eventFieldTypes[field] === 'string' ? String(v) : toNumber(v, `d${i}`);
   });
-  const raw = typeof row.states === 'string' ? (JSON.parse(row.states) as unknown) : row.states;
+  const parsedHere = typeof row.states === 'string';
+  const raw = parsedHere ? (JSON.parse(row.states as string) as unknown) : row.states;
   if (typeof raw !== 'object' || raw === null) {
     throw new TandemError(
       'TANDEM_ERR_BATCH_BAD_ROWS',
@@ -330,7 +331,12 @@ export function sqlRowToPartialRow(view: View, row: Record<string, unknown>): Pa
   const states: Record<string, Cells> = {};
   for (const [name, measure] of Object.entries(view.measures)) {
     const cells = (raw as Record<string, unknown>)[name];
-    states[name] = cells === undefined ? measure.empty() : toCells(cells, view, name);
+    states[name] =
+      cells === undefined
+        ? measure.empty()
+        : parsedHere
+          ? adoptCells(cells, view, name)
+          : toCells(cells, view, name);
   }
   return { bucket: toNumber(row.bucket, 'bucket'), dims, states };
 }
