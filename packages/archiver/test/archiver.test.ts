@@ -8,20 +8,18 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, it } from 'vitest';
-import { createTestLake, type LakeKind } from '../../lake/test/helpers.ts';
+import { createTestLake, type LakeKind } from '../../../test/support/lake.ts';
+import { kafkaBrokers } from '../../../test/support/stack.ts';
 import { createArchiver } from '../src/index.ts';
 import {
   batchAgainstTruth,
   compareWithTruth,
-  createTopic,
   generateStream,
   HOUR_MS,
   MINUTE_MS,
+  openArchiverTestStack,
   produce,
   readLake,
-  testBrokers,
-  testKafka,
-  uniqueTopic,
   waitForCommitted,
 } from './helpers.ts';
 
@@ -45,17 +43,7 @@ describe.concurrent('archiver', () => {
     'archives 100k out-of-order events over 5 hours into their event-time hours, exactly once (%s lake)',
     { timeout: 150_000 },
     async (kind, { expect, onTestFinished }) => {
-      const lake = await createTestLake(kind);
-      onTestFinished(() => lake.teardown());
-      const kafka = testKafka();
-      const admin = kafka.admin();
-      await admin.connect();
-      const topic = uniqueTopic();
-      await createTopic(admin, topic, PARTITIONS);
-      onTestFinished(async () => {
-        await admin.deleteTopics({ topics: [topic] });
-        await admin.disconnect();
-      });
+      const { lake, kafka, admin, topic } = await openArchiverTestStack(kind, PARTITIONS, onTestFinished);
 
       const stream = generateStream({
         valid: 100_000,
@@ -76,7 +64,7 @@ describe.concurrent('archiver', () => {
       const groupId = `test-${randomUUID()}`;
       const registry = new Registry();
       const archiver = createArchiver({
-        kafka: { brokers: testBrokers() },
+        kafka: { brokers: kafkaBrokers },
         lake: lake.store,
         topic,
         groupId,

@@ -9,20 +9,18 @@ import { fileURLToPath } from 'node:url';
 import type { TandemEvent } from '@tandem/core';
 import { archiveFileName, logPartitionPrefix } from '@tandem/lake';
 import { describe, it } from 'vitest';
-import { createTestLake, type LakeKind } from '../../lake/test/helpers.ts';
+import type { LakeKind } from '../../../test/support/lake.ts';
+import { kafkaBrokers } from '../../../test/support/stack.ts';
 import {
   batchAgainstTruth,
   compareWithTruth,
-  createTopic,
   generateStream,
   HOUR_MS,
   MINUTE_MS,
+  openArchiverTestStack,
   type PlacedMessage,
   produce,
   readLake,
-  testBrokers,
-  testKafka,
-  uniqueTopic,
   waitForCommitted,
 } from './helpers.ts';
 
@@ -124,18 +122,10 @@ describe.concurrent('archiver crash recovery', () => {
     'loses nothing and rewrites the same names after six kill -9 (%s lake)',
     { timeout: 170_000 },
     async (kind, { expect, onTestFinished }) => {
-      const lake = await createTestLake(kind);
-      onTestFinished(() => lake.teardown());
-      const kafka = testKafka();
-      const admin = kafka.admin();
-      await admin.connect();
-      const topic = uniqueTopic();
-      await createTopic(admin, topic, PARTITIONS);
+      const { lake, kafka, admin, topic } = await openArchiverTestStack(kind, PARTITIONS, onTestFinished);
       const runners: Runner[] = [];
       onTestFinished(async () => {
         for (const runner of runners) if (runner.child.exitCode === null) runner.child.kill('SIGKILL');
-        await admin.deleteTopics({ topics: [topic] });
-        await admin.disconnect();
       });
 
       const stream = generateStream({ valid: VALID, partitions: PARTITIONS, invalidEvery: 200, seed: 7 });
@@ -144,7 +134,7 @@ describe.concurrent('archiver crash recovery', () => {
 
       const groupId = `test-${randomUUID()}`;
       const config = {
-        brokers: testBrokers(),
+        brokers: kafkaBrokers,
         topic,
         groupId,
         lake: lake.options,

@@ -1,6 +1,6 @@
-// Archiver test helpers: a unique topic per test on the local Kafka, a generated event stream with
-// an independently computed truth (normalized events, partition and offset of each), a reader that
-// takes the lake apart file by file, and a batch run over the archive compared with the truth.
+// Archiver test helpers: a lake and a topic of the test's own on the local stack, a generated event
+// stream with an independently computed truth (normalized events, partition and offset of each), a
+// reader that takes the lake apart file by file, and a batch run over the archive compared with the truth.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,28 +10,48 @@ import { gunzip as gunzipCallback } from 'node:zlib';
 import { openBatchLayer } from '@tandem/batch';
 import { finalizeStates, type TandemEvent } from '@tandem/core';
 import { listAll, type ObjectStore, parseArchiveFileName, parseLogPartition } from '@tandem/lake';
-import { Redis } from 'ioredis';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { pino } from 'pino';
+import { createTopics, deleteTopics } from '../../../test/support/kafka.ts';
+import { createTestLake, type LakeKind, type TestLake } from '../../../test/support/lake.ts';
+import { mulberry32 } from '../../../test/support/random.ts';
+import { deleteKeys } from '../../../test/support/redis.ts';
+import { connectRedis, kafkaClient, uniqueName } from '../../../test/support/stack.ts';
 
 const gunzip = promisify(gunzipCallback);
 export const HOUR_MS = 3_600_000;
 export const MINUTE_MS = 60_000;
 
-export function testBrokers(): string[] {
-  return (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
+export interface ArchiverTestStack {
+  lake: TestLake;
+  kafka: Kafka;
+  /** Connected; disconnected when the test finishes. */
+  admin: Admin;
+  topic: string;
 }
 
-export function testKafka(clientId = 'tandem-archiver-test'): Kafka {
-  return new Kafka({ clientId, brokers: testBrokers(), logLevel: logLevel.NOTHING });
-}
-
-export function uniqueTopic(): string {
-  return `test-${randomUUID()}`;
-}
-
-export async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+/**
+ * A lake and a topic of the test's own, removed when the test finishes. `onTestFinished` runs its
+ * callbacks last-registered first, so cleanups a test registers after this one (stopping its
+ * archivers) run before the topic and then the lake go away.
+ */
+export async function openArchiverTestStack(
+  kind: LakeKind,
+  partitions: number,
+  onTestFinished: (cleanup: () => Promise<void>) => void,
+): Promise<ArchiverTestStack> {
+  const lake = await createTestLake(kind);
+  onTestFinished(() => lake.teardown());
+  const kafka = kafkaClient('tandem-archiver-test');
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = uniqueName();
+  await createTopics(admin, [topic], partitions);
+  onTestFinished(async () => {
+    await deleteTopics(admin, [topic]);
+    await admin.disconnect();
+  });
+  return { lake, kafka, admin, topic };
 }
 
 export interface ProducedMessage {
@@ -49,18 +69,6 @@ export interface GeneratedStream {
   /** Start of the first of the hours the events span. */
   firstHour: number;
   hours: number;
-}
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const INVALID_MESSAGES = [
@@ -88,7 +96,7 @@ export function generateStream(options: {
 }): GeneratedStream {
   const hours = options.hours ?? 5;
   const jitter = options.jitterMs ?? 10 * MINUTE_MS;
-  const random = prng(options.seed ?? 42);
+  const random = mulberry32(options.seed ?? 42);
   const currentHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
   const firstHour = currentHour - (options.endBeforeNowMs ?? 2 * HOUR_MS) - hours * HOUR_MS;
   const span = hours * HOUR_MS;
@@ -296,8 +304,8 @@ export async function batchAgainstTruth(
   firstHour: number,
   hours: number,
 ): Promise<BatchComparison> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
-  const redisPrefix = `test-${randomUUID()}`;
+  const redis = connectRedis();
+  const redisPrefix = uniqueName();
   const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-archiver-batch-'));
   const batch = await openBatchLayer({
     store,
@@ -370,8 +378,7 @@ export async function batchAgainstTruth(
     return { cells: rows.length, mismatches, failedHours };
   } finally {
     await batch.close();
-    const keys = await redis.keys(`${redisPrefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, `${redisPrefix}*`);
     await redis.quit();
     await rm(tempDirectory, { recursive: true, force: true });
   }

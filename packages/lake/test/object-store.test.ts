@@ -12,7 +12,8 @@ import {
   openObjectStore,
   probeConditionalWrites,
 } from '../src/index.ts';
-import { createTestLake, type LakeKind, s3TestSettings, type TestLake } from './helpers.ts';
+import { createTestLake, type LakeKind, type TestLake } from '../../../test/support/lake.ts';
+import { s3Settings } from '../../../test/support/stack.ts';
 
 const text = (bytes: Uint8Array | null): string | null =>
   bytes === null ? null : Buffer.from(bytes).toString('utf8');
@@ -45,7 +46,7 @@ describe('openObjectStore', () => {
   it('reports a missing S3 server as unavailable, naming the endpoint', async () => {
     const store = openObjectStore({
       url: 's3://tandem/x',
-      s3: { ...s3TestSettings(), endpoint: 'http://127.0.0.1:9' },
+      s3: { ...s3Settings(), endpoint: 'http://127.0.0.1:9' },
       maxAttempts: 1,
     });
     const error = await expectCode(store.get('a'), 'TANDEM_ERR_SERVICE_UNAVAILABLE');
@@ -55,7 +56,7 @@ describe('openObjectStore', () => {
   });
 
   it('reports a missing bucket as not found', async () => {
-    const store = openObjectStore({ url: `s3://no-such-bucket-${randomUUID()}/x`, s3: s3TestSettings() });
+    const store = openObjectStore({ url: `s3://no-such-bucket-${randomUUID()}/x`, s3: s3Settings() });
     const error = await expectCode(store.put('a', 'x'), 'TANDEM_ERR_LAKE_NOT_FOUND');
     expect(error.message).toMatch(/bucket "no-such-bucket-.*" does not exist/);
     await store.close();

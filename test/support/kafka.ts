@@ -1,0 +1,25 @@
+// Topics of a test's own on the shared Kafka, created and removed.
+import type { Admin } from 'kafkajs';
+
+/** Creates `topics` with `partitions` each and waits until every partition has a leader. */
+export async function createTopics(admin: Admin, topics: string[], partitions: number): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+  });
+}
+
+/** A stream's topic with the dead-letter and late topics the speed layer derives from its name. */
+export function topicWithSideTopics(topic: string): string[] {
+  return [topic, `${topic}.dlq`, `${topic}.late`];
+}
+
+/**
+ * Deletes those of `topics` that exist: side topics (`.dlq`, `.late`) appear only once a component
+ * wrote to them, and Kafka refuses to delete a topic it does not know.
+ */
+export async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const present = topics.filter((topic) => existing.has(topic));
+  if (present.length > 0) await admin.deleteTopics({ topics: present });
+}
