@@ -14,13 +14,13 @@ import { logPartitionPrefix, writeArchiverWatermark } from '@tandem/lake';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pointerKey, type QuarantineReport, readPointer, viewHourPrefix } from '../src/index.ts';
+import type { LakeKind } from '../../../test/support/lake.ts';
 import { expectEndpointTruth, expectSameRows } from './support/assertions.ts';
 import {
   createTestEnv,
   encodeNdjson,
   endpointTruth,
   generateHour,
-  type LakeKind,
   type TestEnv,
   writeHour,
 } from './support/fixtures.ts';

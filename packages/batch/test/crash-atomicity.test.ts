@@ -7,15 +7,10 @@ import { builtinViews, compileReducer, HOUR_MS, type PartialRow } from '@tandem/
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunStage, viewHourPrefix } from '../src/index.ts';
 import { expectSameRows } from './support/assertions.ts';
-import {
-  createTestEnv,
-  generateHour,
-  type LakeKind,
-  REDIS_URL,
-  random,
-  type TestEnv,
-  writeHour,
-} from './support/fixtures.ts';
+import type { LakeKind } from '../../../test/support/lake.ts';
+import { mulberry32 } from '../../../test/support/random.ts';
+import { redisUrl } from '../../../test/support/stack.ts';
+import { createTestEnv, generateHour, type TestEnv, writeHour } from './support/fixtures.ts';
 
 const BASE = Date.UTC(2024, 3, 7, 5);
 const CHILD = new URL('./fixtures/batch-child.ts', import.meta.url).pathname;
@@ -43,7 +38,7 @@ function startChild(env: TestEnv, pauseAt: string | null): Child {
       ...process.env,
       TANDEM_BATCH_CHILD: JSON.stringify({
         lake: env.lake.options,
-        redisUrl: REDIS_URL,
+        redisUrl,
         prefix: env.prefix,
         tempDirectory: env.tempDirectory,
         view: 'endpoint_hourly',
@@ -145,7 +140,7 @@ describe.each(['file', 's3'] as LakeKind[])('crash atomicity on a %s lake', (kin
     const runMs = Date.now() - startedAt;
     expect(clean.lines.some((line) => line.startsWith('outcome published'))).toBe(true);
 
-    const rand = random(7);
+    const rand = mulberry32(7);
     const killedAt: string[] = [];
     for (let attempt = 0; killedAt.length < KILLS && attempt < KILLS * 3; attempt++) {
       const stage = attempt < STAGES.length * 2 ? STAGES[attempt % STAGES.length]! : null;

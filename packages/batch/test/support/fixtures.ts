@@ -1,76 +1,19 @@
-// Test fixtures on the real stack: a fresh lake (temp dir or a unique prefix of S3Proxy's bucket),
-// a Redis key prefix per test, deterministic raw-log partitions with duplicates and malformed
+// Batch test fixtures on the real stack: a batch layer over a fresh lake and a Redis prefix of the
+// test's own (both from test/support), deterministic raw-log partitions with duplicates and malformed
 // lines, and the truth those partitions imply, computed with plain loops.
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { HOUR_MS, type TandemEvent } from '@tandem/core';
-import {
-  type LakeOptions,
-  logPartitionPrefix,
-  mapWithConcurrency,
-  type ObjectStore,
-  openObjectStore,
-} from '@tandem/lake';
-import { Redis } from 'ioredis';
+import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { createTestLake, type LakeKind, type TestLake } from '../../../../test/support/lake.ts';
+import { mulberry32 } from '../../../../test/support/random.ts';
+import { deletePrefix } from '../../../../test/support/redis.ts';
+import { connectRedis, uniqueName } from '../../../../test/support/stack.ts';
 import { type BatchLayer, type BatchLayerOptions, openBatchLayer } from '../../src/index.ts';
-
-export type LakeKind = 'file' | 's3';
-
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-export function s3Settings(): NonNullable<LakeOptions['s3']> & { bucket: string } {
-  return {
-    bucket: process.env.TANDEM_TEST_BUCKET ?? 'tandem',
-    endpoint: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:9000',
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'tandem',
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'tandemsecret',
-    forcePathStyle: true,
-  };
-}
-
-export interface TestLake {
-  kind: LakeKind;
-  options: LakeOptions;
-  store: ObjectStore;
-  teardown(): Promise<void>;
-}
-
-/** A lake of its own: a temp directory, or `s3://tandem/test-<uuid>` on the local S3Proxy. */
-export async function createTestLake(kind: LakeKind): Promise<TestLake> {
-  if (kind === 'file') {
-    const dir = await mkdtemp(join(tmpdir(), 'tandem-batch-test-'));
-    const options: LakeOptions = { url: `file://${dir}`, fsync: false };
-    const store = openObjectStore(options);
-    return {
-      kind,
-      options,
-      store,
-      teardown: async () => {
-        await store.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const { bucket, ...s3 } = s3Settings();
-  const options: LakeOptions = { url: `s3://${bucket}/test-${randomUUID()}`, s3 };
-  const store = openObjectStore(options);
-  return {
-    kind,
-    options,
-    store,
-    teardown: async () => {
-      const keys: string[] = [];
-      for await (const info of store.list('')) keys.push(info.key);
-      await mapWithConcurrency(keys, 16, (key) => store.delete(key));
-      await store.close();
-    },
-  };
-}
 
 export interface TestEnv {
   lake: TestLake;
@@ -86,9 +29,11 @@ export interface TestEnv {
 export const quietLogger = pino({ level: process.env.TANDEM_TEST_LOG ?? 'silent' });
 
 export async function createTestEnv(kind: LakeKind): Promise<TestEnv> {
-  const lake = await createTestLake(kind);
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
-  const prefix = `test-${randomUUID()}`;
+  // fsync guards against a machine crash; these tests only kill processes, and skipping it keeps
+  // their many small writes fast.
+  const lake = await createTestLake(kind, kind === 'file' ? { fsync: false } : {});
+  const redis = connectRedis(undefined, { maxRetriesPerRequest: 2 });
+  const prefix = uniqueName();
   const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-batch-tmp-'));
   const layers: BatchLayer[] = [];
   const env: TestEnv = {
@@ -118,12 +63,7 @@ export async function createTestEnv(kind: LakeKind): Promise<TestEnv> {
     teardown: async () => {
       const errors: unknown[] = [];
       for (const layer of layers) await layer.close().catch((error) => errors.push(error));
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deletePrefix(redis, prefix);
       await redis.quit();
       await lake.teardown().catch((error) => errors.push(error));
       await rm(tempDirectory, { recursive: true, force: true });
@@ -131,18 +71,6 @@ export async function createTestEnv(kind: LakeKind): Promise<TestEnv> {
     },
   };
   return env;
-}
-
-/** mulberry32: small, fast, deterministic. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface HourData {
@@ -218,7 +146,7 @@ const badKinds: Array<(hour: number, i: number) => string | Buffer> = [
 /** Deterministic raw logs of one hour, with duplicates and malformed lines, and their truth. */
 export function generateHour(hour: number, options: Partial<GenerateOptions> = {}): HourData {
   const o = { ...defaultGenerate, ...options };
-  const rand = random(o.seed * 1_000_003 + hour / HOUR_MS);
+  const rand = mulberry32(o.seed * 1_000_003 + hour / HOUR_MS);
   const files = new Map<string, Array<string | Buffer>>();
   const names = Array.from(
     { length: o.files },
