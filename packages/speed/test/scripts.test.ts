@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKET_MARKER_FIELD, speedKeys } from '../src/key-schema.ts';
 import { type ApplyBatchInput, applyBatch, claimPartition } from '../src/scripts.ts';
 import { startPrivateRedis } from './helpers/private-redis.ts';
-import { connectRedis, deletePrefix, uniqueName } from './helpers/stack.ts';
+import { deletePrefix } from '../../../test/support/redis.ts';
+import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
 
 const redis = connectRedis();
 const prefix = uniqueName('scripts');

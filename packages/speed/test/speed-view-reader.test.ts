@@ -13,7 +13,8 @@ import { BucketDeltaBuilder } from '../src/bucket-deltas.ts';
 import { speedKeys } from '../src/key-schema.ts';
 import { applyBatch, claimPartition } from '../src/scripts.ts';
 import { SpeedViewReader } from '../src/speed-view-reader.ts';
-import { connectRedis, deletePrefix, uniqueName } from './helpers/stack.ts';
+import { deletePrefix } from '../../../test/support/redis.ts';
+import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
 import { canonicalRows } from './helpers/truth.ts';
 
 const redis = connectRedis();

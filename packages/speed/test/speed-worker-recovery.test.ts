@@ -8,23 +8,18 @@ import { speedKeys } from '../src/key-schema.ts';
 import type { SpeedTuning } from '../src/options.ts';
 import { claimPartition } from '../src/scripts.ts';
 import { SpeedViewReader } from '../src/speed-view-reader.ts';
-import { type GeneratedStream, generateStream } from './helpers/event-stream.ts';
-import {
-  createTopics,
-  deleteTopics,
-  produceStream,
-  readTopic,
-  waitUntilApplied,
-} from './helpers/kafka-topics.ts';
-import { type PrivateRedis, startPrivateRedis } from './helpers/private-redis.ts';
+import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
+import { deletePrefix } from '../../../test/support/redis.ts';
 import {
   connectRedis,
-  deletePrefix,
   kafkaBrokers,
   kafkaClient,
   redisUrl,
   uniqueName,
-} from './helpers/stack.ts';
+} from '../../../test/support/stack.ts';
+import { type GeneratedStream, generateStream } from './helpers/event-stream.ts';
+import { produceStream, readTopic, waitUntilApplied } from './helpers/kafka-topics.ts';
+import { type PrivateRedis, startPrivateRedis } from './helpers/private-redis.ts';
 import { canonicalRows, truthRows } from './helpers/truth.ts';
 import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process.ts';
 
@@ -36,7 +31,7 @@ let admin: Admin;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  kafka = kafkaClient();
+  kafka = kafkaClient('tandem-speed-test');
   admin = kafka.admin();
   await admin.connect();
 });
@@ -60,7 +55,7 @@ async function setup(redis: Redis, kind: string) {
   const prefix = uniqueName(kind);
   await createTopics(admin, [topic], partitions);
   cleanups.push(async () => {
-    await deleteTopics(admin, [topic, `${topic}.dlq`, `${topic}.late`]);
+    await deleteTopics(admin, topicWithSideTopics(topic));
     await deletePrefix(redis, prefix);
   });
   const tuning: Partial<SpeedTuning> = {

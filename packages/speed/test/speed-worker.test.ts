@@ -11,15 +11,11 @@ import { deadLetterHeaders } from '../src/dead-letters.ts';
 import { createSpeedMetrics } from '../src/metrics.ts';
 import { SpeedViewReader } from '../src/speed-view-reader.ts';
 import { SpeedWorker } from '../src/speed-worker.ts';
+import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
+import { deletePrefix } from '../../../test/support/redis.ts';
+import { connectRedis, kafkaClient, uniqueName } from '../../../test/support/stack.ts';
 import { generateStream } from './helpers/event-stream.ts';
-import {
-  createTopics,
-  deleteTopics,
-  produceStream,
-  readTopic,
-  waitUntilApplied,
-} from './helpers/kafka-topics.ts';
-import { connectRedis, deletePrefix, kafkaClient, uniqueName } from './helpers/stack.ts';
+import { produceStream, readTopic, waitUntilApplied } from './helpers/kafka-topics.ts';
 import { canonicalRows, truthRows } from './helpers/truth.ts';
 
 const topic = uniqueName('speed');
@@ -30,7 +26,7 @@ let admin: Admin;
 let redis: Redis;
 
 beforeAll(async () => {
-  kafka = kafkaClient();
+  kafka = kafkaClient('tandem-speed-test');
   admin = kafka.admin();
   await admin.connect();
   redis = connectRedis();
@@ -38,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deleteTopics(admin, [topic, `${topic}.dlq`, `${topic}.late`]);
+  await deleteTopics(admin, topicWithSideTopics(topic));
   await admin.disconnect();
   await deletePrefix(redis, prefix);
   await redis.quit();

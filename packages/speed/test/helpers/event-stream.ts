@@ -4,6 +4,7 @@
 // lateness, poison of every kind, and one closing "sentinel" per partition that moves its
 // watermark far enough to close every session.
 import { parseEvent, type TandemEvent } from '@tandem/core';
+import { mulberry32 } from '../../../../test/support/random.ts';
 
 export type MessageKind = 'valid' | 'duplicate' | 'late' | 'poison' | 'sentinel';
 
@@ -88,18 +89,6 @@ export interface GeneratedStream {
   poisonByKind: Record<PoisonKind, number>;
 }
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Kafka's default partitioner is murmur2 on the key; any stable hash keeps a user on one partition. */
 export function partitionOf(key: string, partitions: number): number {
   let hash = 2166136261;
@@ -113,7 +102,7 @@ export function partitionOf(key: string, partitions: number): number {
 export function generateStream(overrides: Partial<StreamSpec> = {}): GeneratedStream {
   const merged = { ...defaultStreamSpec, ...overrides };
   const spec = { ...merged, startMs: merged.startMs ?? merged.nowMs - 4 * 3_600_000 };
-  const random = seededRandom(spec.seed);
+  const random = mulberry32(spec.seed);
   const pick = (n: number) => Math.floor(random() * n);
   const messages: StreamMessage[] = [];
   const accepted: TandemEvent[] = [];

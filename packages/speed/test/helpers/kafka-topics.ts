@@ -1,20 +1,7 @@
-// Kafka chores of the speed tests: per-test topics, producing a generated stream, reading a side
-// topic to its end, and waiting until the speed layer has applied everything.
+// Kafka chores of the speed tests (topics of their own come from test/support/kafka.ts): producing a
+// generated stream, reading a side topic to its end, and waiting until the speed layer has applied everything.
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { StreamMessage } from './event-stream.ts';
-
-export async function createTopics(admin: Admin, topics: string[], partitions: number): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-  });
-}
-
-export async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {
-  const existing = new Set(await admin.listTopics());
-  const present = topics.filter((topic) => existing.has(topic));
-  if (present.length > 0) await admin.deleteTopics({ topics: present });
-}
 
 /** Produces messages in order, each to its own partition, in batches; resolves when all are acked. */
 export async function produceStream(
