@@ -3,28 +3,30 @@
 // apply script into Redis; the real LakeBatchViewReader and SpeedViewReader feed the server. 1,000
 // random range queries, many while batch hours are being published, must equal a truth folded
 // straight from the events.
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type BatchLayer, openBatchLayer } from '@tandem/batch';
 import { compileReducer, finalizeStates, getView, HOUR_MS, type TandemEvent } from '@tandem/core';
-import { logPartitionPrefix, type ObjectStore, openObjectStore } from '@tandem/lake';
+import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
 import { dropHours, SpeedViewReader, speedKeys } from '@tandem/speed';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createTestLake, type TestLake } from '../../../test/support/lake.ts';
+import { mulberry32 } from '../../../test/support/random.ts';
+import { deleteKeys } from '../../../test/support/redis.ts';
+import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
 // The speed layer's write path is private to its package (its contract is the Redis layout);
 // the test drives the very modules the worker uses, since a Kafka round trip adds nothing here.
 import { BucketDeltaBuilder } from '../../speed/src/bucket-deltas.ts';
 import { applyBatch, claimPartition } from '../../speed/src/scripts.ts';
 import { buildServer } from '../src/index.ts';
 import { diffSeries, type SeriesAnswer } from './support/compare.ts';
-import { generateEvents, seededRandom } from './support/fixtures.ts';
+import { generateEvents } from './support/fixtures.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HOURS = 8;
 const base = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - (HOURS + 2) * HOUR_MS;
 const speedViews = ['endpoint_hourly', 'trending_pages'];
@@ -33,11 +35,11 @@ const emptyEndpoint = finalizeStates(endpointView, {});
 
 let redis: Redis;
 let store: ObjectStore;
-let lakeDir: string;
+let lake: TestLake;
 let tempDirectory: string;
 let batch: BatchLayer;
 let app: FastifyInstance;
-const prefix = `test-${randomUUID()}`;
+const prefix = uniqueName();
 const events: TandemEvent[] = generateEvents({
   seed: 21,
   from: base,
@@ -100,10 +102,10 @@ async function writeSpeed(partition: number, partitionEvents: TandemEvent[]): Pr
 }
 
 beforeAll(async () => {
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
-  lakeDir = await mkdtemp(join(tmpdir(), 'tandem-serving-lake-'));
+  redis = connectRedis(undefined, { maxRetriesPerRequest: 2 });
+  lake = await createTestLake('file');
+  store = lake.store;
   tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-serving-tmp-'));
-  store = openObjectStore({ url: `file://${lakeDir}` });
   await writeLogs();
   await writeSpeed(
     0,
@@ -146,15 +148,9 @@ afterAll(async () => {
   const errors: unknown[] = [];
   await app?.close().catch((error) => errors.push(error));
   await batch?.close().catch((error) => errors.push(error));
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeys(redis, `${prefix}*`);
   await redis.quit();
-  await store?.close();
-  await rm(lakeDir, { recursive: true, force: true });
+  await lake?.teardown();
   await rm(tempDirectory, { recursive: true, force: true });
   if (errors.length > 0) throw new AggregateError(errors, 'teardown failed');
 });
@@ -191,7 +187,7 @@ async function randomQuery(random: () => number, label: string): Promise<number>
 
 describe('serving on the real stack', () => {
   test('1,000 random queries equal the truth, 500 of them while batch hours are published', async () => {
-    const random = seededRandom(5);
+    const random = mulberry32(5);
     let batchHours = 0;
     for (let i = 0; i < 500; i++) batchHours += await randomQuery(random, `query ${i}`);
     expect(batchHours).toBeGreaterThan(100);

@@ -8,26 +8,16 @@ import {
   type DimensionFilter,
   type PartialRow,
   type TandemEvent,
+  listViews,
   type TimeRange,
   type View,
 } from '@tandem/core';
+import { mulberry32 } from '../../../../test/support/random.ts';
 import type { BatchReader, SealedHour, SpeedReader, SpeedStatus } from '../../src/readers.ts';
 
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
 export const DAY = 86_400_000;
-
-/** Deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Events spread over [from, to): integer latencies and sizes so sums are exact in any order.
@@ -40,7 +30,7 @@ export function generateEvents(options: {
   count: number;
   endpoints?: string[];
 }): TandemEvent[] {
-  const random = seededRandom(options.seed);
+  const random = mulberry32(options.seed);
   const endpoints = options.endpoints ?? ['/a', '/b', "/c'; DROP TABLE x;--", '/ü/ünïcode', '/e'];
   const statuses = [200, 200, 200, 201, 204, 301, 404, 500, 503];
   const events: TandemEvent[] = [];
@@ -202,6 +192,28 @@ export class MemorySpeedReader implements SpeedReader {
       eventsApplied: 3,
     };
   }
+}
+
+/**
+ * Readers of every non-sessionized view over `events`: speed holds all of it, as it does until the
+ * grace period ends, and batch seals the `sealedHours` hours from `firstHour`, so both sources
+ * overlap on purpose and the merge must pick one per bucket. The caller sets `speed.watermark`.
+ */
+export function seedReaders(
+  events: TandemEvent[],
+  firstHour: number,
+  sealedHours: number,
+): { batch: MemoryBatchReader; speed: MemorySpeedReader } {
+  const views = listViews();
+  const batch = new MemoryBatchReader(views);
+  const speed = new MemorySpeedReader(views);
+  for (const view of views) {
+    if (view.sessionize !== null) continue;
+    const rows = partialsOf(view, events);
+    speed.rows.set(view.name, rows);
+    for (let hour = 0; hour < sealedHours; hour++) batch.publish(view.name, firstHour + hour * HOUR, rows);
+  }
+  return { batch, speed };
 }
 
 export type Granularity = '1m' | '1h' | '1d' | 'all';

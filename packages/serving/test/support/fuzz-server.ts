@@ -1,23 +1,14 @@
 // Starts the serving layer on a free port over seeded in-memory readers (batch sealed for most of
 // the last 48 hours, speed for all of them) for scripts/fuzz-api; prints `listening <url>` once ready.
 import { createHash } from 'node:crypto';
-import { listViews } from '@tandem/core';
 import { buildServer } from '../../src/index.ts';
-import { generateEvents, HOUR, MemoryBatchReader, MemorySpeedReader, partialsOf } from './fixtures.ts';
+import { generateEvents, HOUR, seedReaders } from './fixtures.ts';
 
 const adminKey = process.env.FUZZ_ADMIN_KEY ?? 'fuzz-admin-key';
 const now = Date.now();
 const start = Math.floor(now / HOUR) * HOUR - 47 * HOUR;
-const views = listViews();
 const events = generateEvents({ seed: 3, from: start, to: now, count: 20_000 });
-const batch = new MemoryBatchReader(views);
-const speed = new MemorySpeedReader(views);
-for (const view of views) {
-  if (view.sessionize !== null) continue;
-  const rows = partialsOf(view, events);
-  speed.rows.set(view.name, rows);
-  for (let hour = start; hour < start + 40 * HOUR; hour += HOUR) batch.publish(view.name, hour, rows);
-}
+const { batch, speed } = seedReaders(events, start, 40);
 speed.watermark = now - 30_000;
 
 const app = await buildServer({

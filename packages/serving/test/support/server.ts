@@ -1,16 +1,16 @@
 // Builds a server over in-memory readers seeded with events: batch seals some hours, speed holds
 // every hour (as it does until the grace period ends), so both sources overlap on purpose.
 import { createHash } from 'node:crypto';
-import { finalizeStates, getView, listViews, type TandemEvent, type View } from '@tandem/core';
+import { finalizeStates, getView, type TandemEvent, type View } from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/index.ts';
 import type { BuildServerOptions } from '../../src/options.ts';
 import {
   generateEvents,
   HOUR,
-  MemoryBatchReader,
-  MemorySpeedReader,
-  partialsOf,
+  type MemoryBatchReader,
+  type MemorySpeedReader,
+  seedReaders,
   truthSeries,
   type Granularity,
 } from './fixtures.ts';
@@ -35,23 +35,13 @@ export async function seededServer(
 ): Promise<Seeded> {
   const hours = options.hours ?? 48;
   const sealedHours = options.sealedHours ?? 40;
-  const views = listViews();
   const events = generateEvents({
     seed: 7,
     from: T0,
     to: T0 + hours * HOUR,
     count: options.eventCount ?? 6000,
   });
-  const batch = new MemoryBatchReader(views);
-  const speed = new MemorySpeedReader(views);
-  for (const view of views) {
-    if (view.sessionize !== null) continue;
-    const rows = partialsOf(view, events);
-    speed.rows.set(view.name, rows);
-    for (let hour = 0; hour < sealedHours; hour++) {
-      batch.publish(view.name, T0 + hour * HOUR, rows);
-    }
-  }
+  const { batch, speed } = seedReaders(events, T0, sealedHours);
   speed.watermark = T0 + hours * HOUR - 1;
   const app = await buildServer({
     batch,
