@@ -28,6 +28,8 @@ import { BucketDeltaBuilder } from '../../packages/speed/src/bucket-deltas.ts';
 import { createRedisClient } from '../../packages/speed/src/clients.ts';
 import { speedKeys } from '../../packages/speed/src/key-schema.ts';
 import { applyBatch, claimPartition } from '../../packages/speed/src/scripts.ts';
+import { mulberry32 } from '../../test/support/random.ts';
+import { deleteKeys } from '../../test/support/redis.ts';
 
 const DAYS = 30;
 const ENDPOINTS = 200;
@@ -57,19 +59,8 @@ const sealedEnd = currentHour - 2 * HOUR_MS;
 const sealedStart = Math.floor((sealedEnd - DAYS * DAY_MS) / HOUR_MS) * HOUR_MS;
 const speedStart = sealedEnd - 2 * HOUR_MS;
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function hourEvents(hour: number, until = hour + HOUR_MS): TandemEvent[] {
-  const rand = random(hour / HOUR_MS);
+  const rand = mulberry32(hour / HOUR_MS);
   const events: TandemEvent[] = [];
   const statuses = [200, 200, 200, 200, 201, 204, 304, 404, 500, 503];
   for (let i = 0; i < EVENTS_PER_HOUR; i++) {
@@ -230,12 +221,7 @@ const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-bench-serving-tmp-'))
 const children: ChildProcess[] = [];
 const cleanupRedis = async () => {
   const redis = createRedisClient(config.redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeys(redis, `${prefix}*`);
   await redis.quit();
 };
 try {

@@ -10,6 +10,7 @@ import { BucketDeltaBuilder } from '../../packages/speed/src/bucket-deltas.ts';
 import { createRedisClient } from '../../packages/speed/src/clients.ts';
 import { speedKeys } from '../../packages/speed/src/key-schema.ts';
 import { applyBatch, claimPartition } from '../../packages/speed/src/scripts.ts';
+import { deletePrefix } from '../../test/support/redis.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 5000);
@@ -135,11 +136,6 @@ try {
     })}\n`,
   );
 } finally {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (found.length > 0) await redis.del(...found);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 }

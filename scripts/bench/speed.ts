@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
 import { SpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
+import { deletePrefix } from '../../test/support/redis.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 6;
@@ -310,12 +311,7 @@ try {
   } catch (error) {
     errors.push(error);
   }
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   await admin.disconnect().catch((error: unknown) => errors.push(error));
   redis.disconnect();
   if (errors.length > 0) log(`cleanup: ${errors.map(String).join('; ')}`);

@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
+import { deleteTopics, topicWithSideTopics } from '../../support/kafka.ts';
+import { deleteKeys } from '../../support/redis.ts';
+import { kafkaClient, redisUrl } from '../../support/stack.ts';
 import { apiClient, type DashboardBackend } from './backend.ts';
 
 const HOUR_MS = 3_600_000;
@@ -272,22 +274,12 @@ export async function startLiveBackend(
 
 /** Deletes the test's topics and Redis keys. */
 async function cleanUp(topic: string, prefix: string): Promise<void> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true });
-  const kafka = new Kafka({
-    clientId: 'tandem-dashboard-test',
-    brokers: (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(','),
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  const admin = kafkaClient('tandem-dashboard-test').admin();
   const errors: unknown[] = [];
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(redis, `${prefix}*`);
   } catch (error) {
     errors.push(error);
   } finally {
@@ -295,9 +287,7 @@ async function cleanUp(topic: string, prefix: string): Promise<void> {
   }
   try {
     await admin.connect();
-    const existing = new Set(await admin.listTopics());
-    const ours = [topic, `${topic}.dlq`, `${topic}.late`].filter((t) => existing.has(t));
-    if (ours.length > 0) await admin.deleteTopics({ topics: ours });
+    await deleteTopics(admin, topicWithSideTopics(topic));
   } catch (error) {
     errors.push(error);
   } finally {
