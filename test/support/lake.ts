@@ -18,39 +18,34 @@ export interface TestLake {
 
 /** A lake of its own: a temp directory, or `s3://<bucket>/test-<uuid>` on the local S3Proxy. */
 export async function createTestLake(kind: LakeKind, extra: Partial<LakeOptions> = {}): Promise<TestLake> {
+  let options: LakeOptions;
+  let teardown: (store: ObjectStore) => Promise<void>;
   if (kind === 'file') {
     const dir = await mkdtemp(join(tmpdir(), 'tandem-lake-test-'));
-    const options: LakeOptions = { url: `file://${dir}`, ...extra };
-    const store = openObjectStore(options);
-    return {
-      kind,
-      options,
-      store,
-      teardown: async () => {
-        await store.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const { bucket, ...s3 } = s3Settings();
-  const options: LakeOptions = { url: `s3://${bucket}/${uniqueName()}`, s3, ...extra };
-  const store = openObjectStore(options);
-  return {
-    kind,
-    options,
-    store,
-    teardown: async () => {
-      const keys: string[] = [];
-      for await (const info of store.list('')) keys.push(info.key);
-      // Every delete is tried and the store closed even when some fail, so one bad key neither
-      // hides the others nor leaks the store's sockets.
-      const errors: unknown[] = [];
-      await mapWithConcurrency(keys, 16, (key) =>
-        store.delete(key).catch((error: unknown) => errors.push(error)),
-      );
+    options = { url: `file://${dir}`, ...extra };
+    teardown = async (store) => {
       await store.close();
-      if (errors.length > 0)
-        throw new AggregateError(errors, `teardown could not delete ${errors.length} objects`);
-    },
-  };
+      await rm(dir, { recursive: true, force: true });
+    };
+  } else {
+    const { bucket, ...s3 } = s3Settings();
+    options = { url: `s3://${bucket}/${uniqueName()}`, s3, ...extra };
+    teardown = emptyAndClose;
+  }
+  const store = openObjectStore(options);
+  return { kind, options, store, teardown: () => teardown(store) };
+}
+
+async function emptyAndClose(store: ObjectStore): Promise<void> {
+  const keys: string[] = [];
+  for await (const info of store.list('')) keys.push(info.key);
+  // Every delete is tried and the store closed even when some fail, so one bad key neither hides
+  // the others nor leaks the store's sockets.
+  const errors: unknown[] = [];
+  await mapWithConcurrency(keys, 16, (key) =>
+    store.delete(key).catch((error: unknown) => errors.push(error)),
+  );
+  await store.close();
+  if (errors.length > 0)
+    throw new AggregateError(errors, `teardown could not delete ${errors.length} objects`);
 }
