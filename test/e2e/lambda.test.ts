@@ -3,10 +3,10 @@
 // the batch layer seals one hour from the archived partitions; the serving layer answers over real
 // HTTP, hour by hour, from batch where sealed and from speed otherwise, and says which. Every count
 // is checked against a truth computed here with plain loops over the generator's own records.
-import { createServer } from 'node:net';
 import { HOUR_MS, hourStart } from '@tandem/core';
 import { listArchiverWatermarks, openObjectStore } from '@tandem/lake';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/net.ts';
 import { eventually, World } from './cli/harness.ts';
 import { regenerate } from './cli/truth.ts';
 
@@ -18,17 +18,6 @@ interface SeriesBody {
     dims: Record<string, string>;
     points: Array<{ bucket: string; source: string; values: Record<string, number | null> }>;
   }>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 describe('one event stream through speed, archiver, batch and serving', () => {

@@ -6,30 +6,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { deleteTopics, topicWithSideTopics } from '../../support/kafka.ts';
+import { freePort } from '../../support/net.ts';
 import { deleteKeys } from '../../support/redis.ts';
 import { kafkaClient, redisUrl } from '../../support/stack.ts';
 import { apiClient, type DashboardBackend } from './backend.ts';
 
 const HOUR_MS = 3_600_000;
 const tandemBin = resolve(fileURLToPath(new URL('../../../packages/cli/bin/tandem', import.meta.url)));
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));

@@ -2,7 +2,7 @@
 // cache: the shared instance of the local stack is never restarted or flushed.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from '../../../../test/support/net.ts';
 
 export interface PrivateRedis {
   readonly port: number;
@@ -10,16 +10,6 @@ export interface PrivateRedis {
   /** Kills the server (SIGKILL: it keeps nothing on disk, like the stack's Redis) and starts a fresh one on the same port. */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
