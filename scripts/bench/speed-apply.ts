@@ -1,6 +1,6 @@
-// Micro-benchmark of the speed layer's apply path alone, without Kafka: the bench stream's events
-// (same generator as scripts/bench/speed.ts), parsed, folded per partition in micro-batches and
-// applied with the real apply-batch script on a throwaway prefix. Prints one JSON line with the
+// Micro-benchmark of the speed layer's apply path alone, without Kafka: the speed bench's events
+// (speed-stream.ts), parsed, folded per partition in micro-batches and applied with the real
+// apply-batch script on a throwaway prefix. Prints one JSON line with the
 // worker-side CPU per event (parse, fold, deltas, arguments) and Redis's CPU per event, which stay
 // comparable between runs on a shared machine where the end-to-end rate does not.
 // BENCH_EVENTS (default 300k), BENCH_BATCH (default 5000).
@@ -11,6 +11,7 @@ import { createRedisClient } from '../../packages/speed/src/clients.ts';
 import { speedKeys } from '../../packages/speed/src/key-schema.ts';
 import { applyBatch, claimPartition } from '../../packages/speed/src/scripts.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
+import { speedBenchStream } from './speed-stream.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 5000);
@@ -21,37 +22,14 @@ const prefix = `bench-speed-apply-${randomUUID().slice(0, 8)}`;
 const keys = speedKeys(prefix);
 const views = ['endpoint_hourly', 'trending_pages'].map((name) => getView(name));
 
-let seed = 2463534242;
-const random = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-};
-const statuses = [200, 200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 502, 503];
-function partitionOf(key: string): number {
-  let hash = 2166136261;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
-  return (hash >>> 0) % PARTITIONS;
-}
-
+const { userOf, eventJson, partitionOf } = speedBenchStream(PARTITIONS);
 const perPartition: Buffer[][] = Array.from({ length: PARTITIONS }, () => []);
 const start = Date.now() - 2 * 3_600_000;
 for (let i = 0; i < EVENTS; i++) {
-  const user = `user-${Math.floor(random() * 50_000)}`;
-  const r = random();
-  const event: Record<string, unknown> = {
-    event_id: `bench-${i}`,
-    timestamp: start + Math.floor((i * 7_000_000) / 2_000_000),
-    endpoint: `/api/v1/resource-${Math.floor(r * r * 200)}`,
-    method: 'GET',
-    status_code: statuses[Math.floor(random() * statuses.length)],
-    response_time_ms: Math.round(Math.exp(random() * 6) * 100) / 100,
-    bytes_sent: Math.floor(random() * 50_000),
-    user_id: user,
-  };
-  if (random() < 0.6) event.page_id = `/page/${Math.floor(random() * 5000)}`;
-  perPartition[partitionOf(user)]!.push(Buffer.from(JSON.stringify(event)));
+  const user = userOf();
+  // the speed bench's event-time spacing at its default 2M events
+  const time = start + Math.floor((i * 7_000_000) / 2_000_000);
+  perPartition[partitionOf(user)]!.push(Buffer.from(eventJson(`bench-${i}`, time, user)));
 }
 
 async function redisCpuSeconds(): Promise<number> {

@@ -15,6 +15,7 @@ import { loadConfig } from '../../packages/core/src/config.ts';
 import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
 import { SpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
+import { speedBenchStream } from './speed-stream.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 6;
@@ -36,42 +37,7 @@ const admin = kafka.admin();
 const redis = createRedisClient(config.redis);
 const reader = new SpeedViewReader({ redis, prefix, topic, admin });
 
-// xorshift32: every run produces the same stream
-let seed = 2463534242;
-const random = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-};
-const statuses = [200, 200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 502, 503];
-
-function eventJson(id: string, time: number, user: string): string {
-  const r = random();
-  const event: Record<string, unknown> = {
-    event_id: id,
-    timestamp: time,
-    endpoint: `/api/v1/resource-${Math.floor(r * r * 200)}`,
-    method: 'GET',
-    status_code: statuses[Math.floor(random() * statuses.length)],
-    response_time_ms: Math.round(Math.exp(random() * 6) * 100) / 100,
-    bytes_sent: Math.floor(random() * 50_000),
-    user_id: user,
-  };
-  if (random() < 0.6) event.page_id = `/page/${Math.floor(random() * 5000)}`;
-  return JSON.stringify(event);
-}
-
-function userOf(): string {
-  return `user-${Math.floor(random() * 50_000)}`;
-}
-
-/** Users stay on one partition (as keyed producers do); explicit, so the bench knows each offset. */
-function partitionOf(key: string): number {
-  let hash = 2166136261;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
-  return (hash >>> 0) % PARTITIONS;
-}
+const { userOf, eventJson, partitionOf } = speedBenchStream(PARTITIONS);
 
 async function preload(): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });

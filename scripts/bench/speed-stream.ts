@@ -1,0 +1,46 @@
+// The speed bench's event stream, for the benches that must see the same events (speed.ts end to
+// end through Kafka, speed-apply.ts the apply path alone), so that their per-event costs compare.
+
+/**
+ * A fresh stream: the same seed every time, so every run of every bench draws the same events.
+ * `userOf` and `eventJson` share one generator; call them in the same order to get the same stream.
+ */
+export function speedBenchStream(partitions: number): {
+  userOf(): string;
+  eventJson(id: string, time: number, user: string): string;
+  partitionOf(key: string): number;
+} {
+  // xorshift32, seeded: every run produces the same stream
+  let seed = 2463534242;
+  const random = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const statuses = [200, 200, 200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 502, 503];
+  return {
+    userOf: () => `user-${Math.floor(random() * 50_000)}`,
+    eventJson(id, time, user) {
+      const r = random();
+      const event: Record<string, unknown> = {
+        event_id: id,
+        timestamp: time,
+        endpoint: `/api/v1/resource-${Math.floor(r * r * 200)}`,
+        method: 'GET',
+        status_code: statuses[Math.floor(random() * statuses.length)],
+        response_time_ms: Math.round(Math.exp(random() * 6) * 100) / 100,
+        bytes_sent: Math.floor(random() * 50_000),
+        user_id: user,
+      };
+      if (random() < 0.6) event.page_id = `/page/${Math.floor(random() * 5000)}`;
+      return JSON.stringify(event);
+    },
+    // Users stay on one partition (as keyed producers do); explicit, so a bench knows each offset.
+    partitionOf(key) {
+      let hash = 2166136261;
+      for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 16777619);
+      return (hash >>> 0) % partitions;
+    },
+  };
+}
