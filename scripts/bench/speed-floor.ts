@@ -9,48 +9,32 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { parseEvent } from '../../packages/core/src/events.ts';
 import { createKafkaClient } from '../../packages/speed/src/clients.ts';
+import { speedBenchStream } from './speed-stream.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = 6;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const topic = `bench-floor-${randomUUID().slice(0, 8)}`;
 const log = (message: string) => process.stderr.write(`[bench speed-floor] ${message}\n`);
 const kafka = createKafkaClient(loadConfig().kafka, 'bench-speed-floor');
 const admin = kafka.admin();
 
-// the speed bench's event shape, 2 hours of event time
-let seed = 2463534242;
-const random = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) / 4294967296;
-};
-const statuses = [200, 200, 200, 200, 201, 204, 301, 304, 400, 404, 429, 500, 502, 503];
-function eventJson(i: number, time: number, user: string): string {
-  const r = random();
-  const event: Record<string, unknown> = {
-    event_id: `floor-${i}`,
-    timestamp: time,
-    endpoint: `/api/v1/resource-${Math.floor(r * r * 200)}`,
-    method: 'GET',
-    status_code: statuses[Math.floor(random() * statuses.length)],
-    response_time_ms: Math.round(Math.exp(random() * 6) * 100) / 100,
-    bytes_sent: Math.floor(random() * 50_000),
-    user_id: user,
-  };
-  if (random() < 0.6) event.page_id = `/page/${Math.floor(random() * 5000)}`;
-  return JSON.stringify(event);
-}
-
+// the speed bench's own stream (same seed, keys and partitions), 2 hours of event time
 async function preload(): Promise<void> {
+  const stream = speedBenchStream(PARTITIONS);
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const start = Date.now() - 2 * 3_600_000;
   for (let offset = 0; offset < EVENTS; offset += 20_000) {
     const messages = [];
     for (let i = offset; i < Math.min(EVENTS, offset + 20_000); i++) {
-      const user = `user-${Math.floor(random() * 50_000)}`;
-      messages.push({ key: user, value: eventJson(i, start + Math.floor((i * 7_000_000) / EVENTS), user) });
+      const user = stream.userOf();
+      const time = start + Math.floor((i * 7_000_000) / EVENTS);
+      messages.push({
+        key: user,
+        partition: stream.partitionOf(user),
+        value: stream.eventJson(`floor-${i}`, time, user),
+      });
     }
     await producer.send({ topic, acks: 1, messages });
   }
@@ -111,8 +95,8 @@ await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions
 log(`preloading ${EVENTS} events into ${topic}`);
 await preload();
 const result: Record<string, unknown> = { bench: 'speed-floor', events: EVENTS };
-// twice each, interleaved, best kept: the machine's other work moves single runs by tens of percent
-for (const round of [1, 2]) {
+// ROUNDS times each, interleaved, best kept: the machine's other work moves single runs by tens of percent
+for (let round = 1; round <= ROUNDS; round++) {
   for (const [mode, visit] of Object.entries(modes)) {
     const { perS, cpuUsPerEvent } = await consume(`${mode}-${round}`, visit);
     log(`round ${round} ${mode}: ${perS} events/s, ${cpuUsPerEvent.toFixed(2)} µs CPU per event`);
