@@ -11,7 +11,7 @@ import { type ObjectStore, mapWithConcurrency } from '@tandem/lake';
 import type { Logger } from 'pino';
 import type { BatchOptions } from './batch-options.ts';
 import type { DuckDbEngine } from './duckdb-engine.ts';
-import { computeHours, type PartitionStats, partitionHoursFor } from './hour-compute.ts';
+import { computeHours, emptyStats, type PartitionStats, partitionHoursFor } from './hour-compute.ts';
 import {
   newRunId,
   parseViewKey,
@@ -722,18 +722,6 @@ function asError(error: unknown): Error {
 
 function badRatio(stats: Pick<PartitionStats, 'rowsIn' | 'badRows'>): number {
   return stats.rowsIn === 0 ? 0 : stats.badRows / stats.rowsIn;
-}
-
-function emptyStats(hour: number): PartitionStats {
-  return {
-    partitionHour: hour,
-    rowsIn: 0,
-    badRows: 0,
-    duplicateRows: 0,
-    misplacedRows: 0,
-    errors: [],
-    samples: [],
-  };
 }
 
 function skipped(view: View, hour: number, reason: string, pointer: HourPointer | null = null): HourOutcome {

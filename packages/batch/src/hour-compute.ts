@@ -51,6 +51,19 @@ export interface PartitionStats {
   samples: BadRowSample[];
 }
 
+/** The stats of a partition hour before any line is read (or of one without files). */
+export function emptyStats(hour: number): PartitionStats {
+  return {
+    partitionHour: hour,
+    rowsIn: 0,
+    badRows: 0,
+    duplicateRows: 0,
+    misplacedRows: 0,
+    errors: [],
+    samples: [],
+  };
+}
+
 export interface ComputeRequest {
   view: View;
   /** Every input file of every partition the output hours need. */
@@ -114,17 +127,7 @@ export async function computeHours(
 ): Promise<ComputeResult> {
   const { view } = request;
   const stats = new Map<number, PartitionStats>();
-  for (const hour of request.partitionHours) {
-    stats.set(hour, {
-      partitionHour: hour,
-      rowsIn: 0,
-      badRows: 0,
-      duplicateRows: 0,
-      misplacedRows: 0,
-      errors: [],
-      samples: [],
-    });
-  }
+  for (const hour of request.partitionHours) stats.set(hour, emptyStats(hour));
   const partials = new Map<number, PartialRow[]>(request.outputHours.map((hour) => [hour, []]));
   const hoursWithFiles = request.partitionHours.filter((hour) =>
     request.files.some((file) => file.partitionHour === hour),
