@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { parseEvent } from '../../packages/core/src/events.ts';
 import { createKafkaClient } from '../../packages/speed/src/clients.ts';
-import { speedBenchStream } from './speed-stream.ts';
+import { consumeRate, speedBenchStream } from './speed-stream.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = 6;
@@ -41,10 +41,9 @@ async function preload(): Promise<void> {
   await producer.disconnect();
 }
 
-type Visit = (value: Buffer) => void;
 let sink = 0;
-const modes: Record<string, Visit> = {
-  raw: () => {},
+const modes: Record<string, ((value: Buffer) => void) | undefined> = {
+  raw: undefined,
   json: (value) => {
     sink += (JSON.parse(value.toString('utf8')) as { bytes_sent: number }).bytes_sent;
   },
@@ -52,43 +51,6 @@ const modes: Record<string, Visit> = {
     if (parseEvent(value).ok) sink++;
   },
 };
-
-async function consume(mode: string, visit: Visit): Promise<{ perS: number; cpuUsPerEvent: number }> {
-  const consumer = kafka.consumer({
-    groupId: `${topic}-${mode}`,
-    maxWaitTimeInMs: 200,
-    maxBytesPerPartition: 1_048_576,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let count = 0;
-  let first = 0;
-  let last = 0;
-  let cpuAtFirst = process.cpuUsage();
-  await new Promise<void>((resolve) => {
-    void consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: 3,
-      eachBatch: async ({ batch }) => {
-        if (first === 0) {
-          first = performance.now();
-          cpuAtFirst = process.cpuUsage();
-        }
-        for (const message of batch.messages) if (message.value !== null) visit(message.value);
-        count += batch.messages.length;
-        last = performance.now();
-        if (count >= EVENTS) resolve();
-      },
-    });
-  });
-  const cpu = process.cpuUsage(cpuAtFirst);
-  await consumer.disconnect();
-  return {
-    perS: Math.round((count / (last - first)) * 1000),
-    cpuUsPerEvent: (cpu.user + cpu.system) / count,
-  };
-}
 
 await admin.connect();
 await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
@@ -98,7 +60,9 @@ const result: Record<string, unknown> = { bench: 'speed-floor', events: EVENTS }
 // ROUNDS times each, interleaved, best kept: the machine's other work moves single runs by tens of percent
 for (let round = 1; round <= ROUNDS; round++) {
   for (const [mode, visit] of Object.entries(modes)) {
-    const { perS, cpuUsPerEvent } = await consume(`${mode}-${round}`, visit);
+    const measured = await consumeRate(kafka, topic, `${topic}-${mode}-${round}`, EVENTS, visit);
+    const perS = Math.round(measured.perS);
+    const { cpuUsPerEvent } = measured;
     log(`round ${round} ${mode}: ${perS} events/s, ${cpuUsPerEvent.toFixed(2)} µs CPU per event`);
     if (perS > Number(result[`${mode}_per_s`] ?? 0)) {
       result[`${mode}_per_s`] = perS;

@@ -1,5 +1,51 @@
 // The speed bench's event stream, for the benches that must see the same events (speed.ts end to
-// end through Kafka, speed-apply.ts the apply path alone), so that their per-event costs compare.
+// end through Kafka, speed-apply.ts the apply path alone, speed-floor.ts), so that their per-event
+// costs compare; and the kafkajs consumer they all measure against.
+import type { createKafkaClient } from '../../packages/speed/src/clients.ts';
+
+type Kafka = ReturnType<typeof createKafkaClient>;
+
+/**
+ * Consumes `events` messages of `topic` from the beginning in a new group, with the fetch settings
+ * every speed bench uses, calling `visit` on each value (nothing: the raw baseline). Returns the
+ * rate from the first batch on, and this process's CPU per message over the same span.
+ */
+export async function consumeRate(
+  kafka: Kafka,
+  topic: string,
+  groupId: string,
+  events: number,
+  visit?: (value: Buffer) => void,
+): Promise<{ perS: number; cpuUsPerEvent: number }> {
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, maxBytesPerPartition: 1_048_576 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  let cpuAtFirst = process.cpuUsage();
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async ({ batch }) => {
+        if (first === 0) {
+          first = performance.now();
+          cpuAtFirst = process.cpuUsage();
+        }
+        if (visit !== undefined)
+          for (const message of batch.messages) if (message.value !== null) visit(message.value);
+        count += batch.messages.length;
+        last = performance.now();
+        if (count >= events) resolve();
+      },
+    });
+  });
+  const cpu = process.cpuUsage(cpuAtFirst);
+  await consumer.disconnect();
+  return { perS: (count / (last - first)) * 1000, cpuUsPerEvent: (cpu.user + cpu.system) / count };
+}
 
 /**
  * A fresh stream: the same seed every time, so every run of every bench draws the same events.

@@ -15,7 +15,7 @@ import { loadConfig } from '../../packages/core/src/config.ts';
 import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
 import { SpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
-import { speedBenchStream } from './speed-stream.ts';
+import { consumeRate, speedBenchStream } from './speed-stream.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 6;
@@ -55,34 +55,6 @@ async function preload(): Promise<void> {
     await producer.send({ topic, acks: 1, messages });
   }
   await producer.disconnect();
-}
-
-async function rawConsume(): Promise<number> {
-  const consumer = kafka.consumer({
-    groupId: `${topic}-raw`,
-    maxWaitTimeInMs: 200,
-    maxBytesPerPartition: 1_048_576,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let count = 0;
-  let first = 0;
-  let last = 0;
-  await new Promise<void>((resolve) => {
-    void consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      partitionsConsumedConcurrently: 3,
-      eachBatch: async ({ batch }) => {
-        if (first === 0) first = performance.now();
-        count += batch.messages.length;
-        last = performance.now();
-        if (count >= EVENTS) resolve();
-      },
-    });
-  });
-  await consumer.disconnect();
-  return (count / (last - first)) * 1000;
 }
 
 function rssOf(pid: number): { rss: number; peak: number } {
@@ -126,7 +98,7 @@ async function main(): Promise<void> {
   await preload();
 
   log('raw kafkajs consume (baseline)');
-  const rawPerSecond = await rawConsume();
+  const rawPerSecond = (await consumeRate(kafka, topic, `${topic}-raw`, EVENTS)).perS;
 
   log('speed worker on the backlog');
   const runner = fileURLToPath(
