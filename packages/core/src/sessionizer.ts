@@ -61,6 +61,11 @@ export interface Sessionizer {
   flush(): SessionRecord[];
   /** A JSON-able copy of the state. */
   snapshot(): SessionizerSnapshot;
+  /**
+   * The open sessions of one visitor (`by` value), as `snapshot()` would list them: what a caller
+   * persisting per-visitor state needs after a batch, without copying every open session.
+   */
+  sessionsOf(key: string): OpenSessionSnapshot[];
 }
 
 function toRecord(session: OpenSession): SessionRecord {
@@ -73,6 +78,17 @@ function toRecord(session: OpenSession): SessionRecord {
     page_views: session.pageViews,
     unique_pages: session.pages.size,
     bounce: session.events === 1 ? 1 : 0,
+  };
+}
+
+function toSnapshot(s: OpenSession): OpenSessionSnapshot {
+  return {
+    key: s.key,
+    start: s.start,
+    end: s.end,
+    events: s.events,
+    page_views: s.pageViews,
+    pages: [...s.pages],
   };
 }
 
@@ -94,6 +110,14 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
   const hasFilter = view.filter !== null;
   /** Open sessions by `${day}|${key}`; a visitor rarely has more than one open per day. */
   const open = new Map<string, OpenSession[]>();
+  /** UTC days that have open sessions, with their number of slots: `sessionsOf` looks in each. */
+  const days = new Map<number, number>();
+  const slotOpened = (day: number) => days.set(day, (days.get(day) ?? 0) + 1);
+  const slotClosed = (day: number) => {
+    const left = (days.get(day) ?? 0) - 1;
+    if (left > 0) days.set(day, left);
+    else days.delete(day);
+  };
   let horizon: number | null = null;
   let count = 0;
 
@@ -107,8 +131,14 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
     }
     horizon = snapshot.horizon;
     for (const s of snapshot.sessions) {
-      const slot = `${dayStart(s.start)}|${s.key}`;
-      const list = open.get(slot) ?? [];
+      const day = dayStart(s.start);
+      const slot = `${day}|${s.key}`;
+      let list = open.get(slot);
+      if (list === undefined) {
+        list = [];
+        open.set(slot, list);
+        slotOpened(day);
+      }
       list.push({
         key: s.key,
         start: s.start,
@@ -117,7 +147,6 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
         pageViews: s.page_views,
         pages: new Set(s.pages),
       });
-      open.set(slot, list);
       count++;
     }
   }
@@ -129,10 +158,12 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
     const ts = event.timestamp;
     if (horizon !== null && ts < horizon) return 'late';
     const pageValue = event[page] as string | null;
-    const slot = `${dayStart(ts)}|${key}`;
+    const day = dayStart(ts);
+    const slot = `${day}|${key}`;
     const list = open.get(slot);
     if (list === undefined) {
       open.set(slot, [newSession(key, ts, pageValue)]);
+      slotOpened(day);
       count++;
       return 'added';
     }
@@ -185,8 +216,10 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
         return false;
       });
       count -= list.length - keep.length;
-      if (keep.length === 0) open.delete(slot);
-      else if (keep.length !== list.length) open.set(slot, keep);
+      if (keep.length === 0) {
+        open.delete(slot);
+        slotClosed(dayStart((list[0] as OpenSession).start));
+      } else if (keep.length !== list.length) open.set(slot, keep);
     }
     return closed.sort(byEnd);
   }
@@ -211,19 +244,16 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
     },
     snapshot() {
       const sessions: OpenSessionSnapshot[] = [];
-      for (const list of open.values()) {
-        for (const s of list) {
-          sessions.push({
-            key: s.key,
-            start: s.start,
-            end: s.end,
-            events: s.events,
-            page_views: s.pageViews,
-            pages: [...s.pages],
-          });
-        }
-      }
+      for (const list of open.values()) for (const s of list) sessions.push(toSnapshot(s));
       return { version: 1, view: view.name, gapMs, horizon, sessions };
+    },
+    sessionsOf(key) {
+      const sessions: OpenSessionSnapshot[] = [];
+      for (const day of days.keys()) {
+        const list = open.get(`${day}|${key}`);
+        if (list !== undefined) for (const s of list) sessions.push(toSnapshot(s));
+      }
+      return sessions;
     },
   };
 }

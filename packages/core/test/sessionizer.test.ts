@@ -7,7 +7,12 @@ import { isTandemError } from '../src/errors.ts';
 import type { SessionRecord } from '../src/fields.ts';
 import { where } from '../src/filter.ts';
 import { compileReducer } from '../src/reducer.ts';
-import { createSessionizer, type Sessionizer, type SessionizerSnapshot } from '../src/sessionizer.ts';
+import {
+  createSessionizer,
+  type OpenSessionSnapshot,
+  type Sessionizer,
+  type SessionizerSnapshot,
+} from '../src/sessionizer.ts';
 import { DAY_MS, dayStart, HOUR_MS, MINUTE_MS } from '../src/time.ts';
 import type { TandemEvent } from '../src/types.ts';
 import { defineView } from '../src/view.ts';
@@ -67,6 +72,15 @@ function feed(sessionizer: Sessionizer, events: TandemEvent[]): void {
   for (const e of events) sessionizer.add(e);
 }
 
+/** `sessionsOf(key)` lists exactly the snapshot's sessions of that visitor, for every visitor. */
+function expectSessionsOfMatchSnapshot(sessionizer: Sessionizer): void {
+  const order = (list: OpenSessionSnapshot[]) => [...list].sort((a, b) => a.start - b.start);
+  const all = sessionizer.snapshot().sessions;
+  for (const key of ['u1', 'u2', '', 'never-seen']) {
+    expect(order(sessionizer.sessionsOf(key))).toEqual(order(all.filter((x) => x.key === key)));
+  }
+}
+
 describe('createSessionizer', () => {
   it('finds the batch sessions for events in any order', () => {
     fc.assert(
@@ -89,7 +103,9 @@ describe('createSessionizer', () => {
         const snapshot = JSON.parse(JSON.stringify(first.snapshot())) as SessionizerSnapshot;
         const restored = createSessionizer(view, snapshot);
         expect(restored.openSessions).toBe(first.openSessions);
+        expectSessionsOfMatchSnapshot(restored);
         feed(restored, events.slice(k));
+        expectSessionsOfMatchSnapshot(restored);
         expect(sortSessions(restored.flush())).toEqual(referenceSessions(events));
       }),
       { numRuns: 200 },
@@ -123,6 +139,7 @@ describe('createSessionizer', () => {
               maxTs = Math.max(maxTs, e.timestamp);
             }
             closed.push(...s.advance(maxTs - 30_000, lateness));
+            expectSessionsOfMatchSnapshot(s);
           }
           const reference = referenceSessions(accepted);
           // Every session closed early is one of the final sessions, unchanged.

@@ -128,21 +128,13 @@ export class SessionFold {
     this.#reducer.clear();
     const upserts: Array<[string, string]> = [];
     const deletions: string[] = [];
-    if (this.#touched.size > 0) {
-      const open = new Map<string, OpenSessionSnapshot[]>();
-      for (const session of this.#sessionizer.snapshot().sessions) {
-        if (!this.#touched.has(session.key)) continue;
-        const list = open.get(session.key);
-        if (list === undefined) open.set(session.key, [session]);
-        else list.push(session);
-      }
-      for (const key of this.#touched) {
-        const sessions = open.get(key);
-        if (sessions === undefined) deletions.push(this.#owner.sessionField(key));
-        else upserts.push([this.#owner.sessionField(key), JSON.stringify(sessions)]);
-      }
-      this.#touched.clear();
+    // Only the visitors this batch touched are written: their open sessions, or a deletion.
+    for (const key of this.#touched) {
+      const sessions = this.#sessionizer.sessionsOf(key);
+      if (sessions.length === 0) deletions.push(this.#owner.sessionField(key));
+      else upserts.push([this.#owner.sessionField(key), JSON.stringify(sessions)]);
     }
+    this.#touched.clear();
     const horizon = this.#sessionizer.horizon;
     if (horizon !== null && horizon !== this.#storedHorizon) {
       upserts.push([this.#owner.horizonField, String(horizon)]);
