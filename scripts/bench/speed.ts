@@ -25,7 +25,7 @@ const FRESHNESS_SECONDS = Number(process.env.BENCH_FRESHNESS_SECONDS ?? 20);
 const config = loadConfig();
 const brokers = config.kafka.brokers;
 const redisUrl = config.redis.url;
-const DEFAULT_WORKER_NODE_ARGS = '--max-old-space-size=256 --max-semi-space-size=8';
+const DEFAULT_WORKER_NODE_ARGS = '--max-old-space-size=256 --max-semi-space-size=16';
 const runId = randomUUID().slice(0, 8);
 const topic = `bench-speed-${runId}`;
 const prefix = `bench-speed-${runId}`;
