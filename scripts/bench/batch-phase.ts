@@ -38,6 +38,8 @@ if (phase === 'tandem') {
     memoryLimit,
     tempDirectory,
     logger: pino({ level: process.env.BENCH_LOG ?? 'warn' }),
+    // BENCH_BATCH_OPTIONS: JSON of batch options to try, e.g. '{"maxChunkInputBytes":67108864}'
+    ...(JSON.parse(process.env.BENCH_BATCH_OPTIONS ?? '{}') as object),
   });
   const started = performance.now();
   const outcomes = await layer.runHours('endpoint_hourly', hours, { force: true });

@@ -5,7 +5,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { HOUR_MS, isRetryable, isTandemError, type PartialRow, TandemError, type View } from '@tandem/core';
+import {
+  dayStart,
+  HOUR_MS,
+  isRetryable,
+  isTandemError,
+  type PartialRow,
+  TandemError,
+  type View,
+} from '@tandem/core';
 import { type InputObject, listInputs, stageInputs } from './input-staging.ts';
 import { type ObjectStore, mapWithConcurrency } from '@tandem/lake';
 import type { Logger } from 'pino';
@@ -160,7 +168,7 @@ export class BatchRunner {
     const sorted = [...new Set(hours)].sort((a, b) => a - b);
     if (sorted.length === 0) return [];
     const sizes = await this.#ownPartitionBytes(sorted);
-    const chunks = planChunks(sorted, sizes, this.#deps.options);
+    const chunks = planChunks(sorted, sizes, this.#deps.options, view.sessionize !== null);
     const concurrency = options.concurrency ?? this.#deps.options.concurrency;
     const results = await mapWithConcurrency(chunks, concurrency, (chunk) =>
       this.#runChunkWithRetries(view, chunk, options),
@@ -653,11 +661,16 @@ export class BatchRunner {
   }
 }
 
-/** Contiguous hours, at most `maxHoursPerChunk` and about `maxChunkInputBytes` of input each. */
+/**
+ * Contiguous hours, at most `maxHoursPerChunk` and about `maxChunkInputBytes` of input each.
+ * A sessionized view's chunk reads its day from midnight whatever its size (`inputRangeFor`), so
+ * cutting a day by bytes would only read the day's start again: its chunks are whole UTC days.
+ */
 export function planChunks(
   hours: readonly number[],
   bytesByHour: Map<number, number>,
   options: BatchOptions,
+  sessionized = false,
 ): number[][] {
   const chunks: number[][] = [];
   let chunk: number[] = [];
@@ -665,12 +678,10 @@ export function planChunks(
   for (const hour of hours) {
     const size = bytesByHour.get(hour) ?? 0;
     const last = chunk[chunk.length - 1];
-    if (
-      chunk.length > 0 &&
-      (last !== hour - HOUR_MS ||
-        chunk.length >= options.maxHoursPerChunk ||
-        bytes + size > options.maxChunkInputBytes)
-    ) {
+    const full = sessionized
+      ? dayStart(hour) !== dayStart(last ?? hour)
+      : bytes + size > options.maxChunkInputBytes;
+    if (chunk.length > 0 && (last !== hour - HOUR_MS || chunk.length >= options.maxHoursPerChunk || full)) {
       chunks.push(chunk);
       chunk = [];
       bytes = 0;

@@ -95,6 +95,18 @@ describe('planning', () => {
     ).toEqual([[0, 1, 2], [3, 4], [6], [7]]);
   });
 
+  it('cuts a sessionized view by UTC day, not by bytes (each chunk reads its day from midnight)', () => {
+    // BASE is a midnight: hours 22 … 25 cross into the next day; every hour is over the byte bound.
+    const span = [20, 21, 22, 23, 24, 25, 27].map((h) => BASE + h * HOUR_MS);
+    const sizes = new Map(span.map((hour) => [hour, 150]));
+    const plan = (sessionized: boolean) =>
+      planChunks(span, sizes, { ...options, maxHoursPerChunk: 24 }, sessionized).map((chunk) =>
+        chunk.map((hour) => (hour - BASE) / HOUR_MS),
+      );
+    expect(plan(true)).toEqual([[20, 21, 22, 23], [24, 25], [27]]);
+    expect(plan(false)).toEqual([[20], [21], [22], [23], [24], [25], [27]]);
+  });
+
   it('reads neighbouring partitions only for sessionized views', () => {
     const hour = BASE + 5 * HOUR_MS;
     expect(partitionHoursFor(builtinViews.endpoint_hourly, hour)).toEqual([hour]);
