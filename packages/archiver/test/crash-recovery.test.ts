@@ -44,7 +44,7 @@ interface Runner {
 }
 
 function startRunner(config: Record<string, unknown>): Runner {
-  const child = spawn(process.execPath, [RUNNER], {
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', RUNNER], {
     env: { ...process.env, TANDEM_ARCHIVER_RUN: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
