@@ -169,8 +169,17 @@ function hasIllFormedString(value: unknown): boolean {
   return false;
 }
 
+/** Options with every field set are used as they are: callers on the hot path pass one object. */
 function resolveOptions(options: Partial<EventParseOptions> | undefined): EventParseOptions {
-  return options === undefined ? defaultEventParseOptions : { ...defaultEventParseOptions, ...options };
+  if (options === undefined) return defaultEventParseOptions;
+  if (
+    options.maxBytes !== undefined &&
+    options.futureToleranceMs !== undefined &&
+    options.now !== undefined
+  ) {
+    return options as EventParseOptions;
+  }
+  return { ...defaultEventParseOptions, ...options };
 }
 
 /**
@@ -206,7 +215,7 @@ export function parseEvent(
     return reject(null, 'json');
   }
   if (loneSurrogateEscape.test(text) && hasIllFormedString(value)) return reject(null, 'json');
-  return validateEvent(value, opts);
+  return checkEvent(value, opts);
 }
 
 function isNumber(v: unknown): v is number {
@@ -215,8 +224,11 @@ function isNumber(v: unknown): v is number {
 
 /** Checks an already parsed value against the event schema and normalizes it. Never throws. */
 export function validateEvent(value: unknown, options?: Partial<EventParseOptions>): EventParseResult {
+  return checkEvent(value, resolveOptions(options));
+}
+
+function checkEvent(value: unknown, opts: EventParseOptions): EventParseResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(null, 'object');
-  const opts = resolveOptions(options);
   const raw = value as Record<string, unknown>;
   let rule: EventRule | null;
 
