@@ -17,6 +17,13 @@ export interface EventParseOptions {
 }
 
 /** 64 KiB messages, 5 minutes of clock skew, the system clock. */
+/**
+ * Names the rules of `parseEvent` / `validateEvent` and the normalized event they produce. Change it
+ * whenever either changes: the archiver records it in each file's manifest, and the batch layer
+ * trusts a file's lines without re-validating them only when it matches.
+ */
+export const EVENT_VALIDATOR_VERSION = 'tandem-events/1';
+
 export const defaultEventParseOptions: EventParseOptions = {
   maxBytes: 65536,
   futureToleranceMs: 300000,

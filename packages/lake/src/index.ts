@@ -8,6 +8,13 @@ export type {
   PutOptions,
 } from './object-store.ts';
 export { defaultLakeOptions, openObjectStore } from './object-store.ts';
+export type { ArchiveManifest } from './manifests.ts';
+export {
+  archiveManifestKey,
+  buildArchiveManifest,
+  manifestDigest,
+  parseArchiveManifest,
+} from './manifests.ts';
 export type { DownloadAllOptions } from './parallel.ts';
 export { downloadAll, listAll, mapWithConcurrency } from './parallel.ts';
 export {
