@@ -15,10 +15,18 @@
 // the partition re-reads it from the last commit.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { isRetryable, serviceUnavailable, TandemError } from '@tandem/core';
+import {
+  defaultEventParseOptions,
+  EVENT_VALIDATOR_VERSION,
+  isRetryable,
+  serviceUnavailable,
+  TandemError,
+} from '@tandem/core';
 import {
   type ArchiverWatermark,
   archiveFileName,
+  archiveManifestKey,
+  buildArchiveManifest,
   logPartitionPrefix,
   type ObjectStore,
   openObjectStore,
@@ -552,10 +560,30 @@ export class Archiver {
     const key = logPartitionPrefix(file.hour) + archiveFileName(topic, partition, file.firstOffset);
     const started = performance.now();
     const body = await gzip(file.ndjson, { level: this.options.gzipLevel });
+    await this.#putWithRetries(key, body, 'application/gzip');
+    // The manifest goes second: a crash between the two leaves a file without one, which the batch
+    // layer validates line by line; a rewrite after a crash replaces both under the same names.
+    const manifest = buildArchiveManifest(
+      key,
+      body,
+      file.events,
+      EVENT_VALIDATOR_VERSION,
+      this.options.events.maxBytes ?? defaultEventParseOptions.maxBytes,
+    );
+    await this.#putWithRetries(archiveManifestKey(key)!, JSON.stringify(manifest), 'application/json');
+    this.#filesWritten++;
+    this.metrics.files.inc({ topic });
+    this.metrics.bytes.inc({ topic, stage: 'ndjson' }, file.ndjson.byteLength);
+    this.metrics.bytes.inc({ topic, stage: 'gzip' }, body.byteLength);
+    this.metrics.uploadSeconds.observe({ topic }, (performance.now() - started) / 1000);
+    return key;
+  }
+
+  async #putWithRetries(key: string, body: Uint8Array | string, contentType: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#store.put(key, body, { contentType: 'application/gzip' });
-        break;
+        await this.#store.put(key, body, { contentType });
+        return;
       } catch (error) {
         if (!isRetryable(error) || attempt >= this.options.uploadRetries || this.#state === 'stopped') {
           throw new TandemError(
@@ -570,12 +598,6 @@ export class Archiver {
         await sleep(delay);
       }
     }
-    this.#filesWritten++;
-    this.metrics.files.inc({ topic });
-    this.metrics.bytes.inc({ topic, stage: 'ndjson' }, file.ndjson.byteLength);
-    this.metrics.bytes.inc({ topic, stage: 'gzip' }, body.byteLength);
-    this.metrics.uploadSeconds.observe({ topic }, (performance.now() - started) / 1000);
-    return key;
   }
 
   #wakeCapacityWaiters(): void {

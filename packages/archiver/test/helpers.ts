@@ -9,7 +9,16 @@ import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
 import { openBatchLayer } from '@tandem/batch';
 import { finalizeStates, type TandemEvent } from '@tandem/core';
-import { listAll, type ObjectStore, parseArchiveFileName, parseLogPartition } from '@tandem/lake';
+import {
+  type ArchiveManifest,
+  archiveManifestKey,
+  listAll,
+  manifestDigest,
+  type ObjectStore,
+  parseArchiveFileName,
+  parseArchiveManifest,
+  parseLogPartition,
+} from '@tandem/lake';
 import type { Admin, Kafka } from 'kafkajs';
 import { pino } from 'pino';
 import { createTopics, deleteTopics } from '../../../test/support/kafka.ts';
@@ -207,6 +216,11 @@ export interface LakeFile {
   partition: number;
   firstOffset: string;
   events: TandemEvent[];
+  /** Size and SHA-256 of the stored (gzipped) object. */
+  bytes: number;
+  sha256: string;
+  /** Its manifest as stored, null when it has none (or an unreadable one). */
+  manifest: ArchiveManifest | null;
 }
 
 /** Every archive file of the lake, decompressed and parsed line by line. */
@@ -224,7 +238,20 @@ export async function readLake(store: ObjectStore): Promise<LakeFile[]> {
       .slice(0, -1)
       .split('\n')
       .map((line) => JSON.parse(line) as TandemEvent);
-    files.push({ key: info.key, hour, ...name, events });
+    const manifestText = await store.get(archiveManifestKey(info.key)!);
+    const manifest =
+      manifestText === null
+        ? null
+        : parseArchiveManifest(Buffer.from(manifestText).toString('utf8'), info.key);
+    files.push({
+      key: info.key,
+      hour,
+      ...name,
+      events,
+      bytes: bytes!.byteLength,
+      sha256: manifestDigest(bytes!),
+      manifest,
+    });
   }
   return files;
 }
