@@ -41,6 +41,12 @@ export interface BatchOptions {
    * peak RSS, 64 MiB chunks 32 s at 1.55 GiB. @defaultValue 64 MiB
    */
   maxChunkInputBytes: number;
+  /**
+   * Skip line-by-line validation for NDJSON files whose archive manifest proves they are exactly
+   * what the archiver validated and wrote (archive-trust.ts); false validates every line of every
+   * file. @defaultValue true
+   */
+  trustArchiveManifests: boolean;
   /** S3 downloads in flight per run. @defaultValue 8 */
   downloadConcurrency: number;
   /** Bad lines kept per partition in the quarantine report. @defaultValue 20 */
@@ -90,6 +96,7 @@ export const defaultBatchOptions: BatchOptions = {
   runHistoryLimit: 500,
   maxHoursPerChunk: 24,
   maxChunkInputBytes: 64 * 1024 * 1024,
+  trustArchiveManifests: true,
   downloadConcurrency: 8,
   quarantineSampleSize: 20,
   quarantineSampleChars: 2048,
@@ -185,6 +192,9 @@ export function resolveBatchOptions(...layers: Array<Partial<BatchOptions> | und
     (!Number.isSafeInteger(options.topicPartitions) || options.topicPartitions < 1)
   ) {
     throw invalid('topicPartitions', options.topicPartitions, 'null or an integer ≥ 1');
+  }
+  if (typeof options.trustArchiveManifests !== 'boolean') {
+    throw invalid('trustArchiveManifests', options.trustArchiveManifests, 'true or false');
   }
   if (typeof options.redisPrefix !== 'string' || options.redisPrefix === '') {
     throw invalid('redisPrefix', options.redisPrefix, 'a non-empty string');

@@ -14,6 +14,7 @@ import {
   TandemError,
   type View,
 } from '@tandem/core';
+import { markTrustedFiles } from './archive-trust.ts';
 import { type InputObject, listInputs, stageInputs } from './input-staging.ts';
 import { type ObjectStore, mapWithConcurrency } from '@tandem/lake';
 import type { Logger } from 'pino';
@@ -347,6 +348,12 @@ export class BatchRunner {
         tempRoot: join(options.tempDirectory, 'inputs'),
         concurrency: options.downloadConcurrency,
       });
+      if (options.trustArchiveManifests) {
+        await markTrustedFiles(store, staged.files, {
+          maxEventBytes: options.eventMaxBytes,
+          concurrency: options.downloadConcurrency,
+        });
+      }
       try {
         await this.#stage('staged', view, hours, null);
         return await engine.withConnection(async (connection) => {
@@ -367,6 +374,7 @@ export class BatchRunner {
               hours: hours.length,
               from: iso(hours[0]!),
               files: staged.files.length,
+              trustedFiles: staged.files.filter((file) => file.trusted === true).length,
               ...result.timings,
             },
             'batch chunk computed',

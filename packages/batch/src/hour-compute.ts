@@ -16,6 +16,7 @@ import {
   inputRangeFor,
   type PartialRow,
   quoteIdent,
+  rejectionCode,
   sqlRowToPartialRow,
   type TimeRange,
   type View,
@@ -138,7 +139,8 @@ export async function computeHours(
   const maxLineBytes = Math.max(2 * 1024 * 1024, request.maxBytes + 1024);
 
   if (hoursWithFiles.length > 0) {
-    const keep = eventFields.filter((field) => used.has(field)).map(quoteIdent);
+    const usedFields = eventFields.filter((field) => used.has(field));
+    const keep = usedFields.map(quoteIdent);
     const types = eventFields
       .filter((field) => used.has(field))
       .map((field) => `${quoteIdent(field)} ${eventSqlTypes[field]}`);
@@ -149,11 +151,18 @@ export async function computeHours(
     // One staging statement per partition: every row keeps its partition hour (the staging SQL
     // passes only `line` through), and only one staging pipeline holds memory at a time (the JSON
     // functions' working memory is outside what DuckDB can spill). The table itself spills.
-    const sample = `left(line, ${Math.max(1, Math.floor(request.sampleChars))})`;
+    const sampleChars = Math.max(1, Math.floor(request.sampleChars));
+    const sample = `left(line, ${sampleChars})`;
     for (const hour of hoursWithFiles) {
       const files = request.files.filter((file) => file.partitionHour === hour);
+      const trusted = files.filter((file) => file.trusted === true);
+      if (trusted.length > 0) {
+        await connection.run(trustedInsertSql(hour, trusted, usedFields, request, sampleChars, maxLineBytes));
+      }
+      const checked = files.filter((file) => file.trusted !== true);
+      if (checked.length === 0) continue;
       const staging = compileEventStagingSql({
-        linesRelation: await linesSql(connection, files, maxLineBytes),
+        linesRelation: await linesSql(connection, checked, maxLineBytes),
         nowMs: request.nowMs,
         futureToleranceMs: request.futureToleranceMs,
         maxBytes: request.maxBytes,
@@ -234,6 +243,36 @@ export async function computeHours(
     timings.viewMs = Math.round(performance.now() - started) - timings.stagingMs - timings.dedupMs;
   }
   return { partials, stats, timings };
+}
+
+/**
+ * Stages trusted files (archive-trust.ts) with DuckDB's typed JSON reader: their lines are the
+ * canonical serializations of events the archiver validated, so each field reads back as the value
+ * parseEvent gave it. Only the clock-dependent rule is checked again: an event more than the
+ * tolerance ahead of this run's clock is rejected as `future`, as the staging SQL would (its
+ * sample is the event's fields as JSON, the line itself is not read).
+ */
+function trustedInsertSql(
+  hour: number,
+  files: readonly StagedFile[],
+  fields: readonly EventField[],
+  request: ComputeRequest,
+  sampleChars: number,
+  maxLineBytes: number,
+): string {
+  const latest = Math.trunc(request.nowMs) + Math.trunc(request.futureToleranceMs);
+  const future = `"timestamp" > ${latest}`;
+  const code = rejectionCode('future');
+  const keep = fields.map(quoteIdent);
+  const columns = fields.map((field) => `'${field}': '${eventSqlTypes[field]}'`);
+  return (
+    `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, hash(event_id), ` +
+    `CASE WHEN ${future} THEN '${code}' END, CASE WHEN ${future} THEN 'timestamp' END, ` +
+    `CASE WHEN ${future} THEN 'future' END, ` +
+    `CASE WHEN ${future} THEN left(CAST(to_json(struct_pack(${keep.join(', ')})) AS VARCHAR), ${sampleChars}) END ` +
+    `FROM read_json(${sqlStringList(files.map((file) => file.path))}, format = 'newline_delimited', ` +
+    `records = true, maximum_object_size = ${maxLineBytes}, columns = {${columns.join(', ')}})`
+  );
 }
 
 /** The lines of some files as one relation with a single `line VARCHAR` column. */

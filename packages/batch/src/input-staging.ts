@@ -30,6 +30,11 @@ export interface StagedFile {
   format: InputFormat;
   partitionHour: number;
   size: number;
+  /**
+   * Lines known valid, canonical events (archive-trust.ts): read with a typed reader instead of
+   * the validating staging SQL. Unset until checked.
+   */
+  trusted?: boolean;
 }
 
 /** `.json` / `.json.gz` are NDJSON, `.parquet` is Parquet; anything else is not an input. */

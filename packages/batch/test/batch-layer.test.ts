@@ -2,19 +2,29 @@
 // an independently computed truth, quarantine and the bad-row limit, Parquet inputs, idempotence and
 // retention, staleness and catch-up, fencing, sealed-through, and the scheduler's triggers.
 import { DuckDBInstance } from '@duckdb/node-api';
+import { gzipSync } from 'node:zlib';
 import {
   builtinViews,
   compileReducer,
+  EVENT_VALIDATOR_VERSION,
   HOUR_MS,
   type PartialRow,
+  parseEvent,
   type TandemEvent,
   type View,
 } from '@tandem/core';
-import { logPartitionPrefix, writeArchiverWatermark } from '@tandem/lake';
+import {
+  archiveManifestKey,
+  buildArchiveManifest,
+  logPartitionPrefix,
+  type ObjectStore,
+  writeArchiverWatermark,
+} from '@tandem/lake';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pointerKey, type QuarantineReport, readPointer, viewHourPrefix } from '../src/index.ts';
 import type { LakeKind } from '../../../test/support/lake.ts';
+import { mulberry32 } from '../../../test/support/random.ts';
 import { expectEndpointTruth, expectSameRows } from './support/assertions.ts';
 import {
   createTestEnv,
@@ -39,6 +49,70 @@ async function listKeys(env: TestEnv, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const info of env.lake.store.list(prefix)) keys.push(info.key);
   return keys;
+}
+
+/** Strings and numbers that make a JSON reader work: escapes, control characters, astral code points, extremes. */
+const awkwardStrings = [
+  'héllo',
+  'a"b',
+  'back\\slash',
+  'tab\tnew\nline',
+  '\u0001ctl',
+  'emoji 😀',
+  '日本語',
+  'x'.repeat(250),
+];
+const awkwardLatencies = [0, 1e-7, 5e-324, 0.1, 2.5, 123.456789012345, 86_399_999.99, 1 / 3];
+const awkwardBytes = [0, 1, 12_345, 9_007_199_254_740_991, null];
+
+interface ArchivedHour {
+  hour: number;
+  files: Map<string, string[]>;
+  /** Distinct events (what dedup leaves). */
+  events: TandemEvent[];
+}
+
+/** An hour as the archiver writes it: each line is JSON.stringify of a normalized event. */
+function archiverStyleHour(hour: number, seed: number): ArchivedHour {
+  const rand = mulberry32(seed);
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(rand() * values.length)]!;
+  const names = [0, 1, 2].map((f) => `events+${f}+${seed * 1000 + f}.json.gz`);
+  const files = new Map(names.map((name) => [name, [] as string[]]));
+  const events: TandemEvent[] = [];
+  for (let i = 0; i < 300; i++) {
+    const wire = {
+      event_id: rand() < 0.1 ? `id ${pick(awkwardStrings).slice(0, 100)} ${i}` : `e-${seed}-${i}`,
+      timestamp: hour + Math.floor(rand() * HOUR_MS),
+      endpoint: rand() < 0.3 ? `/api/${pick(awkwardStrings)}` : `/api/r${Math.floor(rand() * 5)}`,
+      method: rand() < 0.5 ? undefined : pick(['GET', 'POST', 'DELETE']),
+      status_code: pick([100, 200, 200, 201, 404, 500, 599]),
+      response_time_ms: rand() < 0.5 ? pick(awkwardLatencies) : rand() * 1000,
+      bytes_sent: pick(awkwardBytes),
+      user_id: rand() < 0.1 ? null : rand() < 0.2 ? pick(awkwardStrings) : `u${Math.floor(rand() * 30)}`,
+      session_id: rand() < 0.5 ? null : `s${Math.floor(rand() * 9)}`,
+      page_id: rand() < 0.3 ? null : rand() < 0.2 ? pick(awkwardStrings) : `/p/${Math.floor(rand() * 7)}`,
+    };
+    const parsed = parseEvent(JSON.stringify(wire), { now: () => hour + 10 * H });
+    if (!parsed.ok) throw new Error(`fixture event is invalid: ${JSON.stringify(parsed.error)}`);
+    events.push(parsed.event);
+    const line = JSON.stringify(parsed.event);
+    files.get(pick(names))!.push(line);
+    if (rand() < 0.05) {
+      files.get(pick(names))!.push(line); // a producer retry the archiver kept
+    }
+  }
+  return { hour, files, events };
+}
+
+/** Writes the files and, after each, its manifest, as the archiver does. */
+async function writeArchivedHour(store: ObjectStore, data: ArchivedHour): Promise<void> {
+  for (const [name, lines] of data.files) {
+    const key = `${logPartitionPrefix(data.hour)}${name}`;
+    const body = gzipSync(encodeNdjson(lines));
+    await store.put(key, body);
+    const manifest = buildArchiveManifest(key, body, lines.length, EVENT_VALIDATOR_VERSION, 65_536);
+    await store.put(archiveManifestKey(key)!, JSON.stringify(manifest));
+  }
 }
 
 describe.each(['file', 's3'] as LakeKind[])('batch layer on a %s lake', (kind) => {
@@ -167,6 +241,76 @@ describe.each(['file', 's3'] as LakeKind[])('batch layer on a %s lake', (kind) =
         .slice(1)
         .map((id) => `${viewHourPrefix('endpoint_hourly', 1, BASE)}run-${id}.parquet`)
         .sort(),
+    );
+  });
+
+  it('reads files the archiver validated without re-validating them, to the same states; any other bytes are validated', async () => {
+    const hours = [BASE, BASE + H, BASE + 2 * H];
+    const archived = hours.map((hour, index) => archiverStyleHour(hour, 70 + index));
+    for (const hour of archived) await writeArchivedHour(env.lake.store, hour);
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    // The clock stands 20 minutes into the last hour: with the default 5-minute tolerance, its
+    // events after 25 minutes are in the future for both paths.
+    const now = () => BASE + 2 * H + 20 * 60_000;
+    const run = async (trustArchiveManifests: boolean) => {
+      logs.length = 0;
+      const layer = await env.open({ now, logger, trustArchiveManifests, maxBadRowRatio: 1 });
+      const result = new Map<string, { rows: PartialRow[]; stats: unknown[]; trusted: number }>();
+      for (const view of ['endpoint_hourly', 'sessions_hourly', 'trending_pages']) {
+        const outcomes = await layer.runHours(view, hours, { force: true });
+        expect(outcomes.map((o) => o.status)).toEqual(['published', 'published', 'published']);
+        const sealed = await layer.reader.sealedHours(view, { from: BASE, to: BASE + 3 * H });
+        const computed = logs.filter((line) => line.msg === 'batch chunk computed' && line.view === view);
+        result.set(view, {
+          rows: await layer.reader.readPartials(view, sealed, {}),
+          stats: outcomes.map((o) => [o.pointer!.rowsIn, o.pointer!.badRows, o.pointer!.duplicateRows]),
+          trusted: computed.reduce((sum, line) => sum + Number(line.trustedFiles), 0),
+        });
+      }
+      return result;
+    };
+    const validated = await run(false);
+    const trusted = await run(true);
+    const files = archived.reduce((sum, hour) => sum + hour.files.size, 0);
+    for (const [view, expected] of validated) {
+      const actual = trusted.get(view)!;
+      expect(expected.trusted).toBe(0);
+      expect(actual.trusted, view).toBe(files);
+      expect(actual.stats, view).toEqual(expected.stats);
+      expectSameRows(actual.rows, expected.rows);
+    }
+    // Truth from the lines: a future line is bad (each copy), a repeated accepted id a duplicate.
+    const latest = now() + 300_000;
+    const truth = archived.map((hour) => {
+      const all = [...hour.files.values()].flat().map((line) => JSON.parse(line) as TandemEvent);
+      const bad = all.filter((event) => event.timestamp > latest).length;
+      const ids = new Set(all.filter((event) => event.timestamp <= latest).map((event) => event.event_id));
+      return [all.length, bad, all.length - bad - ids.size];
+    });
+    expect(truth[2]![1]).toBeGreaterThan(0);
+    expect(validated.get('endpoint_hourly')!.stats).toEqual(truth);
+    const lines = truth.map(([count]) => count!);
+    const accepted = archived.flatMap((hour) => hour.events).filter((e) => e.timestamp <= now() + 300_000);
+    expectSameRows(trusted.get('endpoint_hourly')!.rows, reducerRows(endpointHourly, accepted));
+
+    // A file rewritten by someone else (one more line, same manifest) is validated again.
+    const [name, original] = [...archived[0]!.files][0]!;
+    await env.lake.store.put(
+      `${logPartitionPrefix(BASE)}${name}`,
+      gzipSync(encodeNdjson([...original, 'not json'])),
+    );
+    logs.length = 0;
+    const layer = await env.open({ now, logger, maxBadRowRatio: 1 });
+    const [rerun] = await layer.runHours('endpoint_hourly', [BASE]);
+    expect([rerun!.pointer!.rowsIn, rerun!.pointer!.badRows]).toEqual([lines[0]! + 1, 1]);
+    expect(logs.find((line) => line.msg === 'batch chunk computed')!.trustedFiles).toBe(
+      archived[0]!.files.size - 1,
+    );
+    const sealed = await layer.reader.sealedHours('endpoint_hourly', { from: BASE, to: BASE + H });
+    expectSameRows(
+      await layer.reader.readPartials('endpoint_hourly', sealed, {}),
+      trusted.get('endpoint_hourly')!.rows.filter((row) => row.bucket < BASE + H),
     );
   });
 
