@@ -1,9 +1,13 @@
 // Generates the batch benchmark's day once: 24 hourly partitions × 4 files of gzipped NDJSON with
 // 10M lines in total (0.5% producer-retry duplicates, one malformed line per file), and the same
 // rows as one Parquet file per hour in a second lake. Deterministic; a marker file records the shape.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// A third lake holds the day as the archiver would have written it (archivedLake).
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDbEngine } from '../../packages/batch/src/index.ts';
+import { EVENT_VALIDATOR_VERSION, parseEvent } from '../../packages/core/src/index.ts';
+import { archiveManifestKey, buildArchiveManifest } from '../../packages/lake/src/index.ts';
 
 export const BENCH_DAY = Date.UTC(2024, 4, 1);
 const HOUR_MS = 3_600_000;
@@ -14,6 +18,61 @@ export interface BenchData {
   parquetLake: string;
   lines: number;
   parquetRows: number;
+}
+
+/**
+ * The NDJSON day as the archiver writes it: every valid line run through core's validator and
+ * written back as `JSON.stringify` of the normalized event (malformed lines went to the dead-letter
+ * topic instead), with a manifest per file. Generated once from the NDJSON lake; returns its path
+ * and its line count.
+ */
+export function ensureArchivedData(root: string, ndjsonLake: string): { lake: string; lines: number } {
+  const lake = join(root, 'archived');
+  const marker = join(root, 'archived.json');
+  const shape = {
+    version: 1,
+    validator: EVENT_VALIDATOR_VERSION,
+    source: readFileSync(join(root, 'generated.json'), 'utf8'),
+  };
+  if (existsSync(marker)) {
+    const found = JSON.parse(readFileSync(marker, 'utf8')) as typeof shape & { lines: number };
+    if (
+      found.version === shape.version &&
+      found.validator === shape.validator &&
+      found.source === shape.source
+    ) {
+      return { lake, lines: found.lines };
+    }
+  }
+  let lines = 0;
+  const started = Date.now();
+  const files = (readdirSync(join(ndjsonLake, 'logs'), { recursive: true }) as string[])
+    .filter((name) => name.endsWith('.json.gz'))
+    .sort();
+  for (const name of files) {
+    const key = `logs/${name}`;
+    const out: string[] = [];
+    for (const line of gunzipSync(readFileSync(join(ndjsonLake, key)))
+      .toString('utf8')
+      .split('\n')) {
+      if (line === '') continue;
+      const parsed = parseEvent(line, { now: () => Date.now() });
+      if (parsed.ok) out.push(JSON.stringify(parsed.event));
+    }
+    const body = gzipSync(`${out.join('\n')}\n`);
+    const manifest = buildArchiveManifest(key, body, out.length, EVENT_VALIDATOR_VERSION, 65_536);
+    const manifestPath = join(lake, archiveManifestKey(key)!);
+    mkdirSync(dirname(join(lake, key)), { recursive: true });
+    mkdirSync(dirname(manifestPath), { recursive: true });
+    writeFileSync(join(lake, key), body);
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    lines += out.length;
+  }
+  process.stderr.write(
+    `[bench] archived copy of ${relative(root, ndjsonLake)}: ${lines} lines (${Math.round((Date.now() - started) / 1000)}s)\n`,
+  );
+  writeFileSync(marker, JSON.stringify({ ...shape, lines }));
+  return { lake, lines };
 }
 
 export async function ensureBenchData(root: string, lines = 10_000_000): Promise<BenchData> {

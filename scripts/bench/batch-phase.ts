@@ -30,6 +30,28 @@ if (phase === 'tandem') {
   const store = openObjectStore({ url: `file://${lakeDir}`, fsync: false });
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `bench-${randomUUID()}`;
+  // Chunk logs are counted (files, and those read as trusted archiver files); warnings, or every
+  // line with BENCH_LOG=info, go to stderr.
+  let files = 0;
+  let trustedFiles = 0;
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (line: string) => {
+        const entry = JSON.parse(line) as {
+          level: number;
+          msg: string;
+          files?: number;
+          trustedFiles?: number;
+        };
+        if (entry.msg === 'batch chunk computed') {
+          files += entry.files ?? 0;
+          trustedFiles += entry.trustedFiles ?? 0;
+        }
+        if (entry.level >= 40 || process.env.BENCH_LOG === 'info') process.stderr.write(line);
+      },
+    },
+  );
   const layer = await openBatchLayer({
     store,
     redis,
@@ -37,7 +59,7 @@ if (phase === 'tandem') {
     threads,
     memoryLimit,
     tempDirectory,
-    logger: pino({ level: process.env.BENCH_LOG ?? 'warn' }),
+    logger,
     // BENCH_BATCH_OPTIONS: JSON of batch options to try, e.g. '{"maxChunkInputBytes":67108864}'
     ...(JSON.parse(process.env.BENCH_BATCH_OPTIONS ?? '{}') as object),
   });
@@ -56,6 +78,8 @@ if (phase === 'tandem') {
     bad_rows: sum((o) => o.pointer!.badRows),
     duplicate_rows: sum((o) => o.pointer!.duplicateRows),
     rows_out: sum((o) => o.pointer!.rowsOut),
+    files,
+    trusted_files: trustedFiles,
   };
   await layer.close();
   for (const key of await redis.keys(`${prefix}:*`)) await redis.del(key);

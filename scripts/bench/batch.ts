@@ -5,16 +5,19 @@
 // and the batch run's peak RSS. Each phase runs in its own process; best of BENCH_RUNS (default 1).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ensureBenchData } from './batch-data.ts';
+import { ensureArchivedData, ensureBenchData } from './batch-data.ts';
 
 const root = join(new URL('../..', import.meta.url).pathname, '.data', 'bench', 'batch');
 const runs = Number(process.env.BENCH_RUNS ?? 1);
 const data = await ensureBenchData(root, Number(process.env.BENCH_EVENTS ?? 10_000_000));
+const archived = ensureArchivedData(root, data.ndjsonLake);
 
 interface PhaseResult {
   ms: number;
   peak_rss_mib: number;
   rows_in?: number;
+  files?: number;
+  trusted_files?: number;
 }
 
 function phase(name: 'tandem' | 'duckdb', lake: string): PhaseResult {
@@ -30,7 +33,7 @@ function phase(name: 'tandem' | 'duckdb', lake: string): PhaseResult {
   if (child.status !== 0) throw new Error(`bench phase ${name} failed with exit code ${child.status}`);
   const line = child.stdout.trim().split('\n').at(-1)!;
   const result = JSON.parse(line) as PhaseResult;
-  process.stderr.write(`[bench] ${name} ${lake.endsWith('parquet') ? 'parquet' : 'ndjson'}: ${line}\n`);
+  process.stderr.write(`[bench] ${name} ${lake.slice(lake.lastIndexOf('/') + 1)}: ${line}\n`);
   return result;
 }
 
@@ -38,16 +41,23 @@ const best = (results: PhaseResult[]) => results.reduce((a, b) => (b.ms < a.ms ?
 const tandem: PhaseResult[] = [];
 const duckdb: PhaseResult[] = [];
 const parquet: PhaseResult[] = [];
+const trusted: PhaseResult[] = [];
 for (let run = 0; run < runs; run++) {
   tandem.push(phase('tandem', data.ndjsonLake));
   duckdb.push(phase('duckdb', data.ndjsonLake));
   parquet.push(phase('tandem', data.parquetLake));
+  trusted.push(phase('tandem', archived.lake));
 }
 const t = best(tandem);
 const d = best(duckdb);
 const p = best(parquet);
+const a = best(trusted);
 if (t.rows_in !== data.lines)
   throw new Error(`the batch layer read ${t.rows_in} lines, expected ${data.lines}`);
+if (a.rows_in !== archived.lines || a.trusted_files !== a.files)
+  throw new Error(
+    `archived lake: read ${a.rows_in} of ${archived.lines} lines, ${a.trusted_files} of ${a.files} files trusted`,
+  );
 process.stdout.write(
   `${JSON.stringify({
     bench: 'batch',
@@ -55,7 +65,9 @@ process.stdout.write(
     tandem_ms: t.ms,
     duckdb_ms: d.ms,
     parquet_tandem_ms: p.ms,
-    peak_rss_mib: Math.max(...tandem.map((r) => r.peak_rss_mib), ...parquet.map((r) => r.peak_rss_mib)),
+    // the same events as the archiver writes them (validated at ingestion, with manifests)
+    archived_tandem_ms: a.ms,
+    peak_rss_mib: Math.max(...[...tandem, ...parquet, ...trusted].map((r) => r.peak_rss_mib)),
     events_per_s: Math.round((data.lines / t.ms) * 1000),
     ratio_vs_duckdb: Math.round((t.ms / d.ms) * 100) / 100,
     duckdb_peak_rss_mib: d.peak_rss_mib,
