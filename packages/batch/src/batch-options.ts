@@ -124,6 +124,7 @@ export function batchOptionsFromConfig(config: TandemConfig): Partial<BatchOptio
     concurrency: config.batch.concurrency,
     hourlyCron: config.batch.hourlyCron,
     nightlyCron: config.batch.nightlyCron,
+    trustArchiveManifests: config.batch.trustArchiveManifests,
     topic: config.kafka.topic,
     eventMaxBytes: config.events.maxBytes,
     futureToleranceMs: config.events.futureToleranceMs,

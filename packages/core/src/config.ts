@@ -64,6 +64,8 @@ export interface BatchConfig {
   concurrency: number;
   hourlyCron: string;
   nightlyCron: string;
+  /** Read archiver-written files whose manifest matches without re-validating their lines. */
+  trustArchiveManifests: boolean;
 }
 
 export interface SpeedConfig {
@@ -316,6 +318,7 @@ export function loadConfig(env: Env = process.env, defaults: { lakeDir?: string 
       concurrency: integer(env, 'BATCH_CONCURRENCY', 2, 1, 64),
       hourlyCron: text(env, 'BATCH_HOURLY_CRON', '5 * * * *'),
       nightlyCron: text(env, 'BATCH_NIGHTLY_CRON', '30 2 * * *'),
+      trustArchiveManifests: flag(env, 'BATCH_TRUST_ARCHIVE_MANIFESTS', true),
     },
     speed: {
       groupId: text(env, 'SPEED_GROUP_ID', 'tandem-speed'),

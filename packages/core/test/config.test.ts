@@ -22,6 +22,11 @@ describe('loadConfig', () => {
     expect(config.lake.url).toBe('file:///tmp/lake');
     expect(config.speed.outOfOrdernessMs).toBe(30_000);
     expect(config.batch.maxBadRowRatio).toBe(0.01);
+    expect(config.batch.trustArchiveManifests).toBe(true);
+    expect(loadConfig({ BATCH_TRUST_ARCHIVE_MANIFESTS: 'false' }).batch.trustArchiveManifests).toBe(false);
+    expect(configError({ BATCH_TRUST_ARCHIVE_MANIFESTS: 'maybe' }).message).toContain(
+      'BATCH_TRUST_ARCHIVE_MANIFESTS="maybe"',
+    );
   });
 
   it('names the variable and the accepted forms', () => {
