@@ -3,10 +3,14 @@
 // The proof is the manifest's SHA-256 of the stored bytes, recomputed here from the staged copy; a
 // file without a manifest, with another validator version, a looser size limit or any other bytes
 // (a foreign writer, a hand edit, a rewrite) keeps the full validation.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { EVENT_VALIDATOR_VERSION } from '@tandem/core';
-import { type ObjectStore, archiveManifestKey, mapWithConcurrency, parseArchiveManifest } from '@tandem/lake';
+import {
+  archiveManifestKey,
+  type ObjectStore,
+  mapWithConcurrency,
+  manifestDigestOfFile,
+  parseArchiveManifest,
+} from '@tandem/lake';
 import type { StagedFile } from './input-staging.ts';
 
 export interface TrustOptions {
@@ -46,11 +50,5 @@ async function manifestHolds(store: ObjectStore, file: StagedFile, options: Trus
   ) {
     return false;
   }
-  return (await sha256OfFile(file.path)) === manifest.sha256;
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return (await manifestDigestOfFile(file.path)) === manifest.sha256;
 }

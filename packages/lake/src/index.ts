@@ -13,6 +13,7 @@ export {
   archiveManifestKey,
   buildArchiveManifest,
   manifestDigest,
+  manifestDigestOfFile,
   parseArchiveManifest,
 } from './manifests.ts';
 export type { DownloadAllOptions } from './parallel.ts';

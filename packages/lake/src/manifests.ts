@@ -4,6 +4,7 @@
 // listings never see it, and a file without one (foreign, or a crash between the two writes) is
 // simply validated line by line.
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { parseLogPartition } from './paths.ts';
 
 const LOGS_ROOT = 'logs/';
@@ -35,6 +36,13 @@ export function archiveManifestKey(fileKey: string): string | null {
 /** SHA-256 (hex) of a body, as manifests record it. */
 export function manifestDigest(body: Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');
+}
+
+/** `manifestDigest` of a local file's bytes, streamed (a staged copy of an archive file). */
+export async function manifestDigestOfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** The manifest of `body`, stored as `fileKey`, holding `lines` validated events. */
