@@ -2,8 +2,8 @@
 // column types. Every identifier the SQL compilers emit comes from these lists.
 import type { EventField } from './types.ts';
 
-/** Value type of a field: strings, integers (exact in a double) or finite doubles. */
-export type FieldType = 'string' | 'integer' | 'number';
+/** Value type of a field: strings, integers (exact in a double), finite doubles or booleans. */
+export type FieldType = 'string' | 'integer' | 'number' | 'boolean';
 
 /** A set of fields a view can filter on, group by or measure, with their types. */
 export type FieldSchema = Readonly<Record<string, FieldType>>;

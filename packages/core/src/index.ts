@@ -2,6 +2,7 @@
 // No I/O anywhere in this package. Left out on purpose: accumulators.ts, the reducer's internal
 // fast path (use compileReducer).
 export * from './builtin-views.ts';
+export * from './catalog.ts';
 export * from './config.ts';
 export * from './errors.ts';
 export * from './event-staging-sql.ts';
@@ -14,7 +15,10 @@ export * from './sessionizer.ts';
 export * from './sketches/ddsketch.ts';
 export * from './sketches/hll.ts';
 export * from './sql.ts';
+export * from './stream.ts';
+export * from './stream-schema.ts';
 export * from './time.ts';
 export * from './types.ts';
 export * from './view.ts';
 export * from './view-sql.ts';
+export * from './web-stream.ts';

@@ -5,14 +5,14 @@ import { compileFilterPredicate, type FilterPredicate } from './filter.ts';
 import { type Accumulator, accumulatorFactory } from './accumulators.ts';
 import { createSessionizer, type Sessionizer } from './sessionizer.ts';
 import { HllHashCache } from './sketches/hll.ts';
-import type { Cells, DimensionValue, PartialRow, TandemEvent } from './types.ts';
+import type { Cells, DimensionValue, PartialRow, StreamEvent } from './types.ts';
 import { type SessionizedView, sortPartialRows, type View } from './view.ts';
 
 /** Folds events into partial rows of one view. */
 export interface ViewReducer {
   readonly view: View;
   /** Folds one validated event (sessionized views: feeds the sessionizer instead). */
-  add(event: TandemEvent): void;
+  add(event: StreamEvent): void;
   /** Copies of the accumulated partial rows, sorted by bucket, then dimensions. */
   rows(): PartialRow[];
   /** Forgets the accumulated rows (sessionized views keep their open sessions). */
@@ -222,12 +222,13 @@ export function compileReducer(view: View): ViewReducer | SessionViewReducer {
   }
   const filter = compileFilterPredicate(view.filter);
   const hasFilter = view.filter !== null;
+  const timeField = view.timeField;
   return {
     view,
     add: (event) => {
       const row = event as unknown as Record<string, unknown>;
       if (hasFilter && filter(row) !== 1) return;
-      folder.fold(event.timestamp, row);
+      folder.fold(event[timeField] as number, row);
     },
     rows: folder.rows,
     forEachGroup: folder.forEachGroup,

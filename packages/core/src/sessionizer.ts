@@ -5,7 +5,7 @@ import { TandemError } from './errors.ts';
 import type { SessionRecord } from './fields.ts';
 import { compileFilterPredicate, type FilterPredicate } from './filter.ts';
 import { DAY_MS, dayStart } from './time.ts';
-import type { TandemEvent } from './types.ts';
+import type { StreamEvent } from './types.ts';
 import type { SessionizeSpec, View } from './view.ts';
 
 /** One open session as stored in a snapshot. */
@@ -51,7 +51,7 @@ export interface Sessionizer {
    * Adds an event: 'ignored' when the view filter rejects it or its sessionize field is null,
    * 'late' when its time is below the horizon (the caller routes it like any late event), else 'added'.
    */
-  add(event: TandemEvent): SessionizerAddResult;
+  add(event: StreamEvent): SessionizerAddResult;
   /**
    * Raises the horizon to `watermark - allowedLatenessMs` (never lowers it) and returns, closed, every
    * session that no event at or above the horizon can join: `horizon > end + gapMs`, or its UTC day ended.
@@ -106,6 +106,7 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
     );
   }
   const { by, gapMs, page } = spec;
+  const timeField = view.timeField;
   const filter: FilterPredicate = compileFilterPredicate(view.filter);
   const hasFilter = view.filter !== null;
   /** Open sessions by `${day}|${key}`; a visitor rarely has more than one open per day. */
@@ -151,11 +152,11 @@ export function createSessionizer(view: View, snapshot?: SessionizerSnapshot): S
     }
   }
 
-  function add(event: TandemEvent): SessionizerAddResult {
+  function add(event: StreamEvent): SessionizerAddResult {
     const key = event[by] as string | null;
     if (key === null || key === undefined) return 'ignored';
     if (hasFilter && filter(event as unknown as Record<string, unknown>) !== 1) return 'ignored';
-    const ts = event.timestamp;
+    const ts = event[timeField] as number;
     if (horizon !== null && ts < horizon) return 'late';
     const pageValue = event[page] as string | null;
     const day = dayStart(ts);

@@ -8,15 +8,22 @@ export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
-const bucketSizes: Record<BucketSize, number> = { '1m': MINUTE_MS, '1h': HOUR_MS };
+/** Every bucket size divides an hour, so the batch layer's hourly partitions hold whole buckets. */
+export const bucketSizes: Readonly<Record<BucketSize, number>> = {
+  '1m': MINUTE_MS,
+  '5m': 5 * MINUTE_MS,
+  '15m': 15 * MINUTE_MS,
+  '30m': 30 * MINUTE_MS,
+  '1h': HOUR_MS,
+};
 
 /** Milliseconds in one bucket of the given size. */
 export function bucketSizeMs(bucket: BucketSize): number {
-  const ms = bucketSizes[bucket];
+  const ms = Object.hasOwn(bucketSizes, bucket) ? bucketSizes[bucket] : undefined;
   if (ms === undefined) {
     throw new TandemError(
       'TANDEM_ERR_VIEW_INVALID',
-      `bucket "${String(bucket)}" is not supported; use 1m or 1h`,
+      `bucket "${String(bucket)}" is not supported; use one of ${Object.keys(bucketSizes).join(', ')}`,
     );
   }
   return ms;

@@ -1,8 +1,20 @@
 // The shapes every layer shares: a validated event, a measure's partial state as numeric cells,
 // and a partial row (one bucket x one dimension tuple). Both engines produce exactly these.
 
-/** A validated, normalized event. `timestamp` is epoch milliseconds UTC; absent optionals are null. */
-export interface TandemEvent {
+/** A field value of a normalized event; null when the field is absent (and has no default). */
+export type StreamValue = string | number | boolean | null;
+
+/**
+ * A validated, normalized event of any stream: every field of the stream's schema, in declaration
+ * order, with the event-time field as epoch milliseconds UTC.
+ */
+export type StreamEvent = Readonly<Record<string, StreamValue>>;
+
+/**
+ * A normalized event of the built-in web stream. `timestamp` is epoch milliseconds UTC; absent
+ * optionals are null. (A type, not an interface, so it is a `StreamEvent` too.)
+ */
+export type TandemEvent = {
   event_id: string;
   timestamp: number;
   endpoint: string;
@@ -13,13 +25,13 @@ export interface TandemEvent {
   user_id: string | null;
   session_id: string | null;
   page_id: string | null;
-}
+};
 
 /** Fields a view may group by, filter on or measure. */
 export type EventField = keyof TandemEvent;
 
 /** Bucket sizes a view may declare. */
-export type BucketSize = '1m' | '1h';
+export type BucketSize = '1m' | '5m' | '15m' | '30m' | '1h';
 
 /** How every cell of one measure's partial state merges with the same cell of another. */
 export type MergeOp = 'add' | 'min' | 'max';

@@ -3,7 +3,7 @@
 // aggregates in one pass; sketches (HLL registers, DDSketch bins, topK keys) aggregate at a second
 // grouping level and fold into JSON objects, joined back on (bucket, dimensions).
 import { TandemError } from './errors.ts';
-import { eventFieldTypes, type FieldType } from './fields.ts';
+import type { FieldType } from './fields.ts';
 import { compileFilterSql } from './filter.ts';
 import type { Measure } from './measures.ts';
 import {
@@ -15,14 +15,15 @@ import {
 import { hllSqlExpressions } from './sketches/hll.ts';
 import { type CompiledSql, quoteIdent, type SqlParams, sqlDouble, sqlInteger, sqlParam } from './sql.ts';
 import { bucketCeil, DAY_MS, dayStart } from './time.ts';
-import type { Cells, DimensionValue, EventField, PartialRow, TimeRange } from './types.ts';
+import type { Cells, DimensionValue, PartialRow, TimeRange } from './types.ts';
 import { adoptCells, toCells, type View } from './view.ts';
 
 /** Where compileViewSql reads events from and which buckets it produces. */
 export interface CompileViewSqlOptions {
   /**
-   * The events relation: a table/view name or a parenthesized subquery, with the TandemEvent
-   * columns (timestamp BIGINT epoch ms), validated and deduplicated. Trusted SQL from the caller.
+   * The events relation: a table/view name or a parenthesized subquery, with the stream's
+   * normalized columns (the time field BIGINT epoch ms), validated and deduplicated. Trusted SQL.
+   * Only the columns the view reads (`viewInputFields`) need to be there.
    */
   eventsRelation: string;
   /** Buckets `b` with `from <= b < to` are produced. Events outside `inputRangeFor(view, range)` are ignored. */
@@ -237,23 +238,25 @@ export function compileViewSql(view: View, options: CompileViewSqlOptions): Comp
   const params: SqlParams = {};
   const input = inputRangeFor(view, range);
   const bucketMs = sqlInteger(view.bucketMs);
-  const inRange = `"timestamp" >= ${sqlParam(params, input.from, 'BIGINT')} AND "timestamp" < ${sqlParam(params, input.to, 'BIGINT')}`;
+  const eventFieldTypes = view.eventSchema;
+  const time = quoteIdent(view.timeField);
+  const inRange = `${time} >= ${sqlParam(params, input.from, 'BIGINT')} AND ${time} < ${sqlParam(params, input.to, 'BIGINT')}`;
   const viewFilter = compileFilterSql(
     view.filter,
     params,
     quoteIdent,
-    (f) => eventFieldTypes[f as EventField],
+    (f) => eventFieldTypes[f] as FieldType,
   );
 
   if (view.sessionize === null) {
     const measuresSql = compileMeasures(
       view,
-      (f) => eventFieldTypes[f as keyof typeof eventFieldTypes],
+      (f) => eventFieldTypes[f] as FieldType,
       params,
       view.dimensions.length,
     );
     const dimCols = view.dimensions.map((d, i) => `${quoteIdent(d)} AS d${i}`);
-    const bucketExpr = `("timestamp" // ${bucketMs}) * ${bucketMs}`;
+    const bucketExpr = `(${time} // ${bucketMs}) * ${bucketMs}`;
     const srcCols = [
       `${bucketExpr} AS bucket`,
       ...dimCols,
@@ -275,7 +278,7 @@ export function compileViewSql(view: View, options: CompileViewSqlOptions): Comp
   const outFrom = sqlParam(params, bucketCeil(range.from, view.bucketMs), 'BIGINT');
   const outTo = sqlParam(params, bucketCeil(range.to, view.bucketMs), 'BIGINT');
   const sessionCtes = [
-    `ev AS (SELECT ${quoteIdent(by)} AS sk, "timestamp" AS ts, ${quoteIdent(page)} AS pg, "timestamp" // ${DAY_MS} AS day ` +
+    `ev AS (SELECT ${quoteIdent(by)} AS sk, ${time} AS ts, ${quoteIdent(page)} AS pg, ${time} // ${DAY_MS} AS day ` +
       `FROM ${eventsRelation} WHERE ${inRange} AND ${quoteIdent(by)} IS NOT NULL AND ${viewFilter})`,
     `marked AS (SELECT sk, ts, pg, day, CASE WHEN ts - lag(ts) OVER (PARTITION BY sk, day ORDER BY ts) > ${sqlInteger(gapMs)} ` +
       `THEN 1 ELSE 0 END AS nb FROM ev)`,
@@ -318,7 +321,7 @@ export function sqlRowToPartialRow(view: View, row: Record<string, unknown>): Pa
   const dims: DimensionValue[] = view.dimensions.map((field, i) => {
     const v = row[`d${i}`];
     if (v === null || v === undefined) return null;
-    return eventFieldTypes[field] === 'string' ? String(v) : toNumber(v, `d${i}`);
+    return view.eventSchema[field] === 'string' ? String(v) : toNumber(v, `d${i}`);
   });
   const parsedHere = typeof row.states === 'string';
   const raw = parsedHere ? (JSON.parse(row.states as string) as unknown) : row.states;

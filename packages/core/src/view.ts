@@ -1,20 +1,22 @@
 // The view DSL: one declaration that both engines compile. defineView validates everything at
 // definition time (fields, operators, measure kinds) so a bad view never reaches a running job.
 import { TandemError } from './errors.ts';
-import { eventFieldTypes, type FieldSchema, sessionFieldTypes } from './fields.ts';
+import { type FieldSchema, sessionFieldTypes } from './fields.ts';
 import { compareCodePoints, type Filter, validateFilter } from './filter.ts';
 import { createMeasure, type Measure, type MeasureSpec, type MeasureValue, newCells } from './measures.ts';
 import { bucketSizeMs, MINUTE_MS } from './time.ts';
-import type { BucketSize, Cells, DimensionValue, EventField, PartialRow } from './types.ts';
+import type { Stream } from './stream.ts';
+import type { BucketSize, Cells, DimensionValue, PartialRow } from './types.ts';
+import { webStream } from './web-stream.ts';
 
 /** How a sessionized view cuts events into sessions before its measures see them. */
 export interface SessionizeSpec {
-  /** The field whose value identifies a visitor; events where it is null are left out. */
-  by: EventField;
+  /** The (string) field whose value identifies a visitor; events where it is null are left out. */
+  by: string;
   /** A gap longer than this (ms) between two events of a visitor starts a new session. @defaultValue 1800000 */
   gapMs: number;
-  /** The field counted as page views and unique pages (non-null values). @defaultValue 'page_id' */
-  page: EventField;
+  /** The (string) field counted as page views and unique pages (non-null values). @defaultValue 'page_id' */
+  page: string;
 }
 
 /** What `defineView` accepts. */
@@ -22,26 +24,33 @@ export interface ViewSpec {
   name: string;
   /** Bumped whenever the meaning of stored states changes. @defaultValue 1 */
   version?: number;
-  /** Source stream. @defaultValue 'events' */
-  source?: string;
+  /** The stream it reads. @defaultValue the stream `defineView` is given (the web stream `events`) */
+  stream?: string;
   bucket: BucketSize;
-  /** Group-by fields (event fields). Not allowed on sessionized views. @defaultValue [] */
+  /** Group-by fields (the stream's fields). Not allowed on sessionized views. @defaultValue [] */
   dimensions?: string[];
   /** Which events the view sees (before sessionizing, for sessionized views). */
   filter?: Filter | null;
   /** Measures in display order. For sessionized views they read session fields. */
   measures: Record<string, MeasureSpec>;
-  sessionize?: Partial<SessionizeSpec> & { by: EventField };
+  sessionize?: Partial<SessionizeSpec> & { by: string };
 }
 
 /** A validated, compiled-ready view. */
 export interface View {
   readonly name: string;
   readonly version: number;
-  readonly source: string;
+  /** The stream it reads. */
+  readonly stream: string;
+  /** The stream's event-time field (epoch ms in normalized events): what buckets are cut by. */
+  readonly timeField: string;
+  /** The stream's event-id field, or null (see `StreamSpec.idField`). */
+  readonly idField: string | null;
+  /** The stream's normalized fields and their types: what dimensions and filters read. */
+  readonly eventSchema: FieldSchema;
   readonly bucket: BucketSize;
   readonly bucketMs: number;
-  readonly dimensions: EventField[];
+  readonly dimensions: string[];
   readonly filter: Filter | null;
   readonly measures: Record<string, Measure>;
   readonly sessionize: SessionizeSpec | null;
@@ -65,8 +74,11 @@ function viewError(name: string, message: string, details: Record<string, unknow
   });
 }
 
-/** Validates a view spec. Throws coded errors (`TANDEM_ERR_VIEW_*`, `TANDEM_ERR_MEASURE_INVALID`). */
-export function defineView(spec: ViewSpec): View {
+/**
+ * Validates a view spec against the fields of the stream it reads. Throws coded errors
+ * (`TANDEM_ERR_VIEW_*`, `TANDEM_ERR_MEASURE_INVALID`) that name the view and the field.
+ */
+export function defineView(spec: ViewSpec, stream: Stream = webStream): View {
   const name = spec?.name;
   if (typeof name !== 'string' || !namePattern.test(name)) {
     throw new TandemError(
@@ -76,14 +88,35 @@ export function defineView(spec: ViewSpec): View {
   }
   const version = spec.version ?? 1;
   if (!Number.isInteger(version) || version < 1) throw viewError(name, 'version must be a positive integer');
-  const bucketMs = bucketSizeMs(spec.bucket);
+  if (spec.stream !== undefined && spec.stream !== stream.name) {
+    throw viewError(name, `reads stream "${spec.stream}", but was defined against stream "${stream.name}"`);
+  }
+  const eventFieldTypes = stream.fieldTypes;
+  let bucketMs: number;
+  try {
+    bucketMs = bucketSizeMs(spec.bucket);
+  } catch (error) {
+    throw viewError(name, (error as Error).message, { bucket: spec.bucket });
+  }
   const dimensions = spec.dimensions ?? [];
   for (const dim of dimensions) {
     if (!Object.hasOwn(eventFieldTypes, dim)) {
       throw new TandemError(
         'TANDEM_ERR_VIEW_FIELD_UNKNOWN',
-        `view "${name}": unknown dimension ${JSON.stringify(dim)}; known fields: ${Object.keys(eventFieldTypes).join(', ')}`,
+        `view "${name}": unknown dimension ${JSON.stringify(dim)}; stream "${stream.name}" has the fields ${Object.keys(eventFieldTypes).join(', ')}`,
         { details: { view: name, field: dim } },
+      );
+    }
+  }
+  for (const dim of dimensions) {
+    // Dimension values are strings or numbers in every store (Redis fields, Parquet, HTTP).
+    if (eventFieldTypes[dim] === 'boolean') {
+      throw viewError(
+        name,
+        `dimension "${dim}" is a boolean field; booleans can filter views, not group them`,
+        {
+          field: dim,
+        },
       );
     }
   }
@@ -98,10 +131,10 @@ export function defineView(spec: ViewSpec): View {
     const s = spec.sessionize;
     sessionize = { by: s.by, gapMs: s.gapMs ?? 30 * MINUTE_MS, page: s.page ?? 'page_id' };
     for (const field of [sessionize.by, sessionize.page]) {
-      if (eventFieldTypes[field] !== 'string') {
+      if (!Object.hasOwn(eventFieldTypes, field) || eventFieldTypes[field] !== 'string') {
         throw new TandemError(
           'TANDEM_ERR_VIEW_FIELD_UNKNOWN',
-          `view "${name}": sessionize needs string event fields, got ${JSON.stringify(field)}`,
+          `view "${name}": sessionize needs string fields of stream "${stream.name}", got ${JSON.stringify(field)}`,
           { details: { view: name, field } },
         );
       }
@@ -129,7 +162,17 @@ export function defineView(spec: ViewSpec): View {
         `view "${name}": measure name ${JSON.stringify(measureName)} is invalid; use lower-case letters, digits and _`,
       );
     }
-    const measure = createMeasure(measureName, measureSpec, measureSchema);
+    let measure: Measure;
+    try {
+      measure = createMeasure(measureName, measureSpec, measureSchema);
+    } catch (error) {
+      // Name the view too: a config file declares many views with measures of the same names.
+      if (!(error instanceof TandemError)) throw error;
+      throw new TandemError(error.code, `view "${name}": ${error.message}`, {
+        cause: error.cause,
+        details: { view: name, ...error.details },
+      });
+    }
     for (const output of measure.outputs) {
       if (outputs.has(output)) throw viewError(name, `two measures produce the value "${output}"`);
       outputs.add(output);
@@ -139,10 +182,13 @@ export function defineView(spec: ViewSpec): View {
   return {
     name,
     version,
-    source: spec.source ?? 'events',
+    stream: stream.name,
+    timeField: stream.timeField,
+    idField: stream.idField,
+    eventSchema: eventFieldTypes,
     bucket: spec.bucket,
     bucketMs,
-    dimensions: [...dimensions] as EventField[],
+    dimensions: [...dimensions],
     filter,
     measures,
     sessionize,
