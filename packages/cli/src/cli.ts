@@ -3,7 +3,8 @@
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { isTandemError, loadConfig, type TandemConfig } from '@tandem/core';
+import { type Catalog, isTandemError, loadConfig, type TandemConfig } from '@tandem/core';
+import { loadCatalog } from './wiring/config-file.ts';
 import { commands } from './commands/index.ts';
 import type { CommandContext } from './framework/command.ts';
 import { commandHelp, groupHelp, usageLine } from './framework/help.ts';
@@ -96,6 +97,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT_OK;
   }
   let config: TandemConfig | null = null;
+  let catalog: Promise<Catalog> | null = null;
   const context: CommandContext = {
     out: new Output({ stdout: io.stdout, stderr: io.stderr, json: parsed.json, env: io.env }),
     signal: io.signal,
@@ -105,6 +107,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     config: () => {
       config ??= loadConfig(io.env, { lakeDir: `${repoRoot}/.data/lake` });
       return config;
+    },
+    catalog: () => {
+      catalog ??= loadCatalog(io.env, context.config()).then((loaded) => loaded.catalog);
+      return catalog;
     },
   };
   try {

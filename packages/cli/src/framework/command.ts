@@ -1,6 +1,6 @@
 // How a `tandem` subcommand is declared: its path, flags (with typed value parsers), examples and
 // the function that runs it. The parser, the help printer and the tests all read this one shape.
-import type { TandemConfig } from '@tandem/core';
+import type { Catalog, TandemConfig } from '@tandem/core';
 import type { Output } from './output.ts';
 import type { Described } from './values.ts';
 
@@ -93,6 +93,11 @@ export interface CommandContext {
   now: () => number;
   /** The validated configuration, loaded on first use (so `--help` never needs a valid env). */
   config(): TandemConfig;
+  /**
+   * The deployment's streams and views from its config file (or the built-in web catalog), loaded
+   * and validated on first use.
+   */
+  catalog(): Promise<Catalog>;
   /** The repository root (default lake dir, scripts). */
   root: string;
 }
