@@ -5,10 +5,7 @@
 // simply validated line by line.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { parseLogPartition } from './paths.ts';
-
-const LOGS_ROOT = 'logs/';
-const MANIFESTS_ROOT = 'logs/_manifests/';
+import { DEFAULT_LOGS_PREFIX, parseLogPartition } from './paths.ts';
 
 /** One archive file's manifest. */
 export interface ArchiveManifest {
@@ -21,16 +18,20 @@ export interface ArchiveManifest {
   bytes: number;
   /** SHA-256 (hex) of the stored object's bytes. */
   sha256: string;
-  /** core's `EVENT_VALIDATOR_VERSION` the lines passed. */
+  /** The stream's validator fingerprint (core's `Stream.fingerprint`) the lines passed. */
   validator: string;
   /** The largest event (UTF-8 bytes) the archiver accepted. */
   maxEventBytes: number;
 }
 
-/** The manifest key of the raw-log file `fileKey` (`logs/dt=…/hour=…/<name>`), or null for other keys. */
-export function archiveManifestKey(fileKey: string): string | null {
-  if (!fileKey.startsWith(LOGS_ROOT) || parseLogPartition(fileKey) === null) return null;
-  return `${MANIFESTS_ROOT}${fileKey.slice(LOGS_ROOT.length)}.json`;
+/**
+ * The manifest key of the raw-log file `fileKey` (`<logsPrefix>/dt=…/hour=…/<name>`):
+ * `<logsPrefix>/_manifests/dt=…/hour=…/<name>.json`; null for other keys.
+ */
+export function archiveManifestKey(fileKey: string, logsPrefix: string = DEFAULT_LOGS_PREFIX): string | null {
+  const root = `${logsPrefix}/`;
+  if (!fileKey.startsWith(root) || parseLogPartition(fileKey.slice(root.length - 1)) === null) return null;
+  return `${root}_manifests/${fileKey.slice(root.length)}.json`;
 }
 
 /** SHA-256 (hex) of a body, as manifests record it. */

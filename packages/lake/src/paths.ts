@@ -3,16 +3,22 @@
 import { TandemError } from '@tandem/core';
 
 const HOUR_MS = 3_600_000;
-const LOGS_ROOT = 'logs/';
-const WATERMARKS_PREFIX = 'logs/_watermarks/';
+/** The web stream's raw-log root; every stream declares its own (`Stream.lakePrefix`). */
+export const DEFAULT_LOGS_PREFIX = 'logs';
 // Kafka topic names are limited to [a-zA-Z0-9._-] (max 249 chars), so `+` never occurs inside one
 // and a file name splits back into (topic, partition, offset) unambiguously.
 const TOPIC_PATTERN = /^[A-Za-z0-9._-]{1,249}$/;
-const PARTITION_PATTERN = /(?:^|\/)logs\/dt=(\d{4})-(\d{2})-(\d{2})\/hour=(\d{2})\//;
+const PARTITION_PATTERN = /(?:^|\/)dt=(\d{4})-(\d{2})-(\d{2})\/hour=(\d{2})\//;
 const ARCHIVE_FILE_PATTERN = /^([A-Za-z0-9._-]{1,249})\+(\d{1,10})\+(\d{1,19})\.json\.gz$/;
 
-/** The raw-log partition of an hour: `logs/dt=YYYY-MM-DD/hour=HH/` (UTC). */
-export function logPartitionPrefix(hourMs: number): string {
+/** `prefix/` for a stream's raw-log root, checked to be a relative key prefix. */
+function logsRoot(logsPrefix: string): string {
+  assertObjectKey(logsPrefix);
+  return `${logsPrefix}/`;
+}
+
+/** The raw-log partition of an hour: `<logsPrefix>/dt=YYYY-MM-DD/hour=HH/` (UTC). */
+export function logPartitionPrefix(hourMs: number, logsPrefix: string = DEFAULT_LOGS_PREFIX): string {
   if (!Number.isFinite(hourMs) || hourMs % HOUR_MS !== 0) {
     throw new TandemError(
       'TANDEM_ERR_LAKE_IO',
@@ -20,20 +26,33 @@ export function logPartitionPrefix(hourMs: number): string {
     );
   }
   const iso = new Date(hourMs).toISOString(); // YYYY-MM-DDTHH:...
-  return `${LOGS_ROOT}dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+  return `${logsRoot(logsPrefix)}${hourPartitionPath(iso)}`;
+}
+
+function hourPartitionPath(iso: string): string {
+  return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
 }
 
 /**
- * The hour (epoch ms) of the raw-log partition a key lies in, or null when the key is not under
- * `logs/dt=YYYY-MM-DD/hour=HH/`. Accepts keys with a leading lake prefix (`.../logs/dt=...`).
+ * The hour (epoch ms) of the raw-log partition a key lies in, or null when the key has no
+ * `dt=YYYY-MM-DD/hour=HH/` segments (under any stream's logs prefix).
  */
 export function parseLogPartition(key: string): number | null {
   const match = PARTITION_PATTERN.exec(key);
   if (match === null) return null;
+  // Bookkeeping trees beside the partitions (`_manifests/dt=…`) are not partitions.
+  if (
+    key
+      .slice(0, match.index)
+      .split('/')
+      .some((segment) => segment.startsWith('_'))
+  )
+    return null;
   const [, year, month, day, hour] = match;
   const hourMs = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour));
   // Reject dates that Date.UTC silently rolls over (2024-02-31, hour=24).
-  return logPartitionPrefix(hourMs) === `${LOGS_ROOT}dt=${year}-${month}-${day}/hour=${hour}/`
+  return Number.isFinite(hourMs) &&
+    hourPartitionPath(new Date(hourMs).toISOString()) === `dt=${year}-${month}-${day}/hour=${hour}/`
     ? hourMs
     : null;
 }
@@ -63,18 +82,23 @@ export function parseArchiveFileName(
   return { topic: match[1]!, partition: Number(match[2]), firstOffset: match[3]! };
 }
 
-/** `logs/_watermarks/<topic>+<partition>.json`, the archiver's per-partition watermark object. */
-export function archiverWatermarkKey(topic: string, partition: number): string {
+/** `<logsPrefix>/_watermarks/<topic>+<partition>.json`, the archiver's per-partition watermark object. */
+export function archiverWatermarkKey(
+  topic: string,
+  partition: number,
+  logsPrefix: string = DEFAULT_LOGS_PREFIX,
+): string {
   assertTopic(topic);
   assertPartition(partition);
-  return `${WATERMARKS_PREFIX}${topic}+${partition}.json`;
+  return `${archiverWatermarkPrefix(undefined, logsPrefix)}${topic}+${partition}.json`;
 }
 
-/** The prefix under which every archiver watermark object lives. */
-export function archiverWatermarkPrefix(topic?: string): string {
-  if (topic === undefined) return WATERMARKS_PREFIX;
+/** The prefix under which a stream's archiver watermark objects (of one topic, if given) live. */
+export function archiverWatermarkPrefix(topic?: string, logsPrefix: string = DEFAULT_LOGS_PREFIX): string {
+  const root = `${logsRoot(logsPrefix)}_watermarks/`;
+  if (topic === undefined) return root;
   assertTopic(topic);
-  return `${WATERMARKS_PREFIX}${topic}+`;
+  return `${root}${topic}+`;
 }
 
 function assertTopic(topic: string): void {
