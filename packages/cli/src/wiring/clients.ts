@@ -31,7 +31,17 @@ export function kafkaUnavailable(config: KafkaConfig, cause: unknown): Error {
   return serviceUnavailable('Kafka', config.brokers.join(','), cause);
 }
 
-/** An ioredis client that fails fast (no offline queue) and reports an unreachable Redis clearly. */
+/** Reconnect delays once connected: capped backoff, forever (a Redis restart must heal by itself). */
+export function redisReconnectDelay(attempt: number): number {
+  return Math.min(attempt * 200, 5_000);
+}
+
+/**
+ * An ioredis client that fails fast (no offline queue) and reports an unreachable Redis clearly.
+ * The first connection gives up after a few attempts, so a command run against a stopped stack says
+ * so at once; once connected, the client reconnects forever with capped backoff, and commands fail
+ * fast while Redis is away instead of queueing.
+ */
 export async function connectRedis(config: RedisConfig): Promise<Redis> {
   const redis = new Redis(config.url, {
     lazyConnect: true,
@@ -52,5 +62,6 @@ export async function connectRedis(config: RedisConfig): Promise<Redis> {
     redis.disconnect();
     throw serviceUnavailable('Redis', config.url.replace(/\/\/[^@]*@/, '//***@'), error);
   }
+  redis.options.retryStrategy = redisReconnectDelay;
   return redis;
 }
