@@ -3,7 +3,7 @@
 // so the batch layer reads them without importing the archiver.
 import { TandemError } from '@tandem/core';
 import type { ObjectStore } from './object-store.ts';
-import { archiverWatermarkKey, archiverWatermarkPrefix } from './paths.ts';
+import { archiverWatermarkKey, archiverWatermarkPrefix, DEFAULT_LOGS_PREFIX } from './paths.ts';
 
 /** Contents of `logs/_watermarks/<topic>+<partition>.json`. */
 export interface ArchiverWatermark {
@@ -71,13 +71,17 @@ export async function writeArchiverWatermark(
   });
 }
 
-/** Every watermark object of a topic (or of all topics), in partition-key order. */
+/**
+ * Every watermark object of a topic (or of all topics) under a stream's logs prefix (the web
+ * stream's `logs` by default), in partition-key order.
+ */
 export async function listArchiverWatermarks(
   store: ObjectStore,
   topic?: string,
+  logsPrefix: string = DEFAULT_LOGS_PREFIX,
 ): Promise<ArchiverWatermark[]> {
   const watermarks: ArchiverWatermark[] = [];
-  for await (const info of store.list(archiverWatermarkPrefix(topic))) {
+  for await (const info of store.list(archiverWatermarkPrefix(topic, logsPrefix))) {
     if (!info.key.endsWith('.json')) continue;
     const bytes = await store.get(info.key);
     if (bytes !== null) watermarks.push(parseWatermark(info.key, bytes));
