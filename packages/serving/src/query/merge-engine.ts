@@ -252,13 +252,15 @@ export class MergeEngine {
     ].join('\u0001');
     const finished = new Map<number, FinishedBucket>();
     const toMerge = new Map<number, PartialRow[]>();
-    const batchHoursNeeded: SealedHour[] = [];
+    // Hours to read, once each: the minute buckets of one hour all draw on that hour.
+    const batchHoursNeeded = new Map<number, SealedHour>();
     const bucketKeys = new Map<number, string>();
     for (const bucket of buckets) {
       const end = outputBucketEnd(bucket, granularity, range);
       const bucketHours: SealedHour[] = [];
       let allSealed = true;
-      for (let hour = bucket; hour < end; hour += HOUR) {
+      // From the hour the bucket starts in: a bucket shorter than an hour lies inside one.
+      for (let hour = hourOf(bucket); hour < end; hour += HOUR) {
         const sealed = snapshot.sealed.get(hour);
         if (sealed === undefined) allSealed = false;
         else bucketHours.push(sealed);
@@ -272,10 +274,10 @@ export class MergeEngine {
         }
         bucketKeys.set(bucket, key);
       }
-      batchHoursNeeded.push(...bucketHours);
+      for (const sealed of bucketHours) batchHoursNeeded.set(sealed.hour, sealed);
       toMerge.set(bucket, []);
     }
-    const batchRows = await this.#readBatch(model.name, batchHoursNeeded, query.filter);
+    const batchRows = await this.#readBatch(model.name, [...batchHoursNeeded.values()], query.filter);
 
     // Batch hours are read whole; a range that starts or ends inside an hour (trending) cuts them.
     for (const rows of [speedRows, batchRows]) {

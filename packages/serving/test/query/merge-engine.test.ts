@@ -215,6 +215,31 @@ describe('merge engine', () => {
     expect(body.total).toBe(total);
   });
 
+  test('minute buckets of a sealed hour are served again after another query cached its first minute', async () => {
+    seeded = await seededServer({ hours: 6, sealedHours: 3 });
+    const trending = getView('trending_pages');
+    const empty = finalizeStates(trending, {});
+    // The first query caches the finished buckets of hour 1; the second, over a wider range, must
+    // still read hour 1 for its other minutes (it once read only the hours of uncached buckets).
+    for (const to of [T0 + 2 * HOUR, T0 + 3 * HOUR]) {
+      const response = await seeded.app.inject({
+        url: `/v1/views/trending_pages/series?from=${T0 + HOUR}&to=${to}&granularity=1m&measures=views`,
+      });
+      expect(response.statusCode).toBe(200);
+      const answer = response.json() as SeriesAnswer;
+      expect(answer.series[0]!.points.every((point) => point.source === 'batch')).toBe(true);
+      expect(
+        diffSeries(
+          'trending_pages',
+          seeded.events,
+          { granularity: '1m', filter: {}, groupBy: [] },
+          answer,
+          empty,
+        ),
+      ).toEqual([]);
+    }
+  });
+
   test('top ranks dimension values by a value over the range', async () => {
     seeded = await seededServer({ hours: 24, sealedHours: 20 });
     const response = await seeded.app.inject({
