@@ -50,25 +50,35 @@ function parseWatermark(key: string, bytes: Uint8Array): ArchiverWatermark {
   return candidate as ArchiverWatermark;
 }
 
-/** The watermark of one partition, or null when the archiver has not written one yet. */
+/**
+ * The watermark of one partition under a stream's logs prefix (the web stream's `logs` by
+ * default), or null when the archiver has not written one yet.
+ */
 export async function readArchiverWatermark(
   store: ObjectStore,
   topic: string,
   partition: number,
+  logsPrefix: string = DEFAULT_LOGS_PREFIX,
 ): Promise<ArchiverWatermark | null> {
-  const key = archiverWatermarkKey(topic, partition);
+  const key = archiverWatermarkKey(topic, partition, logsPrefix);
   const bytes = await store.get(key);
   return bytes === null ? null : parseWatermark(key, bytes);
 }
 
-/** Writes one partition's watermark object (plain overwrite: one archiver owns a partition at a time). */
+/**
+ * Writes one partition's watermark object under a stream's logs prefix (plain overwrite: one
+ * archiver owns a partition at a time).
+ */
 export async function writeArchiverWatermark(
   store: ObjectStore,
   watermark: ArchiverWatermark,
+  logsPrefix: string = DEFAULT_LOGS_PREFIX,
 ): Promise<void> {
-  await store.put(archiverWatermarkKey(watermark.topic, watermark.partition), JSON.stringify(watermark), {
-    contentType: 'application/json',
-  });
+  await store.put(
+    archiverWatermarkKey(watermark.topic, watermark.partition, logsPrefix),
+    JSON.stringify(watermark),
+    { contentType: 'application/json' },
+  );
 }
 
 /**
