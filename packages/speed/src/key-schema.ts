@@ -1,6 +1,14 @@
 // The Redis key schema of the speed layer, in one place: every key a partition's batch touches
-// carries the hash tag {p<N>}, so one Lua script per batch stays inside one Redis Cluster slot.
-// Readers fan out over partitions and merge with the measures' own merge, which commutes.
+// carries one hash tag per (stream, partition), so one Lua script per batch stays inside one Redis
+// Cluster slot. Readers fan out over partitions and merge with the measures' own merge, which commutes.
+//
+// The web stream (`events`) keeps the names of the first build (`{p<N>}`, `speed:partitions`), so
+// the data of existing deployments keeps working; every other stream carries its name in the hash
+// tag (`{<stream>:p<N>}`) and in its partition set (`speed:<stream>:partitions`). Stream names are
+// lower-case letters, digits and _, so no stream's keys can match another's.
+
+/** The stream whose keys keep the first build's names. */
+export const LEGACY_KEYS_STREAM = 'events';
 
 /** Separates the parts of a bucket-hash field; JSON never emits a raw tab, so dims stay unambiguous. */
 export const FIELD_SEPARATOR = '\t';
@@ -14,30 +22,48 @@ export const FIELD_SEPARATOR = '\t';
 export const BUCKET_MARKER_FIELD =
   '\t\t(tandem speed: this field keeps the bucket a hash table, not a listpack)';
 
-/** Key names under one prefix (`REDIS_PREFIX`, `tandem` by default). */
+/** Key names of one stream under one prefix (`REDIS_PREFIX`, `tandem` by default). */
 export interface SpeedKeys {
   readonly prefix: string;
+  /** The stream the keys belong to. */
+  readonly stream: string;
   /** SET of the partition numbers the speed layer has ever claimed (outside any hash tag). */
   partitions(): string;
   /** Per-partition meta hash: offset, epoch, owner, maxEventTime, watermark, counters. */
   meta(partition: number): string;
-  /** Open sessions of the users routed to this partition: user id → serialized sessionizer state. */
+  /** Open sessions of the visitors routed to this partition: sessionize key → serialized state. */
   sessions(partition: number): string;
   /** ZSET of the bucket starts present for a view in this partition (member = score = bucket ms). */
   bucketIndex(partition: number, view: string, version: number | string): string;
   /** One bucket of one view in one partition: field `<dimsJson>\t<measure>\t<cell>` → number. */
   bucket(partition: number, view: string, version: number | string, bucketMs: number): string;
+  /**
+   * A `SCAN MATCH` pattern of every key of one partition (meta, sessions, indexes, buckets) and of
+   * no other stream's or partition's, for tools that drop a namespace. Valid when the prefix holds
+   * no glob characters (`*`, `?`, `[`, `\`).
+   */
+  partitionPattern(partition: number): string;
 }
 
-export function speedKeys(prefix: string): SpeedKeys {
-  const tag = (partition: number) => `${prefix}:{p${partition}}`;
+/**
+ * The keys of `stream` (default the web stream `events`) under `prefix`: `<prefix>:{p<N>}:…` and
+ * `<prefix>:speed:partitions` for `events`, `<prefix>:{<stream>:p<N>}:…` and
+ * `<prefix>:speed:<stream>:partitions` for any other stream.
+ */
+export function speedKeys(prefix: string, stream: string = LEGACY_KEYS_STREAM): SpeedKeys {
+  const legacy = stream === LEGACY_KEYS_STREAM;
+  const tagPrefix = legacy ? `${prefix}:{p` : `${prefix}:{${stream}:p`;
+  const tag = (partition: number) => `${tagPrefix}${partition}}`;
+  const partitionsKey = legacy ? `${prefix}:speed:partitions` : `${prefix}:speed:${stream}:partitions`;
   return {
     prefix,
-    partitions: () => `${prefix}:speed:partitions`,
+    stream,
+    partitions: () => partitionsKey,
     meta: (partition) => `${tag(partition)}:meta`,
     sessions: (partition) => `${tag(partition)}:sessions`,
     bucketIndex: (partition, view, version) => `${tag(partition)}:b:${view}:${version}`,
     bucket: (partition, view, version, bucketMs) => `${tag(partition)}:v:${view}:${version}:${bucketMs}`,
+    partitionPattern: (partition) => `${tag(partition)}:*`,
   };
 }
 
