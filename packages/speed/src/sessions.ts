@@ -1,5 +1,5 @@
 // Sessionized views in the speed layer: core's incremental sessionizer keeps the open sessions of
-// the users routed to a partition; the watermark closes them and closed sessions fold into the
+// the visitors routed to a partition; the watermark closes them and closed sessions fold into the
 // view like rows. Open sessions live in the partition's hash-tagged sessions hash (one field per
 // visitor), written by the same Lua script as the deltas, so they are exactly as durable as the views.
 import {
@@ -9,7 +9,7 @@ import {
   type PartialRow,
   type SessionViewReducer,
   type Sessionizer,
-  type TandemEvent,
+  type StreamEvent,
   type View,
 } from '@tandem/core';
 import { FIELD_SEPARATOR } from './key-schema.ts';
@@ -79,7 +79,8 @@ export class SessionFold {
   readonly #sessionizer: Sessionizer;
   /** Folds closed sessions only; its own sessionizer stays unused. */
   readonly #reducer: SessionViewReducer;
-  readonly #by: keyof TandemEvent;
+  /** The field sessions are cut by (`view.sessionize.by`), any string field of the stream. */
+  readonly #by: string;
   readonly #allowedLatenessMs: number;
   readonly #touched = new Set<string>();
   #storedHorizon: number | null;
@@ -102,7 +103,7 @@ export class SessionFold {
   }
 
   /** Feeds an accepted event; the worker's lateness check is stricter than the sessionizer's horizon. */
-  add(event: TandemEvent): void {
+  add(event: StreamEvent): void {
     if (this.#sessionizer.add(event) === 'added') this.#touched.add(String(event[this.#by]));
   }
 
