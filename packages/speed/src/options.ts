@@ -1,6 +1,16 @@
 // Options of the speed worker: one object, defaults in `defaultSpeedWorkerOptions`, validated
 // once at construction. Clients may be passed ready (the caller closes them) or built from config.
-import { type TandemConfig, TandemError } from '@tandem/core';
+// The stream and its views come by injection, defaulting to the web stream and the built-in views.
+import {
+  builtinCatalog,
+  type Catalog,
+  type Stream,
+  type TandemConfig,
+  TandemError,
+  type View,
+  webStream,
+  webStreamOn,
+} from '@tandem/core';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { SpeedMetrics } from './metrics.ts';
@@ -8,17 +18,20 @@ import type { RedisClient } from './scripts.ts';
 
 /** Tuning of the speed worker; every field has a default. */
 export interface SpeedTuning {
-  /** Source topic. @defaultValue 'events' */
+  /** Source topic; with `stream` given, the stream's (and nothing else). @defaultValue 'events' */
   topic: string;
   /** Dead-letter topic for messages that fail validation. @defaultValue '<topic>.dlq' */
   dlqTopic: string;
   /** Topic for events later than the allowed lateness. @defaultValue '<topic>.late' */
   lateTopic: string;
-  /** Kafka consumer group. @defaultValue 'tandem-speed' */
+  /**
+   * The deployment's Kafka consumer group: the web stream `events` consumes in it, any other
+   * stream in `<groupId>.<stream>` (see `speedGroupId`). @defaultValue 'tandem-speed'
+   */
   groupId: string;
-  /** Namespace of every Redis key. @defaultValue 'tandem' */
+  /** Namespace of every Redis key; each stream has its own keys under it. @defaultValue 'tandem' */
   prefix: string;
-  /** Views to maintain; an empty list means every registered view. @defaultValue [] */
+  /** Views to maintain, by name; an empty list means every view of the stream in the catalog. @defaultValue [] */
   views: string[];
   /** Bounded out-of-orderness: watermark = max event time − this. @defaultValue 30000 */
   outOfOrdernessMs: number;
@@ -31,7 +44,10 @@ export interface SpeedTuning {
    * folding takes longer is flushed early. @defaultValue 200
    */
   maxBatchWaitMs: number;
-  /** Producer-duplicate window: an `event_id` seen in the previous N offsets of the partition. @defaultValue 100000 */
+  /**
+   * Producer-duplicate window: an event whose identity (the stream's id field, or its whole
+   * normalized content) was seen in the previous N offsets of the partition. @defaultValue 100000
+   */
   dedupWindow: number;
   /** Lifetime of a real-time bucket after its end. @defaultValue 259200 (3 days) */
   bucketTtlSeconds: number;
@@ -57,6 +73,17 @@ export interface SpeedTuning {
 
 /** Everything the worker needs; `kafka` and `redis` are built from `config` when not given. */
 export interface SpeedWorkerOptions extends Partial<SpeedTuning> {
+  /**
+   * The stream to consume: its topics, validation rules, id and time fields. Its topics replace
+   * `topic` / `dlqTopic` / `lateTopic` (which may only repeat them). @defaultValue the web stream
+   * on `topic` / `dlqTopic` / `lateTopic`
+   */
+  stream?: Stream;
+  /**
+   * Where the stream's views come from (`catalog.viewsOf(stream.name)`, or the `views` named).
+   * @defaultValue the built-in catalog (the web stream's three views); required for other streams
+   */
+  catalog?: Catalog;
   /** Source of clients and defaults when `kafka` / `redis` / tuning fields are absent. */
   config?: TandemConfig;
   /** A ready Kafka client; the worker does not close what it did not create. */
@@ -66,10 +93,10 @@ export interface SpeedWorkerOptions extends Partial<SpeedTuning> {
   /**
    * Start of the oldest hour the batch layer has not sealed (epoch ms), or null when unknown. A
    * partition whose Redis state is missing is rebuilt from Kafka from this time on; the speed layer
-   * cannot import batch, so the caller wires it. @defaultValue now − bucketTtlSeconds
+   * cannot import batch, so the caller wires it; it is told which stream asks. @defaultValue now − bucketTtlSeconds
    */
-  rebuildFrom?: () => Promise<number | null> | number | null;
-  /** Metrics to update (see `createSpeedMetrics`). */
+  rebuildFrom?: (stream: Stream) => Promise<number | null> | number | null;
+  /** Metrics to update (see `createSpeedMetrics`); several workers may share them (label `stream`). */
   metrics?: SpeedMetrics;
   logger?: Logger;
   /** Wall clock, injectable. @defaultValue Date.now */
@@ -125,7 +152,19 @@ export function resolveTuning(options: SpeedWorkerOptions, defaultPipelineVersio
   const explicit = Object.fromEntries(
     Object.entries(options).filter(([key, value]) => key in defaultSpeedWorkerOptions && value !== undefined),
   ) as Partial<SpeedTuning>;
-  const topic = explicit.topic ?? fromConfig.topic ?? defaultSpeedWorkerOptions.topic;
+  const stream = options.stream;
+  if (stream !== undefined) {
+    // the stream names its topics; the environment's TANDEM_TOPIC is the web stream's
+    delete fromConfig.topic;
+    delete fromConfig.dlqTopic;
+    delete fromConfig.lateTopic;
+    for (const name of ['topic', 'dlqTopic', 'lateTopic'] as const) {
+      if (explicit[name] !== undefined && explicit[name] !== stream[name]) {
+        throw invalidOption(name, explicit[name], `the ${name} of stream "${stream.name}" (${stream[name]})`);
+      }
+    }
+  }
+  const topic = stream?.topic ?? explicit.topic ?? fromConfig.topic ?? defaultSpeedWorkerOptions.topic;
   const tuning: SpeedTuning = {
     ...defaultSpeedWorkerOptions,
     dlqTopic: `${topic}.dlq`,
@@ -133,6 +172,9 @@ export function resolveTuning(options: SpeedWorkerOptions, defaultPipelineVersio
     pipelineVersion: defaultPipelineVersion,
     ...fromConfig,
     ...explicit,
+    ...(stream === undefined
+      ? {}
+      : { topic: stream.topic, dlqTopic: stream.dlqTopic, lateTopic: stream.lateTopic }),
   };
   const positive: Array<keyof SpeedTuning> = [
     'maxBatchSize',
@@ -165,6 +207,49 @@ export function resolveTuning(options: SpeedWorkerOptions, defaultPipelineVersio
     throw invalidOption('prefix', tuning.prefix, 'a prefix without { or } (keys carry their own hash tags)');
   }
   return tuning;
+}
+
+/** The consumer group of `stream` in a deployment whose base group is `groupId`. */
+export function speedGroupId(groupId: string, stream: string): string {
+  return stream === webStream.name ? groupId : `${groupId}.${stream}`;
+}
+
+/** The stream a worker consumes and the views it maintains, resolved and checked once. */
+export interface ResolvedStream {
+  stream: Stream;
+  views: View[];
+  /** The consumer group it joins. */
+  groupId: string;
+}
+
+/** Picks the stream (the web stream by default) and its views from the catalog. */
+export function resolveStream(options: SpeedWorkerOptions, tuning: SpeedTuning): ResolvedStream {
+  const stream =
+    options.stream ??
+    webStreamOn({ topic: tuning.topic, dlqTopic: tuning.dlqTopic, lateTopic: tuning.lateTopic });
+  let catalog = options.catalog;
+  if (catalog === undefined) {
+    if (stream.name !== webStream.name) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
+        `speed worker for stream "${stream.name}" needs a \`catalog\` with its views`,
+        { details: { option: 'catalog', stream: stream.name } },
+      );
+    }
+    catalog = builtinCatalog();
+  }
+  const views =
+    tuning.views.length === 0 ? catalog.viewsOf(stream.name) : tuning.views.map((name) => catalog.view(name));
+  for (const view of views) {
+    if (view.stream !== stream.name) {
+      throw invalidOption(
+        'views',
+        tuning.views,
+        `views of stream "${stream.name}" (${view.name} reads "${view.stream}")`,
+      );
+    }
+  }
+  return { stream, views, groupId: speedGroupId(tuning.groupId, stream.name) };
 }
 
 function requireInteger(name: string, value: unknown, min: number): void {

@@ -1,10 +1,11 @@
-// The speed worker: a kafkajs consumer group on the events topic that folds each partition's
+// The speed worker: a kafkajs consumer group on one stream's topic that folds each partition's
 // micro-batch in memory and applies it to Redis with one fenced, offset-checked Lua script, so
 // every event counts exactly once in the real-time views whatever crashes or rebalances happen.
+// One worker serves one stream (the web stream by default); several streams run as several workers.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { compileReducer, getView, listViews, parseEvent, TandemError, type View } from '@tandem/core';
+import { compileReducer, type Stream, TandemError, type View } from '@tandem/core';
 import type {
   Admin,
   Consumer,
@@ -22,9 +23,10 @@ import { deadLetterMessage, lateEventMessage, replayedOriginalOffset } from './d
 import { DedupWindow } from './dedup-window.ts';
 import { type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { SpeedMetrics } from './metrics.ts';
-import { resolveTuning, type SpeedTuning, type SpeedWorkerOptions } from './options.ts';
+import { resolveStream, resolveTuning, type SpeedTuning, type SpeedWorkerOptions } from './options.ts';
 import { applyBatch, type BucketDelta, claimPartition, type RedisClient, SCRIPT_VERSION } from './scripts.ts';
 import { type SessionFold, SessionRuntime } from './sessions.ts';
+import { compileStreamEventRules, type StreamEventRules } from './stream-events.ts';
 
 const packageVersion = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -87,18 +89,26 @@ interface PreparedFlush {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Consumes the events topic into the real-time views. Construct, then `start()`; `stop()` leaves
+ * Consumes one stream's topic into its real-time views. Construct, then `start()`; `stop()` leaves
  * the group, abandoning an in-flight micro-batch before its Redis apply (it is replayed by the next
  * owner), and closes the clients it created.
  */
 export class SpeedWorker {
   readonly tuning: SpeedTuning;
+  /** The stream this worker consumes. */
+  readonly stream: Stream;
+  /** The consumer group it joins (`speedGroupId(tuning.groupId, stream.name)`). */
+  readonly groupId: string;
+  /** The stream's keys under `tuning.prefix`. */
   readonly keys: SpeedKeys;
   /** Claim token: tells this worker's claims from every other's, across Redis restarts too. */
   readonly owner = randomUUID();
   readonly #options: SpeedWorkerOptions;
   readonly #views: ViewRuntime[];
   readonly #sessionRuntimes: SessionRuntime[];
+  readonly #rules: StreamEventRules;
+  /** Label values of the metrics: the stream, and per partition. */
+  readonly #streamLabel: { stream: string };
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #metrics: SpeedMetrics | undefined;
@@ -132,13 +142,21 @@ export class SpeedWorker {
         'speed worker needs `redis` or `config` to reach Redis',
       );
     }
-    this.keys = speedKeys(this.tuning.prefix);
+    const { stream, views, groupId } = resolveStream(options, this.tuning);
+    this.stream = stream;
+    this.groupId = groupId;
+    this.keys = speedKeys(this.tuning.prefix, stream.name);
     this.#now = options.now ?? Date.now;
-    this.#logger =
-      options.logger ?? pino({ name: 'tandem-speed', level: options.config?.logLevel ?? 'info' });
+    this.#logger = (
+      options.logger ?? pino({ name: 'tandem-speed', level: options.config?.logLevel ?? 'info' })
+    ).child({ stream: stream.name });
     this.#metrics = options.metrics;
-    const views =
-      this.tuning.views.length === 0 ? listViews() : this.tuning.views.map((name) => getView(name));
+    this.#streamLabel = { stream: stream.name };
+    this.#rules = compileStreamEventRules(stream, {
+      maxBytes: this.tuning.maxEventBytes,
+      futureToleranceMs: this.tuning.futureToleranceMs,
+      now: this.#now,
+    });
     this.#views = views.map((view, indexPosition) => ({
       view,
       indexPosition,
@@ -180,7 +198,7 @@ export class SpeedWorker {
     await this.#producer.connect();
 
     const consumer = this.#kafka.consumer({
-      groupId: this.tuning.groupId,
+      groupId: this.groupId,
       sessionTimeout: this.tuning.sessionTimeoutMs,
       heartbeatInterval: this.tuning.heartbeatIntervalMs,
       maxWaitTimeInMs: this.tuning.maxBatchWaitMs,
@@ -205,7 +223,7 @@ export class SpeedWorker {
         this.#withPartitionLock(payload.batch.partition, () => this.#guardedBatch(payload)),
     });
     this.#logger.info(
-      { topic: this.tuning.topic, groupId: this.tuning.groupId, views: this.viewNames, owner: this.owner },
+      { topic: this.tuning.topic, groupId: this.groupId, views: this.viewNames, owner: this.owner },
       'speed worker started',
     );
   }
@@ -310,7 +328,7 @@ export class SpeedWorker {
       if (!(await apply)) return false;
       payload.resolveOffset(lastOffset);
       this.#metrics?.lag.set(
-        { partition: String(partition) },
+        { stream: this.stream.name, partition: String(partition) },
         Math.max(0, Number(batch.highWatermark) - Number(lastOffset) - 1),
       );
       await this.#commitIfDue(state, payload);
@@ -353,11 +371,8 @@ export class SpeedWorker {
     const { outOfOrdernessMs, allowedLatenessMs, maxBatchSize, maxBatchWaitMs, pipelineVersion } =
       this.tuning;
     const topic = this.tuning.topic;
-    const parseOptions = {
-      maxBytes: this.tuning.maxEventBytes,
-      futureToleranceMs: this.tuning.futureToleranceMs,
-      now: this.#now,
-    };
+    const rules = this.#rules;
+    const timeField = this.stream.timeField;
     const startedAt = performance.now();
     let result: ChunkResult | null = null;
     let lastOffset: string | null = null;
@@ -373,10 +388,10 @@ export class SpeedWorker {
       counted++;
       lastOffset = message.offset;
       state.position = offset + 1;
-      const parsed = parseEvent(message.value ?? EMPTY, parseOptions);
+      const parsed = rules.parse(message.value ?? EMPTY);
       if (offset < state.resumeOffset) {
         // warm-up: already applied by an earlier owner; only the dedup window learns from it
-        if (parsed.ok) state.dedup.observe(parsed.event.event_id, offset);
+        if (parsed.ok) state.dedup.observe(rules.identity(parsed.event), offset);
         continue;
       }
       if (result === null) {
@@ -403,13 +418,15 @@ export class SpeedWorker {
       const event = parsed.event;
       const replacedOffset =
         message.headers === undefined ? -1 : replayedOriginalOffset(message.headers, topic, state.partition);
-      if (state.dedup.observe(event.event_id, offset, replacedOffset)) {
+      if (state.dedup.observe(rules.identity(event), offset, replacedOffset)) {
         result.duplicates++;
         continue;
       }
+      // the validator guarantees the time field: an integer of epoch ms
+      const eventTime = event[timeField] as number;
       if (
         state.maxEventTime !== null &&
-        event.timestamp < state.maxEventTime - outOfOrdernessMs - allowedLatenessMs
+        eventTime < state.maxEventTime - outOfOrdernessMs - allowedLatenessMs
       ) {
         result.late++;
         const source = { topic, partition: state.partition, offset: message.offset };
@@ -417,7 +434,7 @@ export class SpeedWorker {
           lateEventMessage(
             source,
             message,
-            event.timestamp,
+            eventTime,
             state.maxEventTime - outOfOrdernessMs,
             allowedLatenessMs,
             this.#now(),
@@ -426,9 +443,7 @@ export class SpeedWorker {
         );
         continue;
       }
-      if (state.maxEventTime === null || event.timestamp > state.maxEventTime) {
-        state.maxEventTime = event.timestamp;
-      }
+      if (state.maxEventTime === null || eventTime > state.maxEventTime) state.maxEventTime = eventTime;
       for (const { reducer } of state.reducers) reducer.add(event);
       for (const session of state.sessions) session.add(event);
       result.applied++;
@@ -512,7 +527,10 @@ export class SpeedWorker {
       });
       if (reply.status !== 'OK') {
         this.#states.delete(partition);
-        this.#metrics?.rejectedBatches.inc({ reason: reply.status === 'FENCED' ? 'fenced' : 'offset' });
+        this.#metrics?.rejectedBatches.inc({
+          stream: this.stream.name,
+          reason: reply.status === 'FENCED' ? 'fenced' : 'offset',
+        });
         if (reply.status === 'FENCED' && reply.storedOwner !== null && reply.storedOwner !== this.owner) {
           // Another worker owns it now; stop fetching it until the group tells us our assignment.
           this.#pausedByFence.add(partition);
@@ -532,12 +550,14 @@ export class SpeedWorker {
     state.appliedOffset = chunk.lastOffset;
     const metrics = this.#metrics;
     if (metrics !== undefined) {
-      metrics.flushSeconds.observe((performance.now() - chunk.firstMessageAt) / 1000);
-      if (chunk.applied > 0) metrics.events.inc({ outcome: 'applied' }, chunk.applied);
-      if (chunk.duplicates > 0) metrics.events.inc({ outcome: 'duplicate' }, chunk.duplicates);
-      if (chunk.late > 0) metrics.events.inc({ outcome: 'late' }, chunk.late);
-      if (chunk.dlq > 0) metrics.events.inc({ outcome: 'dlq' }, chunk.dlq);
-      if (watermark !== null) metrics.watermark.set({ partition: String(partition) }, watermark / 1000);
+      const stream = this.stream.name;
+      metrics.flushSeconds.observe(this.#streamLabel, (performance.now() - chunk.firstMessageAt) / 1000);
+      if (chunk.applied > 0) metrics.events.inc({ stream, outcome: 'applied' }, chunk.applied);
+      if (chunk.duplicates > 0) metrics.events.inc({ stream, outcome: 'duplicate' }, chunk.duplicates);
+      if (chunk.late > 0) metrics.events.inc({ stream, outcome: 'late' }, chunk.late);
+      if (chunk.dlq > 0) metrics.events.inc({ stream, outcome: 'dlq' }, chunk.dlq);
+      if (watermark !== null)
+        metrics.watermark.set({ stream, partition: String(partition) }, watermark / 1000);
     }
     return true;
   }
@@ -622,19 +642,19 @@ export class SpeedWorker {
 
   /** Redis has no applied offset: start at the oldest unsealed hour (a fresh start or a rebuild). */
   async #rebuildOffset(partition: number): Promise<number> {
-    const sealedThrough = await this.#options.rebuildFrom?.();
+    const sealedThrough = await this.#options.rebuildFrom?.(this.stream);
     const fromMs = sealedThrough ?? this.#now() - this.tuning.bucketTtlSeconds * 1000;
     const admin = this.#admin!;
     const [byTime, committed] = await Promise.all([
       admin.fetchTopicOffsetsByTimestamp(this.tuning.topic, fromMs),
-      admin.fetchOffsets({ groupId: this.tuning.groupId, topics: [this.tuning.topic] }),
+      admin.fetchOffsets({ groupId: this.groupId, topics: [this.tuning.topic] }),
     ]);
     const offset = Number(byTime.find((entry) => entry.partition === partition)?.offset ?? 0);
     const committedOffset = committed
       .find((entry) => entry.topic === this.tuning.topic)
       ?.partitions.find((entry) => entry.partition === partition)?.offset;
     if (committedOffset !== undefined && Number(committedOffset) >= 0) {
-      this.#metrics?.rebuilds.inc();
+      this.#metrics?.rebuilds.inc(this.#streamLabel);
       this.#logger.warn(
         { partition, fromMs, offset, committedOffset },
         'Redis lost the partition state; rebuilding the unsealed hours from Kafka',
@@ -675,9 +695,12 @@ export async function startSpeedWorker(options: SpeedWorkerOptions): Promise<Spe
   return worker;
 }
 
-/** Stops `worker` on the first of `signals` (SIGTERM by default); for processes that run only it. */
+/**
+ * Stops `worker` (a `SpeedWorker` or a `SpeedWorkerGroup`) on the first of `signals` (SIGTERM by
+ * default); for processes that run only it.
+ */
 export function stopOnSignals(
-  worker: SpeedWorker,
+  worker: { stop(): Promise<void> },
   signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
   onStopped: (error?: unknown) => void = (error) => process.exit(error === undefined ? 0 : 1),
 ): void {
