@@ -1,16 +1,19 @@
 // Reads the real-time views for the serving layer: fans out over the Kafka partitions' hash-tagged
 // keys, merges each cell with its measure's merge (add / min / max commute across partitions),
 // and reports the watermark, applied offsets, lag and the exactly-once counters kept in Redis.
+// Views come from a catalog; each is read under its own stream's keys, and status is per stream.
 import {
+  builtinCatalog,
+  type Catalog,
   type Cells,
   type DimensionFilter,
-  getView,
   HOUR_MS,
   type MergeOp,
   type PartialRow,
   TandemError,
   type TimeRange,
   type View,
+  webStream,
 } from '@tandem/core';
 import type { Admin } from 'kafkajs';
 import { BUCKET_MARKER_FIELD, parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
@@ -18,6 +21,8 @@ import type { RedisClient } from './scripts.ts';
 
 /** The speed layer's freshness and counters (docs/contracts.md), plus what else Redis knows. */
 export interface SpeedStatus {
+  /** The stream these figures are of. */
+  stream: string;
   /** Global watermark: the minimum over partitions that have seen events. */
   watermark: number | null;
   maxEventTime: number | null;
@@ -39,7 +44,8 @@ export interface SpeedStatus {
 /** What serving reads from the speed layer (docs/contracts.md). */
 export interface SpeedViewReaderContract {
   readPartials(view: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]>;
-  status(): Promise<SpeedStatus>;
+  /** Freshness and counters of one stream (the web stream `events` when the catalog has it, else its first). */
+  status(stream?: string): Promise<SpeedStatus>;
 }
 
 export interface SpeedViewReaderOptions {
@@ -47,7 +53,12 @@ export interface SpeedViewReaderOptions {
   redis: RedisClient;
   /** Same as the worker's. @defaultValue 'tandem' */
   prefix?: string;
-  /** Source topic, for lag. @defaultValue 'events' */
+  /** The views (and their streams) to read. @defaultValue the built-in catalog (the web stream's views) */
+  catalog?: Catalog;
+  /**
+   * Source topic of the web stream `events`, for lag, when it differs from the catalog's (callers
+   * without a catalog). Other streams' topics come from the catalog. @defaultValue the catalog's
+   */
   topic?: string;
   /** A connected Kafka admin; without it `lag` is null. Not closed by the reader. */
   admin?: Admin;
@@ -55,26 +66,51 @@ export interface SpeedViewReaderOptions {
   allowedLatenessMs?: number;
 }
 
-/** Where real-time data lives: the Redis client and the key prefix. */
+/** Where real-time data lives: the Redis client and the key prefix (and the views' catalog). */
 export interface SpeedStore {
   redis: RedisClient;
   prefix: string;
+  /** Resolves view names. @defaultValue the built-in catalog */
+  catalog?: Catalog;
 }
 
 /** Reads partial rows and status of the real-time views. */
 export class SpeedViewReader implements SpeedViewReaderContract {
   readonly #redis: RedisClient;
-  readonly #keys: SpeedKeys;
-  readonly #topic: string;
+  readonly #prefix: string;
+  readonly #catalog: Catalog;
+  readonly #keys = new Map<string, SpeedKeys>();
+  readonly #webTopic: string | undefined;
   readonly #admin: Admin | undefined;
   readonly #allowedLatenessMs: number;
+  /** The stream `status()` and `partitions()` report without an argument. */
+  readonly defaultStream: string;
 
   constructor(options: SpeedViewReaderOptions) {
     this.#redis = options.redis;
-    this.#keys = speedKeys(options.prefix ?? 'tandem');
-    this.#topic = options.topic ?? 'events';
+    this.#prefix = options.prefix ?? 'tandem';
+    this.#catalog = options.catalog ?? builtinCatalog();
+    this.#webTopic = options.topic;
     this.#admin = options.admin;
     this.#allowedLatenessMs = options.allowedLatenessMs ?? 5 * 60_000;
+    const streams = this.#catalog.streams.map((stream) => stream.name);
+    this.defaultStream = streams.includes(webStream.name) ? webStream.name : streams[0]!;
+  }
+
+  /** The catalog views are resolved in. */
+  get catalog(): Catalog {
+    return this.#catalog;
+  }
+
+  /** The keys of a stream of the catalog. */
+  keys(stream: string = this.defaultStream): SpeedKeys {
+    let keys = this.#keys.get(stream);
+    if (keys === undefined) {
+      this.#catalog.stream(stream); // a coded error for a stream the catalog does not know
+      keys = speedKeys(this.#prefix, stream);
+      this.#keys.set(stream, keys);
+    }
+    return keys;
   }
 
   /**
@@ -82,24 +118,21 @@ export class SpeedViewReader implements SpeedViewReaderContract {
    * every measure present (empty state when no cell was written), sorted by bucket then dims.
    */
   async readPartials(viewName: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]> {
-    const view = getView(viewName);
+    const view = this.#catalog.view(viewName);
     const matches = dimensionMatcher(view, filter);
-    const partitions = await this.partitions();
+    const keys = this.keys(view.stream);
+    const partitions = await this.partitions(view.stream);
     const from = Math.floor(range.from / view.bucketMs) * view.bucketMs;
     const bucketLists = await Promise.all(
       partitions.map((partition) =>
-        this.#redis.zrangebyscore(
-          this.#keys.bucketIndex(partition, view.name, view.version),
-          from,
-          `(${range.to}`,
-        ),
+        this.#redis.zrangebyscore(keys.bucketIndex(partition, view.name, view.version), from, `(${range.to}`),
       ),
     );
     const reads: Array<Promise<[number, Record<string, string>]>> = [];
     partitions.forEach((partition, i) => {
       for (const bucket of bucketLists[i]!) {
         const bucketMs = Number(bucket);
-        const key = this.#keys.bucket(partition, view.name, view.version, bucketMs);
+        const key = keys.bucket(partition, view.name, view.version, bucketMs);
         reads.push(this.#redis.hgetall(key).then((fields) => [bucketMs, fields]));
       }
     });
@@ -129,16 +162,18 @@ export class SpeedViewReader implements SpeedViewReaderContract {
     );
   }
 
-  /** Watermark, per-partition applied offsets and lag, and the counters kept with the views. */
-  async status(): Promise<SpeedStatus> {
-    const partitions = await this.partitions();
+  /** Watermark, per-partition applied offsets and lag, and the counters of one stream. */
+  async status(stream: string = this.defaultStream): Promise<SpeedStatus> {
+    const keys = this.keys(stream);
+    const partitions = await this.partitions(stream);
     const [metas, highs] = await Promise.all([
-      Promise.all(partitions.map((partition) => this.#redis.hgetall(this.#keys.meta(partition)))),
-      this.#highWatermarks(),
+      Promise.all(partitions.map((partition) => this.#redis.hgetall(keys.meta(partition)))),
+      this.#highWatermarks(stream),
     ]);
     let watermark: number | null = null;
     let maxEventTime: number | null = null;
     const status: SpeedStatus = {
+      stream,
       watermark: null,
       maxEventTime: null,
       partitions: [],
@@ -180,20 +215,29 @@ export class SpeedViewReader implements SpeedViewReaderContract {
     return status;
   }
 
-  /** Kafka partitions the speed layer has claimed, ascending. */
-  async partitions(): Promise<number[]> {
-    const members = await this.#redis.smembers(this.#keys.partitions());
+  /** The status of every stream of the catalog, in declaration order. */
+  statuses(): Promise<SpeedStatus[]> {
+    return Promise.all(this.#catalog.streams.map((stream) => this.status(stream.name)));
+  }
+
+  /** Kafka partitions the speed layer has claimed for a stream, ascending. */
+  async partitions(stream: string = this.defaultStream): Promise<number[]> {
+    const members = await this.#redis.smembers(this.keys(stream).partitions());
     return members.map(Number).sort((a, b) => a - b);
   }
 
   /** Deletes the real-time data of `hours` (hour starts, epoch ms) for `view`; see `dropHours`. */
   dropHours(view: string, hours: number[]): Promise<number> {
-    return dropHours({ redis: this.#redis, prefix: this.#keys.prefix }, view, hours);
+    return dropHours({ redis: this.#redis, prefix: this.#prefix, catalog: this.#catalog }, view, hours);
   }
 
-  async #highWatermarks(): Promise<Map<number, { low: number; high: number }> | null> {
+  async #highWatermarks(stream: string): Promise<Map<number, { low: number; high: number }> | null> {
     if (this.#admin === undefined) return null;
-    const offsets = await this.#admin.fetchTopicOffsets(this.#topic);
+    const topic =
+      stream === webStream.name && this.#webTopic !== undefined
+        ? this.#webTopic
+        : this.#catalog.stream(stream).topic;
+    const offsets = await this.#admin.fetchTopicOffsets(topic);
     return new Map(
       offsets.map((entry) => [entry.partition, { low: Number(entry.low), high: Number(entry.high) }]),
     );
@@ -201,13 +245,19 @@ export class SpeedViewReader implements SpeedViewReaderContract {
 }
 
 /**
- * Deletes the real-time buckets of `view` inside the given hours in every partition, for hours the
- * batch layer has sealed (the cli's janitor calls it after the grace period). Returns how many
- * bucket hashes existed. Keys are deleted one by one, so the calls are valid on Redis Cluster.
+ * Deletes the real-time buckets of `view` (a view, or its name in `store.catalog`) inside the given
+ * hours in every partition of its stream, for hours the batch layer has sealed (the cli's janitor
+ * calls it after the grace period). Returns how many bucket hashes existed. Keys are deleted one by
+ * one, so the calls are valid on Redis Cluster.
  */
-export async function dropHours(store: SpeedStore, viewName: string, hours: number[]): Promise<number> {
-  const view = getView(viewName);
-  const keys = speedKeys(store.prefix);
+export async function dropHours(
+  store: SpeedStore,
+  viewOrName: string | View,
+  hours: number[],
+): Promise<number> {
+  const view =
+    typeof viewOrName === 'string' ? (store.catalog ?? builtinCatalog()).view(viewOrName) : viewOrName;
+  const keys = speedKeys(store.prefix, view.stream);
   const members = await store.redis.smembers(keys.partitions());
   const deletions: Array<Promise<number>> = [];
   for (const partition of members.map(Number)) {
