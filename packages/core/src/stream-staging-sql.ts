@@ -1,0 +1,366 @@
+// The batch layer's twin of the stream validator: one DuckDB query, compiled from a stream's schema,
+// turning raw NDJSON lines into the stream's columns plus the same (code, field, rule) verdict the TS
+// validator (stream-validator.ts) gives. DuckDB's JSON reader is more lenient than JSON.parse
+// (trailing commas, NaN/Infinity literals), so those are rejected here explicitly; JSON.parse accepts
+// escaped lone surrogates that DuckDB refuses, so the TS side rejects those. Keep the two files in
+// step; the parity property tests (random schemas × random lines) hold them together.
+import { type EventRule, integerBounds, rejectionCode } from './event-rules.ts';
+import { type CompiledSql, quoteIdent, type SqlParams, sqlParam } from './sql.ts';
+import type { Stream } from './stream.ts';
+import type { StreamField } from './stream-schema.ts';
+import { DAY_MS, EVENT_EPOCH_STRING_PATTERN, EVENT_ISO_PATTERN, HOUR_MS, MINUTE_MS } from './time.ts';
+
+/** Input relation and the validation limits of the staging query (same as the TS validator's). */
+export interface StreamStagingSqlOptions {
+  /** A relation (table name or parenthesized subquery) with one `line VARCHAR` column. Trusted SQL. */
+  linesRelation: string;
+  /** The clock for the future check (epoch ms). */
+  nowMs: number;
+  /** @defaultValue 300000 */
+  futureToleranceMs: number;
+  /** @defaultValue 65536 */
+  maxBytes: number;
+}
+
+const numberTypes = `('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT')`;
+/** Outside string literals (each replaced by "" first), valid JSON never holds these; DuckDB accepts them. */
+const lenientJson = `'(?i),[ \\t\\n\\r]*[\\]}]|nan|inf'`;
+const jsonStringLiteral = `'"(?:[^"\\\\]|\\\\.)*"'`;
+/**
+ * Field names are embedded in JSON paths and in the json_transform structure (which must be
+ * constants): only names of this shape (what stream schemas allow) ever reach the SQL text.
+ */
+const safeFieldName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A SQL string literal of a constant the compiler chose or a checked field name (never raw input). */
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * How the fast path reads a field's token: `string` (its content, re-quoted to rebuild the line),
+ * `number` / `boolean` (its JSON text), `json` (a string or a number: its JSON text).
+ */
+type TokenKind = 'string' | 'number' | 'boolean' | 'json';
+
+function tokenKind(stream: Stream, field: StreamField): TokenKind {
+  if (field.name === stream.timeField) {
+    switch (stream.timeEncoding) {
+      case 'auto':
+      case 'epoch_ms':
+        return 'json';
+      case 'iso8601':
+        return 'string';
+      case 'epoch_s':
+      case 'epoch_us':
+        return 'number';
+    }
+  }
+  return field.type === 'integer' ? 'number' : field.type;
+}
+
+/**
+ * Compiles the staging query of `stream`: from `linesRelation(line)` to one column per stream field
+ * (named like the field, typed by `stream.sqlTypes`, the event-time field as BIGINT epoch ms; all
+ * NULL when the line is rejected) plus `error_code`, `error_field`, `error_rule` (NULL when valid),
+ * `line`, and `canonical` (which lines the fast path judged; diagnostics and tests, the verdicts do
+ * not depend on it). Verdicts and values equal `compileStreamValidator(stream).parse(line, { now: ()
+ * => nowMs, futureToleranceMs, maxBytes })`, except that invalid UTF-8 cannot exist in a VARCHAR
+ * (DuckDB refuses it when reading). Rebuild `message` with `describeStreamRejection(stream,
+ * error_field, error_rule)`.
+ *
+ * Fast path: one `json_transform` per line, and a line that equals the canonical serialization
+ * rebuilt from those values (`JSON.stringify` of the fields in declaration order, absent ones left
+ * out or null, strings without escapes, numbers and booleans as DuckDB prints them) is a strict JSON
+ * object whose value types are known, so it skips the lenient-JSON scan and the per-field
+ * re-parsing; every other line takes the general path. Both feed the same rules.
+ */
+export function compileStreamStagingSql(stream: Stream, options: StreamStagingSqlOptions): CompiledSql {
+  for (const field of stream.fields) {
+    if (!safeFieldName.test(field.name))
+      throw new Error(
+        `stream "${stream.name}": field name ${JSON.stringify(field.name)} can not be compiled to SQL`,
+      );
+  }
+  const params: SqlParams = {};
+  const maxBytes = sqlParam(params, options.maxBytes, 'BIGINT');
+  const latest = `(${sqlParam(params, options.nowMs, 'BIGINT')} + ${sqlParam(params, options.futureToleranceMs, 'BIGINT')})`;
+  const fields = stream.fields;
+  const ts = fields.findIndex((f) => f.name === stream.timeField);
+  const encoding = stream.timeEncoding;
+  const timeField = fields[ts] as StreamField;
+  const timeStrings = encoding === 'auto' || encoding === 'iso8601' || encoding === 'epoch_ms';
+  const timeIso = encoding === 'auto' || encoding === 'iso8601';
+  const timeDigits = encoding === 'auto' || encoding === 'epoch_ms';
+  const kinds = fields.map((f) => tokenKind(stream, f));
+  const tk = (i: number) => `tk.${quoteIdent((fields[i] as StreamField).name)}`;
+
+  // Fast path: a line that is exactly the canonical serialization of its own fields (keys in
+  // declaration order, no whitespace, no other keys, strings without escapes, numbers as DuckDB
+  // writes them back) is a strict JSON object whose values have the types the reconstruction
+  // assumed, so the lenient-JSON scan, json_type and the per-field re-parsing are skipped. One
+  // json_transform gives every value: string fields as their content (re-quoted, an escape or a
+  // non-string value cannot reproduce the line), number and boolean fields as their text (checked:
+  // `"5"`, `NaN`, `Infinity` fail), `json` fields as their JSON text (string or number).
+  const tokenStruct = `{${fields.map((f, i) => `${JSON.stringify(f.name)}:"${kinds[i] === 'json' ? 'JSON' : 'VARCHAR'}"`).join(',')}}`;
+  const tokenType = `STRUCT(${fields.map((f) => `${quoteIdent(f.name)} VARCHAR`).join(', ')})`;
+  const reconstructed = `concat(${fields
+    .map((f, i) => {
+      const key = `${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`;
+      const present =
+        kinds[i] === 'string' ? `${sqlString(`${key}"`)}, ${tk(i)}, '"'` : `${sqlString(key)}, ${tk(i)}`;
+      return `CASE WHEN ${tk(i)} IS NOT NULL THEN concat(${present}) WHEN contains(line, ${sqlString(`${JSON.stringify(f.name)}:null`)}) THEN ${sqlString(`${key}null`)} END`;
+    })
+    .join(', ')}, '}')`;
+  const finiteNumber = (text: string) => `isfinite(TRY_CAST(${text} AS DOUBLE))`;
+  const shapeOf: Record<TokenKind, ((i: number) => string) | null> = {
+    json: (i) =>
+      `(${tk(i)} IS NULL OR (starts_with(${tk(i)}, '"') AND NOT contains(${tk(i)}, '\\')) OR (NOT starts_with(${tk(i)}, '"') AND ${finiteNumber(tk(i))}))`,
+    number: (i) => `(${tk(i)} IS NULL OR ${finiteNumber(tk(i))})`,
+    boolean: (i) => `(${tk(i)} IS NULL OR ${tk(i)} IN ('true', 'false'))`,
+    // Re-quoted content: an escape or a non-string value cannot reproduce the line.
+    string: null,
+  };
+  const fastShape = kinds.flatMap((kind, i) => {
+    const shape = shapeOf[kind];
+    return shape === null ? [] : [shape(i)];
+  });
+  const fastTypes: Record<TokenKind, (i: number) => string> = {
+    string: () => `'VARCHAR'`,
+    number: () => `'DOUBLE'`,
+    boolean: () => `'BOOLEAN'`,
+    json: (i) => `CASE WHEN starts_with(${tk(i)}, '"') THEN 'VARCHAR' ELSE 'DOUBLE' END`,
+  };
+  const typeCols = fields.map((_, i) => {
+    const kind = kinds[i] as TokenKind;
+    const fastText =
+      kind === 'json'
+        ? `CASE WHEN starts_with(${tk(i)}, '"') THEN substr(${tk(i)}, 2, length(${tk(i)}) - 2) ELSE ${tk(i)} END`
+        : tk(i);
+    return (
+      `CASE WHEN NOT fast THEN json_type(v[${i + 1}]) WHEN ${tk(i)} IS NULL THEN NULL ELSE ${fastTypes[kind](i)} END AS t${i}, ` +
+      `CASE WHEN NOT fast THEN v[${i + 1}] ->> '$' ELSE ${fastText} END AS s${i}`
+    );
+  });
+  // Numbers only where a field can hold one (the event-time field of every encoding but iso8601).
+  const numeric = fields.map(
+    (f, i) => f.type === 'integer' || f.type === 'number' || (i === ts && encoding !== 'iso8601'),
+  );
+  const numCols = fields
+    .map((_, i) =>
+      numeric[i] ? `CASE WHEN t${i} IN ${numberTypes} THEN TRY_CAST(s${i} AS DOUBLE) END AS n${i}` : null,
+    )
+    .filter((col) => col !== null);
+  const paths = fields.map((f) => sqlString(`$.${f.name}`)).join(', ');
+
+  const isAbsent = (i: number) => `(t${i} IS NULL OR t${i} = 'NULL')`;
+  const isInteger = (i: number) => `(isfinite(n${i}) AND n${i} = trunc(n${i}))`;
+  const inList = (values: readonly (string | number)[], type?: 'BIGINT') =>
+    `(${values.map((value) => sqlParam(params, value, type)).join(', ')})`;
+
+  const fieldRule = (f: StreamField, i: number): string => {
+    const absent = `CASE WHEN ${isAbsent(i)} THEN ${f.required && !f.nullable ? `'required'` : 'NULL'} `;
+    switch (f.type) {
+      case 'string':
+        return (
+          `${absent}WHEN t${i} <> 'VARCHAR' THEN 'type' ` +
+          (f.minLength !== null && f.minLength > 0
+            ? `WHEN length(s${i}) < ${sqlParam(params, f.minLength, 'BIGINT')} THEN 'minLength' `
+            : '') +
+          (f.maxLength !== null
+            ? `WHEN length(s${i}) > ${sqlParam(params, f.maxLength, 'BIGINT')} THEN 'maxLength' `
+            : '') +
+          (f.enum !== null ? `WHEN s${i} NOT IN ${inList(f.enum as string[])} THEN 'enum' ` : '') +
+          'END'
+        );
+      case 'integer': {
+        const { min, max } = integerBounds(f);
+        return (
+          `${absent}WHEN t${i} NOT IN ${numberTypes} THEN 'type' WHEN NOT ${isInteger(i)} THEN 'integer' ` +
+          `WHEN n${i} < ${sqlParam(params, min)} THEN 'minimum' WHEN n${i} > ${sqlParam(params, max)} THEN 'maximum' ` +
+          (f.enum !== null ? `WHEN n${i} NOT IN ${inList(f.enum as number[])} THEN 'enum' ` : '') +
+          'END'
+        );
+      }
+      case 'number':
+        return (
+          `${absent}WHEN t${i} NOT IN ${numberTypes} THEN 'type' WHEN NOT isfinite(n${i}) THEN 'finite' ` +
+          (f.minimum !== null ? `WHEN n${i} < ${sqlParam(params, f.minimum)} THEN 'minimum' ` : '') +
+          (f.maximum !== null ? `WHEN n${i} > ${sqlParam(params, f.maximum)} THEN 'maximum' ` : '') +
+          (f.enum !== null ? `WHEN n${i} NOT IN ${inList(f.enum as number[])} THEN 'enum' ` : '') +
+          'END'
+        );
+      case 'boolean':
+        return (
+          `${absent}WHEN t${i} <> 'BOOLEAN' THEN 'type' ` +
+          (f.enum !== null ? `WHEN s${i} NOT IN ${inList(f.enum.map(String))} THEN 'enum' ` : '') +
+          'END'
+        );
+    }
+  };
+
+  // The event-time field: a string branch (digits / ISO), a number branch, then the range rules on
+  // ts_ms, the value in epoch ms (NULL for a string of the wrong form).
+  const inRange = `(CASE WHEN ts_ms < 0 THEN 'minimum' WHEN ts_ms > ${latest} THEN 'future' END)`;
+  const numberCheck =
+    encoding === 'epoch_s' && timeField.type === 'number'
+      ? `WHEN NOT isfinite(n${ts}) THEN 'finite'`
+      : `WHEN NOT ${isInteger(ts)} THEN 'integer'`;
+  const timeRule =
+    `CASE WHEN ${isAbsent(ts)} THEN 'required' ` +
+    (timeStrings
+      ? `WHEN t${ts} = 'VARCHAR' THEN (CASE WHEN ts_ms IS NULL THEN 'format' ELSE ${inRange} END) `
+      : '') +
+    (encoding !== 'iso8601'
+      ? `WHEN t${ts} IN ${numberTypes} THEN (CASE ${numberCheck} ELSE ${inRange} END) `
+      : '') +
+    `ELSE 'type' END`;
+  const rules = fields.map((f, i) => (i === ts ? timeRule : fieldRule(f, i)));
+
+  const s = `s${ts}`;
+  const n = `n${ts}`;
+  // The ISO pattern has fixed-width parts, so once it matched, substrings are its groups (cheaper
+  // than a regex with 11 capture groups): date and time at 1-19, a fraction from 21 when char 20 is
+  // '.', then `Z` or `±HH:MM` at the end.
+  const isoParts =
+    `{'y': substr(${s}, 1, 4), 'mo': substr(${s}, 6, 2), 'd': substr(${s}, 9, 2), 'h': substr(${s}, 12, 2), ` +
+    `'mi': substr(${s}, 15, 2), 'sec': substr(${s}, 18, 2), ` +
+    `'frac': CASE WHEN substr(${s}, 20, 1) = '.' THEN substr(${s}, 21, strlen(${s}) - CASE WHEN right(${s}, 1) = 'Z' THEN 1 ELSE 6 END - 20) ELSE '' END, ` +
+    `'z': CASE WHEN right(${s}, 1) = 'Z' THEN 'Z' ELSE '' END, 'sign': substr(${s}, strlen(${s}) - 5, 1), ` +
+    `'oh': substr(${s}, strlen(${s}) - 4, 2), 'om': right(${s}, 2)}`;
+  const thousand = 'CAST(1000 AS DOUBLE)';
+  const numberMs: Record<Stream['timeEncoding'], string> = {
+    auto: n,
+    iso8601: 'NULL',
+    epoch_ms: n,
+    // Same IEEE operations as epochSecondsToMs in the TS validator.
+    epoch_s: `CASE WHEN (floor(${n} * ${thousand}) + 1) / ${thousand} = ${n} THEN floor(${n} * ${thousand}) + 1 ELSE floor(${n} * ${thousand}) END`,
+    epoch_us: `floor(${n} / ${thousand})`,
+  };
+  const isoMs = `CASE WHEN iso IS NOT NULL AND cal_ok THEN epoch_day * ${DAY_MS} + ch * ${HOUR_MS} + cmi * ${MINUTE_MS} + cs * 1000 + cfrac - csign * (coh * 60 + com) * ${MINUTE_MS} END`;
+  const stringMs = timeIso && timeDigits ? `coalesce(ts_epoch, ${isoMs})` : timeIso ? isoMs : 'ts_epoch';
+  const tsMs = timeStrings
+    ? `CASE WHEN t${ts} = 'VARCHAR' THEN ${stringMs} WHEN t${ts} IN ${numberTypes} THEN ${numberMs[encoding]} END`
+    : `CASE WHEN t${ts} IN ${numberTypes} THEN ${numberMs[encoding]} END`;
+  const timeColumns: string[] = [];
+  if (timeDigits) {
+    timeColumns.push(
+      `CASE WHEN t${ts} = 'VARCHAR' AND strlen(${s}) <= 15 AND regexp_matches(${s}, ${sqlString(EVENT_EPOCH_STRING_PATTERN)}) THEN CAST(${s} AS BIGINT) END AS ts_epoch`,
+    );
+  }
+  if (timeIso) {
+    timeColumns.push(
+      `CASE WHEN t${ts} = 'VARCHAR' AND strlen(${s}) >= 20 AND regexp_matches(${s}, ${sqlString(EVENT_ISO_PATTERN)}) THEN ${isoParts} END AS iso`,
+    );
+  }
+  const numberColumns = [...numCols, ...timeColumns];
+  // The calendar of ISO strings: integer arithmetic identical to time.ts's daysFromCivil.
+  const calendarCtes = timeIso
+    ? `, calendar AS (
+  SELECT *,
+    CAST(iso.y AS BIGINT) AS cy, CAST(iso.mo AS BIGINT) AS cmo, CAST(iso.d AS BIGINT) AS cd,
+    CAST(iso.h AS BIGINT) AS ch, CAST(iso.mi AS BIGINT) AS cmi, CAST(iso.sec AS BIGINT) AS cs,
+    CASE WHEN iso.frac = '' THEN 0 ELSE CAST(substr(iso.frac || '00', 1, 3) AS BIGINT) END AS cfrac,
+    CASE WHEN iso.z = 'Z' THEN 0 ELSE CAST(iso.oh AS BIGINT) END AS coh,
+    CASE WHEN iso.z = 'Z' THEN 0 ELSE CAST(iso.om AS BIGINT) END AS com,
+    CASE WHEN iso.sign = '-' THEN -1 ELSE 1 END AS csign
+  FROM numbers
+), civil AS (
+  SELECT *,
+    cmo BETWEEN 1 AND 12 AND cd >= 1 AND ch <= 23 AND cmi <= 59 AND cs <= 59 AND coh <= 23 AND com <= 59
+      AND cd <= CASE WHEN cmo = 2 THEN CASE WHEN (cy % 4 = 0 AND cy % 100 <> 0) OR cy % 400 = 0 THEN 29 ELSE 28 END
+        WHEN cmo IN (4, 6, 9, 11) THEN 30 ELSE 31 END AS cal_ok,
+    cy - CASE WHEN cmo <= 2 THEN 1 ELSE 0 END + 400 AS yy
+  FROM calendar
+), days AS (
+  SELECT *,
+    (yy // 400) * 146097 + (yy - (yy // 400) * 400) * 365 + (yy - (yy // 400) * 400) // 4
+      - (yy - (yy // 400) * 400) // 100
+      + (153 * CASE WHEN cmo > 2 THEN cmo - 3 ELSE cmo + 9 END + 2) // 5 + cd - 1 - 719468 - 146097 AS epoch_day
+  FROM civil
+)`
+    : '';
+
+  const defaultOf = (f: StreamField): string => {
+    if (f.default === null) return 'NULL';
+    switch (f.type) {
+      case 'string':
+        return sqlParam(params, f.default as string);
+      case 'integer':
+        return sqlParam(params, f.default as number, 'BIGINT');
+      case 'number':
+        return sqlParam(params, f.default as number);
+      case 'boolean':
+        return `CAST(${sqlParam(params, String(f.default))} AS BOOLEAN)`;
+    }
+  };
+  const normalizedValue = (f: StreamField, i: number): string => {
+    if (i === ts) return 'CAST(ts_ms AS BIGINT)';
+    const present = {
+      string: `s${i}`,
+      integer: `CAST(n${i} AS BIGINT)`,
+      number: `n${i}`,
+      boolean: `s${i} = 'true'`,
+    }[f.type];
+    return f.required && !f.nullable
+      ? present
+      : `CASE WHEN ${isAbsent(i)} THEN ${defaultOf(f)} ELSE ${present} END`;
+  };
+  const outputs = fields.map(
+    (f, i) => `CASE WHEN error_rule IS NULL THEN ${normalizedValue(f, i)} END AS ${quoteIdent(f.name)}`,
+  );
+
+  const codeOf = (rule: EventRule) => sqlString(rejectionCode(rule));
+  const sql = `WITH raw AS (
+  SELECT line, strlen(line) > ${maxBytes} AS too_large FROM ${options.linesRelation}
+), tokens AS (
+  SELECT line, too_large,
+    CASE WHEN NOT too_large AND starts_with(line, '{') AND json_valid(line) THEN CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType}) END AS tk
+  FROM raw
+), proved AS (
+  SELECT line, too_large, tk, coalesce(tk IS NOT NULL${fastShape.map((shape) => ` AND ${shape}`).join('')} AND ${reconstructed} = line, FALSE) AS fast
+  FROM tokens
+), parsed AS (
+  SELECT line, too_large, tk, fast,
+    CASE WHEN fast THEN TRUE WHEN too_large OR NOT json_valid(line) THEN FALSE
+      WHEN NOT regexp_matches(line, ${lenientJson}) THEN TRUE
+      ELSE NOT regexp_matches(regexp_replace(line, ${jsonStringLiteral}, '""', 'g'), ${lenientJson}) END AS json_ok
+  FROM proved
+), objects AS (
+  SELECT line, too_large, tk, fast, json_ok,
+    CASE WHEN fast THEN TRUE WHEN json_ok THEN json_type(line) = 'OBJECT' ELSE FALSE END AS is_object
+  FROM parsed
+), fields AS (
+  SELECT line, too_large, tk, fast, json_ok, is_object,
+    CASE WHEN is_object AND NOT fast THEN json_extract(line, [${paths}]) END AS v
+  FROM objects
+), typed AS (
+  SELECT line, too_large, fast, json_ok, is_object, ${typeCols.join(',\n    ')} FROM fields
+), numbers AS (
+  SELECT *${numberColumns.map((column) => `,\n    ${column}`).join('')}
+  FROM typed
+)${calendarCtes}, stamped AS (
+  SELECT *, ${tsMs} AS ts_ms
+  FROM ${timeIso ? 'days' : 'numbers'}
+), ruled AS (
+  SELECT *, ${rules.map((r, i) => `${r} AS r${i}`).join(',\n    ')}
+  FROM stamped
+), verdict AS (
+  SELECT *,
+    CASE WHEN too_large THEN 'size' WHEN NOT json_ok THEN 'json' WHEN NOT is_object THEN 'object'
+      ELSE coalesce(${rules.map((_, i) => `r${i}`).join(', ')}) END AS error_rule,
+    CASE WHEN too_large OR NOT json_ok OR NOT is_object THEN NULL
+      ${fields.map((f, i) => `WHEN r${i} IS NOT NULL THEN ${sqlString(f.name)}`).join(' ')} END AS error_field
+  FROM ruled
+)
+SELECT
+  ${outputs.join(',\n  ')},
+  CASE WHEN error_rule IS NULL THEN NULL WHEN error_rule = 'size' THEN ${codeOf('size')}
+    WHEN error_rule = 'json' THEN ${codeOf('json')} ELSE ${codeOf('required')} END AS error_code,
+  error_field,
+  error_rule,
+  line,
+  fast AS canonical
+FROM verdict`;
+  return { sql, params };
+}
