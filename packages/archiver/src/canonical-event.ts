@@ -1,11 +1,17 @@
 // A fast path for messages that already are their own normalized line: byte for byte what
-// `JSON.stringify(event)` prints for core's normalized event (all ten fields in order, numbers in
-// shortest form, plain printable-ASCII strings). Such a message is archived as is — its fields are
-// read straight from the bytes and judged by core's `validateEvent`, which skips JSON.parse and
-// re-serializing, the two largest costs per event. Anything else (other key order, whitespace,
-// escapes, non-ASCII, ISO timestamps, missing fields, invalid events) returns null and takes the
-// general path through `parseEvent`. A property test checks both paths agree on every input.
-import { type EventParseOptions, validateEvent } from '@tandem/core';
+// `JSON.stringify(event)` prints for the stream's normalized event (every field in declaration
+// order, numbers in shortest form, plain printable-ASCII strings). Such a message is archived as is
+// — its fields are read straight from the bytes and judged by the stream's validator, which skips
+// JSON.parse and re-serializing, the two largest costs per event. Anything else (other key order,
+// whitespace, escapes, non-ASCII, ISO timestamps, missing fields, invalid events) returns null and
+// takes the general path through the validator's `parse`. Property tests check both paths agree on
+// every input.
+//
+// Two scanners: `canonicalEventTime`, hand-written for the web stream's ten fields (the object it
+// hands `validateEvent` is one literal, so it gets a fast shape), and `compileCanonicalEventTime`,
+// the same walk driven by any stream's field list.
+import type { EventParseOptions, Stream, StreamParseResult, StreamValue } from '@tandem/core';
+import { validateEvent } from '@tandem/core';
 
 const QUOTE = 0x22;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
@@ -39,7 +45,7 @@ const PREFIXES = FIELDS.map(([name], index) => `${index === 0 ? '{' : ','}"${nam
  * The number at `text[start, end)` if it is written exactly as JSON.stringify writes it, else null.
  * Integers (the common case) are read digit by digit; anything else goes through Number and back.
  */
-function canonicalNumber(text: string, start: number, end: number): number | null {
+export function canonicalNumber(text: string, start: number, end: number): number | null {
   let at = start;
   const negative = text.charCodeAt(at) === MINUS;
   if (negative) at++;
@@ -131,4 +137,81 @@ export function canonicalEventTime(
     options,
   );
   return result.ok ? result.event.timestamp : null;
+}
+
+/** `canonicalEventTime` for one stream: the event time of a canonical, valid message, else null. */
+export type CanonicalEventTime = (
+  bytes: Buffer,
+  start: number,
+  end: number,
+  options: Partial<EventParseOptions> | undefined,
+  maxBytes: number,
+) => number | null;
+
+/**
+ * The canonical fast path for any stream, driven by its field list: reads each field's value from
+ * the bytes in declaration order (a string, a number, true / false or null, whatever the field's
+ * type — the validator has the last word), hands the object to `validate`, and accepts the message
+ * only if every normalized value is the value read (no default filled in, no time re-encoded), so
+ * the message is exactly `JSON.stringify` of its normalized event.
+ */
+export function compileCanonicalEventTime(
+  stream: Stream,
+  validate: (value: unknown, options?: Partial<EventParseOptions>) => StreamParseResult,
+): CanonicalEventTime {
+  const names = stream.fields.map((field) => field.name);
+  // Assigning "__proto__" would set the prototype, not a field: such a stream takes the general path.
+  if (names.includes('__proto__')) return () => null;
+  const strings = stream.fields.map((field) => field.type === 'string');
+  const booleans = stream.fields.map((field) => field.type === 'boolean');
+  const prefixes = names.map((name, index) => `${index === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+  const timeField = stream.timeField;
+  const count = names.length;
+  const values: StreamValue[] = new Array(count).fill(null);
+  return (bytes, start, end, options, maxBytes) => {
+    if (end - start > maxBytes) return null;
+    const text = bytes.toString('latin1', start, end);
+    if (!PRINTABLE_ASCII.test(text) || text.includes('\\')) return null;
+    const length = text.length;
+    let at = 0;
+    for (let field = 0; field < count; field++) {
+      const prefix = prefixes[field]!;
+      if (!text.startsWith(prefix, at)) return null;
+      at += prefix.length;
+      if (text.startsWith('null', at)) {
+        values[field] = null;
+        at += 4;
+      } else if (strings[field]) {
+        if (text.charCodeAt(at) !== QUOTE) return null;
+        const close = text.indexOf('"', at + 1);
+        if (close < 0) return null;
+        values[field] = text.slice(at + 1, close);
+        at = close + 1;
+      } else if (booleans[field]) {
+        if (text.startsWith('true', at)) {
+          values[field] = true;
+          at += 4;
+        } else if (text.startsWith('false', at)) {
+          values[field] = false;
+          at += 5;
+        } else {
+          return null;
+        }
+      } else {
+        const first = at;
+        while (at < length && text.charCodeAt(at) !== COMMA && text.charCodeAt(at) !== CLOSE) at++;
+        const value = canonicalNumber(text, first, at);
+        if (value === null) return null;
+        values[field] = value;
+      }
+    }
+    if (at !== length - 1 || text.charCodeAt(at) !== CLOSE) return null;
+    const raw: Record<string, StreamValue> = {};
+    for (let field = 0; field < count; field++) raw[names[field]!] = values[field]!;
+    const result = validate(raw, options);
+    if (!result.ok) return null;
+    const event = result.event;
+    for (let field = 0; field < count; field++) if (event[names[field]!] !== values[field]) return null;
+    return event[timeField] as number;
+  };
 }
