@@ -1,6 +1,7 @@
-// The archiver: its own Kafka consumer group on the events topic, writing every valid event as
-// gzipped NDJSON into the lake partition of its event hour, committing offsets only once the files
-// are durable, and keeping a per-partition watermark object for the batch scheduler.
+// The archiver of one stream: its own Kafka consumer group on the stream's topic, writing every
+// valid event as gzipped NDJSON into the lake partition (under the stream's lake prefix) of its
+// event hour, committing offsets only once the files are durable, and keeping a per-partition
+// watermark object for the batch scheduler. Several streams run as several archivers.
 //
 // Data flow per Kafka partition: kafkajs batch → SegmentBuilder (a worker thread: validate,
 // normalize, buffer per event hour, close segments by count/size — deterministic — or by the
@@ -17,10 +18,11 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import {
   defaultEventParseOptions,
-  EVENT_VALIDATOR_VERSION,
   isRetryable,
+  type Stream,
   serviceUnavailable,
   TandemError,
+  webStream,
 } from '@tandem/core';
 import {
   type ArchiverWatermark,
@@ -38,7 +40,13 @@ import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { BuilderPool } from './builder-pool.ts';
 import { type ArchiverMetrics, createArchiverMetrics } from './metrics.ts';
-import { type ArchiverInit, type ArchiverOptions, resolveArchiverOptions } from './options.ts';
+import {
+  ARCHIVER_GROUP_ID,
+  type ArchiverInit,
+  type ArchiverOptions,
+  archiverGroupId,
+  resolveArchiverOptions,
+} from './options.ts';
 import {
   type BuilderRequest,
   type BuilderResponse,
@@ -71,6 +79,8 @@ export interface PartitionStatus {
 }
 
 export interface ArchiverStatus {
+  /** The stream archived. */
+  stream: string;
   topic: string;
   groupId: string;
   running: boolean;
@@ -172,8 +182,8 @@ function isObjectStore(value: ArchiverOptions['lake']): value is ObjectStore {
 }
 
 /**
- * Archives a Kafka topic into the lake. `start()` joins the consumer group and returns once it
- * runs; `stopped` settles when it has stopped (rejecting with the error that stopped it, if any).
+ * Archives one stream's Kafka topic into the lake. `start()` joins the consumer group and returns
+ * once it runs; `stopped` settles when it has stopped (rejecting with the error that stopped it, if any).
  */
 export class Archiver {
   readonly options: ArchiverOptions;
@@ -214,7 +224,9 @@ export class Archiver {
   constructor(init: ArchiverInit) {
     this.options = resolveArchiverOptions(init);
     const { options } = this;
-    this.#logger = options.logger ?? pino({ name: 'tandem-archiver', level: 'info' });
+    this.#logger = (options.logger ?? pino({ name: 'tandem-archiver', level: 'info' })).child({
+      stream: options.stream.name,
+    });
     this.registry = options.registry ?? new Registry();
     this.metrics = createArchiverMetrics(this.registry);
     this.#limiter = new Limiter(options.uploadConcurrency);
@@ -250,6 +262,7 @@ export class Archiver {
     this.#builders = new BuilderPool(
       options.parseWorkers,
       {
+        stream: options.stream,
         limits: { maxRecords: options.maxSegmentRecords, maxBytes: options.maxSegmentBytes },
         events: Object.keys(options.events).length === 0 ? undefined : options.events,
       },
@@ -330,7 +343,12 @@ export class Archiver {
       this.#signalHandlers.push([signal, handler]);
     }
     this.#logger.info(
-      { topic: options.topic, groupId: options.groupId, lake: this.#store.url },
+      {
+        topic: options.topic,
+        groupId: options.groupId,
+        lake: this.#store.url,
+        lakePrefix: options.stream.lakePrefix,
+      },
       'archiver started',
     );
   }
@@ -358,6 +376,7 @@ export class Archiver {
         uploadingSegments: state.inflight.length,
       }));
     return {
+      stream: this.options.stream.name,
       topic: this.options.topic,
       groupId: this.options.groupId,
       running: this.#state === 'running',
@@ -556,8 +575,9 @@ export class Archiver {
   }
 
   async #uploadFile(partition: number, file: SealedFile): Promise<string> {
-    const { topic } = this.options;
-    const key = logPartitionPrefix(file.hour) + archiveFileName(topic, partition, file.firstOffset);
+    const { topic, stream } = this.options;
+    const key =
+      logPartitionPrefix(file.hour, stream.lakePrefix) + archiveFileName(topic, partition, file.firstOffset);
     const started = performance.now();
     const body = await gzip(file.ndjson, { level: this.options.gzipLevel });
     await this.#putWithRetries(key, body, 'application/gzip');
@@ -567,10 +587,15 @@ export class Archiver {
       key,
       body,
       file.events,
-      EVENT_VALIDATOR_VERSION,
+      // Names the stream's rules: a schema change re-validates old files instead of trusting them.
+      stream.fingerprint,
       this.options.events.maxBytes ?? defaultEventParseOptions.maxBytes,
     );
-    await this.#putWithRetries(archiveManifestKey(key)!, JSON.stringify(manifest), 'application/json');
+    await this.#putWithRetries(
+      archiveManifestKey(key, stream.lakePrefix)!,
+      JSON.stringify(manifest),
+      'application/json',
+    );
     this.#filesWritten++;
     this.metrics.files.inc({ topic });
     this.metrics.bytes.inc({ topic, stage: 'ndjson' }, file.ndjson.byteLength);
@@ -739,7 +764,7 @@ export class Archiver {
     };
     state.writingWatermark = true;
     try {
-      await writeArchiverWatermark(this.#store, watermark);
+      await writeArchiverWatermark(this.#store, watermark, this.options.stream.lakePrefix);
       state.writtenWatermark = watermark.watermark;
       state.watermarkWrittenAt = watermark.updatedAt;
       this.options.onWatermark?.(watermark);
@@ -756,7 +781,12 @@ export class Archiver {
   /** Reads the stored watermark once, so the watermark never moves back across restarts. */
   async #loadWatermark(state: PartitionState): Promise<void> {
     try {
-      const stored = await readArchiverWatermark(this.#store, this.options.topic, state.partition);
+      const stored = await readArchiverWatermark(
+        this.#store,
+        this.options.topic,
+        state.partition,
+        this.options.stream.lakePrefix,
+      );
       if (stored !== null) {
         state.watermark =
           state.watermark === null ? stored.watermark : Math.max(state.watermark, stored.watermark);
@@ -840,7 +870,8 @@ export class Archiver {
     if (failure?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
       return new TandemError(
         'TANDEM_ERR_CONFIG_INVALID',
-        `Kafka topic "${this.options.topic}" does not exist at ${this.#brokers}; create it or set TANDEM_TOPIC`,
+        `Kafka topic "${this.options.topic}" of stream "${this.options.stream.name}" does not exist at ` +
+          `${this.#brokers}; create it, or set ${this.options.stream.name === webStream.name ? 'TANDEM_TOPIC' : "the stream's topic in the config"}`,
         { cause: error, details: { topic: this.options.topic } },
       );
     }
@@ -933,4 +964,38 @@ export class Archiver {
 /** Creates an archiver (validating its options); call `start()` to run it. */
 export function createArchiver(init: ArchiverInit): Archiver {
   return new Archiver(init);
+}
+
+/**
+ * One archiver per stream, to run several streams in one process: each consumes its stream's
+ * topic in a consumer group of its own, `archiverGroupId(stream, groupId)` (the web stream keeps
+ * `tandem-archiver`), and writes under its stream's lake prefix. Everything else in `init` is
+ * shared (a ready Kafka client and object store are used by all; a registry gets one set of
+ * metrics, labelled by topic). Start and stop each one; `stopped` of each settles on its own.
+ */
+export function createArchivers(
+  init: Omit<ArchiverInit, 'stream' | 'topic'>,
+  streams: readonly Stream[],
+): Archiver[] {
+  for (const [key, what] of [
+    ['name', 'name'],
+    ['topic', 'topic'],
+    ['lakePrefix', 'lake prefix'],
+  ] as const) {
+    const seen = new Set<string>();
+    for (const stream of streams) {
+      if (seen.has(stream[key])) {
+        throw new TandemError(
+          'TANDEM_ERR_CONFIG_INVALID',
+          `two archived streams share the ${what} "${stream[key]}"; each stream needs its own`,
+          { details: { [key]: stream[key] } },
+        );
+      }
+      seen.add(stream[key]);
+    }
+  }
+  const base = init.groupId ?? ARCHIVER_GROUP_ID;
+  return streams.map((stream) =>
+    createArchiver({ ...init, stream, topic: stream.topic, groupId: archiverGroupId(stream, base) }),
+  );
 }

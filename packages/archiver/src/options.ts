@@ -1,8 +1,8 @@
 // The archiver's one options object: defaults, validation (once, at construction), and the mapping
 // from a loaded TandemConfig.
 import { availableParallelism } from 'node:os';
-import type { EventParseOptions, KafkaConfig, TandemConfig } from '@tandem/core';
-import { TandemError } from '@tandem/core';
+import type { EventParseOptions, KafkaConfig, Stream, TandemConfig } from '@tandem/core';
+import { TandemError, webStream, webStreamOn } from '@tandem/core';
 import type { ArchiverWatermark, LakeOptions, ObjectStore } from '@tandem/lake';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -55,9 +55,15 @@ export interface ArchiverOptions {
   kafka: Kafka | KafkaConnectionOptions;
   /** A ready object store (its owner closes it), or the lake to open (closed on stop). */
   lake: ObjectStore | LakeOptions | string;
-  /** @defaultValue 'events' */
+  /**
+   * The stream this archiver archives: its schema validates and normalizes every message, its
+   * time field routes events to hours, its `lakePrefix` holds the raw-log partitions, manifests
+   * and watermarks, and its `fingerprint` goes into every manifest. @defaultValue core's webStream
+   */
+  stream: Stream;
+  /** The Kafka topic to consume. @defaultValue the stream's topic */
   topic: string;
-  /** @defaultValue 'tandem-archiver' */
+  /** The consumer group. @defaultValue `archiverGroupId(stream)` (`tandem-archiver` for the web stream on `events`) */
   groupId: string;
   /** Where a new consumer group starts. @defaultValue true (the archive must be complete) */
   fromBeginning: boolean;
@@ -101,7 +107,7 @@ export interface ArchiverOptions {
   /** Signals that trigger a graceful `stop()`; `[]` leaves signals to the caller. @defaultValue ['SIGTERM', 'SIGINT'] */
   signals: NodeJS.Signals[];
   consumer: ArchiverConsumerOptions;
-  /** Event validation (max size, future tolerance). @defaultValue core's defaultEventParseOptions */
+  /** Event validation of the stream (max size, future tolerance). @defaultValue core's defaultEventParseOptions */
   events: Partial<EventParseOptions>;
   /** Registry for the metrics; a private one when null. @defaultValue null */
   registry: Registry | null;
@@ -120,9 +126,24 @@ export interface ArchiverOptions {
 export type ArchiverInit = Partial<Omit<ArchiverOptions, 'consumer'>> &
   Pick<ArchiverOptions, 'kafka' | 'lake'> & { consumer?: Partial<ArchiverConsumerOptions> };
 
+/** The consumer group every archiver group id starts with. */
+export const ARCHIVER_GROUP_ID = 'tandem-archiver';
+
+/**
+ * The consumer group of a stream's archiver: one group per stream, so archivers of different
+ * streams never share one. The web stream keeps the ids it always had — `tandem-archiver` on the
+ * `events` topic, `tandem-archiver.<topic>` on another topic — so a deployment upgrades without
+ * re-reading its topic; any other stream gets `tandem-archiver.<stream name>`.
+ */
+export function archiverGroupId(stream: Stream, base: string = ARCHIVER_GROUP_ID): string {
+  if (stream.name !== webStream.name) return `${base}.${stream.name}`;
+  return stream.topic === webStream.topic ? base : `${base}.${stream.topic}`;
+}
+
 export const defaultArchiverOptions: Omit<ArchiverOptions, 'kafka' | 'lake'> = {
-  topic: 'events',
-  groupId: 'tandem-archiver',
+  stream: webStream,
+  topic: webStream.topic,
+  groupId: ARCHIVER_GROUP_ID,
   fromBeginning: true,
   // Segments small enough that compressing and uploading overlap with consuming, large enough that
   // a busy hour gets a few MiB-sized files per partition rather than thousands of small ones.
@@ -173,13 +194,24 @@ function invalid(option: string, accepted: string, value: unknown): TandemError 
 /** Merges `init` over the defaults and validates every field once. */
 export function resolveArchiverOptions(init: ArchiverInit): ArchiverOptions {
   const defined = Object.fromEntries(Object.entries(init).filter(([, value]) => value !== undefined));
+  const stream = init.stream ?? defaultArchiverOptions.stream;
   const options: ArchiverOptions = {
     ...defaultArchiverOptions,
+    topic: stream.topic,
+    groupId: archiverGroupId(stream),
     ...defined,
     kafka: init.kafka,
     lake: init.lake,
     consumer: { ...defaultArchiverOptions.consumer, ...init.consumer },
   } as ArchiverOptions;
+  if (
+    typeof stream !== 'object' ||
+    stream === null ||
+    typeof stream.fingerprint !== 'string' ||
+    !Array.isArray(stream.fields)
+  ) {
+    throw invalid('stream', "a Stream from core's defineStream", stream);
+  }
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(options.topic)) {
     throw invalid('topic', 'a Kafka topic name ([A-Za-z0-9._-]{1,249})', options.topic);
   }
@@ -221,12 +253,25 @@ export function resolveArchiverOptions(init: ArchiverInit): ArchiverOptions {
   return options;
 }
 
-/** The archiver's options from a loaded configuration (Kafka connection, topic, lake, event limits). */
-export function archiverOptionsFromConfig(config: TandemConfig): ArchiverInit {
+/**
+ * The archiver's options from a loaded configuration for one stream of the catalog (Kafka
+ * connection, lake, event limits, the stream, its topic and consumer group). Without a stream,
+ * the web stream on `config.kafka`'s topics.
+ */
+export function archiverOptionsFromConfig(config: TandemConfig, stream?: Stream): ArchiverInit {
+  const archived =
+    stream ??
+    webStreamOn({
+      topic: config.kafka.topic,
+      dlqTopic: config.kafka.dlqTopic,
+      lateTopic: config.kafka.lateTopic,
+    });
   return {
     kafka: config.kafka,
     lake: config.lake,
-    topic: config.kafka.topic,
+    stream: archived,
+    topic: archived.topic,
+    groupId: archiverGroupId(archived),
     events: { maxBytes: config.events.maxBytes, futureToleranceMs: config.events.futureToleranceMs },
   };
 }

@@ -1,18 +1,18 @@
-// The per-message work of the archiver — validate, normalize, assign the event hour, buffer,
-// decide rotation, render NDJSON — behind a message protocol, so it can run in worker threads
-// while the main thread only decodes Kafka fetches, compresses, uploads and commits. Parsing is
-// the archiver's largest cost per event; on its own thread it overlaps with kafkajs decoding.
-// The same SegmentBuilder also runs inline (parseWorkers: 0), with identical results.
-import { canonicalEventTime } from './canonical-event.ts';
+// The per-message work of the archiver — validate and normalize by the stream's schema, assign
+// the event hour from its time field, buffer, decide rotation, render NDJSON — behind a message
+// protocol, so it can run in worker threads while the main thread only decodes Kafka fetches,
+// compresses, uploads and commits. Parsing is the archiver's largest cost per event; on its own
+// thread it overlaps with kafkajs decoding. The same SegmentBuilder also runs inline
+// (parseWorkers: 0), with identical results.
 import {
   defaultEventParseOptions,
   type EventParseOptions,
   hourStart,
-  parseEvent,
+  type Stream,
   TandemError,
 } from '@tandem/core';
-import { eventLine } from './event-line.ts';
 import { type SealReason, Segment, type SegmentLimits } from './segment.ts';
+import { compileStreamLines, type StreamLines } from './stream-lines.ts';
 
 /** A Kafka fetch batch of one partition, packed into transferable arrays. */
 export interface BatchRequest {
@@ -89,6 +89,8 @@ export interface BuilderResponse {
 }
 
 export interface SegmentBuilderOptions {
+  /** The stream whose messages are validated, normalized and routed by its time field. */
+  stream: Stream;
   limits: SegmentLimits;
   /** Event validation overrides; undefined for core's defaults. */
   events: Partial<EventParseOptions> | undefined;
@@ -158,10 +160,12 @@ export function transferablesOf(value: BuilderRequest | BuilderResponse): ArrayB
 
 export class SegmentBuilder {
   readonly #options: SegmentBuilderOptions;
+  readonly #lines: StreamLines;
   readonly #partitions = new Map<number, BuilderPartition>();
 
   constructor(options: SegmentBuilderOptions) {
     this.#options = options;
+    this.#lines = compileStreamLines(options.stream);
   }
 
   handle(request: BuilderRequest): BuilderResponse {
@@ -195,6 +199,7 @@ export class SegmentBuilder {
     const state = this.#state(request.partition, request.epoch);
     const sealed: SealedSegment[] = [];
     const { limits } = this.#options;
+    const lines = this.#lines;
     // One clock reading per batch for the future-time check (instead of one per event): the batch
     // is judged at the moment it arrived, like a Kafka fetch's worth of events always was.
     const events: Partial<EventParseOptions> = { ...this.#options.events, now: () => request.now };
@@ -210,15 +215,15 @@ export class SegmentBuilder {
       const start = position;
       if (length > 0) position += length;
       let full: SealReason | null;
-      let eventTime = length > 0 ? canonicalEventTime(data, start, position, events, maxBytes) : null;
+      let eventTime = length > 0 ? lines.canonicalTime(data, start, position, events, maxBytes) : null;
       if (eventTime !== null) {
         // Already its own normalized line: archived byte for byte.
         full = segment.addBytes(offset, hourStart(eventTime), eventTime, data, start, position);
       } else {
-        const parsed = length < 0 ? null : parseEvent(data.subarray(start, position), events);
-        if (parsed?.ok) {
-          eventTime = parsed.event.timestamp;
-          full = segment.add(offset, hourStart(eventTime), eventTime, eventLine(parsed.event));
+        const event = length < 0 ? null : lines.parse(data.subarray(start, position), events);
+        if (event !== null) {
+          eventTime = lines.time(event);
+          full = segment.add(offset, hourStart(eventTime), eventTime, lines.line(event));
         } else {
           full = segment.skip(offset);
           invalid++;

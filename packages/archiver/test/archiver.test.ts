@@ -2,7 +2,7 @@
 // their event-time hours, on a file:// and an s3:// lake; invalid messages are counted and skipped;
 // every watermark it publishes is true at the moment it is written.
 import { randomUUID } from 'node:crypto';
-import { EVENT_VALIDATOR_VERSION, isTandemError } from '@tandem/core';
+import { isTandemError, webStream } from '@tandem/core';
 import { listArchiverWatermarks } from '@tandem/lake';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
@@ -117,14 +117,14 @@ describe.concurrent('archiver', () => {
         expect(
           offsets.every((message, index) => index === 0 || message.offset > offsets[index - 1]!.offset),
         ).toBe(true);
-        // Its manifest describes exactly these bytes and lines, under today's validator.
+        // Its manifest describes exactly these bytes and lines, under the web stream's rules.
         expect(file.manifest).toEqual({
           version: 1,
           key: file.key,
           lines: file.events.length,
           bytes: file.bytes,
           sha256: file.sha256,
-          validator: EVENT_VALIDATOR_VERSION,
+          validator: webStream.fingerprint,
           maxEventBytes: 65_536,
         });
       }
