@@ -223,10 +223,15 @@ export interface LakeFile {
   manifest: ArchiveManifest | null;
 }
 
-/** Every archive file of the lake, decompressed and parsed line by line. */
-export async function readLake(store: ObjectStore): Promise<LakeFile[]> {
-  const files: LakeFile[] = [];
-  for (const info of await listAll(store, 'logs/')) {
+/** An archive file as stored: its lines as text (without their newlines). */
+export interface LakeTextFile extends Omit<LakeFile, 'events'> {
+  lines: string[];
+}
+
+/** Every archive file under a stream's logs prefix, decompressed, with its manifest. */
+export async function readLakeLines(store: ObjectStore, logsPrefix = 'logs'): Promise<LakeTextFile[]> {
+  const files: LakeTextFile[] = [];
+  for (const info of await listAll(store, `${logsPrefix}/`)) {
     const hour = parseLogPartition(info.key);
     if (hour === null) continue;
     const name = parseArchiveFileName(info.key);
@@ -234,11 +239,7 @@ export async function readLake(store: ObjectStore): Promise<LakeFile[]> {
     const bytes = await store.get(info.key);
     const text = (await gunzip(bytes!)).toString('utf8');
     if (!text.endsWith('\n')) throw new Error(`${info.key} does not end with a newline`);
-    const events = text
-      .slice(0, -1)
-      .split('\n')
-      .map((line) => JSON.parse(line) as TandemEvent);
-    const manifestText = await store.get(archiveManifestKey(info.key)!);
+    const manifestText = await store.get(archiveManifestKey(info.key, logsPrefix)!);
     const manifest =
       manifestText === null
         ? null
@@ -247,13 +248,21 @@ export async function readLake(store: ObjectStore): Promise<LakeFile[]> {
       key: info.key,
       hour,
       ...name,
-      events,
+      lines: text.slice(0, -1).split('\n'),
       bytes: bytes!.byteLength,
       sha256: manifestDigest(bytes!),
       manifest,
     });
   }
   return files;
+}
+
+/** Every archive file of the web stream's lake (`logs/`), decompressed and parsed line by line. */
+export async function readLake(store: ObjectStore, logsPrefix = 'logs'): Promise<LakeFile[]> {
+  return (await readLakeLines(store, logsPrefix)).map(({ lines, ...file }) => ({
+    ...file,
+    events: lines.map((line) => JSON.parse(line) as TandemEvent),
+  }));
 }
 
 /** Waits until the group has committed every partition's end offset. */
