@@ -7,7 +7,7 @@ import type { StreamMessage } from './event-stream.ts';
 export async function produceStream(
   kafka: Kafka,
   topic: string,
-  messages: StreamMessage[],
+  messages: ReadonlyArray<Pick<StreamMessage, 'partition' | 'key' | 'value'>>,
   options: { batchSize?: number; onBatch?: (sent: number) => Promise<void> | void } = {},
 ): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
