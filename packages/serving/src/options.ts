@@ -1,6 +1,6 @@
 // Options of `buildServer`: ready readers and clients (whoever builds a client closes it),
 // security and limits from config, cache sizes and timings, validated once at construction.
-import type { ApiKeyConfig, ServingConfig, TandemConfig, View } from '@tandem/core';
+import type { ApiKeyConfig, Catalog, ServingConfig, TandemConfig } from '@tandem/core';
 import { TandemError } from '@tandem/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -31,9 +31,12 @@ export interface BuildServerOptions {
   rateLimit?: { max: number; windowMs: number } | false;
   /** Query limits; any left out keep `defaultQueryLimits`. */
   limits?: Partial<Omit<QueryLimits, 'maxRangeMs'>> & { maxRangeMs?: Partial<QueryLimits['maxRangeMs']> };
-  /** Views served. @defaultValue core's `listViews()` */
-  views?: View[];
-  /** Name of the view behind /v1/trending. @defaultValue 'trending_pages' */
+  /**
+   * The streams and views served: every view of the catalog gets its routes. Give the readers the
+   * same catalog. @defaultValue core's `builtinCatalog()` (the web stream and its three views)
+   */
+  catalog?: Catalog;
+  /** Name of the view behind /v1/trending (absent from the catalog: the route answers 404). @defaultValue 'trending_pages' */
   trendingView?: string;
   /** How long a batch snapshot and freshness figures are reused; keep far below the speed layer's sealed grace. @defaultValue 1000 */
   snapshotTtlMs?: number;
@@ -132,6 +135,14 @@ export function validateServerOptions(options: BuildServerOptions): void {
   }
   if (options.speed === undefined || typeof options.speed.readPartials !== 'function') {
     fail('speed', 'must be a SpeedViewReader');
+  }
+  if (
+    options.catalog !== undefined &&
+    (!Array.isArray(options.catalog?.views) ||
+      !Array.isArray(options.catalog?.streams) ||
+      typeof options.catalog.view !== 'function')
+  ) {
+    fail('catalog', "must be a Catalog (core's createCatalog or resolveCatalog)");
   }
   const nonNegative = [
     'snapshotTtlMs',

@@ -1,5 +1,7 @@
 // The two readers serving reads through, as structural copies of docs/contracts.md, so the real
-// `BatchViewReader` / `SpeedViewReader` and small in-test doubles satisfy them alike.
+// `BatchViewReader` / `SpeedViewReader` and small in-test doubles satisfy them alike. Views are
+// named, never passed: each reader resolves a name in its own catalog (view names are unique in a
+// deployment), and serving asks the speed layer about each stream by the stream's name.
 import type { DimensionFilter, PartialRow, TimeRange } from '@tandem/core';
 
 /** One published batch hour: the run that produced it and the pointer version that names it. */
@@ -32,5 +34,9 @@ export interface SpeedStatus {
 /** What serving needs from the speed layer (`SpeedViewReader` in @tandem/speed). */
 export interface SpeedReader {
   readPartials(view: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]>;
-  status(): Promise<SpeedStatus>;
+  /**
+   * The status of one stream's speed layer: its topic's partitions, watermark and counters (each
+   * stream has its own). A reader of a single stream may ignore the argument.
+   */
+  status(stream: string): Promise<SpeedStatus>;
 }

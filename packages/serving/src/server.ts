@@ -1,11 +1,12 @@
 // Builds the serving layer's Fastify instance: one plugin per concern (errors and logging, auth,
-// rate limits, metrics, docs, routes, dashboard), all reading through the injected readers.
+// rate limits, metrics, docs, routes, dashboard), all reading through the injected readers, with
+// routes generated for every view of the injected catalog.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
-import { listViews } from '@tandem/core';
+import { builtinCatalog } from '@tandem/core';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { Gauge } from 'prom-client';
 import { type BuildServerOptions, defaultServerOptions, validateServerOptions } from './options.ts';
@@ -20,6 +21,7 @@ import { operationRoutes } from './routes/operations.ts';
 import { defaultQueryLimits } from './routes/query-params.ts';
 import { errorBody, parseTimeParameter, timeInputFormat } from './routes/schemas.ts';
 import { viewRoutes } from './routes/series.ts';
+import { streamRoutes } from './routes/streams.ts';
 import { trendingRoutes } from './routes/trending.ts';
 
 /** Where the dashboard's static files live (owned by the dashboard, served here at `/`). */
@@ -95,8 +97,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     },
   });
 
-  const views = settings.views ?? listViews();
-  const models = views.map(buildViewModel);
+  // Views come from the injected catalog, never from a global: a deployment serves its own streams.
+  const catalog = settings.catalog ?? builtinCatalog();
+  const models = catalog.views.map(buildViewModel);
   const engine = new MergeEngine({
     batch: settings.batch,
     speed: settings.speed,
@@ -152,7 +155,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     engine,
     now,
   });
+  await app.register(streamRoutes, { catalog, models });
   await app.register(operationRoutes, {
+    catalog,
     models,
     engine,
     batch: settings.batch,

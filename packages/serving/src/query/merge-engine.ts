@@ -183,15 +183,16 @@ export class MergeEngine {
     });
   }
 
-  async freshness(view: string): Promise<Freshness> {
+  /** Sealed-through of the view and the speed watermark of its stream (each stream has its own). */
+  async freshness(view: string, stream: string): Promise<Freshness> {
     const [sealedThrough, speedWatermark] = await Promise.all([
       this.#sealedThrough.load(view, () =>
         readerCall('batch', () => this.#options.batch.sealedThrough(view)),
       ),
-      this.#speedWatermark.load('speed', () =>
+      this.#speedWatermark.load(stream, () =>
         readerCall('speed', async () => {
           const at = this.#options.now();
-          return { watermark: (await this.#options.speed.status()).watermark, at };
+          return { watermark: (await this.#options.speed.status(stream)).watermark, at };
         }),
       ),
     ]);
@@ -206,7 +207,7 @@ export class MergeEngine {
   /**
    * Step two of a query (speed partials, only for hours outside the snapshot), then the rest on
    * demand. `inputsKey` names every input of the answer: the snapshot's versions, the identity of
-   * each (cached, immutable) speed read and the speed watermark. Equal keys give equal answers,
+   * each (cached, immutable) speed read, the speed watermark and sealed-through. Equal keys give equal answers,
    * so a caller may reuse a serialized answer under it.
    */
   async prepare(
@@ -215,7 +216,8 @@ export class MergeEngine {
     freshness: Freshness,
   ): Promise<{ inputsKey: string; run(): Promise<SeriesResult> }> {
     const speed = await this.#readSpeed(query, hoursOf(query.range), snapshot, freshness);
-    const inputsKey = `${snapshot.versionsKey}\u0001${speed.readsKey}\u0001${freshness.speedWatermark}`;
+    // Sealed-through too: it decides which quiet hours speed vouches for (see #coverage).
+    const inputsKey = `${snapshot.versionsKey}\u0001${speed.readsKey}\u0001${freshness.speedWatermark}\u0001${freshness.sealedThrough}`;
     return { inputsKey, run: () => this.#assemble(query, snapshot, freshness, speed.rows) };
   }
 
@@ -228,15 +230,7 @@ export class MergeEngine {
     const { model, range, granularity } = query;
     const hours = hoursOf(range);
     const buckets = outputBuckets(range, granularity);
-    const speedHours = new Set<number>();
-    for (const row of speedRows) speedHours.add(hourOf(row.bucket));
-
-    const coverage: CoverageEntry[] = hours.map((hour) => {
-      const sealed = snapshot.sealed.get(hour);
-      if (sealed !== undefined) return { bucket: hour, source: 'batch', runId: sealed.runId };
-      const source = speedHours.has(hour) || this.#speedCovers(hour, freshness) ? 'speed' : 'none';
-      return { bucket: hour, source, runId: null };
-    });
+    const coverage = this.#coverage(hours, snapshot, freshness, speedRows);
     const bucketSources = this.#bucketSources(coverage, buckets, granularity, range);
 
     // Step three: batch partials for exactly the snapshotted versions, per output bucket. Buckets
@@ -337,7 +331,8 @@ export class MergeEngine {
     const orderedKeys = [...groupDims.keys()].sort();
     for (const key of orderedKeys) {
       const dimsArray = groupDims.get(key)!;
-      const dims: Record<string, DimensionValue> = {};
+      // No prototype: dimension names are stream field names, and `__proto__` is a valid one.
+      const dims: Record<string, DimensionValue> = Object.create(null) as Record<string, DimensionValue>;
       query.groupBy.forEach((dimension, index) => {
         dims[dimension] = dimsArray[index] ?? null;
       });
@@ -377,14 +372,7 @@ export class MergeEngine {
     const allQuery: SeriesQuery = { ...query, granularity: 'all' };
     const hours = hoursOf(query.range);
     const speedRows = (await this.#readSpeed(allQuery, hours, snapshot, freshness)).rows;
-    const speedHours = new Set<number>();
-    for (const row of speedRows) speedHours.add(hourOf(row.bucket));
-    const coverage: CoverageEntry[] = hours.map((hour) => {
-      const sealed = snapshot.sealed.get(hour);
-      if (sealed !== undefined) return { bucket: hour, source: 'batch', runId: sealed.runId };
-      const source = speedHours.has(hour) || this.#speedCovers(hour, freshness) ? 'speed' : 'none';
-      return { bucket: hour, source, runId: null };
-    });
+    const coverage = this.#coverage(hours, snapshot, freshness, speedRows);
     const batchRows = await this.#readBatch(query.model.name, [...snapshot.sealed.values()], query.filter);
     const groupIndexes = query.groupBy.map((dimension) => query.model.dimensions.indexOf(dimension));
     const merged = new Map<string, MergedGroup>();
@@ -436,10 +424,41 @@ export class MergeEngine {
     }
   }
 
-  #speedCovers(hour: number, freshness: Freshness): boolean {
+  /**
+   * Which layer serves each base hour: batch when sealed; speed when speed holds rows for it, or
+   * when the hour is one speed vouches for although it has no rows there (a quiet hour: its counts
+   * are zero). Speed vouches for an hour at or before its watermark, within its retention, and not
+   * before the view's data begins, so the hours before a stream had any data are `none` rather
+   * than zeros. The data begins, as far as serving can see, before the batch layer's sealed-through
+   * (batch seals from the earliest archived hour on), or at the first hour speed holds rows for in
+   * the range.
+   */
+  #coverage(
+    hours: number[],
+    snapshot: BatchSnapshot,
+    freshness: Freshness,
+    speedRows: PartialRow[],
+  ): CoverageEntry[] {
+    const speedHours = new Set<number>();
+    let firstSpeedHour = Number.POSITIVE_INFINITY;
+    for (const row of speedRows) {
+      const hour = hourOf(row.bucket);
+      speedHours.add(hour);
+      if (hour < firstSpeedHour) firstSpeedHour = hour;
+    }
     const watermark = freshness.speedWatermark;
-    if (watermark === null) return false;
-    return hour <= watermark && hour + HOUR > watermark - this.#options.speedRetentionMs;
+    const sealedThrough = freshness.sealedThrough;
+    const speedVouches = (hour: number): boolean =>
+      watermark !== null &&
+      hour <= watermark &&
+      hour + HOUR > watermark - this.#options.speedRetentionMs &&
+      ((sealedThrough !== null && hour >= sealedThrough) || hour >= firstSpeedHour);
+    return hours.map((hour) => {
+      const sealed = snapshot.sealed.get(hour);
+      if (sealed !== undefined) return { bucket: hour, source: 'batch', runId: sealed.runId };
+      const source = speedHours.has(hour) || speedVouches(hour) ? 'speed' : 'none';
+      return { bucket: hour, source, runId: null };
+    });
   }
 
   #bucketSources(

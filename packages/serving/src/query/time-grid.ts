@@ -6,14 +6,31 @@ export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 
-export const granularities = ['1m', '1h', '1d', 'all'] as const;
+/** Output bucket sizes, finest first: every view bucket size, then days and the whole range. */
+export const granularities = ['1m', '5m', '15m', '30m', '1h', '1d', 'all'] as const;
 export type Granularity = (typeof granularities)[number];
 
-const stepMs: Record<Exclude<Granularity, 'all'>, number> = { '1m': MINUTE, '1h': HOUR, '1d': DAY };
+const stepMs: Record<Exclude<Granularity, 'all'>, number> = {
+  '1m': MINUTE,
+  '5m': 5 * MINUTE,
+  '15m': 15 * MINUTE,
+  '30m': 30 * MINUTE,
+  '1h': HOUR,
+  '1d': DAY,
+};
 
-/** Granularities a view can answer: never finer than its own bucket. */
+/** Width of one output bucket; null for `all`. */
+export function granularityMs(granularity: Granularity): number | null {
+  return granularity === 'all' ? null : stepMs[granularity];
+}
+
+/**
+ * Granularities a view can answer: its own bucket and every coarser one. Every bucket size divides
+ * the next coarser one (and an hour), so a coarser bucket always holds whole view buckets.
+ */
 export function granularitiesFor(bucket: BucketSize): Granularity[] {
-  return bucket === '1m' ? ['1m', '1h', '1d', 'all'] : ['1h', '1d', 'all'];
+  const own = stepMs[bucket];
+  return granularities.filter((granularity) => granularity === 'all' || stepMs[granularity] >= own);
 }
 
 /**

@@ -1,5 +1,6 @@
-// Views catalog, layer status, the admin recompute request, and health / readiness probes.
-import { TandemError, type TimeRange } from '@tandem/core';
+// Views with freshness, layer status per view and per stream, the admin recompute request, and
+// health / readiness probes.
+import { type Catalog, TandemError, type TimeRange } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { queryInvalid, queryTooLarge } from '../http-errors.ts';
 import type { MergeEngine } from '../query/merge-engine.ts';
@@ -18,6 +19,8 @@ export type RequestRecompute = (
 export type ReadinessProbe = () => Promise<unknown>;
 
 export interface OperationRoutesOptions {
+  /** The deployment's streams and views; `models` are its views. */
+  catalog: Catalog;
   models: ViewModel[];
   engine: MergeEngine;
   batch: BatchReader;
@@ -40,8 +43,61 @@ const layerError = {
   description: 'Why this layer could not be read, or null',
 } as const;
 
+/** One stream's speed layer, as `/v1/status` reports it. */
+const speedStatusSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'watermark',
+    'maxEventTime',
+    'lagMs',
+    'partitions',
+    'dlqCount',
+    'lateCount',
+    'eventsApplied',
+    'error',
+  ],
+  properties: {
+    watermark: { type: 'string', format: 'date-time', nullable: true },
+    maxEventTime: { type: 'string', format: 'date-time', nullable: true },
+    lagMs: {
+      type: 'number',
+      nullable: true,
+      description: 'now minus the watermark: how far real-time views trail the clock',
+    },
+    partitions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['partition', 'appliedOffset', 'lag'],
+        properties: {
+          partition: { type: 'integer' },
+          appliedOffset: { type: 'string', nullable: true },
+          lag: { type: 'number', nullable: true },
+        },
+      },
+    },
+    dlqCount: { type: 'number', nullable: true },
+    lateCount: { type: 'number', nullable: true },
+    eventsApplied: { type: 'number', nullable: true },
+    error: layerError,
+  },
+} as const;
+
+const unavailableSpeed = {
+  watermark: null,
+  maxEventTime: null,
+  lagMs: null,
+  partitions: [],
+  dlqCount: null,
+  lateCount: null,
+  eventsApplied: null,
+  error: 'the speed layer could not be read',
+};
+
 export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async (app, options) => {
-  const { models, engine, batch, speed, now } = options;
+  const { catalog, models, engine, batch, speed, now } = options;
 
   app.get(
     '/v1/views',
@@ -64,6 +120,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
                   additionalProperties: false,
                   required: [
                     'name',
+                    'stream',
                     'version',
                     'bucket',
                     'dimensions',
@@ -74,6 +131,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
                   ],
                   properties: {
                     name: { type: 'string' },
+                    stream: { type: 'string', description: 'The stream the view reads' },
                     version: { type: 'integer' },
                     bucket: { type: 'string' },
                     dimensions: { type: 'array', items: { type: 'string' } },
@@ -105,9 +163,10 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
     async () => {
       const views = await Promise.all(
         models.map(async (model) => {
-          const freshness = await engine.freshness(model.name);
+          const freshness = await engine.freshness(model.name, model.stream);
           return {
             name: model.name,
+            stream: model.stream,
             version: Number(model.view.version),
             bucket: model.view.bucket,
             dimensions: model.dimensions,
@@ -126,6 +185,30 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
     },
   );
 
+  /** One stream's speed status; a layer that cannot be read answers with `error` and nulls. */
+  async function speedStatusOf(
+    stream: string,
+    at: number,
+    log: { warn(object: object, message: string): void },
+  ): Promise<Record<string, unknown>> {
+    try {
+      const status = await speed.status(stream);
+      return {
+        watermark: iso(status.watermark),
+        maxEventTime: iso(status.maxEventTime),
+        lagMs: status.watermark === null ? null : Math.max(0, at - status.watermark),
+        partitions: status.partitions,
+        dlqCount: status.dlqCount,
+        lateCount: status.lateCount,
+        eventsApplied: status.eventsApplied,
+        error: null,
+      };
+    } catch (error) {
+      log.warn({ err: error, stream }, 'speed status unavailable');
+      return unavailableSpeed;
+    }
+  }
+
   app.get(
     '/v1/status',
     {
@@ -133,7 +216,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
       schema: {
         tags: ['operations'],
         summary:
-          'Per view sealed-through, stale hours and last runs; speed watermark, lag, DLQ and late counts',
+          'Per view sealed-through, stale hours and last runs; per stream speed watermark, lag, DLQ and late counts',
         description:
           'Answers even when a layer is down: that layer then carries `error` and null figures, ' +
           'so a dashboard can show which layer is down or behind.',
@@ -142,7 +225,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
           200: {
             type: 'object',
             additionalProperties: false,
-            required: ['now', 'views', 'speed'],
+            required: ['now', 'views', 'streams', 'speed'],
             properties: {
               now: { type: 'string', format: 'date-time' },
               views: {
@@ -150,9 +233,10 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
                 items: {
                   type: 'object',
                   additionalProperties: false,
-                  required: ['view', 'sealedThrough', 'staleHours', 'lastRuns', 'error'],
+                  required: ['view', 'stream', 'sealedThrough', 'staleHours', 'lastRuns', 'error'],
                   properties: {
                     view: { type: 'string' },
+                    stream: { type: 'string', description: 'The stream the view reads' },
                     sealedThrough: { type: 'string', format: 'date-time', nullable: true },
                     staleHours: { type: 'array', items: { type: 'string', format: 'date-time' } },
                     lastRuns: { type: 'array', items: { type: 'object', additionalProperties: true } },
@@ -160,45 +244,23 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
                   },
                 },
               },
-              speed: {
-                type: 'object',
-                additionalProperties: false,
-                required: [
-                  'watermark',
-                  'maxEventTime',
-                  'lagMs',
-                  'partitions',
-                  'dlqCount',
-                  'lateCount',
-                  'eventsApplied',
-                  'error',
-                ],
-                properties: {
-                  watermark: { type: 'string', format: 'date-time', nullable: true },
-                  maxEventTime: { type: 'string', format: 'date-time', nullable: true },
-                  lagMs: {
-                    type: 'number',
-                    nullable: true,
-                    description: 'now minus the watermark: how far real-time views trail the clock',
+              streams: {
+                type: 'array',
+                description: "Per stream, its speed layer's status (each stream has its own topic)",
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['stream', 'topic', 'speed'],
+                  properties: {
+                    stream: { type: 'string' },
+                    topic: { type: 'string' },
+                    speed: speedStatusSchema,
                   },
-                  partitions: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      additionalProperties: false,
-                      required: ['partition', 'appliedOffset', 'lag'],
-                      properties: {
-                        partition: { type: 'integer' },
-                        appliedOffset: { type: 'string', nullable: true },
-                        lag: { type: 'number', nullable: true },
-                      },
-                    },
-                  },
-                  dlqCount: { type: 'number', nullable: true },
-                  lateCount: { type: 'number', nullable: true },
-                  eventsApplied: { type: 'number', nullable: true },
-                  error: layerError,
                 },
+              },
+              speed: {
+                ...speedStatusSchema,
+                description: "The first stream's speed status (as in `streams`), kept for existing clients",
               },
             },
           },
@@ -218,6 +280,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
             ]);
             return {
               view: model.name,
+              stream: model.stream,
               sealedThrough: iso(sealedThrough),
               staleHours: staleHours.map((hour) => new Date(hour).toISOString()),
               lastRuns: lastRuns.map(jsonSafe),
@@ -227,6 +290,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
             request.log.warn({ err: error, view: model.name }, 'batch status unavailable');
             return {
               view: model.name,
+              stream: model.stream,
               sealedThrough: null,
               staleHours: [],
               lastRuns: [],
@@ -235,33 +299,19 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
           }
         }),
       );
-      let speedStatus: Record<string, unknown>;
-      try {
-        const status = await speed.status();
-        speedStatus = {
-          watermark: iso(status.watermark),
-          maxEventTime: iso(status.maxEventTime),
-          lagMs: status.watermark === null ? null : Math.max(0, at - status.watermark),
-          partitions: status.partitions,
-          dlqCount: status.dlqCount,
-          lateCount: status.lateCount,
-          eventsApplied: status.eventsApplied,
-          error: null,
-        };
-      } catch (error) {
-        request.log.warn({ err: error }, 'speed status unavailable');
-        speedStatus = {
-          watermark: null,
-          maxEventTime: null,
-          lagMs: null,
-          partitions: [],
-          dlqCount: null,
-          lateCount: null,
-          eventsApplied: null,
-          error: 'the speed layer could not be read',
-        };
-      }
-      return { now: new Date(at).toISOString(), views, speed: speedStatus };
+      const streams = await Promise.all(
+        catalog.streams.map(async (stream) => ({
+          stream: stream.name,
+          topic: stream.topic,
+          speed: await speedStatusOf(stream.name, at, request.log),
+        })),
+      );
+      return {
+        now: new Date(at).toISOString(),
+        views,
+        streams,
+        speed: streams[0]?.speed ?? unavailableSpeed,
+      };
     },
   );
 

@@ -24,7 +24,16 @@ export interface QueryLimits {
 }
 
 export const defaultQueryLimits: QueryLimits = {
-  maxRangeMs: { '1m': 2 * DAY, '1h': 93 * DAY, '1d': 400 * DAY, all: 400 * DAY },
+  // About 3,000 buckets at most for the sub-hour granularities, as for minutes.
+  maxRangeMs: {
+    '1m': 2 * DAY,
+    '5m': 10 * DAY,
+    '15m': 31 * DAY,
+    '30m': 62 * DAY,
+    '1h': 93 * DAY,
+    '1d': 400 * DAY,
+    all: 400 * DAY,
+  },
   maxTopRangeMs: 93 * DAY,
   maxGroups: 5000,
   maxValues: 1_000_000,
@@ -67,14 +76,35 @@ function parseTime(parameter: string, text: string): number {
   return value;
 }
 
-/** Dimension equality filters: every query parameter named after one of the view's dimensions. */
+/**
+ * Dimension equality filters: one per query parameter that names a dimension (`site=berlin`, or
+ * `filter.<name>` for a dimension whose name is taken, see `DimensionModel.parameter`). Values of
+ * numeric dimensions are compared in their canonical text form, so `7`, `07` and `7.0` all match 7.
+ * The object has no prototype: dimension names are stream field names, and `__proto__` is one.
+ */
 export function dimensionFilter(model: ViewModel, query: Record<string, unknown>): DimensionFilter {
-  const filter: DimensionFilter = {};
-  for (const dimension of model.dimensions) {
-    const value = query[dimension];
-    if (typeof value === 'string') filter[dimension] = value;
+  const filter: DimensionFilter = Object.create(null) as DimensionFilter;
+  for (const dimension of model.dimensionModels) {
+    const value = Object.hasOwn(query, dimension.parameter) ? query[dimension.parameter] : undefined;
+    if (typeof value !== 'string') continue;
+    filter[dimension.name] =
+      dimension.type === 'integer' || dimension.type === 'number'
+        ? canonicalNumber(dimension.parameter, dimension.type, value)
+        : value;
   }
   return filter;
+}
+
+/** The text a number dimension's value has in partial rows (`String(number)`). */
+function canonicalNumber(parameter: string, type: 'integer' | 'number', text: string): string {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || (type === 'integer' && !Number.isSafeInteger(value))) {
+    throw queryInvalid(
+      parameter,
+      `querystring/${parameter} must be ${type === 'integer' ? 'an integer' : 'a finite number'}`,
+    );
+  }
+  return String(value);
 }
 
 /** `groupBy`: comma-separated dimensions, or `none` for one total series. Default: every dimension. */

@@ -1,6 +1,7 @@
 // JSON Schemas shared by the routes: parameters (validated by ajv, published in the OpenAPI spec)
 // and response bodies. Every object schema states its `additionalProperties` rule.
 import { parseTimeInput } from '@tandem/core';
+import { granularities } from '../query/time-grid.ts';
 
 /** ajv format name of time parameters: ISO-8601 or epoch milliseconds. */
 export const timeInputFormat = 'tandem-time';
@@ -137,7 +138,7 @@ export const seriesBody = {
   ],
   properties: {
     view: { type: 'string' },
-    granularity: { type: 'string', enum: ['1m', '1h', '1d', 'all'] },
+    granularity: { type: 'string', enum: [...granularities] },
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
     ...freshnessProperties,

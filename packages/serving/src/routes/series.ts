@@ -12,7 +12,7 @@ import type {
 } from '../query/merge-engine.ts';
 import { LruCache } from '../query/lru-cache.ts';
 import type { Granularity } from '../query/time-grid.ts';
-import type { ViewModel } from '../query/view-model.ts';
+import { hasTopRoute, type ViewModel } from '../query/view-model.ts';
 import {
   dimensionFilter,
   integerParameter,
@@ -60,13 +60,20 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Numeric text a filter on an integer or number dimension accepts (then read as a number). */
+const integerPattern = '^[+-]?[0-9]{1,15}$';
+const numberPattern = '^[+-]?(?:[0-9]{1,16}(?:\\.[0-9]{0,16})?|\\.[0-9]{1,16})(?:[eE][+-]?[0-9]{1,2})?$';
+
+/** One equality-filter parameter per dimension, named as `DimensionModel.parameter` says. */
 function dimensionParameters(model: ViewModel): Record<string, object> {
   const properties: Record<string, object> = {};
-  for (const dimension of model.dimensions) {
-    properties[dimension] = {
+  for (const dimension of model.dimensionModels) {
+    const numeric = dimension.type === 'integer' || dimension.type === 'number';
+    properties[dimension.parameter] = {
       type: 'string',
-      maxLength: 512,
-      description: `Only rows whose ${dimension} equals this value`,
+      maxLength: numeric ? 40 : 512,
+      ...(numeric ? { pattern: dimension.type === 'integer' ? integerPattern : numberPattern } : {}),
+      description: `Only rows whose ${dimension.name} (${dimension.type}) equals this value`,
     };
   }
   return properties;
@@ -146,12 +153,12 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
   const weightOf = (bytes: Buffer) => Math.ceil(bytes.length / 65_536);
 
   async function snapshotAndFreshness(
-    view: string,
+    model: ViewModel,
     range: { from: number; to: number },
   ): Promise<[BatchSnapshot, Freshness]> {
     // The batch snapshot is taken before anything else is read (see merge-engine.ts).
-    const snapshot = await engine.snapshot(view, range);
-    const freshness = await engine.freshness(view);
+    const snapshot = await engine.snapshot(model.name, range);
+    const freshness = await engine.freshness(model.name, model.stream);
     return [snapshot, freshness];
   }
 
@@ -170,9 +177,10 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           tags: ['views'],
           summary: `Merged time series of ${model.name}`,
           description:
+            `View ${model.name} of stream ${model.stream}, ${model.view.bucket} buckets. ` +
             'Per base hour the sealed batch partial if present, else the speed partial, else none; ' +
-            "coarser buckets merge hourly partials with the measures' own merge. Dimension " +
-            `parameters (${model.dimensions.join(', ') || 'none'}) filter by equality.`,
+            "coarser buckets merge the view's partials with the measures' own merge. Dimension " +
+            `parameters (${model.dimensionModels.map((d) => d.parameter).join(', ') || 'none'}) filter by equality.`,
           querystring: {
             type: 'object',
             additionalProperties: false,
@@ -219,7 +227,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           groupBy: resolveGroupBy(model, query.groupBy),
           ...resolveMeasures(model, query.measures),
         };
-        const [snapshot, freshness] = await snapshotAndFreshness(model.name, range);
+        const [snapshot, freshness] = await snapshotAndFreshness(model, range);
         const head = headJson(
           {
             view: model.name,
@@ -268,11 +276,8 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
       },
     );
 
-    const rankable = model.outputs.filter((output) => {
-      const empty = model.finalize({}, [output])[output];
-      return empty === null || typeof empty === 'number';
-    });
-    if (model.dimensions.length > 0 && rankable.length > 0) {
+    const rankable = model.numericOutputs;
+    if (hasTopRoute(model)) {
       app.get<{ Querystring: TopQuerystring }>(
         `/v1/views/${model.name}/top`,
         {
@@ -280,6 +285,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           schema: {
             tags: ['views'],
             summary: `Top ${model.dimensions.join('/')} values of ${model.name} by a measure over a range`,
+            description: `View ${model.name} of stream ${model.stream}: dimension values ranked over whole hours.`,
             querystring: {
               type: 'object',
               additionalProperties: false,
@@ -323,7 +329,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
             outputs: [...model.outputs],
             measures: [...model.measureNames],
           };
-          const [snapshot, freshness] = await snapshotAndFreshness(model.name, range);
+          const [snapshot, freshness] = await snapshotAndFreshness(model, range);
           const result = await engine.series(seriesQuery, snapshot, freshness);
           const items = rankGroups(result, dimension, by, k);
           const head = headJson(

@@ -1,5 +1,5 @@
 // Compares a series answer with the ground truth, value by value, and lists every difference.
-import type { TandemEvent } from '@tandem/core';
+import type { StreamEvent, View } from '@tandem/core';
 import type { Granularity } from './fixtures.ts';
 import { truthValues } from './server.ts';
 
@@ -26,8 +26,8 @@ function same(a: unknown, b: unknown): boolean {
  * all-empty (zero counts, null averages).
  */
 export function diffSeries(
-  viewName: string,
-  events: TandemEvent[],
+  viewName: View | string,
+  events: readonly StreamEvent[],
   query: { granularity: Granularity; filter: Record<string, string>; groupBy: string[]; outputs?: string[] },
   answer: SeriesAnswer,
   emptyValues: Record<string, unknown>,

@@ -2,13 +2,14 @@
 // versions, filters, ranges), and a ground truth folded straight from events with the measures'
 // `add`, never through partial rows or merges, so it is independent of the code under test.
 import {
+  builtinCatalog,
   type Cells,
   compileFilterPredicate,
   compileReducer,
   type DimensionFilter,
   type PartialRow,
+  type StreamEvent,
   type TandemEvent,
-  listViews,
   type TimeRange,
   type View,
 } from '@tandem/core';
@@ -54,8 +55,8 @@ export function generateEvents(options: {
   return events.sort((a, b) => a.timestamp - b.timestamp);
 }
 
-/** Partial rows of a view over events, as either engine would produce them. */
-export function partialsOf(view: View, events: TandemEvent[]): PartialRow[] {
+/** Partial rows of a view over events of its stream, as either engine would produce them. */
+export function partialsOf(view: View, events: readonly StreamEvent[]): PartialRow[] {
   const reducer = compileReducer(view);
   for (const event of events) reducer.add(event);
   return reducer.rows();
@@ -152,11 +153,17 @@ export class MemoryBatchReader implements BatchReader {
   }
 }
 
-/** A speed reader over memory: rows per view, a watermark, optional failure. */
+/**
+ * A speed reader over memory: rows per view, a watermark per stream (`watermarks`, else the one
+ * `watermark`), optional failure.
+ */
 export class MemorySpeedReader implements SpeedReader {
   readonly views: Map<string, View>;
   readonly rows = new Map<string, PartialRow[]>();
   watermark: number | null = null;
+  readonly watermarks = new Map<string, number | null>();
+  /** Streams `status` was asked about, in order. */
+  readonly statusAsked: string[] = [];
   fail = false;
   reads = 0;
 
@@ -181,11 +188,13 @@ export class MemorySpeedReader implements SpeedReader {
     );
   }
 
-  async status(): Promise<SpeedStatus> {
+  async status(stream: string): Promise<SpeedStatus> {
+    this.statusAsked.push(stream);
     if (this.fail) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    const watermark = this.watermarks.has(stream) ? this.watermarks.get(stream)! : this.watermark;
     return {
-      watermark: this.watermark,
-      maxEventTime: this.watermark === null ? null : this.watermark + 30_000,
+      watermark,
+      maxEventTime: watermark === null ? null : watermark + 30_000,
       partitions: [{ partition: 0, appliedOffset: '42', lag: 0 }],
       dlqCount: 1,
       lateCount: 2,
@@ -203,10 +212,10 @@ export function seedReaders(
   events: TandemEvent[],
   firstHour: number,
   sealedHours: number,
+  views: readonly View[] = builtinCatalog().views,
 ): { batch: MemoryBatchReader; speed: MemorySpeedReader } {
-  const views = listViews();
-  const batch = new MemoryBatchReader(views);
-  const speed = new MemorySpeedReader(views);
+  const batch = new MemoryBatchReader([...views]);
+  const speed = new MemorySpeedReader([...views]);
   for (const view of views) {
     if (view.sessionize !== null) continue;
     const rows = partialsOf(view, events);
@@ -216,7 +225,7 @@ export function seedReaders(
   return { batch, speed };
 }
 
-export type Granularity = '1m' | '1h' | '1d' | 'all';
+export type Granularity = '1m' | '5m' | '15m' | '30m' | '1h' | '1d' | 'all';
 
 /**
  * Ground truth of a series query straight from events: per output bucket and group, one state per
@@ -224,10 +233,18 @@ export type Granularity = '1m' | '1h' | '1d' | 'all';
  */
 export function truthSeries(
   view: View,
-  events: TandemEvent[],
+  events: readonly StreamEvent[],
   query: { range: TimeRange; granularity: Granularity; filter: DimensionFilter; groupBy: string[] },
 ): Map<string, Map<number, Record<string, Cells>>> {
-  const step = { '1m': MINUTE, '1h': HOUR, '1d': DAY, all: 0 }[query.granularity];
+  const step = {
+    '1m': MINUTE,
+    '5m': 5 * MINUTE,
+    '15m': 15 * MINUTE,
+    '30m': 30 * MINUTE,
+    '1h': HOUR,
+    '1d': DAY,
+    all: 0,
+  }[query.granularity];
   const viewFilter = compileFilterPredicate(view.filter);
   const measures = Object.entries(view.measures).map(([name, measure]) => ({
     name,
@@ -236,14 +253,15 @@ export function truthSeries(
   }));
   const result = new Map<string, Map<number, Record<string, Cells>>>();
   for (const event of events) {
-    if (event.timestamp < query.range.from || event.timestamp >= query.range.to) continue;
-    const row = event as unknown as Record<string, unknown>;
+    const time = event[view.timeField] as number;
+    if (time < query.range.from || time >= query.range.to) continue;
+    const row = event as Record<string, unknown>;
     if (view.filter !== null && viewFilter(row) !== 1) continue;
     const passes = Object.entries(query.filter).every(
       ([name, value]) => row[name] !== null && String(row[name]) === value,
     );
     if (!passes) continue;
-    const bucket = step === 0 ? query.range.from : Math.floor(event.timestamp / step) * step;
+    const bucket = step === 0 ? query.range.from : Math.floor(time / step) * step;
     const key = JSON.stringify(query.groupBy.map((name) => row[name] ?? null));
     let group = result.get(key);
     if (group === undefined) {

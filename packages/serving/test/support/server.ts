@@ -1,7 +1,7 @@
 // Builds a server over in-memory readers seeded with events: batch seals some hours, speed holds
 // every hour (as it does until the grace period ends), so both sources overlap on purpose.
 import { createHash } from 'node:crypto';
-import { finalizeStates, getView, type TandemEvent, type View } from '@tandem/core';
+import { finalizeStates, getView, type StreamEvent, type TandemEvent, type View } from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/index.ts';
 import type { BuildServerOptions } from '../../src/options.ts';
@@ -58,10 +58,13 @@ export async function seededServer(
   return { app, batch, speed, events, sealedHours };
 }
 
-/** Finished truth values keyed like the API's series: JSON of dims in groupBy order → bucket → values. */
+/**
+ * Finished truth values keyed like the API's series: JSON of dims in groupBy order → bucket → values.
+ * A view name means a built-in view.
+ */
 export function truthValues(
-  viewName: string,
-  events: TandemEvent[],
+  viewOrName: View | string,
+  events: readonly StreamEvent[],
   query: {
     range: { from: number; to: number };
     granularity: Granularity;
@@ -69,7 +72,7 @@ export function truthValues(
     groupBy: string[];
   },
 ): Map<string, Map<number, Record<string, unknown>>> {
-  const view: View = getView(viewName);
+  const view: View = typeof viewOrName === 'string' ? getView(viewOrName) : viewOrName;
   const states = truthSeries(view, events, query);
   const out = new Map<string, Map<number, Record<string, unknown>>>();
   for (const [key, buckets] of states) {
