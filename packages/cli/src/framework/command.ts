@@ -16,6 +16,13 @@ export interface OptionSpec<T, R extends boolean> {
   defaultValue: T | undefined;
   /** How the default is shown in help when it is computed (e.g. "the current hour"). */
   defaultText: string | null;
+  /**
+   * The value of the flag given without one (`--bad` alone), for flags whose value is optional;
+   * undefined when the value is mandatory. See {@link withOptionalValue}.
+   */
+  implicitValue?: T;
+  /** How the implicit value is shown in help, e.g. "every event invalid". */
+  implicitText?: string;
   /** Phantom marker for typing; never set. */
   readonly __required?: R;
 }
@@ -81,6 +88,23 @@ export function withDefault<T>(
     ...option(value, init),
     defaultValue,
     defaultText: init.defaultText ?? String(defaultValue),
+  } as OptionSpec<T, true>;
+}
+
+/**
+ * A flag whose value may be left out: absent it is `defaultValue`, alone (`--bad`) it is
+ * `implicitValue`, with a value (`--bad 1%`, `--bad=1%`) it is that value.
+ */
+export function withOptionalValue<T>(
+  value: Described<T>,
+  defaultValue: T,
+  implicitValue: T,
+  init: ValueOptionInit & { implicitText: string },
+): OptionSpec<T, true> {
+  return {
+    ...withDefault(value, defaultValue, init),
+    implicitValue,
+    implicitText: init.implicitText,
   } as OptionSpec<T, true>;
 }
 

@@ -5,6 +5,7 @@ import type { AnyCommand } from './parse.ts';
 
 function flagLabel(name: string, spec: AnyOptionSpec): string {
   const short = spec.short ? `-${spec.short}, ` : '    ';
+  if (spec.value && spec.implicitValue !== undefined) return `${short}--${name} [<${spec.placeholder}>]`;
   return `${short}--${name}${spec.value ? ` <${spec.placeholder}>` : ''}`;
 }
 
@@ -28,7 +29,10 @@ function wrap(text: string, width: number, indent: number): string {
 export function usageLine(command: AnyCommand): string {
   const parts = ['tandem', ...command.path];
   for (const [name, spec] of Object.entries(command.options as Record<string, AnyOptionSpec>)) {
-    const text = `--${name}${spec.value ? ` <${spec.placeholder}>` : ''}`;
+    const text =
+      spec.value && spec.implicitValue !== undefined
+        ? `--${name} [<${spec.placeholder}>]`
+        : `--${name}${spec.value ? ` <${spec.placeholder}>` : ''}`;
     parts.push(spec.required ? text : `[${text}]`);
   }
   if (command.positionals) {
@@ -51,6 +55,7 @@ export function commandHelp(command: AnyCommand, width = 100): string {
   for (const [name, spec] of Object.entries(command.options as Record<string, AnyOptionSpec>)) {
     let text = spec.description;
     if (spec.value) text += `; ${spec.value.accepted}`;
+    if (spec.implicitText !== undefined) text += `; alone: ${spec.implicitText}`;
     if (spec.required) text += ' (required)';
     else if (spec.defaultText !== null) text += ` (default: ${spec.defaultText})`;
     rows.push([flagLabel(name, spec), text]);

@@ -93,7 +93,8 @@ export function parseInvocation(command: AnyCommand, rest: string[]): ParsedInvo
   const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(specs)) {
     parseOptions[name] = {
-      type: spec.value ? 'string' : 'boolean',
+      // A flag with an optional value is read as a switch; a value after it is taken below.
+      type: spec.value && spec.implicitValue === undefined ? 'string' : 'boolean',
       ...(spec.short ? { short: spec.short } : {}),
     };
   }
@@ -113,7 +114,9 @@ export function parseInvocation(command: AnyCommand, rest: string[]): ParsedInvo
   const positionals: string[] = [];
   let help = false;
   let json = false;
-  for (const token of tokens) {
+  const taken = new Set<number>();
+  for (const [index, token] of tokens.entries()) {
+    if (taken.has(index)) continue;
     if (token.kind === 'positional') {
       positionals.push(token.value);
       continue;
@@ -143,6 +146,25 @@ export function parseInvocation(command: AnyCommand, rest: string[]): ParsedInvo
       continue;
     }
     const spec = specs[name] as AnyOptionSpec;
+    if (spec.value !== null && spec.implicitValue !== undefined) {
+      // `--bad=1%`, `--bad 1%` (the next word, when it is a value of the flag), or `--bad` alone.
+      if (token.value !== undefined) {
+        values[name] = spec.value.parse(token.value, name);
+        continue;
+      }
+      const next = tokens[index + 1];
+      if (next?.kind === 'positional') {
+        try {
+          values[name] = spec.value.parse(next.value, name);
+          taken.add(index + 1);
+          continue;
+        } catch {
+          // Not a value of this flag: a positional argument of the command.
+        }
+      }
+      values[name] = spec.implicitValue;
+      continue;
+    }
     if (spec.value === null) {
       if (token.value !== undefined)
         throw usageError(`${rawName} is a switch and takes no value (got "${token.value}")`);

@@ -1,7 +1,15 @@
 // The parser's promises: a wrong flag or value names itself and what is accepted, relative times
 // pass as values, required flags are enforced, and help is always reachable.
 import { describe, expect, it } from 'vitest';
-import { defineCommand, flag, option, required, withDefault } from '../../src/framework/command.ts';
+import {
+  defineCommand,
+  flag,
+  option,
+  required,
+  withDefault,
+  withOptionalValue,
+} from '../../src/framework/command.ts';
+import { commandHelp } from '../../src/framework/help.ts';
 import { parseInvocation, resolveCommand } from '../../src/framework/parse.ts';
 import { parseTimeValue } from '../../src/framework/time.ts';
 import * as v from '../../src/framework/values.ts';
@@ -104,6 +112,48 @@ describe('parseInvocation', () => {
   it('answers --help even when required flags are missing', () => {
     expect(parse('--help').help).toBe(true);
     expect(parse('-h').help).toBe(true);
+  });
+});
+
+describe('a flag whose value is optional', () => {
+  const generate = defineCommand({
+    path: ['generate'],
+    summary: 'g',
+    options: {
+      bad: withOptionalValue<number | 'only'>(v.ratio(), 0, 'only', {
+        description: 'bad',
+        placeholder: 'ratio',
+        implicitText: 'only bad ones',
+      }),
+      count: option(v.integer(1), { description: 'count', placeholder: 'n' }),
+    },
+    positionals: { name: 'file', description: 'a file', min: 0, max: 1 },
+    reports: true,
+    examples: [],
+    run: async () => 0,
+  });
+  const parse = (...args: string[]) => parseInvocation(generate, args);
+
+  it('is its default when absent, the implicit value alone, and the value when one follows', () => {
+    expect(parse().options.bad).toBe(0);
+    expect(parse('--bad').options.bad).toBe('only');
+    expect(parse('--bad', '--count', '3').options).toEqual({ bad: 'only', count: 3 });
+    expect(parse('--count', '3', '--bad').options).toEqual({ bad: 'only', count: 3 });
+    expect(parse('--bad', '1%').options.bad).toBe(0.01);
+    expect(parse('--bad=0.5').options.bad).toBe(0.5);
+    // A word that is not a ratio is the command's argument, not the flag's value.
+    expect(parse('--bad', 'events.json')).toMatchObject({
+      options: { bad: 'only' },
+      positionals: ['events.json'],
+    });
+    expect(() => parse('--bad=lots')).toThrow(/--bad "lots" is not valid; expected a ratio/);
+  });
+
+  it('shows the value as optional in help, with what the flag alone means', () => {
+    const help = commandHelp(generate);
+    expect(help).toContain('[--bad [<ratio>]]');
+    expect(help).toContain('--bad [<ratio>]');
+    expect(help).toContain('alone: only bad ones');
   });
 });
 
