@@ -1,9 +1,33 @@
-// Public face of @tandem/cli: the traffic generator (for tests and benchmarks: events plus the truth
-// of what each layer must count), its Kafka and lake writers, and the command as a function.
+// Public face of @tandem/cli: the traffic generators — the web shop simulation and the schema-driven
+// one for any stream — (for tests and benchmarks: events plus the truth of what each layer must
+// count), their Kafka and lake writers, and the command as a function.
 export { runCli } from './cli.ts';
-export { sendTrafficToKafka, type KafkaSendOptions } from './generate/kafka-sender.ts';
-export { writeTrafficToLake, type LakeWriteOptions, type LakeWriteResult } from './generate/lake-writer.ts';
+export { type KafkaSendOptions, type SendableRecord, sendTrafficToKafka } from './generate/kafka-sender.ts';
+export {
+  type LakeRecord,
+  type LakeWriteOptions,
+  type LakeWriteResult,
+  writeTrafficToLake,
+} from './generate/lake-writer.ts';
 export { makePoison, type PoisonKind, poisonExpectedCode, poisonKinds } from './generate/poison.ts';
+export {
+  canonicalEvent,
+  defaultStreamTrafficOptions,
+  eventIdentity,
+  expectedStreamMessages,
+  generateStreamTraffic,
+  resolveStreamTrafficOptions,
+  type StreamTrafficOptions,
+  type StreamTrafficRecord,
+} from './generate/stream-events.ts';
+export {
+  applicableBadKinds,
+  type ExpectedRejection,
+  type StreamBadKind,
+  streamBadKinds,
+  streamBadRule,
+} from './generate/stream-poison.ts';
+export { type StreamTrafficTruth, StreamTruthLedger, streamTruthEvents } from './generate/stream-truth.ts';
 export {
   defaultTrafficOptions,
   diurnalFactor,

@@ -4,7 +4,14 @@
 import type { Producer } from 'kafkajs';
 import type { TrafficRecord } from './traffic.ts';
 
-export interface KafkaSendOptions {
+/** What the sender reads of a record: web traffic and schema-driven records both fit. */
+export interface SendableRecord {
+  sendAt: number;
+  key: string;
+  value: Uint8Array;
+}
+
+export interface KafkaSendOptions<R extends SendableRecord = TrafficRecord> {
   topic: string;
   /** Ignore send times and go as fast as the broker takes it. @defaultValue false */
   burst?: boolean;
@@ -14,7 +21,7 @@ export interface KafkaSendOptions {
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Called after each produce request with the records it carried. */
-  onSent?: (records: TrafficRecord[]) => void;
+  onSent?: (records: R[]) => void;
 }
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -34,15 +41,15 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Produces every record (until the signal aborts) and resolves with how many were sent. On abort it
  * sends what was already due and stops; the truth of a partial run is the records passed to onSent.
  */
-export async function sendTrafficToKafka(
+export async function sendTrafficToKafka<R extends SendableRecord = TrafficRecord>(
   producer: Producer,
-  records: Iterable<TrafficRecord>,
-  options: KafkaSendOptions,
+  records: Iterable<R>,
+  options: KafkaSendOptions<R>,
 ): Promise<number> {
   const batchSize = options.batchSize ?? 1000;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
-  let pending: TrafficRecord[] = [];
+  let pending: R[] = [];
   let sent = 0;
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
