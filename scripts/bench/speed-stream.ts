@@ -90,3 +90,86 @@ export function speedBenchStream(partitions: number): {
     },
   };
 }
+
+/**
+ * The IoT stream of the speed bench (`BENCH_STREAM=iot`): sensor readings as examples/iot declares
+ * them, copied here so the bench's numbers do not move when the example does. Its one view has the
+ * web bench views' kinds of measures (counts, average, maximum, quantiles, distinct) per minute × site.
+ */
+export const iotBenchConfig = {
+  streams: [
+    {
+      name: 'iot',
+      topic: 'iot-readings',
+      schema: {
+        type: 'object',
+        properties: {
+          reading_id: { type: 'string', minLength: 1, maxLength: 64 },
+          ts: { type: 'integer', description: 'epoch milliseconds' },
+          site: { type: 'string', minLength: 1, maxLength: 64 },
+          device: { type: 'string', minLength: 1, maxLength: 64 },
+          kind: { type: 'string', enum: ['thermo', 'hygro', 'combo'], default: 'thermo' },
+          temperature_c: { type: 'number', minimum: -90, maximum: 150 },
+          humidity: { type: ['number', 'null'], minimum: 0, maximum: 100 },
+          battery_low: { type: 'boolean', default: false },
+        },
+        required: ['reading_id', 'ts', 'site', 'device', 'temperature_c'],
+      },
+      time: { field: 'ts', encoding: 'epoch_ms' },
+      idField: 'reading_id',
+    },
+  ],
+  views: [
+    {
+      name: 'site_minutely',
+      stream: 'iot',
+      bucket: '1m',
+      dimensions: ['site'],
+      measures: {
+        readings: { kind: 'count' },
+        avg_temperature_c: { kind: 'avg', field: 'temperature_c' },
+        max_temperature_c: { kind: 'max', field: 'temperature_c' },
+        temperature_c: { kind: 'quantiles', field: 'temperature_c', qs: [0.95] },
+        devices: { kind: 'distinct', field: 'device' },
+        hygro: { kind: 'count', where: { op: 'eq', field: 'kind', value: 'hygro' } },
+      },
+    },
+  ],
+};
+
+/** The IoT bench's readings, seeded like `speedBenchStream`: `userOf` draws a device (the key), `eventJson` its reading. */
+export function iotBenchStream(partitions: number): {
+  userOf(): string;
+  eventJson(id: string, time: number, device: string): string;
+  partitionOf(key: string): number;
+} {
+  let seed = 2463534242;
+  const random = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const kinds = ['thermo', 'thermo', 'hygro', 'combo'];
+  const web = speedBenchStream(partitions);
+  return {
+    // 20 000 devices on 200 sites
+    userOf: () => `dev-${Math.floor(random() * 20_000)}`,
+    eventJson(id, time, device) {
+      const n = Number(device.slice(4));
+      const kind = kinds[Math.floor(random() * kinds.length)]!;
+      const event: Record<string, unknown> = {
+        reading_id: id,
+        ts: time,
+        site: `site-${n % 200}`,
+        device,
+        kind,
+        temperature_c: Math.round((15 + random() * 20) * 100) / 100,
+      };
+      if (kind !== 'thermo') event.humidity = Math.round(random() * 1000) / 10;
+      if (random() < 0.02) event.battery_low = true;
+      return JSON.stringify(event);
+    },
+    partitionOf: web.partitionOf,
+  };
+}

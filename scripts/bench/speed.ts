@@ -7,16 +7,23 @@
 //   holding the message is applied) at a steady 5k events/s;
 // - peak_rss_mib: the worker's peak RSS (VmHWM) over the whole run; rss_growth_mib: its RSS at the
 //   end minus at a quarter of the backlog, which stays near zero when memory is flat.
+// BENCH_STREAM=iot (or --stream iot) runs the same on the IoT stream of speed-stream.ts (readings
+// keyed by device, one per-minute view) instead of the web stream; the line says which ("stream").
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../packages/core/src/config.ts';
+import { resolveCatalog } from '../../packages/core/src/index.ts';
 import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
 import { SpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
-import { consumeRate, speedBenchStream } from './speed-stream.ts';
+import { consumeRate, iotBenchConfig, iotBenchStream, speedBenchStream } from './speed-stream.ts';
 
+const streamArg = process.argv.indexOf('--stream');
+const STREAM = (streamArg >= 0 ? process.argv[streamArg + 1] : process.env.BENCH_STREAM) || 'events';
+if (STREAM !== 'events' && STREAM !== 'iot')
+  throw new Error(`BENCH_STREAM must be events or iot, not ${STREAM}`);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 6;
 const FRESHNESS_RATE = Number(process.env.BENCH_FRESHNESS_RATE ?? 5000);
@@ -35,9 +42,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const kafka = createKafkaClient(config.kafka, 'bench-speed');
 const admin = kafka.admin();
 const redis = createRedisClient(config.redis);
-const reader = new SpeedViewReader({ redis, prefix, topic, admin });
+// the IoT stream on this run's topic, as a config file would declare it
+const iotConfig = {
+  ...iotBenchConfig,
+  streams: iotBenchConfig.streams.map((stream) => ({ ...stream, topic })),
+};
+const reader =
+  STREAM === 'iot'
+    ? new SpeedViewReader({ redis, prefix, catalog: resolveCatalog(iotConfig, 'bench'), admin })
+    : new SpeedViewReader({ redis, prefix, topic, admin });
 
-const { userOf, eventJson, partitionOf } = speedBenchStream(PARTITIONS);
+const { userOf, eventJson, partitionOf } = (STREAM === 'iot' ? iotBenchStream : speedBenchStream)(PARTITIONS);
 
 async function preload(): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -116,11 +131,11 @@ async function main(): Promise<void> {
       SPEED_RUNNER_OPTIONS: JSON.stringify({
         brokers,
         redisUrl,
+        ...(STREAM === 'iot' ? { config: iotConfig, stream: 'iot' } : {}),
         tuning: {
-          topic,
+          ...(STREAM === 'iot' ? {} : { topic, views: ['endpoint_hourly', 'trending_pages'] }),
           prefix,
           groupId: `${topic}-speed`,
-          views: ['endpoint_hourly', 'trending_pages'],
           // BENCH_TUNING: JSON of worker options to try, e.g. '{"maxBatchSize":2000}'
           ...(JSON.parse(process.env.BENCH_TUNING ?? '{}') as object),
         },
@@ -223,6 +238,7 @@ async function main(): Promise<void> {
   freshness.sort((a, b) => a - b);
   const result = {
     bench: 'speed',
+    stream: STREAM,
     events_per_s: Math.round(eventsPerSecond),
     raw_consume_per_s: Math.round(rawPerSecond),
     freshness_p50_ms: Math.round(percentile(freshness, 0.5)),
