@@ -2,96 +2,19 @@
 // are named like query parameters). Readers are seeded with partial states built from a handful of
 // readings whose answers are worked out by hand below, so every merged number, every bucket's
 // source and the generated routes, OpenAPI, catalog listing and status are checked exactly.
-import {
-  type Catalog,
-  finalizeStates,
-  resolveCatalog,
-  type StreamEvent,
-  type View,
-  webStreamSpec,
-  webViewSpecs,
-} from '@tandem/core';
+import { type Catalog, finalizeStates, type StreamEvent, type View } from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildServer } from '../src/index.ts';
 import { diffSeries, type SeriesAnswer } from './support/compare.ts';
 import { HOUR, MemoryBatchReader, MemorySpeedReader, MINUTE, partialsOf } from './support/fixtures.ts';
+import { testCatalog } from './support/streams.ts';
 
 const T0 = Date.UTC(2026, 0, 10, 0, 0, 0);
 const H = (hour: number, minute = 0, second = 0) => T0 + hour * HOUR + minute * MINUTE + second * 1000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const iotStreamSpec = {
-  name: 'iot',
-  topic: 'test-iot-readings',
-  schema: {
-    type: 'object',
-    properties: {
-      reading_id: { type: 'string', minLength: 1, maxLength: 64 },
-      ts: { type: 'integer' },
-      site: { type: 'string', minLength: 1, maxLength: 64 },
-      device: { type: 'string', minLength: 1, maxLength: 64 },
-      temperature_c: { type: 'number', minimum: -90, maximum: 150 },
-      battery_low: { type: 'boolean', default: false },
-    },
-    required: ['reading_id', 'ts', 'site', 'device', 'temperature_c'],
-  },
-  time: { field: 'ts', encoding: 'epoch_ms' },
-  idField: 'reading_id',
-} as const;
-
-const siteMinutelySpec = {
-  name: 'site_minutely',
-  stream: 'iot',
-  bucket: '1m',
-  dimensions: ['site'],
-  measures: {
-    readings: { kind: 'count' },
-    avg_temperature_c: { kind: 'avg', field: 'temperature_c' },
-    max_temperature_c: { kind: 'max', field: 'temperature_c' },
-    temperature_c: { kind: 'quantiles', field: 'temperature_c', qs: [0.95] },
-    devices: { kind: 'distinct', field: 'device' },
-    // Core's filters compare booleans as numbers for now (true is 1); `value: true` is refused.
-    low_battery: { kind: 'count', where: { op: 'eq', field: 'battery_low', value: 1 } },
-  },
-} as const;
-
-/** A stream whose fields are named like the query parameters, so filters need `filter.<name>`. */
-const mailStreamSpec = {
-  name: 'mail',
-  topic: 'test-mail',
-  schema: {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      at: { type: 'integer' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      size: { type: 'integer' },
-    },
-    required: ['id', 'at', 'from', 'to', 'size'],
-  },
-  time: { field: 'at', encoding: 'epoch_ms' },
-  idField: 'id',
-} as const;
-
-const catalog: Catalog = resolveCatalog(
-  {
-    streams: [webStreamSpec, iotStreamSpec, mailStreamSpec],
-    views: [
-      ...webViewSpecs,
-      siteMinutelySpec,
-      {
-        name: 'mail_by_size',
-        stream: 'mail',
-        bucket: '15m',
-        dimensions: ['from', 'to', 'size'],
-        measures: { messages: { kind: 'count' } },
-      },
-    ],
-  },
-  'catalog.test.ts',
-);
+const catalog: Catalog = testCatalog();
 const siteMinutely: View = catalog.view('site_minutely');
 
 let readingCounter = 0;

@@ -3,6 +3,7 @@
 // `add`, never through partial rows or merges, so it is independent of the code under test.
 import {
   builtinCatalog,
+  type Catalog,
   type Cells,
   compileFilterPredicate,
   compileReducer,
@@ -12,6 +13,7 @@ import {
   type TandemEvent,
   type TimeRange,
   type View,
+  webStream,
 } from '@tandem/core';
 import { mulberry32 } from '../../../../test/support/random.ts';
 import type { BatchReader, SealedHour, SpeedReader, SpeedStatus } from '../../src/readers.ts';
@@ -204,21 +206,25 @@ export class MemorySpeedReader implements SpeedReader {
 }
 
 /**
- * Readers of every non-sessionized view over `events`: speed holds all of it, as it does until the
- * grace period ends, and batch seals the `sealedHours` hours from `firstHour`, so both sources
- * overlap on purpose and the merge must pick one per bucket. The caller sets `speed.watermark`.
+ * Readers of every non-sessionized view of the catalog: speed holds all of its stream's events, as
+ * it does until the grace period ends, and batch seals the `sealedHours` hours from `firstHour`, so
+ * both sources overlap on purpose and the merge must pick one per bucket. `events` are the web
+ * stream's; `streamEvents` those of the catalog's other streams. The caller sets the watermarks.
  */
 export function seedReaders(
-  events: TandemEvent[],
+  events: readonly TandemEvent[],
   firstHour: number,
   sealedHours: number,
-  views: readonly View[] = builtinCatalog().views,
+  options: { catalog?: Catalog; streamEvents?: Readonly<Record<string, readonly StreamEvent[]>> } = {},
 ): { batch: MemoryBatchReader; speed: MemorySpeedReader } {
+  const views = (options.catalog ?? builtinCatalog()).views;
   const batch = new MemoryBatchReader([...views]);
   const speed = new MemorySpeedReader([...views]);
   for (const view of views) {
     if (view.sessionize !== null) continue;
-    const rows = partialsOf(view, events);
+    const streamEvents =
+      view.stream === webStream.name ? events : (options.streamEvents?.[view.stream] ?? []);
+    const rows = partialsOf(view, streamEvents);
     speed.rows.set(view.name, rows);
     for (let hour = 0; hour < sealedHours; hour++) batch.publish(view.name, firstHour + hour * HOUR, rows);
   }

@@ -1,17 +1,28 @@
 // Starts the serving layer on a free port over seeded in-memory readers (batch sealed for most of
 // the last 48 hours, speed for all of them) for scripts/fuzz-api; prints `listening <url>` once ready.
+// The catalog has the web stream, an IoT stream and a stream whose dimensions are named like query
+// parameters, so the fuzzer meets the routes generated for any stream.
 import { createHash } from 'node:crypto';
 import { buildServer } from '../../src/index.ts';
 import { generateEvents, HOUR, seedReaders } from './fixtures.ts';
+import { generateMessages, generateReadings, testCatalog } from './streams.ts';
 
 const adminKey = process.env.FUZZ_ADMIN_KEY ?? 'fuzz-admin-key';
 const now = Date.now();
 const start = Math.floor(now / HOUR) * HOUR - 47 * HOUR;
 const events = generateEvents({ seed: 3, from: start, to: now, count: 20_000 });
-const { batch, speed } = seedReaders(events, start, 40);
+const catalog = testCatalog();
+const { batch, speed } = seedReaders(events, start, 40, {
+  catalog,
+  streamEvents: {
+    iot: generateReadings({ seed: 4, from: start, to: now, count: 20_000 }),
+    mail: generateMessages({ seed: 5, from: start, to: now, count: 5_000 }),
+  },
+});
 speed.watermark = now - 30_000;
 
 const app = await buildServer({
+  catalog,
   batch,
   speed,
   apiKeys: [
