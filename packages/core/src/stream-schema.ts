@@ -82,6 +82,8 @@ const propertyKeywords = new Set([
   '$comment',
 ]);
 const fieldNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+/** Columns the staging SQL emits beside the fields (lower case; names are compared case-folded). */
+const reservedFieldNames = new Set(['error_code', 'error_field', 'error_rule', 'line', 'canonical']);
 
 /** A coded config error naming the JSON path where the problem is. */
 export function configPathError(
@@ -289,6 +291,26 @@ export function normalizeStreamSchema(raw: unknown, path: string): StreamField[]
       if (required.has(name)) throw configPathError(jsonPath(requiredPath, i), `"${name}" is listed twice`);
       required.add(name);
     });
+  }
+  const seen = new Map<string, string>();
+  for (const name of Object.keys(raw.properties)) {
+    // DuckDB matches column and struct field names case-insensitively, and the staging SQL adds
+    // these columns beside the fields (stream-staging-sql.ts).
+    const folded = name.toLowerCase();
+    if (reservedFieldNames.has(folded)) {
+      throw configPathError(
+        jsonPath(propertiesPath, name),
+        `field name "${name}" is reserved (the staging SQL's ${[...reservedFieldNames].join(', ')} columns); rename it`,
+      );
+    }
+    const other = seen.get(folded);
+    if (other !== undefined) {
+      throw configPathError(
+        jsonPath(propertiesPath, name),
+        `field names "${other}" and "${name}" differ only in case; SQL column names ignore case, so rename one`,
+      );
+    }
+    seen.set(folded, name);
   }
   return Object.entries(raw.properties).map(([name, property]) =>
     readProperty(jsonPath(propertiesPath, name), name, property, required.has(name)),

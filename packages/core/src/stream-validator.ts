@@ -202,7 +202,7 @@ function valueChecks(
         `if (v > ${num(max)}) ${reject(name, 'maximum')}`,
       );
       enumCheck();
-      // Integers have no negative zero (a BIGINT has none): -0 becomes 0.
+      // -0 becomes 0: a BIGINT has no negative zero.
       out.push('if (v === 0) v = 0;');
       break;
     }
@@ -214,6 +214,8 @@ function valueChecks(
       if (field.minimum !== null) out.push(`if (v < ${num(field.minimum)}) ${reject(name, 'minimum')}`);
       if (field.maximum !== null) out.push(`if (v > ${num(field.maximum)}) ${reject(name, 'maximum')}`);
       enumCheck();
+      // -0 becomes 0: DuckDB's JSON functions read `-0` as 0, and both are the same value.
+      out.push('if (v === 0) v = 0;');
       break;
     }
     case 'boolean':

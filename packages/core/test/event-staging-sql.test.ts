@@ -27,7 +27,7 @@ interface Verdict {
   event: Record<string, unknown> | null;
 }
 
-const integerFields = ['status_code', 'bytes_sent'];
+const numericFields = ['status_code', 'response_time_ms', 'bytes_sent'];
 
 function verdictOf(result: EventParseResult | oracle.EventParseResult): Verdict {
   if (!result.ok)
@@ -42,15 +42,15 @@ function compiledVerdict(line: string, maxBytes: number): Verdict {
 }
 
 /**
- * The oracle's verdict, with the one normalization the compiled validator adds: an integer field
- * written `-0` is 0 (a BIGINT has no negative zero; the oracle kept JS's -0 for bytes_sent).
+ * The oracle's verdict, with the one normalization the compiled validator adds: a numeric field
+ * written `-0` is 0 in both engines (the oracle kept JS's -0 for bytes_sent and response_time_ms).
  */
 function oracleVerdict(line: string, maxBytes: number): Verdict {
   const verdict = verdictOf(
     oracle.parseEvent(line, { now: () => NOW, futureToleranceMs: TOLERANCE, maxBytes }),
   );
   if (verdict.event !== null) {
-    for (const field of integerFields) if (verdict.event[field] === 0) verdict.event[field] = 0;
+    for (const field of numericFields) if (verdict.event[field] === 0) verdict.event[field] = 0;
   }
   return verdict;
 }
