@@ -7,6 +7,7 @@ import { replayCommand } from './replay.ts';
 import { archiverCommand, batchScheduleCommand, serveCommand, speedCommand, upCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { verifyCommand } from './verify.ts';
+import { viewsCommand } from './views.ts';
 
 export const commands: AnyCommand[] = [
   upCommand,
@@ -15,6 +16,7 @@ export const commands: AnyCommand[] = [
   archiverCommand,
   batchScheduleCommand,
   statusCommand,
+  viewsCommand,
   batchRunCommand,
   recomputeCommand,
   backfillCommand,
