@@ -1,6 +1,7 @@
 // Every `tandem` subcommand, in the order `tandem --help` lists them.
 import type { AnyCommand } from '../framework/parse.ts';
 import { backfillCommand, batchRunCommand, recomputeCommand } from './batch-ops.ts';
+import { configCheckCommand } from './config-check.ts';
 import { dlqListCommand, dlqReplayCommand, dlqShowCommand } from './dlq.ts';
 import { generateCommand } from './generate.ts';
 import { replayCommand } from './replay.ts';
@@ -17,6 +18,7 @@ export const commands: AnyCommand[] = [
   batchScheduleCommand,
   statusCommand,
   viewsCommand,
+  configCheckCommand,
   batchRunCommand,
   recomputeCommand,
   backfillCommand,
