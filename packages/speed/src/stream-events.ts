@@ -1,26 +1,22 @@
 // What the worker needs to know about one stream's messages, compiled once per worker: how to
 // validate and normalize a message (core's validator for the stream, so the speed layer, the
-// archiver and the batch layer reach the same verdict), which identity makes two events producer
-// duplicates, and where the event time is.
+// archiver and the batch layer reach the same verdict), and which identity makes two events
+// producer duplicates.
 import { hash } from 'node:crypto';
-import * as core from '@tandem/core';
 import {
+  compileStreamValidator,
   type EventParseOptions,
-  parseEvent,
   type Stream,
   type StreamEvent,
-  TandemError,
-  webStream,
+  type StreamParseResult,
 } from '@tandem/core';
-import type { Rejection } from './dead-letters.ts';
 
-/** A normalized event, or why the message goes to the dead-letter topic. */
-export type StreamParseResult = { ok: true; event: StreamEvent } | { ok: false; error: Rejection };
+export type { StreamParseResult };
 
 /** One stream's message rules, as the fold applies them to every message. */
 export interface StreamEventRules {
   readonly stream: Stream;
-  /** Size, UTF-8, JSON, the stream's schema and the far-future bound. */
+  /** Size, UTF-8, JSON, the stream's schema and the far-future bound: core's validator of the stream. */
   parse(bytes: Buffer): StreamParseResult;
   /** The dedup identity: the id field's value, or the whole normalized event when there is none. */
   identity(event: StreamEvent): string;
@@ -32,43 +28,16 @@ export interface StreamEventRules {
  */
 export const MAX_CONTENT_IDENTITY_CHARS = 64;
 
-/** The shape of core's `compileStreamValidator(stream)` (packages/core/src/stream-validator.ts). */
-interface CompiledStreamValidator {
-  parse(bytes: Uint8Array, options?: Partial<EventParseOptions>): StreamParseResult;
-}
-
-function compileValidator(stream: Stream): CompiledStreamValidator {
-  // Looked up at run time while core's stream validator is being written; a static import once it lands.
-  const compile = (core as unknown as { compileStreamValidator?: (s: Stream) => CompiledStreamValidator })
-    .compileStreamValidator;
-  if (compile === undefined) {
-    throw new TandemError(
-      'TANDEM_ERR_CONFIG_INVALID',
-      `stream "${stream.name}": this build of @tandem/core has no compileStreamValidator; only the web stream can be consumed`,
-      { details: { stream: stream.name } },
-    );
-  }
-  return compile(stream);
-}
-
-/**
- * Compiles the rules of `stream`. The web stream's schema (same fingerprint, whatever its topics)
- * keeps core's hand-tuned `parseEvent`, the same verdicts on the speed layer's hottest path.
- */
+/** Compiles the rules of `stream` (the web stream's validator is the one `parseEvent` wraps). */
 export function compileStreamEventRules(stream: Stream, options: EventParseOptions): StreamEventRules {
-  // one object with every field set: the validators use it without merging defaults per message
+  const validator = compileStreamValidator(stream);
+  // one object with every field set: the validator uses it without merging defaults per message
   const parseOptions: EventParseOptions = {
     maxBytes: options.maxBytes,
     futureToleranceMs: options.futureToleranceMs,
     now: options.now,
   };
-  let parse: (bytes: Buffer) => StreamParseResult;
-  if (stream.fingerprint === webStream.fingerprint) {
-    parse = (bytes) => parseEvent(bytes, parseOptions);
-  } else {
-    const validator = compileValidator(stream);
-    parse = (bytes) => validator.parse(bytes, parseOptions);
-  }
+  const parse = (bytes: Buffer) => validator.parse(bytes, parseOptions);
   const idField = stream.idField;
   let identity: (event: StreamEvent) => string;
   if (idField === null) {
