@@ -1,6 +1,8 @@
 // `tandem generate --stream S`: every line it prints to stdout is a message of that stream, and
 // the validator agrees with what the generator meant — valid ones parse, `--bad` ones fail.
 import { compileStreamValidator, defineStream, parseEvent, webStreamSpec, webViewSpecs } from '@tandem/core';
+import { gunzipSync } from 'node:zlib';
+import { openObjectStore } from '@tandem/lake';
 import { afterAll, describe, expect, it } from 'vitest';
 import { iotStreamSpec, iotViewSpec, runTandem, tempDir } from '../support/run-cli.ts';
 
@@ -123,6 +125,71 @@ describe('tandem generate --stream', () => {
     expect(counted('bad')).toBe(refused);
     expect(refused).toBeGreaterThan(5);
     expect(messages.length).toBe(200 + refused + counted('duplicates'));
+  });
+
+  it('--to lake writes the stream’s hours under its lake prefix, invalid events left out', async () => {
+    const lake = `file://${temp.dir}/lake`;
+    const run = await runTandem(
+      [
+        'generate',
+        '--stream',
+        'iot',
+        '--to',
+        'lake',
+        '--count',
+        '300',
+        '--rate',
+        '0.1',
+        '--bad',
+        '5%',
+        '--duplicates',
+        '5%',
+        '--seed',
+        '2',
+        '--json',
+      ],
+      { ...env, LAKE_URL: lake },
+      clock,
+    );
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.out) as {
+      files: Array<{ key: string; hour: string; lines: number }>;
+      truth: {
+        valid: number;
+        duplicates: number;
+        late: number;
+        bad: number;
+        hours: Array<{ hour: number; valid: number }>;
+      };
+    };
+    // 300 events 10 s apart: the 50 minutes before the current hour, in one or two hours.
+    expect(summary.truth.valid).toBe(300);
+    expect(summary.files.every((file) => file.key.startsWith('streams/iot/logs/dt=2025-01-31/hour=1'))).toBe(
+      true,
+    );
+    const store = openObjectStore({ url: lake });
+    try {
+      let lines = 0;
+      const ids = new Set<string>();
+      for (const file of summary.files) {
+        const body = gunzipSync((await store.get(file.key))!).toString();
+        for (const line of body.trimEnd().split('\n')) {
+          const verdict = iot.parse(line, { now: clock });
+          expect(verdict.ok).toBe(true);
+          if (verdict.ok) {
+            ids.add(verdict.event.reading_id as string);
+            expect(file.hour).toBe(
+              `${new Date(Math.floor((verdict.event.ts as number) / 3_600_000) * 3_600_000).toISOString().slice(0, 16)}Z`,
+            );
+          }
+          lines += 1;
+        }
+      }
+      expect(lines).toBe(summary.truth.valid + summary.truth.late + summary.truth.duplicates);
+      expect(ids.size).toBe(summary.truth.valid + summary.truth.late);
+    } finally {
+      await store.close();
+    }
   });
 
   it('keeps the web stream’s shop simulation: --count and --bad alone work there too', async () => {
