@@ -1,11 +1,15 @@
 // The batch layer assembled: object store, Redis (leases, run history), DuckDB, the runner and the
 // reader, plus the ops entry points the `tandem` command calls — run one hour, recompute a range
 // (forced, or a dry run that lists hours and inputs), backfill missing and stale hours, status.
+// It maintains every view of its catalog (injected; the built-in web catalog by default), each
+// from its own stream's raw logs.
 import {
-  getView,
+  builtinCatalog,
+  type Catalog,
+  createCatalog,
   HOUR_MS,
   hourStart,
-  listViews,
+  type Stream,
   type TandemConfig,
   TandemError,
   type TimeRange,
@@ -24,7 +28,7 @@ import {
   type RunHoursOptions,
 } from './batch-runner.ts';
 import { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
-import { completeBefore, isHourComplete, lastCompleteHour } from './completeness.ts';
+import { completeBefore, isHourComplete, lastCompleteHour, topicPartitionsOf } from './completeness.ts';
 import { DuckDbEngine, sweepStaleWorkDirs } from './duckdb-engine.ts';
 import { partitionHoursFor } from './hour-compute.ts';
 import { earliestLogHour, type InputObject, listInputs } from './input-staging.ts';
@@ -43,7 +47,12 @@ export interface BatchLayerOptions extends Partial<BatchOptions> {
   logger?: Logger;
   /** Lease owner id. @defaultValue `<host>:<pid>:<random>` */
   owner?: string;
-  /** Views beyond the built-in ones, by name. */
+  /**
+   * The streams and views to maintain (the cli's `context.catalog()`). @defaultValue the built-in
+   * catalog: the web stream on `config.kafka`'s topics (or on `topic`) and its three views
+   */
+  catalog?: Catalog;
+  /** Views beyond the catalog's, by name (each reads a stream of the catalog); they win over a catalog view of the same name. */
   views?: Record<string, View>;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -72,6 +81,8 @@ export interface RecomputeResult {
 /** What catch-up and backfill would do for a view. */
 export interface BatchWorkPlan {
   view: string;
+  /** The stream the view reads. */
+  stream: string;
   window: TimeRange | null;
   missing: number[];
   stale: number[];
@@ -80,6 +91,8 @@ export interface BatchWorkPlan {
 
 export interface BatchViewStatus {
   view: string;
+  /** The stream the view reads. */
+  stream: string;
   version: number;
   sealedThrough: number | null;
   lastSealedHour: number | null;
@@ -99,8 +112,9 @@ export class BatchLayer {
   readonly reader: LakeBatchViewReader;
   readonly runner: BatchRunner;
   readonly runtime: BatchRuntime;
+  /** Every stream and view the layer maintains. */
+  readonly catalog: Catalog;
   readonly #engine: DuckDbEngine;
-  readonly #views: Record<string, View>;
   readonly #owned: Array<() => Promise<void>>;
   readonly #schedulers = new Set<BatchScheduler>();
 
@@ -112,7 +126,7 @@ export class BatchLayer {
     engine: DuckDbEngine;
     runtime: BatchRuntime;
     owner: string;
-    views: Record<string, View>;
+    catalog: Catalog;
     owned: Array<() => Promise<void>>;
   }) {
     this.options = parts.options;
@@ -120,10 +134,9 @@ export class BatchLayer {
     this.redis = parts.redis;
     this.runtime = parts.runtime;
     this.#engine = parts.engine;
-    this.#views = parts.views;
+    this.catalog = parts.catalog;
     this.#owned = parts.owned;
     const history = new RunHistory(parts.redis, parts.options.redisPrefix, parts.options.runHistoryLimit);
-    const resolveView = (name: string): View => this.view(name);
     this.runner = new BatchRunner({
       store: parts.store,
       engine: parts.engine,
@@ -137,7 +150,7 @@ export class BatchLayer {
       history,
       options: parts.options,
       runtime: parts.runtime,
-      resolveView,
+      catalog: parts.catalog,
     });
     this.reader = new LakeBatchViewReader({
       store: parts.store,
@@ -146,20 +159,45 @@ export class BatchLayer {
       options: parts.options,
       now: parts.runtime.now,
       logger: parts.runtime.logger,
-      resolveView,
+      catalog: parts.catalog,
     });
   }
 
-  /** A view by name: custom views first, then the built-in ones (`TANDEM_ERR_VIEW_UNKNOWN`). */
+  /** A view by name (`TANDEM_ERR_VIEW_UNKNOWN` listing the known ones). */
   view(name: string): View {
-    return Object.hasOwn(this.#views, name) ? this.#views[name]! : getView(name);
+    return this.catalog.view(name);
   }
 
-  /** Every view the layer maintains: the built-in ones and the custom ones. */
+  /** Every view the layer maintains, of every stream, in catalog order. */
   views(): View[] {
-    const byName = new Map(listViews().map((view) => [view.name, view]));
-    for (const view of Object.values(this.#views)) byName.set(view.name, view);
-    return [...byName.values()];
+    return [...this.catalog.views];
+  }
+
+  /** The stream a view reads. */
+  streamOf(view: View | string): Stream {
+    return this.catalog.stream(typeof view === 'string' ? this.view(view).stream : view.stream);
+  }
+
+  /**
+   * The event time before which a stream's raw logs are complete: its archiver's watermarks (under
+   * its lake prefix, for its topic) or the lateness delay.
+   */
+  completeBefore(stream: Stream, nowMs: number = this.runtime.now()): Promise<number> {
+    return completeBefore(
+      this.store,
+      {
+        topic: stream.topic,
+        lakePrefix: stream.lakePrefix,
+        topicPartitions: topicPartitionsOf(this.options.topicPartitions, stream.topic),
+        latenessMs: this.options.latenessMs,
+      },
+      nowMs,
+    );
+  }
+
+  /** The first hour with raw logs of a stream, or null while it has none. */
+  earliestLogHour(stream: Stream): Promise<number | null> {
+    return earliestLogHour(this.store, stream.lakePrefix);
   }
 
   /** Computes and publishes one hour (skipped when up to date unless `force`). */
@@ -187,23 +225,23 @@ export class BatchLayer {
     options: { dryRun?: boolean; trigger?: RunHoursOptions['trigger'] } = {},
   ): Promise<RecomputeResult> {
     const view = this.view(viewName);
+    const stream = this.streamOf(view);
     if (!(Number.isFinite(range.from) && Number.isFinite(range.to) && range.to > range.from)) {
       throw new TandemError('TANDEM_ERR_QUERY_INVALID', 'recompute needs a range with from < to', {
         details: { range },
       });
     }
-    const now = this.runtime.now();
-    const before = await completeBefore(this.store, this.options, now);
+    const before = await this.completeBefore(stream);
     const hours: number[] = [];
     for (let hour = hourStart(range.from); hour < range.to; hour += HOUR_MS) hours.push(hour);
     const partitionHours = new Set(hours.flatMap((hour) => partitionHoursFor(view, hour)));
-    const listed = await listInputs(this.store, partitionHours);
+    const listed = await listInputs(this.store, partitionHours, { lakePrefix: stream.lakePrefix });
     const pointers = new Map(
       (
         await this.reader.pointersIn(view.name, { from: hours[0]!, to: hours[hours.length - 1]! + HOUR_MS })
       ).map(({ pointer }) => [pointer.hour, pointer]),
     );
-    const stale = new Set(await staleAmong(this.store, view, [...pointers.values()]));
+    const stale = new Set(await staleAmong(this.store, view, stream, [...pointers.values()]));
     const plan = hours.map((hour): RecomputePlanEntry => {
       const partitions = partitionHoursFor(view, hour);
       const inputs = partitions.flatMap((partition) => listed.get(partition) ?? []);
@@ -250,22 +288,30 @@ export class BatchLayer {
   }
 
   /**
-   * The catch-up window of a view — from the earliest archived hour (at most `catchUpMaxHours`
-   * back) to the last complete hour — and its missing and stale hours.
+   * The catch-up window of a view — from the earliest archived hour of its stream (at most
+   * `catchUpMaxHours` back) to the last complete hour — and its missing and stale hours.
    */
   async plan(viewName: string): Promise<BatchWorkPlan> {
     const view = this.view(viewName);
+    const stream = this.streamOf(view);
     const now = this.runtime.now();
-    const before = await completeBefore(this.store, this.options, now);
+    const before = await this.completeBefore(stream, now);
     const last = lastCompleteHour(view, before, now);
-    const earliest = await earliestLogHour(this.store);
+    const earliest = await this.earliestLogHour(stream);
     if (last === null || earliest === null) {
-      return { view: view.name, window: null, missing: [], stale: [], completeBefore: before };
+      return {
+        view: view.name,
+        stream: stream.name,
+        window: null,
+        missing: [],
+        stale: [],
+        completeBefore: before,
+      };
     }
     const from = Math.max(earliest, hourStart(now) - this.options.catchUpMaxHours * HOUR_MS);
     const window = { from, to: last + HOUR_MS };
     if (window.to <= window.from)
-      return { view: view.name, window, missing: [], stale: [], completeBefore: before };
+      return { view: view.name, stream: stream.name, window, missing: [], stale: [], completeBefore: before };
     this.reader.invalidate();
     const pointers = await this.reader.pointersIn(view.name, window);
     const sealed = new Set(pointers.map(({ pointer }) => pointer.hour));
@@ -274,9 +320,10 @@ export class BatchLayer {
     const stale = await staleAmong(
       this.store,
       view,
+      stream,
       pointers.map(({ pointer }) => pointer),
     );
-    return { view: view.name, window, missing, stale, completeBefore: before };
+    return { view: view.name, stream: stream.name, window, missing, stale, completeBefore: before };
   }
 
   async status(viewName: string): Promise<BatchViewStatus> {
@@ -302,6 +349,7 @@ export class BatchLayer {
       .sort((a, b) => a.hour - b.hour);
     return {
       view: view.name,
+      stream: view.stream,
       version: view.version,
       sealedThrough,
       lastSealedHour: pointers.length === 0 ? null : Math.max(...pointers.map((pointer) => pointer.hour)),
@@ -365,6 +413,15 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
     });
     redis = built;
   }
+  const catalog = withExtraViews(
+    options.catalog ??
+      builtinCatalog({
+        topic: resolved.topic,
+        dlqTopic: config?.kafka.topic === resolved.topic ? config.kafka.dlqTopic : `${resolved.topic}.dlq`,
+        lateTopic: config?.kafka.topic === resolved.topic ? config.kafka.lateTopic : `${resolved.topic}.late`,
+      }),
+    options.views ?? {},
+  );
   sweepStaleWorkDirs(resolved.tempDirectory, 24 * HOUR_MS);
   const engine = await DuckDbEngine.create(resolved);
   const runtime: BatchRuntime = {
@@ -387,9 +444,18 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
     engine,
     runtime,
     owner: options.owner ?? defaultOwner(),
-    views: options.views ?? {},
+    catalog,
     owned,
   });
+}
+
+/** The catalog with extra views added (replacing catalog views of the same name); each must read a stream of it. */
+function withExtraViews(catalog: Catalog, extra: Record<string, View>): Catalog {
+  const views = Object.values(extra);
+  if (views.length === 0) return catalog;
+  for (const view of views) catalog.stream(view.stream);
+  const names = new Set(views.map((view) => view.name));
+  return createCatalog(catalog.streams, [...catalog.views.filter((view) => !names.has(view.name)), ...views]);
 }
 
 function missing(what: string): TandemError {

@@ -55,13 +55,18 @@ export interface BatchOptions {
   quarantineSampleChars: number;
   /** An unreferenced run file younger than this may belong to a run in flight; GC leaves it. @defaultValue 3600000 */
   orphanGraceMs: number;
-  /** Kafka topic whose archiver watermarks say when an hour is complete. @defaultValue 'events' (TANDEM_TOPIC) */
+  /**
+   * The web stream's Kafka topic when no catalog is given (the built-in catalog is then built on
+   * it). With a catalog, each stream's own topic names its archiver watermarks. @defaultValue
+   * 'events' (TANDEM_TOPIC)
+   */
   topic: string;
   /**
-   * Partitions of the topic. With null, every watermark object found must have passed the hour
-   * (a partition the archiver has never written is then invisible). @defaultValue null
+   * Partitions of each stream's topic: one count for all, or a count per topic name. With null (or
+   * a topic the record does not name), every watermark object found must have passed the hour (a
+   * partition the archiver has never written is then invisible). @defaultValue null
    */
-  topicPartitions: number | null;
+  topicPartitions: number | null | Readonly<Record<string, number>>;
   /** How far back catch-up and backfill look for missing or stale hours. @defaultValue 720 (30 days) */
   catchUpMaxHours: number;
   /** How many recent hours the hourly run checks for completeness. @defaultValue 6 */
@@ -188,11 +193,14 @@ export function resolveBatchOptions(...layers: Array<Partial<BatchOptions> | und
   if (!(options.maxBadRowRatio >= 0 && options.maxBadRowRatio <= 1)) {
     throw invalid('maxBadRowRatio', options.maxBadRowRatio, 'a number from 0 to 1');
   }
+  const partitions = options.topicPartitions;
+  const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 1;
   if (
-    options.topicPartitions !== null &&
-    (!Number.isSafeInteger(options.topicPartitions) || options.topicPartitions < 1)
+    partitions !== null &&
+    !count(partitions) &&
+    !(typeof partitions === 'object' && !Array.isArray(partitions) && Object.values(partitions).every(count))
   ) {
-    throw invalid('topicPartitions', options.topicPartitions, 'null or an integer ≥ 1');
+    throw invalid('topicPartitions', partitions, 'null, an integer ≥ 1, or { topic: integer ≥ 1 }');
   }
   if (typeof options.trustArchiveManifests !== 'boolean') {
     throw invalid('trustArchiveManifests', options.trustArchiveManifests, 'true or false');

@@ -1,16 +1,20 @@
-// Runs (view, hour) jobs end to end: lease → fresh pointer and input listing → skip when up to date
-// → stage inputs → compute many hours in one DuckDB query → per hour: quarantine report, Parquet
-// file, fencing check, pointer (conditional write, last) → GC of old runs → run history.
+// Runs (view, hour) jobs end to end: lease → fresh pointer and input listing (under the view's
+// stream's raw-log root) → skip when up to date → stage inputs → compute many hours in one DuckDB
+// query → per hour: quarantine report, Parquet file, fencing check, pointer (conditional write,
+// last) → GC of old runs → run history. Views of every stream go through the same runner; leases,
+// pointers and run history are keyed by view name, which is unique across streams.
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
+  type Catalog,
   dayStart,
   HOUR_MS,
   isRetryable,
   isTandemError,
   type PartialRow,
+  type Stream,
   TandemError,
   type View,
 } from '@tandem/core';
@@ -113,7 +117,8 @@ export interface BatchRunnerDeps {
   history: RunHistory;
   options: BatchOptions;
   runtime: BatchRuntime;
-  resolveView: (name: string) => View;
+  /** Resolves view names and each view's stream. */
+  catalog: Catalog;
 }
 
 /** What one chunk's compute left for publishing: local Parquet files and partition stats. */
@@ -158,7 +163,8 @@ export class BatchRunner {
     hours: readonly number[],
     options: RunHoursOptions = {},
   ): Promise<HourOutcome[]> {
-    const view = this.#deps.resolveView(viewName);
+    const view = this.#deps.catalog.view(viewName);
+    const stream = this.#deps.catalog.stream(view.stream);
     for (const hour of hours) {
       if (!Number.isSafeInteger(hour) || hour % HOUR_MS !== 0) {
         throw new TandemError('TANDEM_ERR_QUERY_INVALID', `${hour} is not the start of an hour in epoch ms`, {
@@ -168,11 +174,11 @@ export class BatchRunner {
     }
     const sorted = [...new Set(hours)].sort((a, b) => a - b);
     if (sorted.length === 0) return [];
-    const sizes = await this.#ownPartitionBytes(sorted);
+    const sizes = await this.#ownPartitionBytes(stream, sorted);
     const chunks = planChunks(sorted, sizes, this.#deps.options, view.sessionize !== null);
     const concurrency = options.concurrency ?? this.#deps.options.concurrency;
     const results = await mapWithConcurrency(chunks, concurrency, (chunk) =>
-      this.#runChunkWithRetries(view, chunk, options),
+      this.#runChunkWithRetries(view, stream, chunk, options),
     );
     return results.flat();
   }
@@ -183,13 +189,14 @@ export class BatchRunner {
    */
   async #runChunkWithRetries(
     view: View,
+    stream: Stream,
     hours: readonly number[],
     options: RunHoursOptions,
   ): Promise<HourOutcome[]> {
     const { options: batchOptions, runtime } = this.#deps;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#runChunk(view, hours, options);
+        return await this.#runChunk(view, stream, hours, options);
       } catch (error) {
         if (!isRetryable(error) || attempt >= batchOptions.maxAttempts) throw error;
         const delay = backoff(batchOptions.retryBaseMs, attempt);
@@ -202,8 +209,8 @@ export class BatchRunner {
     }
   }
 
-  async #ownPartitionBytes(hours: readonly number[]): Promise<Map<number, number>> {
-    const listed = await listInputs(this.#deps.store, hours);
+  async #ownPartitionBytes(stream: Stream, hours: readonly number[]): Promise<Map<number, number>> {
+    const listed = await listInputs(this.#deps.store, hours, { lakePrefix: stream.lakePrefix });
     // Chunks are sized by input bytes as a proxy for rows; columnar Parquet holds about three times
     // the rows of gzipped NDJSON per byte, so it counts triple.
     return new Map(
@@ -218,7 +225,12 @@ export class BatchRunner {
     await this.#deps.runtime.hooks.onStage?.(stage, { view: view.name, hours, runId });
   }
 
-  async #runChunk(view: View, hours: readonly number[], options: RunHoursOptions): Promise<HourOutcome[]> {
+  async #runChunk(
+    view: View,
+    stream: Stream,
+    hours: readonly number[],
+    options: RunHoursOptions,
+  ): Promise<HourOutcome[]> {
     const { store, leases, runtime } = this.#deps;
     const outcomes: HourOutcome[] = [];
     const held: HourPlan[] = [];
@@ -256,12 +268,14 @@ export class BatchRunner {
 
       // Under the lease: the fresh pointer and listing decide whether there is anything to do.
       const partitionHours = new Set(held.flatMap((plan) => partitionHoursFor(view, plan.hour)));
-      const listed = await listInputs(store, partitionHours, (info) =>
-        runtime.logger.warn(
-          { key: info.key },
-          'skipping a file in a log partition that is not .json, .json.gz or .parquet',
-        ),
-      );
+      const listed = await listInputs(store, partitionHours, {
+        lakePrefix: stream.lakePrefix,
+        onSkipped: (info) =>
+          runtime.logger.warn(
+            { key: info.key },
+            'skipping a file in a log partition that is not .json, .json.gz or .parquet',
+          ),
+      });
       const todo: HourPlan[] = [];
       for (const plan of held) {
         plan.inputs = inputFingerprint(
@@ -282,7 +296,7 @@ export class BatchRunner {
         todo.push(plan);
       }
       if (todo.length === 0) return outcomes;
-      outcomes.push(...(await this.#computeAndPublish(view, todo, listed, trigger)));
+      outcomes.push(...(await this.#computeAndPublish(view, stream, todo, listed, trigger)));
       return outcomes;
     } finally {
       const errors: unknown[] = [];
@@ -295,6 +309,7 @@ export class BatchRunner {
   /** Compute with retries for retryable failures, then publish each hour (each with its own retries). */
   async #computeAndPublish(
     view: View,
+    stream: Stream,
     todo: HourPlan[],
     listed: Map<number, InputObject[]>,
     trigger: RunTrigger,
@@ -306,7 +321,7 @@ export class BatchRunner {
     let attempt = 1;
     for (; attempt <= options.maxAttempts; attempt++) {
       try {
-        computed = await this.#compute(view, todo, listed);
+        computed = await this.#compute(view, stream, todo, listed);
         break;
       } catch (error) {
         lastError = error;
@@ -334,7 +349,12 @@ export class BatchRunner {
     }
   }
 
-  async #compute(view: View, todo: HourPlan[], listed: Map<number, InputObject[]>): Promise<ComputedChunk> {
+  async #compute(
+    view: View,
+    stream: Stream,
+    todo: HourPlan[],
+    listed: Map<number, InputObject[]>,
+  ): Promise<ComputedChunk> {
     const { store, engine, options, runtime } = this.#deps;
     const hours = todo.map((plan) => plan.hour);
     const partitionHours = [...new Set(todo.flatMap((plan) => partitionHoursFor(view, plan.hour)))].sort(
@@ -350,6 +370,7 @@ export class BatchRunner {
       });
       if (options.trustArchiveManifests) {
         await markTrustedFiles(store, staged.files, {
+          stream,
           maxEventBytes: options.eventMaxBytes,
           concurrency: options.downloadConcurrency,
         });
@@ -359,6 +380,7 @@ export class BatchRunner {
         return await engine.withConnection(async (connection) => {
           const result = await computeHours(connection, {
             view,
+            stream,
             files: staged.files,
             partitionHours,
             outputHours: hours,
@@ -371,6 +393,7 @@ export class BatchRunner {
           runtime.logger.info(
             {
               view: view.name,
+              stream: stream.name,
               hours: hours.length,
               from: iso(hours[0]!),
               files: staged.files.length,

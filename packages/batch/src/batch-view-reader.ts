@@ -5,12 +5,14 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  type Catalog,
   type Cells,
   type DimensionFilter,
   decodeStates,
   HOUR_MS,
   hourStart,
   type PartialRow,
+  type Stream,
   TandemError,
   type TimeRange,
   type View,
@@ -65,7 +67,8 @@ export interface LakeBatchViewReaderDeps {
   >;
   now: () => number;
   logger: Logger;
-  resolveView: (name: string) => View;
+  /** Resolves view names and each view's stream (its lake prefix, for staleness). */
+  catalog: Catalog;
 }
 
 interface CachedRow {
@@ -108,14 +111,14 @@ export class LakeBatchViewReader implements BatchViewReader {
 
   /** The current pointer of an hour, read now (no cache). */
   async pointer(viewName: string, hour: number): Promise<HourPointer | null> {
-    const view = this.#deps.resolveView(viewName);
+    const view = this.#deps.catalog.view(viewName);
     const key = pointerKey(view.name, view.version, hour);
     const bytes = await this.#deps.store.get(key);
     return bytes === null ? null : parsePointer(key, bytes);
   }
 
   async sealedHours(viewName: string, range: TimeRange): Promise<SealedHour[]> {
-    const view = this.#deps.resolveView(viewName);
+    const view = this.#deps.catalog.view(viewName);
     const pointers = await this.#pointersIn(view, range);
     return pointers.map(({ info, pointer }) => ({
       hour: pointer.hour,
@@ -129,7 +132,7 @@ export class LakeBatchViewReader implements BatchViewReader {
     viewName: string,
     range: TimeRange,
   ): Promise<Array<{ info: ObjectInfo; pointer: HourPointer }>> {
-    return this.#pointersIn(this.#deps.resolveView(viewName), range);
+    return this.#pointersIn(this.#deps.catalog.view(viewName), range);
   }
 
   async #pointersIn(
@@ -194,7 +197,7 @@ export class LakeBatchViewReader implements BatchViewReader {
    * proceeds oldest first from the earliest archived hour). Stale hours still count as sealed.
    */
   async sealedThrough(viewName: string): Promise<number | null> {
-    const view = this.#deps.resolveView(viewName);
+    const view = this.#deps.catalog.view(viewName);
     const key = `${view.name}/${view.version}`;
     const now = this.#deps.now();
     const cached = this.#sealedThrough.get(key);
@@ -223,7 +226,7 @@ export class LakeBatchViewReader implements BatchViewReader {
   }
 
   async readPartials(viewName: string, hours: SealedHour[], filter: DimensionFilter): Promise<PartialRow[]> {
-    const view = this.#deps.resolveView(viewName);
+    const view = this.#deps.catalog.view(viewName);
     const matchers = compileFilter(view, filter);
     const runs = await this.#loadRuns(view, hours);
     const out: PartialRow[] = [];
@@ -339,7 +342,8 @@ export class LakeBatchViewReader implements BatchViewReader {
    * past their retention are gone, and recomputing would erase the hour.
    */
   async staleHours(viewName: string): Promise<number[]> {
-    const view = this.#deps.resolveView(viewName);
+    const { catalog } = this.#deps;
+    const view = catalog.view(viewName);
     const now = this.#deps.now();
     const pointers = await this.#pointersIn(view, {
       from: hourStart(now) - this.#deps.options.catchUpMaxHours * HOUR_MS,
@@ -348,24 +352,29 @@ export class LakeBatchViewReader implements BatchViewReader {
     return staleAmong(
       this.#deps.store,
       view,
+      catalog.stream(view.stream),
       pointers.map(({ pointer }) => pointer),
     );
   }
 
   async runHistory(viewName: string, limit: number): Promise<RunRecord[]> {
-    const view = this.#deps.resolveView(viewName);
+    const view = this.#deps.catalog.view(viewName);
     return this.#deps.history === null ? [] : this.#deps.history.list(view.name, limit);
   }
 }
 
-/** The hours among these pointers whose current input listing differs from their fingerprint. */
+/**
+ * The hours among these pointers whose current input listing (under the view's stream's raw-log
+ * root) differs from their fingerprint.
+ */
 export async function staleAmong(
   store: ObjectStore,
   view: View,
+  stream: Stream,
   pointers: readonly HourPointer[],
 ): Promise<number[]> {
   const partitionHours = new Set(pointers.flatMap((pointer) => partitionHoursFor(view, pointer.hour)));
-  const listed = await listInputs(store, partitionHours);
+  const listed = await listInputs(store, partitionHours, { lakePrefix: stream.lakePrefix });
   const stale: number[] = [];
   for (const pointer of pointers) {
     const current = inputFingerprint(

@@ -1,15 +1,14 @@
-// The DuckDB part of a batch run: raw lines of one or more hour partitions → core's staging SQL
-// (the same verdicts as parseEvent) → counts and samples of bad rows → deduplication by event_id →
+// The DuckDB part of a batch run: raw lines of one or more hour partitions → core's staging SQL for
+// the view's stream (the same verdicts as the stream's TS validator) → counts and samples of bad rows
+// → deduplication (by the stream's id field, or by the whole normalized event when it has none) →
 // core's view SQL → partial rows per hour. Many hours go through one query (hour is part of the
-// bucket), so a day costs one scan, not 24.
+// bucket), so a day costs one scan, not 24. Nothing here names a field of any stream: columns, their
+// types, the time field and the id field all come from the `Stream`.
 import {
-  compileEventStagingSql,
+  compileStreamStagingSql,
   compileViewSql,
-  describeRejection,
-  type EventField,
+  describeStreamRejection,
   type EventRule,
-  eventFields,
-  eventSqlTypes,
   filterFields,
   HOUR_MS,
   hourStart,
@@ -17,6 +16,7 @@ import {
   type PartialRow,
   quoteIdent,
   rejectionCode,
+  type Stream,
   sqlRowToPartialRow,
   type TimeRange,
   type View,
@@ -44,9 +44,9 @@ export interface PartitionStats {
   /** Non-empty lines read (valid + bad). */
   rowsIn: number;
   badRows: number;
-  /** Valid lines dropped because an earlier line had the same event_id. */
+  /** Valid lines dropped as copies of another (same id, or same content without an id field). */
   duplicateRows: number;
-  /** Valid events whose timestamp lies outside their partition's hour (left out, see below). */
+  /** Valid events whose event time lies outside their partition's hour (left out, see below). */
   misplacedRows: number;
   errors: Array<{ code: string; field: string | null; rule: string; message: string; count: number }>;
   samples: BadRowSample[];
@@ -67,6 +67,8 @@ export function emptyStats(hour: number): PartitionStats {
 
 export interface ComputeRequest {
   view: View;
+  /** The view's stream: its fields, types, time and id field, validation rules. */
+  stream: Stream;
   /** Every input file of every partition the output hours need. */
   files: readonly StagedFile[];
   /** Partition hours to read (their files are in `files`; a partition without files is empty). */
@@ -89,9 +91,15 @@ export interface ComputeResult {
   timings: { stagingMs: number; dedupMs: number; viewMs: number };
 }
 
-/** The event columns a view's SQL reads; the others are left NULL to keep the staged table small. */
-export function eventColumnsUsed(view: View): Set<EventField> {
-  const used = new Set<string>(['event_id', 'timestamp', ...view.dimensions]);
+/**
+ * The stream columns a run stages: what the view's SQL reads, the time field and the id field; the
+ * others are left NULL to keep the staged table small. A stream without an id field deduplicates by
+ * the whole normalized event, so every column is staged. In the stream's field order.
+ */
+export function eventColumnsUsed(view: View, stream: Stream): string[] {
+  const all = stream.fields.map((field) => field.name);
+  if (stream.idField === null) return all;
+  const used = new Set<string>([stream.idField, stream.timeField, ...view.dimensions]);
   filterFields(view.filter, used);
   if (view.sessionize !== null) {
     used.add(view.sessionize.by);
@@ -102,7 +110,7 @@ export function eventColumnsUsed(view: View): Set<EventField> {
       filterFields(measure.where, used);
     }
   }
-  return new Set(eventFields.filter((field) => used.has(field)));
+  return all.filter((field) => used.has(field));
 }
 
 /** How the CSV reader's refusals map to event error codes (it refuses before the staging SQL sees a line). */
@@ -126,24 +134,26 @@ export async function computeHours(
   connection: DuckDBConnection,
   request: ComputeRequest,
 ): Promise<ComputeResult> {
-  const { view } = request;
+  const { view, stream } = request;
   const stats = new Map<number, PartitionStats>();
   for (const hour of request.partitionHours) stats.set(hour, emptyStats(hour));
   const partials = new Map<number, PartialRow[]>(request.outputHours.map((hour) => [hour, []]));
   const hoursWithFiles = request.partitionHours.filter((hour) =>
     request.files.some((file) => file.partitionHour === hour),
   );
-  const used = eventColumnsUsed(view);
+  const usedFields = eventColumnsUsed(view, stream);
+  const used = new Set(usedFields);
   const timings = { stagingMs: 0, dedupMs: 0, viewMs: 0 };
   const started = performance.now();
   const maxLineBytes = Math.max(2 * 1024 * 1024, request.maxBytes + 1024);
 
   if (hoursWithFiles.length > 0) {
-    const usedFields = eventFields.filter((field) => used.has(field));
     const keep = usedFields.map(quoteIdent);
-    const types = eventFields
-      .filter((field) => used.has(field))
-      .map((field) => `${quoteIdent(field)} ${eventSqlTypes[field]}`);
+    const types = usedFields.map((field) => `${quoteIdent(field)} ${stream.sqlTypes[field]}`);
+    // What makes two valid rows copies of one event: the id field, or (without one) every
+    // normalized field — NULLs equal, -0.0 equal to 0.0, as in the event's canonical JSON.
+    const identity = stream.idField === null ? keep : [quoteIdent(stream.idField)];
+    const idHash = `hash(${identity.join(', ')})`;
     await connection.run(
       `CREATE TEMP TABLE tandem_staged (partition_hour BIGINT, ${types.join(', ')}, id_hash UBIGINT, ` +
         'error_code VARCHAR, error_field VARCHAR, error_rule VARCHAR, bad_line VARCHAR)',
@@ -157,18 +167,20 @@ export async function computeHours(
       const files = request.files.filter((file) => file.partitionHour === hour);
       const trusted = files.filter((file) => file.trusted === true);
       if (trusted.length > 0) {
-        await connection.run(trustedInsertSql(hour, trusted, usedFields, request, sampleChars, maxLineBytes));
+        await connection.run(
+          trustedInsertSql(hour, trusted, usedFields, idHash, request, sampleChars, maxLineBytes),
+        );
       }
       const checked = files.filter((file) => file.trusted !== true);
       if (checked.length === 0) continue;
-      const staging = compileEventStagingSql({
-        linesRelation: await linesSql(connection, checked, maxLineBytes),
+      const staging = compileStreamStagingSql(stream, {
+        linesRelation: await linesSql(connection, stream, checked, maxLineBytes),
         nowMs: request.nowMs,
         futureToleranceMs: request.futureToleranceMs,
         maxBytes: request.maxBytes,
       });
       await connection.run(
-        `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, hash(event_id), error_code, error_field, error_rule, ` +
+        `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, ${idHash}, error_code, error_field, error_rule, ` +
           `CASE WHEN error_code IS NOT NULL THEN ${sample} END FROM (${staging.sql})`,
         staging.params,
       );
@@ -177,29 +189,30 @@ export async function computeHours(
     await collectRejects(connection, request, stats);
     timings.stagingMs = Math.round(performance.now() - started);
 
-    // Deduplicate: one row per event_id. Duplicates are producer retries with identical content;
-    // to stay deterministic even if they differed, the copy with the smallest content hash wins, and
-    // a copy filed under its own hour always beats a stray copy in another partition. Only
+    // Deduplicate: one row per event identity. Duplicates are producer retries with identical
+    // content; to stay deterministic even if they differed, the copy with the smallest content hash
+    // wins, and a copy filed under its own hour always beats a stray copy in another partition. Only
     // fixed-size aggregate states (row id, hash, count): DuckDB tracks and spills those, unlike
     // string or struct minimums, whose memory grows outside its limit.
-    // Grouping every event_id string is the costly part, and duplicates are rare: a group by the
-    // 64-bit hash of event_id finds the ids that can have copies (every copy of an id has its hash;
-    // a hash collision only adds candidates), and only those rows go through the exact pick. An
-    // event whose hash is unique is its own pick with one copy.
+    // Grouping every identity is the costly part, and duplicates are rare: a group by its 64-bit
+    // hash finds the identities that can have copies (every copy has the same hash; a hash collision
+    // only adds candidates), and only those rows go through the exact pick. An event whose hash is
+    // unique is its own pick with one copy.
+    const time = quoteIdent(stream.timeField);
     const content = `hash(${['partition_hour', ...keep].join(', ')})`;
-    const misplaced = `("timestamp" < partition_hour OR "timestamp" >= partition_hour + ${HOUR_MS})`;
+    const misplaced = `(${time} < partition_hour OR ${time} >= partition_hour + ${HOUR_MS})`;
     const order = `CASE WHEN ${misplaced} THEN ${content} | (CAST(1 AS UBIGINT) << 63) ELSE ${content} & ~(CAST(1 AS UBIGINT) << 63) END`;
     await connection.run(
       'CREATE TEMP TABLE tandem_dup_ids AS SELECT id_hash FROM tandem_staged WHERE error_code IS NULL ' +
         'GROUP BY id_hash HAVING count(*) > 1',
     );
-    // The pick among the candidates: per event_id the winning row id, whether it is misplaced (top
+    // The pick among the candidates: per identity the winning row id, whether it is misplaced (top
     // bit of the order), its partition and how many copies there were.
     await connection.run(
       'CREATE TEMP TABLE tandem_pick AS SELECT arg_min(rowid, pick_order) AS pick, min(pick_order) >> 63 = 1 AS misplaced, ' +
         'arg_min(partition_hour, pick_order) AS partition_hour, count(*) AS copies ' +
-        `FROM (SELECT s.rowid AS rowid, event_id, partition_hour, ${order} AS pick_order FROM tandem_staged s ` +
-        'SEMI JOIN tandem_dup_ids d ON s.id_hash = d.id_hash WHERE error_code IS NULL) GROUP BY event_id',
+        `FROM (SELECT s.rowid AS rowid, ${identity.map((column) => `s.${column}`).join(', ')}, partition_hour, ${order} AS pick_order FROM tandem_staged s ` +
+        `SEMI JOIN tandem_dup_ids d ON s.id_hash = d.id_hash WHERE error_code IS NULL) GROUP BY ${identity.join(', ')}`,
     );
     const singles =
       'FROM tandem_staged s ANTI JOIN tandem_dup_ids d ON s.id_hash = d.id_hash WHERE s.error_code IS NULL';
@@ -228,8 +241,8 @@ export async function computeHours(
     await connection.run('DROP TABLE tandem_pick');
     await connection.run('DROP TABLE tandem_staged');
     timings.dedupMs = Math.round(performance.now() - started) - timings.stagingMs;
-    const columns = eventFields.map((field) =>
-      used.has(field) ? quoteIdent(field) : `CAST(NULL AS ${eventSqlTypes[field]}) AS ${quoteIdent(field)}`,
+    const columns = stream.fields.map(({ name }) =>
+      used.has(name) ? quoteIdent(name) : `CAST(NULL AS ${stream.sqlTypes[name]}) AS ${quoteIdent(name)}`,
     );
     const eventsRelation = `(SELECT ${columns.join(', ')} FROM tandem_events)`;
     const range = outputRange(request.outputHours);
@@ -247,27 +260,30 @@ export async function computeHours(
 
 /**
  * Stages trusted files (archive-trust.ts) with DuckDB's typed JSON reader: their lines are the
- * canonical serializations of events the archiver validated, so each field reads back as the value
- * parseEvent gave it. Only the clock-dependent rule is checked again: an event more than the
- * tolerance ahead of this run's clock is rejected as `future`, as the staging SQL would (its
- * sample is the event's fields as JSON, the line itself is not read).
+ * canonical serializations of events the stream's archiver validated, so each field reads back as
+ * the value the validator gave it (typed as `stream.sqlTypes`, the time field as epoch ms). Only the
+ * clock-dependent rule is checked again: an event more than the tolerance ahead of this run's clock
+ * is rejected as `future`, as the staging SQL would (its sample is the event's fields as JSON, the
+ * line itself is not read).
  */
 function trustedInsertSql(
   hour: number,
   files: readonly StagedFile[],
-  fields: readonly EventField[],
+  fields: readonly string[],
+  idHash: string,
   request: ComputeRequest,
   sampleChars: number,
   maxLineBytes: number,
 ): string {
+  const { stream } = request;
   const latest = Math.trunc(request.nowMs) + Math.trunc(request.futureToleranceMs);
-  const future = `"timestamp" > ${latest}`;
+  const future = `${quoteIdent(stream.timeField)} > ${latest}`;
   const code = rejectionCode('future');
   const keep = fields.map(quoteIdent);
-  const columns = fields.map((field) => `'${field}': '${eventSqlTypes[field]}'`);
+  const columns = fields.map((field) => `${sqlString(field)}: ${sqlString(stream.sqlTypes[field]!)}`);
   return (
-    `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, hash(event_id), ` +
-    `CASE WHEN ${future} THEN '${code}' END, CASE WHEN ${future} THEN 'timestamp' END, ` +
+    `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, ${idHash}, ` +
+    `CASE WHEN ${future} THEN '${code}' END, CASE WHEN ${future} THEN ${sqlString(stream.timeField)} END, ` +
     `CASE WHEN ${future} THEN 'future' END, ` +
     `CASE WHEN ${future} THEN left(CAST(to_json(struct_pack(${keep.join(', ')})) AS VARCHAR), ${sampleChars}) END ` +
     `FROM read_json(${sqlStringList(files.map((file) => file.path))}, format = 'newline_delimited', ` +
@@ -275,9 +291,15 @@ function trustedInsertSql(
   );
 }
 
+/** A SQL string literal (field names are identifiers core validated; quotes are doubled anyway). */
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
 /** The lines of some files as one relation with a single `line VARCHAR` column. */
 async function linesSql(
   connection: DuckDBConnection,
+  stream: Stream,
   files: readonly StagedFile[],
   maxLineBytes: number,
 ): Promise<string> {
@@ -297,10 +319,11 @@ async function linesSql(
   }
   if (parquet.length > 0) {
     // Parquet rows become the same JSON lines, so one validator judges both formats. A typed
-    // timestamp becomes epoch ms (a TIMESTAMP without zone is UTC by the lake's convention). The
-    // event columns come first in schema order (key order never changes a verdict), so rows print
-    // as the canonical serialization the staging SQL's fast path recognizes; the partition path's
-    // dt/hour are not row content and are not read as columns.
+    // timestamp in the time field becomes what the stream's time encoding expects (a TIMESTAMP
+    // without zone is UTC by the lake's convention). The stream's columns come first in declaration
+    // order (key order never changes a verdict), so rows print as the canonical serialization the
+    // staging SQL's fast path recognizes; the partition path's dt/hour are not row content and are
+    // not read as columns.
     const source = `read_parquet(${sqlStringList(parquet)}, union_by_name = true, hive_partitioning = false)`;
     const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
     const columns = described.getRowObjectsJS().map((row) => ({
@@ -308,20 +331,39 @@ async function linesSql(
       type: String(row.column_type),
     }));
     const names = new Set(columns.map((column) => column.name));
-    const timestampType = columns.find((column) => column.name === 'timestamp')?.type;
-    const typed = timestampType?.startsWith('TIMESTAMP') === true;
+    const declared = stream.fields.map((field) => field.name);
+    const timeType = columns.find((column) => column.name === stream.timeField)?.type;
+    const typed = timeType?.startsWith('TIMESTAMP') === true;
     const ordered = [
-      ...eventFields.filter((field) => names.has(field)),
-      ...columns
-        .map((column) => column.name)
-        .filter((name) => !(eventFields as readonly string[]).includes(name)),
+      ...declared.filter((field) => names.has(field)),
+      ...columns.map((column) => column.name).filter((name) => !declared.includes(name)),
     ].map((name) =>
-      name === 'timestamp' && typed ? `epoch_ms("timestamp") AS "timestamp"` : quoteIdent(name),
+      name === stream.timeField && typed
+        ? `${typedTimeAsWritten(stream, quoteIdent(name))} AS ${quoteIdent(name)}`
+        : quoteIdent(name),
     );
     const projection = `SELECT ${ordered.join(', ')}`;
     selects.push(`SELECT CAST(to_json(p) AS VARCHAR) AS line FROM (${projection} FROM ${source}) p`);
   }
   return `(${selects.join(' UNION ALL ')})`;
+}
+
+/**
+ * A typed Parquet timestamp (TIMESTAMP is UTC by the lake's convention; TIMESTAMPTZ is absolute) as
+ * the stream's time encoding writes event times, from its epoch ms.
+ */
+function typedTimeAsWritten(stream: Stream, column: string): string {
+  const ms = `epoch_ms(${column})`;
+  switch (stream.timeEncoding) {
+    case 'iso8601':
+      return `strftime(make_timestamp(${ms} * 1000), '%Y-%m-%dT%H:%M:%S.%gZ')`;
+    case 'epoch_s':
+      return `${ms} / 1000`;
+    case 'epoch_us':
+      return `${ms} * 1000`;
+    default:
+      return ms;
+  }
 }
 
 /** Lines per partition, bad ones by verdict, and a sample of bad lines per partition. */
@@ -346,7 +388,13 @@ async function collectBadRows(
     const field = str(row.error_field);
     const rule = str(row.error_rule) ?? 'json';
     entry.badRows += n;
-    entry.errors.push({ code, field, rule, message: describeRejection(field, rule as EventRule), count: n });
+    entry.errors.push({
+      code,
+      field,
+      rule,
+      message: describeStreamRejection(request.stream, field, rule as EventRule),
+      count: n,
+    });
   }
   if (!anyBad || request.sampleSize <= 0) return;
   const samples = await connection.runAndReadAll(
@@ -365,7 +413,7 @@ async function collectBadRows(
       code: str(row.error_code) ?? 'TANDEM_ERR_EVENT_INVALID',
       field,
       rule,
-      message: describeRejection(field, rule as EventRule),
+      message: describeStreamRejection(request.stream, field, rule as EventRule),
       line: str(row.bad_line) ?? '',
     });
   }
@@ -397,7 +445,14 @@ async function collectRejects(
       (error) => error.code === code && error.rule === rule && error.field === null,
     );
     if (known !== undefined) known.count += 1;
-    else entry.errors.push({ code, field: null, rule, message: describeRejection(null, rule), count: 1 });
+    else
+      entry.errors.push({
+        code,
+        field: null,
+        rule,
+        message: describeStreamRejection(request.stream, null, rule),
+        count: 1,
+      });
     if (entry.samples.length < request.sampleSize) {
       entry.samples.push({
         partitionHour: entry.partitionHour,
@@ -405,7 +460,7 @@ async function collectRejects(
         code,
         field: null,
         rule,
-        message: describeRejection(null, rule),
+        message: describeStreamRejection(request.stream, null, rule),
         line: (str(row.csv_line) ?? '').slice(0, request.sampleChars),
       });
     }

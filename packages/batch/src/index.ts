@@ -1,5 +1,13 @@
-// Public face of @tandem/batch: the batch layer (ops entry points and scheduler), the reader the
-// serving layer uses, and the storage formats (layout, pointer, run history) ops tools inspect.
+// Public face of @tandem/batch: the batch layer (ops entry points and scheduler) over a catalog of
+// streams and views, the reader the serving layer uses, and the storage formats (layout, pointer,
+// run history) ops tools inspect.
+export type { TrustOptions } from './archive-trust.ts';
+export {
+  LEGACY_WEB_FINGERPRINT,
+  LEGACY_WEB_VALIDATOR,
+  markTrustedFiles,
+  validatorMatches,
+} from './archive-trust.ts';
 export type { BatchOptions } from './batch-options.ts';
 export { batchOptionsFromConfig, defaultBatchOptions, resolveBatchOptions } from './batch-options.ts';
 export type {
@@ -23,12 +31,18 @@ export { BatchRunner, planChunks } from './batch-runner.ts';
 export type { BatchViewReader, LakeBatchViewReaderDeps, SealedHour } from './batch-view-reader.ts';
 export { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
 export type { CompletenessOptions } from './completeness.ts';
-export { completeBefore, isHourComplete, lastCompleteHour } from './completeness.ts';
+export { completeBefore, isHourComplete, lastCompleteHour, topicPartitionsOf } from './completeness.ts';
 export type { DuckDbEngineOptions } from './duckdb-engine.ts';
 export { DuckDbEngine } from './duckdb-engine.ts';
 export type { BadRowSample, ComputeRequest, ComputeResult, PartitionStats } from './hour-compute.ts';
 export { computeHours, eventColumnsUsed, partitionHoursFor } from './hour-compute.ts';
-export type { InputFormat, InputObject, StagedFile, StagedInputs } from './input-staging.ts';
+export type {
+  InputFormat,
+  InputObject,
+  ListInputsOptions,
+  StagedFile,
+  StagedInputs,
+} from './input-staging.ts';
 export { earliestLogHour, inputFormatOf, listInputs, stageInputs } from './input-staging.ts';
 export {
   newRunId,

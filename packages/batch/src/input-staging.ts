@@ -1,9 +1,10 @@
-// Finding and staging a run's raw-log inputs: list the Hive partitions an hour needs, keep the
-// formats DuckDB reads (NDJSON, gzipped NDJSON, Parquet), and make them local files — in place for
-// `file://` lakes, downloaded with bounded parallelism into a temp directory for S3.
+// Finding and staging a run's raw-log inputs: list the Hive partitions an hour needs under the
+// stream's lake prefix, keep the formats DuckDB reads (NDJSON, gzipped NDJSON, Parquet), and make
+// them local files — in place for `file://` lakes, downloaded with bounded parallelism into a temp
+// directory for S3.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HOUR_MS } from '@tandem/core';
+import { HOUR_MS, webStream } from '@tandem/core';
 import {
   downloadAll,
   logPartitionPrefix,
@@ -46,25 +47,34 @@ export function inputFormatOf(key: string): InputFormat | null {
   return null;
 }
 
+export interface ListInputsOptions {
+  /** The stream's raw-log root (`Stream.lakePrefix`). @defaultValue 'logs' (the web stream) */
+  lakePrefix?: string;
+  /** Called for files in a partition that are not inputs (the runner warns about them). */
+  onSkipped?: (info: ObjectInfo) => void;
+}
+
 /**
- * The inputs of every hour in `hours` (epoch ms, hour starts), listed per hour for a few hours and
- * per day for long ranges. Non-input files are passed to `onSkipped` (the runner warns about them).
+ * The inputs of every hour in `hours` (epoch ms, hour starts) under one stream's raw-log root,
+ * listed per hour for a few hours and per day for long ranges.
  */
 export async function listInputs(
   store: ObjectStore,
   hours: Iterable<number>,
-  onSkipped?: (info: ObjectInfo) => void,
+  options: ListInputsOptions = {},
 ): Promise<Map<number, InputObject[]>> {
+  const lakePrefix = options.lakePrefix ?? webStream.lakePrefix;
   const wanted = new Set(hours);
   const byHour = new Map<number, InputObject[]>();
   for (const hour of wanted) byHour.set(hour, []);
   if (wanted.size === 0) return byHour;
   const prefixes = new Set<string>();
   if (wanted.size <= 6) {
-    for (const hour of wanted) prefixes.add(logPartitionPrefix(hour));
+    for (const hour of wanted) prefixes.add(logPartitionPrefix(hour, lakePrefix));
   } else {
     for (const hour of wanted) {
-      prefixes.add(`logs/dt=${new Date(hour - (hour % DAY_MS)).toISOString().slice(0, 10)}/`);
+      const day = hour - (hour % DAY_MS);
+      prefixes.add(logPartitionPrefix(day, lakePrefix).replace(/hour=\d{2}\/$/, ''));
     }
   }
   for (const prefix of [...prefixes].sort()) {
@@ -73,7 +83,7 @@ export async function listInputs(
       if (hour === null || !wanted.has(hour)) continue;
       const format = inputFormatOf(info.key);
       if (format === null) {
-        onSkipped?.(info);
+        options.onSkipped?.(info);
         continue;
       }
       byHour.get(hour)!.push({ ...info, format, partitionHour: hour });
@@ -153,9 +163,12 @@ export async function stageInputs(
   }
 }
 
-/** The first hour with a raw-log partition, or null for an empty lake. */
-export async function earliestLogHour(store: ObjectStore): Promise<number | null> {
-  for await (const info of store.list('logs/dt=')) {
+/** The first hour with a raw-log partition under a stream's root, or null while it has none. */
+export async function earliestLogHour(
+  store: ObjectStore,
+  lakePrefix: string = webStream.lakePrefix,
+): Promise<number | null> {
+  for await (const info of store.list(`${lakePrefix}/dt=`)) {
     const hour = parseLogPartition(info.key);
     if (hour !== null) return hour;
   }

@@ -1,13 +1,13 @@
 // The batch scheduler: node-cron triggers (UTC) for the hourly run and the nightly recompute, and a
-// catch-up of missing and stale hours on start. Work is serialized per scheduler; several
-// schedulers (processes or machines) share hours through the Redis leases.
-import { HOUR_MS, hourStart } from '@tandem/core';
+// catch-up of missing and stale hours on start, for the views of every stream. Each view's hours are
+// judged by its own stream (its archiver's watermarks, its earliest raw logs). Work is serialized
+// per scheduler; several schedulers (processes or machines) share hours through the Redis leases.
+import { HOUR_MS, hourStart, type Stream } from '@tandem/core';
 import cron from 'node-cron';
 import { TandemError } from '@tandem/core';
 import type { BatchLayer } from './batch-layer.ts';
-import { earliestLogHour } from './input-staging.ts';
 import type { HourOutcome } from './batch-runner.ts';
-import { completeBefore, isHourComplete } from './completeness.ts';
+import { isHourComplete } from './completeness.ts';
 
 const DAY_MS = 24 * HOUR_MS;
 
@@ -15,7 +15,7 @@ const DAY_MS = 24 * HOUR_MS;
 export type CronScheduleFn = (expression: string, task: () => void) => { stop(): void };
 
 export interface BatchSchedulerOptions {
-  /** Views to maintain. @defaultValue every view of the layer */
+  /** Views to maintain. @defaultValue every view of the layer (of every stream) */
   views: string[];
   /** Run the catch-up when started. @defaultValue true */
   catchUpOnStart: boolean;
@@ -105,21 +105,33 @@ export class BatchScheduler {
 
   /**
    * The recent hours (`hourlyLookbackHours`) that are complete but not sealed yet, or stale. When
-   * the last finished hour is still incomplete (archiver behind, lateness not over), checks again
-   * after `recheckMs`.
+   * the last finished hour of some view is still incomplete (its stream's archiver behind, lateness
+   * not over), checks again after `recheckMs`.
    */
   runHourly(): Promise<HourOutcome[]> {
     return this.#enqueue('hourly', async () => {
       const { runtime, options, reader } = this.#layer;
       const now = runtime.now();
-      const before = await completeBefore(this.#layer.store, options, now);
-      // Hours before the first archived one hold nothing; sealing them would only add empty runs.
-      const earliest = await earliestLogHour(this.#layer.store);
+      // Per stream, once per run: completeness and the first archived hour.
+      const streams = new Map<string, Promise<{ before: number; earliest: number | null }>>();
+      const judged = (stream: Stream) => {
+        let found = streams.get(stream.name);
+        if (found === undefined) {
+          found = (async () => ({
+            before: await this.#layer.completeBefore(stream, now),
+            earliest: await this.#layer.earliestLogHour(stream),
+          }))();
+          streams.set(stream.name, found);
+        }
+        return found;
+      };
       const outcomes: HourOutcome[] = [];
-      if (earliest === null) return outcomes;
       let pending = false;
       for (const name of this.#options.views) {
         const view = this.#layer.view(name);
+        const { before, earliest } = await judged(this.#layer.streamOf(view));
+        // Hours before the stream's first archived one hold nothing; sealing them would only add empty runs.
+        if (earliest === null) continue;
         const lastFinished = hourStart(now) - HOUR_MS;
         const candidates: number[] = [];
         for (let i = options.hourlyLookbackHours - 1; i >= 0; i--) {

@@ -1,6 +1,6 @@
 // Pure parts of the batch layer: lake layout and run ids, pointer parsing and fingerprints, chunk
 // planning, input formats, completeness from archiver watermarks.
-import { builtinViews, HOUR_MS } from '@tandem/core';
+import { builtinViews, HOUR_MS, webStream } from '@tandem/core';
 import { describe, expect, it } from 'vitest';
 import {
   defaultBatchOptions,
@@ -17,6 +17,10 @@ import {
   runParquetKey,
   sameFingerprint,
 } from '../src/index.ts';
+import { LEGACY_WEB_FINGERPRINT, validatorMatches } from '../src/archive-trust.ts';
+import { topicPartitionsOf } from '../src/completeness.ts';
+import { eventColumnsUsed } from '../src/hour-compute.ts';
+import { iotStream, siteMinutelyView } from './support/iot.ts';
 
 const BASE = Date.UTC(2024, 2, 1);
 
@@ -132,5 +136,61 @@ describe('planning', () => {
       keepVersions: 5,
       threads: 4,
     });
+  });
+});
+
+describe('streams', () => {
+  const iot = iotStream('iot');
+  const meter = iotStream('meter', { withId: false });
+
+  it('stages the columns a view reads, plus time and id; every column when the stream has no id', () => {
+    expect(eventColumnsUsed(builtinViews.endpoint_hourly, webStream)).toEqual([
+      'event_id',
+      'timestamp',
+      'endpoint',
+      'status_code',
+      'response_time_ms',
+      'bytes_sent',
+      'user_id',
+    ]);
+    expect(eventColumnsUsed(siteMinutelyView(iot), iot)).toEqual([
+      'reading_id',
+      'ts',
+      'site',
+      'device',
+      'temperature_c',
+      'battery_low',
+    ]);
+    expect(meter.idField).toBeNull();
+    expect(eventColumnsUsed(siteMinutelyView(meter, 'meter_minutely'), meter)).toEqual(
+      meter.fields.map((field) => field.name),
+    );
+  });
+
+  it('trusts a manifest only under the stream fingerprint (and the web stream under its first validator name)', () => {
+    expect(validatorMatches(iot, iot.fingerprint)).toBe(true);
+    expect(validatorMatches(iot, iotStream('iot', { maxTemperature: 30 }).fingerprint)).toBe(false);
+    expect(validatorMatches(iot, webStream.fingerprint)).toBe(false);
+    expect(validatorMatches(iot, 'tandem-events/1')).toBe(false);
+    expect(validatorMatches(webStream, webStream.fingerprint)).toBe(true);
+    // Files archived before streams existed keep their trust while the web rules stay the same;
+    // if this fails, the web stream's rules changed: old manifests are then (rightly) no longer
+    // trusted, and LEGACY_WEB_FINGERPRINT only documents history.
+    expect(webStream.fingerprint).toBe(LEGACY_WEB_FINGERPRINT);
+    expect(validatorMatches(webStream, 'tandem-events/1')).toBe(true);
+  });
+
+  it('gives each stream topic its partition count', () => {
+    expect(topicPartitionsOf(null, 'events')).toBeNull();
+    expect(topicPartitionsOf(4, 'iot-readings')).toBe(4);
+    expect(topicPartitionsOf({ events: 6 }, 'events')).toBe(6);
+    expect(topicPartitionsOf({ events: 6 }, 'iot-readings')).toBeNull();
+    expect(
+      resolveBatchOptions({ topicPartitions: { events: 6, 'iot-readings': 2 } }).topicPartitions,
+    ).toEqual({
+      events: 6,
+      'iot-readings': 2,
+    });
+    expect(() => resolveBatchOptions({ topicPartitions: { events: 0 } })).toThrow(/topicPartitions/);
   });
 });
