@@ -104,13 +104,20 @@ function archiverStyleHour(hour: number, seed: number): ArchivedHour {
   return { hour, files, events };
 }
 
-/** Writes the files and, after each, its manifest, as the archiver does. */
-async function writeArchivedHour(store: ObjectStore, data: ArchivedHour): Promise<void> {
+/**
+ * Writes the files and, after each, its manifest, as the archiver does (`validator`: the web
+ * stream's fingerprint, or what archivers wrote before streams existed).
+ */
+async function writeArchivedHour(
+  store: ObjectStore,
+  data: ArchivedHour,
+  validator: string = EVENT_VALIDATOR_VERSION,
+): Promise<void> {
   for (const [name, lines] of data.files) {
     const key = `${logPartitionPrefix(data.hour)}${name}`;
     const body = gzipSync(encodeNdjson(lines));
     await store.put(key, body);
-    const manifest = buildArchiveManifest(key, body, lines.length, EVENT_VALIDATOR_VERSION, 65_536);
+    const manifest = buildArchiveManifest(key, body, lines.length, validator, 65_536);
     await store.put(archiveManifestKey(key)!, JSON.stringify(manifest));
   }
 }
@@ -247,7 +254,14 @@ describe.each(['file', 's3'] as LakeKind[])('batch layer on a %s lake', (kind) =
   it('reads files the archiver validated without re-validating them, to the same states; any other bytes are validated', async () => {
     const hours = [BASE, BASE + H, BASE + 2 * H];
     const archived = hours.map((hour, index) => archiverStyleHour(hour, 70 + index));
-    for (const hour of archived) await writeArchivedHour(env.lake.store, hour);
+    // The first hour as archived before streams existed: its manifests name the hand-written validator.
+    for (const [index, hour] of archived.entries()) {
+      await writeArchivedHour(
+        env.lake.store,
+        hour,
+        index === 0 ? 'tandem-events/1' : EVENT_VALIDATOR_VERSION,
+      );
+    }
     const logs: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
     // The clock stands 20 minutes into the last hour: with the default 5-minute tolerance, its
