@@ -7,6 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureArchivedData, ensureBenchData } from './batch-data.ts';
 
+// `--stream iot` (or BENCH_STREAM=iot): the same benchmark on the IoT stream (batch-iot.ts).
+const streamFlag = process.argv.indexOf('--stream');
+if ((streamFlag >= 0 ? process.argv[streamFlag + 1] : process.env.BENCH_STREAM) === 'iot') {
+  await import('./batch-iot.ts');
+  process.exit(0);
+}
+
 const root = join(new URL('../..', import.meta.url).pathname, '.data', 'bench', 'batch');
 const runs = Number(process.env.BENCH_RUNS ?? 1);
 const data = await ensureBenchData(root, Number(process.env.BENCH_EVENTS ?? 10_000_000));
