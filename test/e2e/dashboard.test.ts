@@ -1,7 +1,9 @@
 // The dashboard in a real browser (Debian's Chromium through playwright-core) against a running
 // serving layer: it loads clean and fast, shows the numbers the API gives for the same range, moves
 // its sealed-through marker when the batch layer publishes an hour, raises a banner when the speed
-// layer stops, and asks for the API key on a 401. Screenshots land in screenshots/ (gitignored).
+// layer stops, and asks for the API key on a 401. Then, against a deployment with an IoT stream,
+// a person picks that stream's view, its measures and one site, and sees the API's numbers.
+// Screenshots land in screenshots/ (gitignored).
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchChromium, watchProblems } from './dashboard/browser.ts';
 import type { DashboardBackend } from './dashboard/backend.ts';
+import { startCatalogBackend } from './dashboard/catalog-backend.ts';
 import { startFixtureBackend } from './dashboard/fixture-server.ts';
 import { startLiveBackend } from './dashboard/live-stack.ts';
 
@@ -20,6 +23,7 @@ interface BrowserElement {
   textContent: string | null;
   value: string;
   open: boolean;
+  checked: boolean;
   querySelector(selector: string): BrowserElement | null;
 }
 declare const document: {
@@ -28,7 +32,10 @@ declare const document: {
   documentElement: { scrollWidth: number };
 };
 declare const window: { innerWidth: number };
-declare const localStorage: { getItem(key: string): string | null };
+declare const localStorage: {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+};
 
 const screenshots = resolve(fileURLToPath(new URL('../../screenshots/', import.meta.url)));
 /** Fast polling so live updates show within the test's patience; the default is 5 s. */
@@ -239,15 +246,15 @@ describe('dashboard in Chromium', () => {
     const problems = watchProblems(page, backend.url);
     try {
       await page.goto(`${backend.url}/?poll=${POLL_MS}`);
-      await page.waitForSelector('#endpoint-select option:nth-child(2)', { state: 'attached' });
+      await page.waitForSelector('#filter-value option:nth-child(2)', { state: 'attached' });
       const endpoint = await page.$eval(
-        '#endpoint-select option:nth-child(2)',
+        '#filter-value option:nth-child(2)',
         (o) => (o as unknown as BrowserElement).value,
       );
       // Tab from the range picker to the endpoint picker, choose with the arrow key.
       await page.focus('#range-select');
       await page.keyboard.press('Tab');
-      await expect.poll(() => page.evaluate(() => document.activeElement?.id), SOON).toBe('endpoint-select');
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id), SOON).toBe('filter-value');
       await page.keyboard.press('ArrowDown');
       await expect
         .poll(() => page.$eval('#overview-range', (el) => el.textContent ?? ''), SOON)
@@ -363,8 +370,158 @@ describe('dashboard in Chromium', () => {
       await backend.stopSpeed();
       const banner = page.locator('[data-banner="health-speed"]');
       await withLogs(backend, expect.poll(() => banner.count(), { timeout: 60_000, interval: 500 }).toBe(1));
-      expect(await banner.textContent()).toMatch(/Speed layer is (down|behind)/);
+      // With several streams the banner names the stream whose speed layer stopped.
+      expect(await banner.textContent()).toMatch(/Speed layer (\(events\) )?is (down|behind)/);
       await page.screenshot({ path: join(screenshots, 'dashboard-phone-speed-stopped.png'), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+interface ValueRow {
+  bucket: string;
+  source: string;
+  sourceText: string;
+  value: number | null;
+  text: string;
+}
+
+/** Reads the table under the chart of one value, newest bucket first. */
+async function readValueTable(page: Page, value: string): Promise<ValueRow[]> {
+  return page.evaluate((name) => {
+    return [...document.querySelectorAll(`#chart-${name} .series-table tbody tr[data-bucket]`)].map((row) => {
+      const cell = row.querySelector(`[data-metric="${name}"]`);
+      const raw = cell?.dataset.value ?? '';
+      return {
+        bucket: row.dataset.bucket!,
+        source: row.dataset.source!,
+        sourceText: row.querySelector('.source')?.textContent ?? '',
+        value: raw === '' ? null : Number(raw),
+        text: cell?.textContent ?? '',
+      };
+    });
+  }, value);
+}
+
+describe('dashboard in Chromium, a deployment with an IoT stream', () => {
+  let backend: DashboardBackend;
+  let chromium: LaunchedBrowser;
+
+  beforeAll(async () => {
+    // The real serving layer over seeded readers (the fixture server with DASHBOARD_BACKEND=fixture).
+    backend =
+      process.env.DASHBOARD_BACKEND === 'fixture' ? await startFixtureBackend() : await startCatalogBackend();
+    chromium = await launchChromium();
+  });
+
+  afterAll(async () => {
+    const errors: unknown[] = [];
+    await chromium?.close().catch((error: unknown) => errors.push(error));
+    await backend?.close().catch((error: unknown) => errors.push(error));
+    if (errors.length > 0) throw new AggregateError(errors, 'dashboard test teardown failed');
+  });
+
+  it('picks the IoT view, its measures and one site, shows the API’s numbers and keeps the choice in the URL', async () => {
+    const page = await chromium.context.newPage();
+    const problems = watchProblems(page, backend.url);
+    try {
+      await page.addInitScript((key) => localStorage.setItem('tandem.apiKey', key), backend.apiKey);
+      await page.goto(`${backend.url}/?poll=${POLL_MS}`);
+      // The web overview opens first, as it always did.
+      await page.waitForSelector('#chart-requests .series-table tbody tr[data-bucket]', {
+        state: 'attached',
+      });
+      expect(await page.$eval('#view-select', (el) => (el as unknown as BrowserElement).value)).toBe(
+        'endpoint_hourly',
+      );
+
+      await page.selectOption('#stream-select', 'iot');
+      await expect
+        .poll(() => page.$eval('#view-select', (el) => (el as unknown as BrowserElement).value), SOON)
+        .toBe('site_minutely');
+      await page.waitForSelector('#chart-readings .series-table tbody tr[data-bucket]', {
+        state: 'attached',
+      });
+      // Its first three values by default; swap the average for the p95 and the device count.
+      await page.click('#measure-picker input[value="avg_temperature_c"]');
+      await page.click('#measure-picker input[value="p95_temperature_c"]');
+      await page.click('#measure-picker input[value="devices"]');
+      await page.waitForSelector('#filter-value option[value="lyon"]', { state: 'attached' });
+      await page.selectOption('#filter-value', 'lyon');
+      const charted = ['readings', 'max_temperature_c', 'p95_temperature_c', 'devices'];
+      await expect
+        .poll(
+          () =>
+            page.$$eval('#charts .chart-card', (cards) =>
+              cards.map((c) => (c as unknown as BrowserElement).id),
+            ),
+          SOON,
+        )
+        .toEqual(charted.map((value) => `chart-${value}`));
+      await expect
+        .poll(() => page.$eval('#overview-range', (el) => el.textContent ?? ''), SOON)
+        .toContain('lyon');
+      await page.waitForTimeout(2 * POLL_MS);
+      await page.click('#pause-button');
+      await page.screenshot({ path: join(screenshots, 'dashboard-iot.png'), fullPage: true });
+
+      const { from, to } = await overviewRange(page);
+      const granularity = await page.$eval(
+        '#overview-range',
+        (el) => (el as unknown as BrowserElement).dataset.granularity ?? '',
+      );
+      // A day of a minute view: five-minute buckets keep the chart readable.
+      expect(granularity).toBe('5m');
+      const body = await backend.api('/v1/views/site_minutely/series', {
+        from,
+        to,
+        granularity,
+        groupBy: 'none',
+        measures: charted.join(','),
+        site: 'lyon',
+      });
+      expect(body.series).toHaveLength(1);
+      const points = [
+        ...(body.series[0].points as Array<{
+          bucket: string;
+          source: string;
+          values: Record<string, number | null>;
+        }>),
+      ].reverse();
+      expect(points).toHaveLength(288);
+      for (const value of charted) {
+        const shown = await readValueTable(page, value);
+        expect(
+          shown.map((row) => [row.bucket, row.source, row.value]),
+          value,
+        ).toEqual(points.map((point) => [point.bucket, point.source, point.values[value] ?? null]));
+      }
+      // The hours before the stream's first reading say so, rather than showing zeros.
+      const readings = await readValueTable(page, 'readings');
+      const oldest = readings[readings.length - 1]!;
+      expect(oldest).toMatchObject({ source: 'none', sourceText: 'no data', value: null, text: '—' });
+      expect(readings.some((row) => row.source === 'batch')).toBe(true);
+      expect(readings.some((row) => row.source === 'speed')).toBe(true);
+
+      // The choice is in the URL: a reload (or a shared link) shows the same view.
+      const link = page.url();
+      expect(new URL(link).searchParams.get('view')).toBe('site_minutely');
+      expect(new URL(link).searchParams.get('filter')).toBe('site=lyon');
+      await page.goto(link);
+      await page.waitForSelector('#chart-p95_temperature_c .series-table tbody tr[data-bucket]', {
+        state: 'attached',
+      });
+      expect(await page.$eval('#stream-select', (el) => (el as unknown as BrowserElement).value)).toBe('iot');
+      expect(await page.$eval('#filter-value', (el) => (el as unknown as BrowserElement).value)).toBe('lyon');
+      expect(
+        await page.$$eval('#measure-picker input', (inputs) =>
+          inputs
+            .filter((i) => (i as unknown as BrowserElement).checked)
+            .map((i) => (i as unknown as BrowserElement).value),
+        ),
+      ).toEqual(charted);
       expect(problems).toEqual([]);
     } finally {
       await page.close();

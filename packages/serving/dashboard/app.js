@@ -2,6 +2,7 @@
 // Polling intervals and alert thresholds can be tuned from the URL, e.g. `/?poll=2000&trending=30000`.
 
 import { ApiError, getJson, storeApiKey, storedApiKey } from './api.js';
+import { catalogFromStreams, catalogFromViews } from './catalog.js';
 import { $, h } from './dom.js';
 import { formatTime } from './format.js';
 import { createHealth, defaultThresholds } from './health.js';
@@ -136,25 +137,43 @@ const health = createHealth({
 });
 
 let paused = false;
-let viewsLoaded = false;
+let catalogLoaded = false;
+/** Whether the deployment has the trending view (the panel hides when it does not). */
+let hasTrending = true;
 
-async function loadViews() {
-  if (viewsLoaded) return;
+/** The deployment's streams and views, once: from /v1/streams, or /v1/views on an older server. */
+async function loadCatalog() {
+  if (catalogLoaded) return;
   try {
-    overview.setViews(await getJson('/v1/views'));
-    viewsLoaded = true;
+    let catalog;
+    try {
+      catalog = catalogFromStreams(await getJson('/v1/streams'));
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+      catalog = catalogFromViews(await getJson('/v1/views'));
+    }
+    overview.setCatalog(catalog);
+    hasTrending = catalog.some((stream) => stream.views.some((view) => view.name === 'trending_pages'));
+    $('#trending').hidden = !hasTrending;
+    catalogLoaded = true;
   } catch (error) {
     onError(error);
   }
 }
 
 async function refreshFast() {
-  await loadViews();
+  await loadCatalog();
+  health.setStream(overview.stream);
   await Promise.all([overview.refresh(), health.refresh()]);
 }
 
+async function refreshTrending() {
+  if (hasTrending) return trending.refresh();
+  return null;
+}
+
 function refreshAll() {
-  return Promise.all([refreshFast(), trending.refresh()]);
+  return Promise.all([refreshFast(), refreshTrending()]);
 }
 
 /**
@@ -184,7 +203,9 @@ function every(task, intervalMs, now = false) {
 }
 
 overview.onApply(() => {
+  health.setStream(overview.stream);
   overview.refresh();
+  health.refresh();
 });
 
 const pauseButton = $('#pause-button');
@@ -195,10 +216,10 @@ pauseButton.addEventListener('click', () => {
   liveState.textContent = paused ? 'Paused' : 'Live';
   if (!paused) refreshAll();
 });
-$('#trending-refresh').addEventListener('click', () => trending.refresh());
+$('#trending-refresh').addEventListener('click', () => refreshTrending());
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && !paused) refreshFast();
 });
 
 every(refreshFast, settings.pollMs, true);
-every(() => trending.refresh(), settings.trendingMs, true);
+every(refreshTrending, settings.trendingMs, true);

@@ -7,6 +7,7 @@ export const MINUTE_MS = 60_000;
 const integerFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const decimalFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 const percentFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2, minimumFractionDigits: 2 });
+const plainFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 
 /**
  * @param {unknown} value
@@ -24,6 +25,11 @@ export function formatInteger(value) {
 /** @param {number | null | undefined} value */
 export function formatMs(value) {
   return isNumber(value) ? `${decimalFormat.format(value)} ms` : '—';
+}
+
+/** A measured value of no particular unit: up to two decimals. @param {number | null | undefined} value */
+export function formatDecimal(value) {
+  return isNumber(value) ? plainFormat.format(value) : '—';
 }
 
 /** @param {number | null | undefined} value a percentage, 0–100 */

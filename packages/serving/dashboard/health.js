@@ -1,6 +1,6 @@
-// The health panel: per view sealed-through, stale hours and last batch runs; the speed layer's
-// watermark, lag per partition, dead-letter and late counters. It also decides which layer is
-// down or behind, which the app turns into banners.
+// The health panel: per view sealed-through, stale hours and last batch runs; the speed layer of
+// the stream on screen: watermark, lag per partition, dead-letter and late counters. It also
+// decides which layer of which stream is down or behind, which the app turns into banners.
 
 import { ApiError, getJson } from './api.js';
 import { $, h, setRows } from './dom.js';
@@ -57,7 +57,32 @@ function normalizeRun(run, view) {
 }
 
 /**
- * Normalize a `/v1/status` body.
+ * One stream's speed status.
+ * @param {any} speed
+ */
+function normalizeSpeed(speed) {
+  if (!speed) return null;
+  const partitions = Array.isArray(speed?.partitions) ? speed.partitions : [];
+  return {
+    up: speed.up ?? speed.ok ?? speed.reachable ?? !speed.error,
+    error: speed.error ? String(speed.error?.message ?? speed.error) : null,
+    watermark: toMs(speed.watermark),
+    maxEventTime: toMs(speed.maxEventTime),
+    heartbeat: toMs(speed.heartbeatAt ?? speed.lastHeartbeat ?? speed.updatedAt),
+    partitions: partitions.map((/** @type {any} */ p) => ({
+      partition: Number(p.partition),
+      appliedOffset: p.appliedOffset ?? null,
+      lag: isNumber(p.lag) ? p.lag : p.lag === null || p.lag === undefined ? null : Number(p.lag),
+    })),
+    dlqCount: isNumber(speed.dlqCount) ? speed.dlqCount : null,
+    lateCount: isNumber(speed.lateCount) ? speed.lateCount : null,
+    eventsApplied: isNumber(speed.eventsApplied) ? speed.eventsApplied : null,
+  };
+}
+
+/**
+ * Normalize a `/v1/status` body: views with their stream, and each stream's speed layer
+ * (`streams`; a server without it reports one `speed`, taken as the only stream's).
  * @param {any} body
  */
 export function normalizeStatus(body) {
@@ -73,33 +98,73 @@ export function normalizeStatus(body) {
       : [];
     return {
       name,
+      stream: typeof v?.stream === 'string' ? v.stream : null,
       sealedThrough: toMs(batch?.sealedThrough),
       staleHours: stale.map(toMs).filter((/** @type {number | null} */ t) => t !== null),
       runs: runs.map((/** @type {any} */ r) => normalizeRun(r, name)),
       error: batch?.error ? String(batch.error?.message ?? batch.error) : null,
     };
   });
-  const speed = body?.speed ?? null;
-  const partitions = Array.isArray(speed?.partitions) ? speed.partitions : [];
+  /** @type {Array<{ name: string | null, speed: ReturnType<typeof normalizeSpeed> }>} */
+  const streams = Array.isArray(body?.streams)
+    ? body.streams.map((/** @type {any} */ s) => ({
+        name: typeof s?.stream === 'string' ? s.stream : null,
+        speed: normalizeSpeed(s?.speed),
+      }))
+    : [{ name: null, speed: normalizeSpeed(body?.speed) }];
   return {
     views,
-    speed: speed && {
-      up: speed.up ?? speed.ok ?? speed.reachable ?? !speed.error,
-      error: speed.error ? String(speed.error?.message ?? speed.error) : null,
-      watermark: toMs(speed.watermark),
-      maxEventTime: toMs(speed.maxEventTime),
-      heartbeat: toMs(speed.heartbeatAt ?? speed.lastHeartbeat ?? speed.updatedAt),
-      partitions: partitions.map((/** @type {any} */ p) => ({
-        partition: Number(p.partition),
-        appliedOffset: p.appliedOffset ?? null,
-        lag: isNumber(p.lag) ? p.lag : p.lag === null || p.lag === undefined ? null : Number(p.lag),
-      })),
-      dlqCount: isNumber(speed.dlqCount) ? speed.dlqCount : null,
-      lateCount: isNumber(speed.lateCount) ? speed.lateCount : null,
-      eventsApplied: isNumber(speed.eventsApplied) ? speed.eventsApplied : null,
-    },
+    streams,
+    /** The first stream's speed layer (the only one on a single-stream server). */
+    speed: streams[0]?.speed ?? null,
     now: toMs(body?.now) ?? Date.now(),
   };
+}
+
+/**
+ * Whether one stream's speed layer is down or behind.
+ * @param {string} layer how the text names it
+ * @param {ReturnType<typeof normalizeSpeed>} speed
+ * @param {number} now
+ * @param {HealthThresholds} thresholds
+ * @returns {Alert | null}
+ */
+function speedAlert(layer, speed, now, thresholds) {
+  if (!speed) {
+    return {
+      id: 'speed',
+      level: 'error',
+      text: `${layer}: no status reported. Real-time buckets may be missing.`,
+    };
+  }
+  if (!speed.up) {
+    return {
+      id: 'speed',
+      level: 'error',
+      text: `${layer} is down${speed.error ? `: ${speed.error}` : ''}. Recent buckets show only what the batch layer has sealed.`,
+    };
+  }
+  const known = speed.partitions.filter((p) => p.lag !== null);
+  const lag = known.reduce((sum, p) => sum + (p.lag ?? 0), 0);
+  const watermarkAge = speed.watermark === null ? null : now - speed.watermark;
+  const old = watermarkAge === null || watermarkAge > thresholds.speedBehindMs;
+  const age = watermarkAge === null ? '' : `, watermark ${formatDuration(watermarkAge)} old`;
+  if (known.length > 0 && ((lag > 0 && old) || lag > thresholds.speedLagLimit)) {
+    return {
+      id: 'speed',
+      level: 'error',
+      text: `${layer} is behind: ${formatInteger(lag)} events waiting in Kafka${age}. It may be stopped.`,
+    };
+  }
+  if (known.length === 0 && speed.watermark !== null && old) {
+    // Without Kafka end offsets an idle stream and a stopped worker look alike: say both.
+    return {
+      id: 'speed',
+      level: 'warning',
+      text: `${layer} has applied nothing new${age}: it is stopped, or no events are arriving.`,
+    };
+  }
+  return null;
 }
 
 /**
@@ -111,39 +176,22 @@ export function normalizeStatus(body) {
 export function healthAlerts(status, thresholds) {
   /** @type {Alert[]} */
   const alerts = [];
-  const { speed, now } = status;
-  if (!speed) {
+  const { now } = status;
+  // One speed banner, naming the streams when there are several (each has its own speed layer).
+  /** @type {Alert[]} */
+  const speedAlerts = [];
+  const named = status.streams.length > 1;
+  for (const { name, speed } of status.streams) {
+    const layer = named && name ? `Speed layer (${name})` : 'Speed layer';
+    const alert = speedAlert(layer, speed, now, thresholds);
+    if (alert) speedAlerts.push(alert);
+  }
+  if (speedAlerts.length > 0) {
     alerts.push({
       id: 'speed',
-      level: 'error',
-      text: 'Speed layer: no status reported. Real-time buckets may be missing.',
+      level: speedAlerts.some((a) => a.level === 'error') ? 'error' : 'warning',
+      text: speedAlerts.map((a) => a.text).join(' '),
     });
-  } else if (!speed.up) {
-    alerts.push({
-      id: 'speed',
-      level: 'error',
-      text: `Speed layer is down${speed.error ? `: ${speed.error}` : ''}. Recent buckets show only what the batch layer has sealed.`,
-    });
-  } else {
-    const known = speed.partitions.filter((p) => p.lag !== null);
-    const lag = known.reduce((sum, p) => sum + (p.lag ?? 0), 0);
-    const watermarkAge = speed.watermark === null ? null : now - speed.watermark;
-    const old = watermarkAge === null || watermarkAge > thresholds.speedBehindMs;
-    const age = watermarkAge === null ? '' : `, watermark ${formatDuration(watermarkAge)} old`;
-    if (known.length > 0 && ((lag > 0 && old) || lag > thresholds.speedLagLimit)) {
-      alerts.push({
-        id: 'speed',
-        level: 'error',
-        text: `Speed layer is behind: ${formatInteger(lag)} events waiting in Kafka${age}. It may be stopped.`,
-      });
-    } else if (known.length === 0 && speed.watermark !== null && old) {
-      // Without Kafka end offsets an idle stream and a stopped worker look alike: say both.
-      alerts.push({
-        id: 'speed',
-        level: 'warning',
-        text: `Speed layer has applied nothing new${age}: it is stopped, or no events are arriving.`,
-      });
-    }
   }
   // One batch banner, not one per view: views usually share a scheduler and fall behind together.
   const broken = [];
@@ -189,6 +237,8 @@ export function healthAlerts(status, thresholds) {
  */
 export function createHealth(hooks) {
   const errorLine = $('#health-error');
+  /** The stream whose speed layer the facts show (the overview's); '' for the first. */
+  let shownStream = '';
 
   /** @param {string} selector @param {number | null} value @param {string} text */
   function fact(selector, value, text) {
@@ -199,7 +249,11 @@ export function createHealth(hooks) {
 
   /** @param {ReturnType<typeof normalizeStatus>} status */
   function render(status) {
-    const { speed, now } = status;
+    const { now } = status;
+    const shown = status.streams.find((s) => s.name === shownStream) ?? status.streams[0];
+    const speed = shown?.speed ?? null;
+    $('#speed-stream').textContent = status.streams.length > 1 && shown?.name ? shown.name : '';
+    $('#speed-facts').dataset.stream = shown?.name ?? '';
     fact(
       '#speed-watermark',
       speed?.watermark ?? null,
@@ -236,10 +290,14 @@ export function createHealth(hooks) {
           'tr',
           {
             'data-view': v.name,
+            'data-stream': v.stream,
             'data-sealed-through': v.sealedThrough === null ? '' : new Date(v.sealedThrough).toISOString(),
           },
           [
-            h('th', { scope: 'row' }, [v.name]),
+            h('th', { scope: 'row' }, [
+              v.name,
+              status.streams.length > 1 && v.stream ? h('span', { class: 'muted' }, [` ${v.stream}`]) : null,
+            ]),
             h('td', {}, [v.sealedThrough === null ? 'nothing sealed' : formatTime(v.sealedThrough)]),
             h('td', { class: 'wide-only' }, [
               v.sealedThrough === null ? '—' : formatDuration(now - v.sealedThrough),
@@ -306,5 +364,11 @@ export function createHealth(hooks) {
     }
   }
 
-  return { refresh };
+  return {
+    refresh,
+    /** @param {string} stream the stream whose speed layer to show */
+    setStream(stream) {
+      shownStream = stream;
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // A stand-in for the serving layer while developing the dashboard: serves the dashboard's static
 // files and canned /v1 answers shaped like docs/contracts.md, computed from the clock so "last 24
-// hours" always has data. `POST /__fixture` changes its state (sealed-through, speed down, key).
+// hours" always has data, for the web stream and an IoT stream that began 10 hours ago.
+// `POST /__fixture` changes its state (sealed-through, speed down, key).
 // Run: node test/e2e/dashboard/fixture-server.ts [port]
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -83,6 +84,187 @@ function series(url: URL, state: FixtureState, now: number) {
   };
 }
 
+/** The IoT stream's first reading: the hours before it have no data. */
+const IOT_HOURS = 10;
+const sites = ['berlin', 'lyon', 'oslo'];
+const granularityMs: Record<string, number> = {
+  '1m': 60_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '30m': 1_800_000,
+  '1h': HOUR_MS,
+  '1d': 24 * HOUR_MS,
+};
+
+/** Deterministic per-bucket readings of one site (or all), so two calls for a bucket agree. */
+function iotValues(bucket: number, bucketMs: number, site: string | null) {
+  const m = bucket / 60_000;
+  const shares = site === null ? [1, 2, 3] : [sites.indexOf(site) + 1];
+  const minutes = bucketMs / 60_000;
+  const readings = shares.reduce((sum, share) => sum + share * minutes * (2 + (m % 3)), 0);
+  const base = 18 + 4 * Math.sin(m / 90) + (site === null ? 0 : sites.indexOf(site));
+  return {
+    readings,
+    avg_temperature_c: Math.round(base * 100) / 100,
+    max_temperature_c: Math.round((base + 3.5) * 100) / 100,
+    p95_temperature_c: Math.round((base + 2.75) * 100) / 100,
+    devices: shares.length * 4,
+    low_battery: Math.floor(readings / 97),
+  };
+}
+
+function iotSeries(url: URL, state: FixtureState, now: number) {
+  const from = Date.parse(url.searchParams.get('from') ?? '');
+  const to = Date.parse(url.searchParams.get('to') ?? '');
+  const granularity = url.searchParams.get('granularity') ?? '1h';
+  const bucketMs = granularityMs[granularity] ?? HOUR_MS;
+  const site = url.searchParams.get('site');
+  const wanted = (url.searchParams.get('measures') ?? '').split(',').filter(Boolean);
+  const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
+  const sealedThrough = currentHour - state.sealedLagHours * HOUR_MS;
+  const firstHour = currentHour - IOT_HOURS * HOUR_MS;
+  const sourceOf = (hour: number) =>
+    hour < firstHour ? 'none' : hour < sealedThrough ? 'batch' : hour <= currentHour ? 'speed' : 'none';
+  const coverage = [];
+  for (let hour = Math.floor(from / HOUR_MS) * HOUR_MS; hour < to; hour += HOUR_MS) {
+    const source = sourceOf(hour);
+    coverage.push({
+      bucket: new Date(hour).toISOString(),
+      source,
+      runId: source === 'batch' ? `run-${hour}` : null,
+    });
+  }
+  const points = [];
+  for (let bucket = from; bucket < to; bucket += bucketMs) {
+    const hours = new Set<string>();
+    for (let hour = Math.floor(bucket / HOUR_MS) * HOUR_MS; hour < bucket + bucketMs; hour += HOUR_MS) {
+      hours.add(sourceOf(hour));
+    }
+    const served = [...hours].filter((source) => source !== 'none');
+    const source = served.length === 0 ? 'none' : hours.size === 1 ? served[0]! : 'mixed';
+    const all = iotValues(bucket, bucketMs, site);
+    const values = Object.fromEntries(
+      Object.entries(all)
+        .filter(([name]) => wanted.length === 0 || wanted.includes(name))
+        .map(([name, value]) => [name, source === 'none' ? null : value]),
+    );
+    points.push({ bucket: new Date(bucket).toISOString(), source, values });
+  }
+  return {
+    view: 'site_minutely',
+    granularity,
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    sealedThrough: new Date(sealedThrough).toISOString(),
+    speedWatermark: new Date(now - 30_000).toISOString(),
+    freshnessMs: 30_000,
+    complete: false,
+    coverage,
+    series: [{ dims: site ? { site } : {}, points }],
+  };
+}
+
+const granularitiesFrom = (bucket: string) =>
+  ['1m', '5m', '15m', '30m', '1h', '1d', 'all'].slice(['1m', '5m', '15m', '30m', '1h'].indexOf(bucket));
+
+/** Shaped like the serving layer's `/v1/streams` (routes/streams.ts). */
+function streams() {
+  const view = (
+    name: string,
+    bucket: string,
+    dimensions: string[],
+    measures: Array<{ name: string; kind: string; field: string | null; values: string[] }>,
+  ) => ({
+    name,
+    version: 1,
+    bucket,
+    granularities: granularitiesFrom(bucket),
+    sessionized: name === 'sessions_hourly',
+    dimensions: dimensions.map((d) => ({ name: d, type: 'string', parameter: d })),
+    measures,
+    numericValues: measures.filter((m) => m.kind !== 'topK').flatMap((m) => m.values),
+    routes: {
+      series: `/v1/views/${name}/series`,
+      top: dimensions.length > 0 ? `/v1/views/${name}/top` : null,
+    },
+  });
+  const m = (name: string, kind: string, field: string | null = null, values = [name]) => ({
+    name,
+    kind,
+    field,
+    values,
+  });
+  const field = (name: string, type: string, required = true) => ({ name, type, required, nullable: false });
+  return {
+    streams: [
+      {
+        name: 'events',
+        topic: 'events',
+        dlqTopic: 'events.dlq',
+        lateTopic: 'events.late',
+        timeField: 'timestamp',
+        timeEncoding: 'auto',
+        idField: 'event_id',
+        fingerprint: 'events/fixture',
+        fields: [field('event_id', 'string'), field('timestamp', 'integer'), field('endpoint', 'string')],
+        views: [
+          view(
+            'endpoint_hourly',
+            '1h',
+            ['endpoint'],
+            [
+              m('requests', 'count'),
+              m('requests_2xx', 'count'),
+              m('errors_5xx', 'count'),
+              m('avg_latency_ms', 'avg', 'response_time_ms'),
+              m('latency_ms', 'quantiles', 'response_time_ms', [
+                'p50_latency_ms',
+                'p95_latency_ms',
+                'p99_latency_ms',
+              ]),
+            ],
+          ),
+          view('sessions_hourly', '1h', [], [m('sessions', 'count')]),
+          view('trending_pages', '1m', [], [m('views', 'count'), m('page_views', 'topK', 'page_id')]),
+        ],
+      },
+      {
+        name: 'iot',
+        topic: 'iot-readings',
+        dlqTopic: 'iot-readings.dlq',
+        lateTopic: 'iot-readings.late',
+        timeField: 'ts',
+        timeEncoding: 'epoch_ms',
+        idField: 'reading_id',
+        fingerprint: 'iot/fixture',
+        fields: [
+          field('reading_id', 'string'),
+          field('ts', 'integer'),
+          field('site', 'string'),
+          field('device', 'string'),
+          field('temperature_c', 'number'),
+          field('battery_low', 'boolean', false),
+        ],
+        views: [
+          view(
+            'site_minutely',
+            '1m',
+            ['site'],
+            [
+              m('readings', 'count'),
+              m('avg_temperature_c', 'avg', 'temperature_c'),
+              m('max_temperature_c', 'max', 'temperature_c'),
+              m('temperature_c', 'quantiles', 'temperature_c', ['p95_temperature_c']),
+              m('devices', 'distinct', 'device'),
+              m('low_battery', 'count'),
+            ],
+          ),
+        ],
+      },
+    ],
+  };
+}
+
 /** Shaped like the serving layer's `/v1/status` (routes/operations.ts), runs like batch's `RunRecord`. */
 function status(state: FixtureState, now: number) {
   const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
@@ -104,31 +286,46 @@ function status(state: FixtureState, now: number) {
         error: null,
       };
     });
-  const view = (name: string) => ({
+  const view = (name: string, stream = 'events') => ({
     view: name,
+    stream,
     sealedThrough: new Date(sealedThrough).toISOString(),
     staleHours: name === 'sessions_hourly' ? [new Date(sealedThrough - 5 * HOUR_MS).toISOString()] : [],
     lastRuns: runs(name),
     error: null,
   });
-  const watermark = state.speedDown ? now - 10 * 60_000 : now - 30_000;
-  return {
-    now: new Date(now).toISOString(),
-    views: [view('endpoint_hourly'), view('sessions_hourly'), view('trending_pages')],
-    speed: {
+  // `stopSpeed` stops the web stream's speed layer; the IoT stream's keeps running.
+  const speed = (partitions: number, applied: number, down: boolean) => {
+    const watermark = down ? now - 10 * 60_000 : now - 30_000;
+    return {
       watermark: new Date(watermark).toISOString(),
       maxEventTime: new Date(now - 1_000).toISOString(),
       lagMs: now - watermark,
-      partitions: [0, 1, 2].map((partition) => ({
+      partitions: Array.from({ length: partitions }, (_, partition) => ({
         partition,
         appliedOffset: String(100_000 + partition * 777),
-        lag: state.speedDown ? 1400 : 0,
+        lag: down ? 1400 : 0,
       })),
       dlqCount: 3,
       lateCount: 12,
-      eventsApplied: 987_654,
+      eventsApplied: applied,
       error: null,
-    },
+    };
+  };
+  const web = speed(3, 987_654, state.speedDown);
+  return {
+    now: new Date(now).toISOString(),
+    views: [
+      view('endpoint_hourly'),
+      view('sessions_hourly'),
+      view('trending_pages'),
+      view('site_minutely', 'iot'),
+    ],
+    streams: [
+      { stream: 'events', topic: 'events', speed: web },
+      { stream: 'iot', topic: 'iot-readings', speed: speed(2, 54_321, false) },
+    ],
+    speed: web,
   };
 }
 
@@ -198,6 +395,7 @@ export async function startFixtureServer(
             error: { code: 'TANDEM_ERR_AUTH_MISSING', message: 'this route needs an API key' },
           });
         }
+        if (url.pathname === '/v1/streams') return send(res, 200, streams());
         if (url.pathname === '/v1/views') return send(res, 200, views());
         if (url.pathname === '/v1/views/endpoint_hourly/series')
           return send(res, 200, series(url, state, now));
@@ -207,6 +405,19 @@ export async function startFixtureServer(
               rank: i + 1,
               value: endpoint,
               score: 1000 - i,
+              source: 'mixed',
+              values: {},
+            })),
+          });
+        }
+        if (url.pathname === '/v1/views/site_minutely/series')
+          return send(res, 200, iotSeries(url, state, now));
+        if (url.pathname === '/v1/views/site_minutely/top') {
+          return send(res, 200, {
+            items: sites.map((site, i) => ({
+              rank: i + 1,
+              value: site,
+              score: 900 - i,
               source: 'mixed',
               values: {},
             })),
