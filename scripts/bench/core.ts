@@ -3,17 +3,26 @@
 //   core, all measures, validation excluded (validate_events_per_s reports parseEvent separately);
 // - sql_ms vs duckdb_builtin_ms: the compiled endpoint_hourly SQL against DuckDB's own
 //   count/avg/approx_count_distinct/quantile_cont query on the same table in the same run
-//   (best of N runs each, interleaved).
+//   (best of N runs each, interleaved);
+// - validate_ns_per_event vs validate_oracle_ns_per_event: parseEvent (the validator compiled from
+//   webStream's schema) against the first build's hand-written validator (the test oracle), CPU
+//   time, best of N interleaved runs over the same 300k JSON lines;
+// - staging_ns_per_line vs staging_oracle_ns_per_line: the compiled web staging SQL against the
+//   hand-written one (the test oracle) over the same lines, canonical (the fast path) and with
+//   keys reordered (`_reordered_`, the general path); CPU time, best of N interleaved runs.
 import { createRequire } from 'node:module';
 import {
   builtinViews,
   compileReducer,
   compileViewSql,
+  compileEventStagingSql,
   HOUR_MS,
   parseEvent,
   type TandemEvent,
 } from '../../packages/core/src/index.ts';
 import { loadEventsTable } from '../../packages/core/test/support/duckdb.ts';
+import { parseEvent as parseEventOracle } from '../../packages/core/test/support/web-event-oracle.ts';
+import { compileEventStagingSql as compileOracleStagingSql } from '../../packages/core/test/support/web-event-oracle-sql.ts';
 
 // DuckDB is a dev dependency of core only; resolve it from there.
 type DuckDBApi = typeof import('../../packages/core/node_modules/@duckdb/node-api/lib/index.js');
@@ -89,7 +98,7 @@ log(`generated ${EVENTS} events`);
 // Reducer: one core, the speed layer's hot path.
 const view = builtinViews.endpoint_hourly;
 const reducer = compileReducer(view);
-let t0 = performance.now();
+const t0 = performance.now();
 for (const event of events) reducer.add(event);
 const rows = reducer.rows();
 const reducerMs = performance.now() - t0;
@@ -100,11 +109,23 @@ const sample = events
   .slice(0, 300_000)
   .map((e) => JSON.stringify({ ...e, timestamp: new Date(e.timestamp).toISOString() }));
 const now = () => base + 2 * HOURS * HOUR_MS;
-t0 = performance.now();
-let valid = 0;
-for (const line of sample) if (parseEvent(line, { now }).ok) valid++;
-const validateMs = performance.now() - t0;
-if (valid !== sample.length) throw new Error(`only ${valid} of ${sample.length} sample events validated`);
+const parseOptions = { now, futureToleranceMs: 300_000, maxBytes: 65_536 };
+/** CPU ms of one pass of `parse` over the sample (one thread: CPU time is steadier than wall). */
+function timeValidation(parse: typeof parseEvent): number {
+  const cpu = process.cpuUsage();
+  let valid = 0;
+  for (const line of sample) if (parse(line, parseOptions).ok) valid++;
+  const used = process.cpuUsage(cpu);
+  if (valid !== sample.length) throw new Error(`only ${valid} of ${sample.length} sample events validated`);
+  return (used.user + used.system) / 1000;
+}
+let validateMs = Number.POSITIVE_INFINITY;
+let validateOracleMs = Number.POSITIVE_INFINITY;
+for (let run = 0; run < 2 * RUNS + 1; run++) {
+  validateMs = Math.min(validateMs, timeValidation(parseEvent));
+  validateOracleMs = Math.min(validateOracleMs, timeValidation(parseEventOracle as typeof parseEvent));
+}
+log(`validation ${validateMs.toFixed(0)} ms, hand-written oracle ${validateOracleMs.toFixed(0)} ms`);
 
 // DuckDB: load once, then interleave the two queries.
 const instance = await DuckDBInstance.create(':memory:');
@@ -159,6 +180,47 @@ for (let run = 0; run < RUNS; run++) {
     `run ${run + 1}: compiled ${a.ms.toFixed(0)} ms (cpu ${a.cpuMs.toFixed(0)}), builtin ${b.ms.toFixed(0)} ms (cpu ${b.cpuMs.toFixed(0)})`,
   );
 }
+
+// Staging SQL: the same raw lines through the compiled and the hand-written query.
+const reordered = sample.map((line) => {
+  const { page_id, status_code, ...rest } = JSON.parse(line);
+  return JSON.stringify({ status_code, page_id, ...rest });
+});
+const staging: Record<string, number> = {};
+for (const [name, lines] of [
+  ['', sample],
+  ['_reordered', reordered],
+] as const) {
+  await connection.run('CREATE OR REPLACE TABLE lines (line VARCHAR)');
+  const appender = await connection.createAppender('lines');
+  for (const line of lines) {
+    appender.appendVarchar(line);
+    appender.endRow();
+  }
+  appender.closeSync();
+  const options = { linesRelation: 'lines', nowMs: now(), futureToleranceMs: 300_000, maxBytes: 65_536 };
+  let compiledCpu = Number.POSITIVE_INFINITY;
+  let oracleCpu = Number.POSITIVE_INFINITY;
+  for (let run = 0; run < RUNS; run++) {
+    for (const [which, stagingSql] of [
+      ['compiled', compileEventStagingSql(options)],
+      ['oracle', compileOracleStagingSql(options)],
+    ] as const) {
+      const { cpuMs } = await timeQuery(
+        `SELECT count(*) FILTER (WHERE error_code IS NULL) AS ok, sum(status_code), sum("timestamp"), sum(response_time_ms), ` +
+          `count(user_id), count(bytes_sent), count(page_id), max(length(endpoint)) FROM (${stagingSql.sql})`,
+        stagingSql.params,
+      );
+      if (which === 'compiled') compiledCpu = Math.min(compiledCpu, cpuMs);
+      else oracleCpu = Math.min(oracleCpu, cpuMs);
+    }
+  }
+  staging[`staging${name}_ns_per_line`] = Math.round((compiledCpu * 1e6) / lines.length);
+  staging[`staging${name}_oracle_ns_per_line`] = Math.round((oracleCpu * 1e6) / lines.length);
+  log(
+    `staging${name}: compiled ${compiledCpu.toFixed(0)} ms cpu, hand-written oracle ${oracleCpu.toFixed(0)} ms cpu`,
+  );
+}
 connection.closeSync();
 instance.closeSync();
 
@@ -169,6 +231,9 @@ console.log(
     reducer_events_per_s: Math.round(EVENTS / (reducerMs / 1000)),
     reducer_includes_validation: false,
     validate_events_per_s: Math.round(sample.length / (validateMs / 1000)),
+    validate_ns_per_event: Math.round((validateMs * 1e6) / sample.length),
+    validate_oracle_ns_per_event: Math.round((validateOracleMs * 1e6) / sample.length),
+    ...staging,
     sql_ms: Math.round(sqlMs),
     duckdb_builtin_ms: Math.round(builtinMs),
     sql_vs_builtin: Number((sqlMs / builtinMs).toFixed(2)),
