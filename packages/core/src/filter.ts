@@ -5,7 +5,8 @@ import { TandemError } from './errors.ts';
 import { type FieldSchema, type FieldType, hasField } from './fields.ts';
 import { type SqlParams, sqlParam, quoteIdent } from './sql.ts';
 
-export type FilterValue = string | number;
+/** A value filters compare with: a string, a finite number, or a boolean (boolean fields: eq, ne, in only). */
+export type FilterValue = string | number | boolean;
 export type ComparisonOp = 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte';
 
 /** A filter over a view's fields. JSON-able; never code. */
@@ -59,6 +60,14 @@ function invalid(message: string, details: Record<string, unknown> = {}): Tandem
 }
 
 function checkValue(field: string, type: FieldType, value: unknown, context: string): FilterValue {
+  if (type === 'boolean') {
+    if (typeof value !== 'boolean') {
+      throw invalid(`${context}: field "${field}" is a boolean field; compare it with true or false`, {
+        field,
+      });
+    }
+    return value;
+  }
   if (type === 'string') {
     if (typeof value !== 'string' || !value.isWellFormed()) {
       throw invalid(`${context}: field "${field}" is a string field; compare it with a string`, { field });
@@ -69,6 +78,19 @@ function checkValue(field: string, type: FieldType, value: unknown, context: str
     throw invalid(`${context}: field "${field}" is numeric; compare it with a finite number`, { field });
   }
   return value;
+}
+
+/** Booleans have no order: only eq, ne, in and exists apply to them. */
+function checkOrdered(type: FieldType, field: string, op: string, context: string): void {
+  if (type === 'boolean') {
+    throw invalid(
+      `${context}: "${op}" needs an ordered field, but "${field}" is boolean; use eq, ne, in or exists`,
+      {
+        field,
+        op,
+      },
+    );
+  }
 }
 
 function checkField(schema: FieldSchema, field: unknown, context: string): FieldType {
@@ -100,6 +122,7 @@ export function validateFilter(filter: unknown, schema: FieldSchema, context = '
     case 'lt':
     case 'lte': {
       const type = checkField(schema, f.field, context);
+      if (op !== 'eq' && op !== 'ne') checkOrdered(type, f.field as string, op, context);
       return { op, field: f.field as string, value: checkValue(f.field as string, type, f.value, context) };
     }
     case 'in': {
@@ -115,6 +138,7 @@ export function validateFilter(filter: unknown, schema: FieldSchema, context = '
     }
     case 'between': {
       const type = checkField(schema, f.field, context);
+      checkOrdered(type, f.field as string, op, context);
       return {
         op,
         field: f.field as string,
@@ -169,7 +193,10 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 function compare(a: FilterValue, b: FilterValue): number {
-  return typeof a === 'string' ? compareCodePoints(a, b as string) : (a as number) - (b as number);
+  if (typeof a === 'string') return compareCodePoints(a, b as string);
+  // Booleans only meet eq / ne (validateFilter refuses the rest): equal or not.
+  if (typeof a === 'boolean') return a === b ? 0 : 1;
+  return a - (b as number);
 }
 
 /** Compiles a validated filter to a predicate. `null` means "no filter": everything passes. */
@@ -284,9 +311,11 @@ export function compileFilterSql(
   if (filter === null) return 'TRUE';
   // Integer values against integer columns bind as BIGINT: same truth, and no per-row cast to DOUBLE.
   const param = (field: string, value: FilterValue) =>
-    typeof value === 'number' && Number.isSafeInteger(value) && fieldType?.(field) === 'integer'
-      ? sqlParam(params, value, 'BIGINT')
-      : sqlParam(params, value);
+    typeof value === 'boolean'
+      ? `CAST(${sqlParam(params, String(value))} AS BOOLEAN)`
+      : typeof value === 'number' && Number.isSafeInteger(value) && fieldType?.(field) === 'integer'
+        ? sqlParam(params, value, 'BIGINT')
+        : sqlParam(params, value);
   const inner = (f: Filter) => compileFilterSql(f, params, columnOf, fieldType);
   switch (filter.op) {
     case 'eq':

@@ -90,6 +90,18 @@ export function quantileLabel(q: number): string {
 
 const numericTypes: readonly FieldType[] = ['integer', 'number'];
 const keyTypes: readonly FieldType[] = ['string', 'integer'];
+/** count takes any field (it counts non-null values); booleans only ever feed count and filters. */
+const countTypes: readonly FieldType[] = ['string', 'integer', 'number', 'boolean'];
+
+/** Why a measure kind can not read a field of a type, in words. */
+function typeHint(kind: MeasureKind, type: FieldType): string {
+  if (type === 'boolean') {
+    return ' (a boolean field can be counted, or filter a measure: { kind: "count", where: { op: "eq", field, value: true } })';
+  }
+  if (kind === 'distinct' || kind === 'topK')
+    return ' (keys must print the same in SQL and TS, which doubles do not)';
+  return '';
+}
 
 function requireField(
   name: string,
@@ -107,12 +119,11 @@ function requireField(
   }
   const type = schema[field] as FieldType;
   if (!allowed.includes(type)) {
-    throw measureError(
-      name,
-      `${spec.kind} needs a ${allowed.join(' or ')} field, but "${field}" is ${type}` +
-        (spec.kind === 'distinct' || spec.kind === 'topK'
-          ? ' (keys must print the same in SQL and TS, which doubles do not)'
-          : ''),
+    throw new TandemError(
+      'TANDEM_ERR_MEASURE_INVALID',
+      `measure "${name}": ${spec.kind} needs a field of type ${allowed.join(' or ')}, but "${field}" is ${type}` +
+        typeHint(spec.kind, type),
+      { details: { measure: name, field } },
     );
   }
   return field;
@@ -128,8 +139,7 @@ export function createMeasure(name: string, spec: MeasureSpec, schema: FieldSche
   const base = { name, where, qs: [] as number[], k: null as number | null, outputs: [name] };
   switch (spec.kind) {
     case 'count': {
-      const field =
-        spec.field === undefined ? null : requireField(name, spec, schema, ['string', 'integer', 'number']);
+      const field = spec.field === undefined ? null : requireField(name, spec, schema, countTypes);
       return {
         ...base,
         kind: 'count',

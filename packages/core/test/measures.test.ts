@@ -187,3 +187,40 @@ describe('partial rows', () => {
     );
   });
 });
+
+describe('measures over boolean fields', () => {
+  const schema = { ...eventFieldTypes, low_battery: 'boolean' as const };
+
+  it('count counts the non-null values of a boolean field, false included', () => {
+    const count = createMeasure('flagged', { kind: 'count', field: 'low_battery' }, schema);
+    let state = count.empty();
+    for (const value of [true, false, null, undefined, false]) state = count.add(state, value);
+    expect(count.finalize(state)).toBe(3);
+    const filtered = createMeasure(
+      'low',
+      { kind: 'count', where: { op: 'eq', field: 'low_battery', value: true } },
+      schema,
+    );
+    expect(filtered.where).toEqual({ op: 'eq', field: 'low_battery', value: true });
+  });
+
+  it('refuses every other kind over a boolean, naming the measure and the field', () => {
+    for (const kind of ['sum', 'min', 'max', 'avg', 'distinct', 'quantiles', 'topK'] as const) {
+      let error: unknown;
+      try {
+        createMeasure('m', { kind, field: 'low_battery', qs: [0.5] }, schema);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, kind).toMatchObject({
+        code: 'TANDEM_ERR_MEASURE_INVALID',
+        details: { measure: 'm', field: 'low_battery' },
+      });
+      expect((error as Error).message, kind).toMatch(
+        new RegExp(
+          `^measure "m": ${kind} needs a field of type .*, but "low_battery" is boolean \\(a boolean field can be counted`,
+        ),
+      );
+    }
+  });
+});

@@ -148,6 +148,7 @@ const numberPools: Record<string, number[]> = {
 };
 
 function valueArb(field: string, type: FieldType): fc.Arbitrary<FilterValue> {
+  if (type === 'boolean') return fc.boolean();
   if (type === 'string') {
     return fc.oneof(
       {
@@ -185,6 +186,18 @@ export function filterArb(schema: FieldSchema): fc.Arbitrary<Filter> {
   const leaf: fc.Arbitrary<Filter> = fc.constantFrom(...fields).chain((field) => {
     const type = schema[field] as FieldType;
     const v = valueArb(field, type);
+    if (type === 'boolean') {
+      // Booleans are not ordered: eq, ne, in and exists only (validateFilter refuses the rest).
+      return fc.oneof(
+        fc.record({ op: fc.constantFrom('eq' as const, 'ne' as const), field: fc.constant(field), value: v }),
+        fc.record({
+          op: fc.constant('in' as const),
+          field: fc.constant(field),
+          values: fc.array(v, { minLength: 1, maxLength: 2 }),
+        }),
+        fc.record({ op: fc.constant('exists' as const), field: fc.constant(field) }),
+      );
+    }
     return fc.oneof(
       fc.record({
         op: fc.constantFrom(...comparisonOps),
