@@ -62,8 +62,7 @@ export const iotBenchView: View = defineView(
       max_temperature_c: { kind: 'max', field: 'temperature_c' },
       temperature_c: { kind: 'quantiles', field: 'temperature_c', qs: [0.95] },
       devices: { kind: 'distinct', field: 'device' },
-      // Booleans compare as numbers in filters today (true = 1).
-      low_battery: { kind: 'count', where: { op: 'eq', field: 'battery_low', value: 1 } },
+      low_battery: { kind: 'count', where: { op: 'eq', field: 'battery_low', value: true } },
     },
   },
   iotBenchStream,

@@ -65,8 +65,7 @@ export function siteMinutelyView(stream: Stream, name = 'site_minutely'): View {
         max_temperature_c: { kind: 'max', field: 'temperature_c' },
         temperature_c: { kind: 'quantiles', field: 'temperature_c', qs: [0.95] },
         devices: { kind: 'distinct', field: 'device' },
-        // Booleans compare as numbers in filters today (true = 1); the truth counts `=== true`.
-        low_battery: { kind: 'count', where: { op: 'eq', field: 'battery_low', value: 1 } },
+        low_battery: { kind: 'count', where: { op: 'eq', field: 'battery_low', value: true } },
       },
     },
     stream,
