@@ -22,7 +22,15 @@ export interface StreamStagingSqlOptions {
   maxBytes: number;
 }
 
-const numberTypes = `('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT')`;
+/**
+ * JSON types of values as small integers (cheaper to compare per row than type names): NULL when
+ * the field is absent or JSON null.
+ */
+const STRING = 1;
+const NUMBER = 2;
+const BOOLEAN = 3;
+/** Arrays and objects. */
+const NESTED = 4;
 /** Outside string literals (each replaced by "" first), valid JSON never holds these; DuckDB accepts them. */
 const lenientJson = `'(?i),[ \\t\\n\\r]*[\\]}]|nan|inf'`;
 const jsonStringLiteral = `'"(?:[^"\\\\]|\\\\.)*"'`;
@@ -126,20 +134,35 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
     return shape === null ? [] : [shape(i)];
   });
   const fastTypes: Record<TokenKind, (i: number) => string> = {
-    string: () => `'VARCHAR'`,
-    number: () => `'DOUBLE'`,
-    boolean: () => `'BOOLEAN'`,
-    json: (i) => `CASE WHEN starts_with(${tk(i)}, '"') THEN 'VARCHAR' ELSE 'DOUBLE' END`,
+    string: () => `${STRING}`,
+    number: () => `${NUMBER}`,
+    boolean: () => `${BOOLEAN}`,
+    json: (i) => `CASE WHEN starts_with(${tk(i)}, '"') THEN ${STRING} ELSE ${NUMBER} END`,
   };
+  // General path: a second json_transform, every field as JSON text, gives the JSON types (by the
+  // first character: DuckDB writes values back as strict JSON, NaN / Infinity aside, which only
+  // lenient lines hold and those are rejected before any field rule); the values are the first
+  // transform's (string content unescaped, other values as their JSON text).
+  const tj = (i: number) => `tj.${quoteIdent((fields[i] as StreamField).name)}`;
+  const jsonStruct = `{${fields.map((f) => `${JSON.stringify(f.name)}:"JSON"`).join(',')}}`;
+  const slowType = (i: number) =>
+    `CASE WHEN ${tj(i)} IS NULL THEN NULL ELSE CASE ascii(${tj(i)}) WHEN 34 THEN ${STRING} WHEN 116 THEN ${BOOLEAN} ` +
+    `WHEN 102 THEN ${BOOLEAN} WHEN 91 THEN ${NESTED} WHEN 123 THEN ${NESTED} ELSE ${NUMBER} END END`;
   const typeCols = fields.map((_, i) => {
     const kind = kinds[i] as TokenKind;
     const fastText =
       kind === 'json'
         ? `CASE WHEN starts_with(${tk(i)}, '"') THEN substr(${tk(i)}, 2, length(${tk(i)}) - 2) ELSE ${tk(i)} END`
         : tk(i);
+    // The json-kind token is JSON text; a string there may hold escapes on the general path.
+    const slowText =
+      kind === 'json'
+        ? `CASE WHEN NOT starts_with(${tk(i)}, '"') THEN ${tk(i)} WHEN contains(${tk(i)}, '\\') THEN json_extract_string(${tk(i)}, '$') ` +
+          `ELSE substr(${tk(i)}, 2, length(${tk(i)}) - 2) END`
+        : tk(i);
     return (
-      `CASE WHEN NOT fast THEN json_type(v[${i + 1}]) WHEN ${tk(i)} IS NULL THEN NULL ELSE ${fastTypes[kind](i)} END AS t${i}, ` +
-      `CASE WHEN NOT fast THEN v[${i + 1}] ->> '$' ELSE ${fastText} END AS s${i}`
+      `CASE WHEN NOT fast THEN ${slowType(i)} WHEN ${tk(i)} IS NULL THEN NULL ELSE ${fastTypes[kind](i)} END AS t${i}, ` +
+      `CASE WHEN NOT fast THEN ${slowText} ELSE ${fastText} END AS s${i}`
     );
   });
   // Numbers only where a field can hold one (the event-time field of every encoding but iso8601).
@@ -148,12 +171,11 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   );
   const numCols = fields
     .map((_, i) =>
-      numeric[i] ? `CASE WHEN t${i} IN ${numberTypes} THEN TRY_CAST(s${i} AS DOUBLE) END AS n${i}` : null,
+      numeric[i] ? `CASE WHEN t${i} = ${NUMBER} THEN TRY_CAST(s${i} AS DOUBLE) END AS n${i}` : null,
     )
     .filter((col) => col !== null);
-  const paths = fields.map((f) => sqlString(`$.${f.name}`)).join(', ');
 
-  const isAbsent = (i: number) => `(t${i} IS NULL OR t${i} = 'NULL')`;
+  const isAbsent = (i: number) => `t${i} IS NULL`;
   const isInteger = (i: number) => `(isfinite(n${i}) AND n${i} = trunc(n${i}))`;
   const inList = (values: readonly (string | number)[], type?: 'BIGINT') =>
     `(${values.map((value) => sqlParam(params, value, type)).join(', ')})`;
@@ -163,7 +185,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
     switch (f.type) {
       case 'string':
         return (
-          `${absent}WHEN t${i} <> 'VARCHAR' THEN 'type' ` +
+          `${absent}WHEN t${i} <> ${STRING} THEN 'type' ` +
           (f.minLength !== null && f.minLength > 0
             ? `WHEN length(s${i}) < ${sqlParam(params, f.minLength, 'BIGINT')} THEN 'minLength' `
             : '') +
@@ -176,7 +198,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
       case 'integer': {
         const { min, max } = integerBounds(f);
         return (
-          `${absent}WHEN t${i} NOT IN ${numberTypes} THEN 'type' WHEN NOT ${isInteger(i)} THEN 'integer' ` +
+          `${absent}WHEN t${i} <> ${NUMBER} THEN 'type' WHEN NOT ${isInteger(i)} THEN 'integer' ` +
           `WHEN n${i} < ${sqlParam(params, min)} THEN 'minimum' WHEN n${i} > ${sqlParam(params, max)} THEN 'maximum' ` +
           (f.enum !== null ? `WHEN n${i} NOT IN ${inList(f.enum as number[])} THEN 'enum' ` : '') +
           'END'
@@ -184,7 +206,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
       }
       case 'number':
         return (
-          `${absent}WHEN t${i} NOT IN ${numberTypes} THEN 'type' WHEN NOT isfinite(n${i}) THEN 'finite' ` +
+          `${absent}WHEN t${i} <> ${NUMBER} THEN 'type' WHEN NOT isfinite(n${i}) THEN 'finite' ` +
           (f.minimum !== null ? `WHEN n${i} < ${sqlParam(params, f.minimum)} THEN 'minimum' ` : '') +
           (f.maximum !== null ? `WHEN n${i} > ${sqlParam(params, f.maximum)} THEN 'maximum' ` : '') +
           (f.enum !== null ? `WHEN n${i} NOT IN ${inList(f.enum as number[])} THEN 'enum' ` : '') +
@@ -192,7 +214,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
         );
       case 'boolean':
         return (
-          `${absent}WHEN t${i} <> 'BOOLEAN' THEN 'type' ` +
+          `${absent}WHEN t${i} <> ${BOOLEAN} THEN 'type' ` +
           (f.enum !== null ? `WHEN s${i} NOT IN ${inList(f.enum.map(String))} THEN 'enum' ` : '') +
           'END'
         );
@@ -209,10 +231,10 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const timeRule =
     `CASE WHEN ${isAbsent(ts)} THEN 'required' ` +
     (timeStrings
-      ? `WHEN t${ts} = 'VARCHAR' THEN (CASE WHEN ts_ms IS NULL THEN 'format' ELSE ${inRange} END) `
+      ? `WHEN t${ts} = ${STRING} THEN (CASE WHEN ts_ms IS NULL THEN 'format' ELSE ${inRange} END) `
       : '') +
     (encoding !== 'iso8601'
-      ? `WHEN t${ts} IN ${numberTypes} THEN (CASE ${numberCheck} ELSE ${inRange} END) `
+      ? `WHEN t${ts} = ${NUMBER} THEN (CASE ${numberCheck} ELSE ${inRange} END) `
       : '') +
     `ELSE 'type' END`;
   const rules = fields.map((f, i) => (i === ts ? timeRule : fieldRule(f, i)));
@@ -240,17 +262,17 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const isoMs = `CASE WHEN iso IS NOT NULL AND cal_ok THEN epoch_day * ${DAY_MS} + ch * ${HOUR_MS} + cmi * ${MINUTE_MS} + cs * 1000 + cfrac - csign * (coh * 60 + com) * ${MINUTE_MS} END`;
   const stringMs = timeIso && timeDigits ? `coalesce(ts_epoch, ${isoMs})` : timeIso ? isoMs : 'ts_epoch';
   const tsMs = timeStrings
-    ? `CASE WHEN t${ts} = 'VARCHAR' THEN ${stringMs} WHEN t${ts} IN ${numberTypes} THEN ${numberMs[encoding]} END`
-    : `CASE WHEN t${ts} IN ${numberTypes} THEN ${numberMs[encoding]} END`;
+    ? `CASE WHEN t${ts} = ${STRING} THEN ${stringMs} WHEN t${ts} = ${NUMBER} THEN ${numberMs[encoding]} END`
+    : `CASE WHEN t${ts} = ${NUMBER} THEN ${numberMs[encoding]} END`;
   const timeColumns: string[] = [];
   if (timeDigits) {
     timeColumns.push(
-      `CASE WHEN t${ts} = 'VARCHAR' AND strlen(${s}) <= 15 AND regexp_matches(${s}, ${sqlString(EVENT_EPOCH_STRING_PATTERN)}) THEN CAST(${s} AS BIGINT) END AS ts_epoch`,
+      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) <= 15 AND regexp_matches(${s}, ${sqlString(EVENT_EPOCH_STRING_PATTERN)}) THEN CAST(${s} AS BIGINT) END AS ts_epoch`,
     );
   }
   if (timeIso) {
     timeColumns.push(
-      `CASE WHEN t${ts} = 'VARCHAR' AND strlen(${s}) >= 20 AND regexp_matches(${s}, ${sqlString(EVENT_ISO_PATTERN)}) THEN ${isoParts} END AS iso`,
+      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) >= 20 AND regexp_matches(${s}, ${sqlString(EVENT_ISO_PATTERN)}) THEN ${isoParts} END AS iso`,
     );
   }
   const numberColumns = [...numCols, ...timeColumns];
@@ -313,29 +335,32 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const codeOf = (rule: EventRule) => sqlString(rejectionCode(rule));
   const sql = `WITH raw AS (
   SELECT line, strlen(line) > ${maxBytes} AS too_large FROM ${options.linesRelation}
+), checked AS (
+  SELECT line, too_large, NOT too_large AND json_valid(line) AS valid FROM raw
+), objects AS (
+  SELECT line, too_large, valid,
+    CASE WHEN NOT valid THEN FALSE WHEN starts_with(line, '{') THEN TRUE ELSE json_type(line) = 'OBJECT' END AS is_object
+  FROM checked
 ), tokens AS (
-  SELECT line, too_large,
-    CASE WHEN NOT too_large AND starts_with(line, '{') AND json_valid(line) THEN CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType}) END AS tk
-  FROM raw
+  SELECT line, too_large, valid, is_object,
+    CASE WHEN is_object THEN CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType}) END AS tk
+  FROM objects
 ), proved AS (
-  SELECT line, too_large, tk, coalesce(tk IS NOT NULL${fastShape.map((shape) => ` AND ${shape}`).join('')} AND ${reconstructed} = line, FALSE) AS fast
+  SELECT line, too_large, valid, is_object, tk,
+    coalesce(tk IS NOT NULL${fastShape.map((shape) => ` AND ${shape}`).join('')} AND ${reconstructed} = line, FALSE) AS fast
   FROM tokens
 ), parsed AS (
-  SELECT line, too_large, tk, fast,
-    CASE WHEN fast THEN TRUE WHEN too_large OR NOT json_valid(line) THEN FALSE
+  SELECT line, too_large, is_object, tk, fast,
+    CASE WHEN fast THEN TRUE WHEN NOT valid THEN FALSE
       WHEN NOT regexp_matches(line, ${lenientJson}) THEN TRUE
       ELSE NOT regexp_matches(regexp_replace(line, ${jsonStringLiteral}, '""', 'g'), ${lenientJson}) END AS json_ok
   FROM proved
-), objects AS (
-  SELECT line, too_large, tk, fast, json_ok,
-    CASE WHEN fast THEN TRUE WHEN json_ok THEN json_type(line) = 'OBJECT' ELSE FALSE END AS is_object
+), slow AS (
+  SELECT *,
+    CASE WHEN json_ok AND is_object AND NOT fast THEN CAST(json_transform(line, ${sqlString(jsonStruct)}) AS ${tokenType}) END AS tj
   FROM parsed
-), fields AS (
-  SELECT line, too_large, tk, fast, json_ok, is_object,
-    CASE WHEN is_object AND NOT fast THEN json_extract(line, [${paths}]) END AS v
-  FROM objects
 ), typed AS (
-  SELECT line, too_large, fast, json_ok, is_object, ${typeCols.join(',\n    ')} FROM fields
+  SELECT line, too_large, fast, json_ok, is_object, ${typeCols.join(',\n    ')} FROM slow
 ), numbers AS (
   SELECT *${numberColumns.map((column) => `,\n    ${column}`).join('')}
   FROM typed

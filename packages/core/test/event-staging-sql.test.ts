@@ -130,7 +130,7 @@ describe('compileEventStagingSql and parseEvent (compiled from webStream)', () =
           }
         },
       ),
-      { numRuns: 400 },
+      { numRuns: 50 },
     );
     expect(seen.size).toBeGreaterThan(25);
   });

@@ -364,6 +364,8 @@ function timeTokenArb(encoding: TimeEncoding): fc.Arbitrary<string> {
       '1710064800000.5',
       '1e400',
       'true',
+      '[1]',
+      '{"ms":1}',
       '"1e12"',
       '"0001710064800000"',
     ),
