@@ -80,8 +80,9 @@ function tokenKind(stream: Stream, field: StreamField): TokenKind {
  * Fast path: one `json_transform` per line, and a line that equals the canonical serialization
  * rebuilt from those values (`JSON.stringify` of the fields in declaration order, absent ones left
  * out or null, strings without escapes, numbers and booleans as DuckDB prints them) is a strict JSON
- * object whose value types are known, so it skips the lenient-JSON scan and the per-field
- * re-parsing; every other line takes the general path. Both feed the same rules.
+ * object whose value types are known, so it skips the lenient-JSON scan and any re-parsing. Every
+ * other line takes the general path: the lenient-JSON scan, and a second `json_transform` giving
+ * each field as JSON text, whose first character is its JSON type. Both feed the same rules.
  */
 export function compileStreamStagingSql(stream: Stream, options: StreamStagingSqlOptions): CompiledSql {
   for (const field of stream.fields) {
@@ -106,7 +107,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   // Fast path: a line that is exactly the canonical serialization of its own fields (keys in
   // declaration order, no whitespace, no other keys, strings without escapes, numbers as DuckDB
   // writes them back) is a strict JSON object whose values have the types the reconstruction
-  // assumed, so the lenient-JSON scan, json_type and the per-field re-parsing are skipped. One
+  // assumed, so the lenient-JSON scan and the general path's second transform are skipped. One
   // json_transform gives every value: string fields as their content (re-quoted, an escape or a
   // non-string value cannot reproduce the line), number and boolean fields as their text (checked:
   // `"5"`, `NaN`, `Infinity` fail), `json` fields as their JSON text (string or number).

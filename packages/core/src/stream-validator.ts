@@ -180,7 +180,9 @@ function valueChecks(
       out.push(`if (typeof v !== 'string') ${reject(name, 'type')}`);
       const min = field.minLength ?? 0;
       // length >= 2 * min UTF-16 units means at least min code points; below that, count them.
-      if (min > 0) {
+      if (min === 1) {
+        out.push(`if (v.length === 0) ${reject(name, 'minLength')}`);
+      } else if (min > 1) {
         out.push(
           `if (v.length < ${min} || (v.length < ${2 * min} && CP(v) < ${min})) ${reject(name, 'minLength')}`,
         );
