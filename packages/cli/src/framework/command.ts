@@ -23,6 +23,8 @@ export interface OptionSpec<T, R extends boolean> {
   implicitValue?: T;
   /** How the implicit value is shown in help, e.g. "every event invalid". */
   implicitText?: string;
+  /** The flag may be given several times; its (array) values are concatenated. See {@link repeatable}. */
+  repeatable?: boolean;
   /** Phantom marker for typing; never set. */
   readonly __required?: R;
 }
@@ -89,6 +91,11 @@ export function withDefault<T>(
     defaultValue,
     defaultText: init.defaultText ?? String(defaultValue),
   } as OptionSpec<T, true>;
+}
+
+/** A flag that may be given several times (`--stream a --stream b`); absent it is undefined. */
+export function repeatable<T>(value: Described<T[]>, init: ValueOptionInit): OptionSpec<T[], false> {
+  return { ...option(value, init), repeatable: true };
 }
 
 /**

@@ -175,7 +175,10 @@ export function parseInvocation(command: AnyCommand, rest: string[]): ParsedInvo
     if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))) {
       throw usageError(`${rawName} needs a value: ${spec.value.accepted}`, { flag: rawName });
     }
-    values[name] = spec.value.parse(token.value, name);
+    const parsed = spec.value.parse(token.value, name);
+    const previous = values[name];
+    values[name] =
+      spec.repeatable && Array.isArray(previous) && Array.isArray(parsed) ? [...previous, ...parsed] : parsed;
   }
   if (help) return { options: values, positionals, help, json };
   for (const [name, spec] of Object.entries(specs)) {
