@@ -1,7 +1,7 @@
 // `tandem batch run`, `tandem recompute` and `tandem backfill`: computing and publishing batch hours
 // on demand. Each hour is published by the batch layer's pointer-last write, and a Ctrl-C stops
 // between hours, so an interrupted command leaves every hour either as it was or fully replaced.
-import { getView, HOUR_MS, listViews, type TandemConfig } from '@tandem/core';
+import { HOUR_MS, type TandemConfig, type View } from '@tandem/core';
 import type { Redis } from 'ioredis';
 import { type CommandContext, defineCommand, flag, option, required } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
@@ -11,26 +11,18 @@ import * as v from '../framework/values.ts';
 import type { HourOutcome } from '../wiring/batch.ts';
 import type { Platform } from '../wiring/platform.ts';
 import { activeNamespace } from '../wiring/speed-namespace.ts';
+import { resolveView, viewValue } from './catalog-args.ts';
 
-export const viewNames = (): string[] => listViews().map((view) => view.name);
-
-/** `--view`: one of the registered views, checked when the command runs. */
-export const viewValue = (): v.Described<string> => ({
-  accepted: `a view name (${viewNames().join(', ')})`,
-  parse: (raw, flagName) => {
-    if (!viewNames().includes(raw)) {
-      throw usageError(`--${flagName} "${raw}" is not a view; expected one of ${viewNames().join(', ')}`);
-    }
-    return raw;
-  },
-});
-
-/** Runs `work` with a Platform that is closed afterwards, whatever happens. */
+/**
+ * Runs `work` with a Platform over the deployment's catalog (the same for every component), closed
+ * afterwards whatever happens.
+ */
 export async function withPlatform<T>(
   context: CommandContext,
   work: (platform: Platform) => Promise<T>,
 ): Promise<T> {
   const config = context.config();
+  const catalog = await context.catalog();
   // Loaded here, not at the top: `tandem --help` and light commands never load DuckDB, Kafka or S3
   // clients, and a component package that fails to load breaks only the commands that use it.
   const [{ Platform }, { createLogger }] = await Promise.all([
@@ -40,6 +32,7 @@ export async function withPlatform<T>(
   const platform = new Platform(
     config,
     createLogger({ ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }),
+    catalog,
   );
   try {
     return await work(platform);
@@ -79,7 +72,8 @@ export const batchRunCommand = defineCommand({
   path: ['batch', 'run'],
   summary: 'compute and publish one hour of one view now',
   description:
-    'Reads the hour’s log partition(s) from the lake, computes the view with DuckDB (deduplicated by event_id) ' +
+    'Reads the hour’s log partition(s) of the view’s stream from the lake, computes the view with DuckDB ' +
+    '(deduplicated by the stream’s id field, or by content when it has none) ' +
     'and publishes it by writing the hour’s pointer last. Runs even if the hour is already sealed and unchanged.',
   options: {
     view: required(viewValue(), { description: 'the view', placeholder: 'view' }),
@@ -89,11 +83,13 @@ export const batchRunCommand = defineCommand({
   examples: [
     'tandem batch run --view endpoint_hourly --hour 2025-01-31T14',
     'tandem batch run --view sessions_hourly --hour -2h --json',
+    'TANDEM_CONFIG=examples/iot/tandem.config.ts tandem batch run --view site_minutely --hour -2h',
   ],
   async run(context, options) {
+    const view = resolveView(await context.catalog(), options.view);
     return withPlatform(context, async (platform) => {
       const batch = await platform.batch();
-      const outcome = await batch.runHour(options.view, options.hour);
+      const outcome = await batch.runHour(view.name, options.hour);
       context.out.line(outcomeLine(context.out, outcome));
       context.out.result(outcomeJson(outcome));
       return outcome.status === 'failed' ? 1 : 0;
@@ -101,17 +97,19 @@ export const batchRunCommand = defineCommand({
   },
 });
 
-/** The real-time keys of `hours` that exist in the active namespace (what the janitor drops once sealed). */
+/**
+ * The real-time keys of `hours` that exist in the active namespace of the view's stream (what the
+ * janitor drops once sealed).
+ */
 async function realtimeKeys(
   redis: Redis,
   config: TandemConfig,
-  viewName: string,
+  view: View,
   hours: number[],
 ): Promise<{ namespace: string; keys: Map<number, string[]> }> {
-  const view = getView(viewName);
   const { speedKeys } = await import('@tandem/speed');
-  const namespace = await activeNamespace(redis, config.redis.prefix);
-  const keys = speedKeys(namespace);
+  const namespace = await activeNamespace(redis, config.redis.prefix, view.stream);
+  const keys = speedKeys(namespace, view.stream);
   const partitions = (await redis.smembers(keys.partitions())).map(Number).sort((a, b) => a - b);
   const result = new Map<number, string[]>();
   for (const hour of hours) {
@@ -159,11 +157,12 @@ export const recomputeCommand = defineCommand({
       throw usageError('the range is longer than 31 days; split it into smaller recomputes');
     const hours: number[] = [];
     for (let hour = from; hour < to; hour += HOUR_MS) hours.push(hour);
+    const view = resolveView(await context.catalog(), options.view);
     return withPlatform(context, async (platform) => {
       const batch = await platform.batch();
       if (options['dry-run']) {
-        const plan = await batch.plan(options.view, { from, to });
-        const realtime = await realtimeKeys(await platform.redis(), platform.config, options.view, hours);
+        const plan = await batch.plan(view.name, { from, to });
+        const realtime = await realtimeKeys(await platform.redis(), platform.config, view, hours);
         const rows = plan.map((entry) => ({
           hour: formatHour(entry.hour),
           complete: entry.complete,
@@ -259,14 +258,18 @@ export const backfillCommand = defineCommand({
     view: option(viewValue(), {
       description: 'only this view',
       placeholder: 'view',
-      defaultText: 'every view',
+      defaultText: 'every view of every stream',
     }),
     'dry-run': flag('list the hours that would be computed; change nothing'),
   },
   reports: true,
   examples: ['tandem backfill', 'tandem backfill --view endpoint_hourly --dry-run'],
   async run(context, options) {
-    const views = options.view === undefined ? viewNames() : [options.view];
+    const catalog = await context.catalog();
+    const views =
+      options.view === undefined
+        ? catalog.views.map((view) => view.name)
+        : [resolveView(catalog, options.view).name];
     return withPlatform(context, async (platform) => {
       const batch = await platform.batch();
       const plan = await batch.backfillPlan(views);

@@ -1,8 +1,9 @@
-// `tandem dlq list|show|replay`: look at the dead-letter topic (what was rejected, why, where it
-// came from, the original bytes) and re-inject dead letters into the source topic after a fix.
+// `tandem dlq list|show|replay [--stream S]`: look at a stream's dead-letter topic (what was
+// rejected, why, where it came from, the original bytes) and re-inject dead letters into the source
+// topic after a fix. Each stream has its own DLQ; the web stream (or the config's only one) by default.
 // Replayed entries are remembered by their source position in Redis, so they are listed as
 // replayed and never re-injected twice; one that still fails comes back as a new dead letter.
-import type { TandemConfig } from '@tandem/core';
+import type { Stream, TandemConfig } from '@tandem/core';
 import type { deadLetterHeaders as DeadLetterHeaders } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
@@ -12,6 +13,7 @@ import { formatTime } from '../framework/time.ts';
 import { usageError } from '../framework/usage-error.ts';
 import * as v from '../framework/values.ts';
 import { readTopicSnapshot, type TopicMessage } from '../wiring/topic-reader.ts';
+import { resolveStream, streamValue } from './catalog-args.ts';
 
 /** One dead letter as the ops commands show it. */
 export interface DeadLetter {
@@ -31,9 +33,9 @@ export interface DeadLetter {
   value: Buffer | null;
 }
 
-/** The Redis hash that remembers which dead letters were replayed (source key → replay time). */
-export function replayedKey(config: TandemConfig): string {
-  return `${config.redis.prefix}:dlq:replayed:${config.kafka.dlqTopic}`;
+/** The Redis hash that remembers which dead letters of a DLQ topic were replayed (source key → replay time). */
+export function replayedKey(config: TandemConfig, dlqTopic: string): string {
+  return `${config.redis.prefix}:dlq:replayed:${dlqTopic}`;
 }
 
 function toDeadLetter(
@@ -98,21 +100,25 @@ function matches(letter: DeadLetter, filters: Filters): boolean {
   return true;
 }
 
-/** Every dead letter now in the topic, one per source message (a replayed speed batch re-sends identical keys). */
+/**
+ * Every dead letter now in the stream's DLQ topic, one per source message (a replayed speed batch
+ * re-sends identical keys).
+ */
 export async function readDeadLetters(
   kafka: Kafka,
   redis: Redis,
   config: TandemConfig,
+  stream: Stream,
   signal: AbortSignal,
 ): Promise<DeadLetter[]> {
   const [{ deadLetterHeaders }, { kafkaUnavailable }] = await Promise.all([
     import('@tandem/speed'),
     import('../wiring/clients.ts'),
   ]);
-  const replayed = new Set(await redis.hkeys(replayedKey(config)));
+  const replayed = new Set(await redis.hkeys(replayedKey(config, stream.dlqTopic)));
   let messages: TopicMessage[];
   try {
-    messages = await readTopicSnapshot(kafka, config.kafka.dlqTopic, { signal });
+    messages = await readTopicSnapshot(kafka, stream.dlqTopic, { signal });
   } catch (error) {
     if (error instanceof Error && /ECONNREFUSED|Connection error|connect/.test(error.message)) {
       throw kafkaUnavailable(config.kafka, error);
@@ -140,15 +146,18 @@ function toJson(letter: DeadLetter, withValue: boolean): Record<string, unknown>
   };
 }
 
+/** Runs `work` on the stream named by --stream (checked against the config) with fresh clients. */
 async function withClients<T>(
   context: CommandContext,
-  work: (kafka: Kafka, redis: Redis, config: TandemConfig) => Promise<T>,
+  streamName: string | undefined,
+  work: (kafka: Kafka, redis: Redis, config: TandemConfig, stream: Stream) => Promise<T>,
 ): Promise<T> {
   const config = context.config();
+  const stream = resolveStream(await context.catalog(), streamName);
   const { connectRedis, createKafka } = await import('../wiring/clients.ts');
   const redis = await connectRedis(config.redis);
   try {
-    return await work(createKafka(config.kafka, 'dlq'), redis, config);
+    return await work(createKafka(config.kafka, 'dlq'), redis, config, stream);
   } finally {
     redis.disconnect();
   }
@@ -175,7 +184,14 @@ function printList(out: Output, letters: DeadLetter[], total: number): void {
   ]);
 }
 
+const streamOption = option(streamValue(), {
+  description: 'the stream whose dead letters to read (each stream has its own DLQ topic)',
+  placeholder: 'stream',
+  defaultText: "events, or the config's only stream",
+});
+
 const filterOptions = {
+  stream: streamOption,
   code: option(v.text('an error code, e.g. TANDEM_ERR_EVENT_INVALID_JSON or INVALID_JSON'), {
     description: 'only dead letters with this error code',
     placeholder: 'code',
@@ -195,7 +211,7 @@ export const dlqListCommand = defineCommand({
   path: ['dlq', 'list'],
   summary: 'list dead letters: why each was rejected and where it came from',
   description:
-    'Reads the dead-letter topic (TANDEM_DLQ_TOPIC, default events.dlq) as it is now. Each source message ' +
+    'Reads a stream’s dead-letter topic (--stream; the web stream’s is TANDEM_DLQ_TOPIC, default events.dlq) as it is now. Each source message ' +
     'is listed once, with its error code, field and rule, its position in the source topic and a preview ' +
     'of the original bytes. Entries already re-injected by `tandem dlq replay` are hidden unless --all.',
   options: {
@@ -211,10 +227,11 @@ export const dlqListCommand = defineCommand({
     'tandem dlq list',
     'tandem dlq list --code INVALID_JSON --limit 10',
     'tandem dlq list --all --json | jq length',
+    'TANDEM_CONFIG=examples/iot/tandem.config.ts tandem dlq list --stream iot',
   ],
   async run(context, options) {
-    return withClients(context, async (kafka, redis, config) => {
-      const letters = await readDeadLetters(kafka, redis, config, context.signal);
+    return withClients(context, options.stream, async (kafka, redis, config, stream) => {
+      const letters = await readDeadLetters(kafka, redis, config, stream, context.signal);
       const selected = letters.filter((l) =>
         matches(l, { code: options.code, rule: options.rule, includeReplayed: options.all }),
       );
@@ -233,7 +250,8 @@ export const dlqListCommand = defineCommand({
         );
       }
       context.out.result({
-        topic: config.kafka.dlqTopic,
+        stream: stream.name,
+        topic: stream.dlqTopic,
         total: letters.length,
         matching: selected.length,
         byCode,
@@ -247,7 +265,7 @@ export const dlqListCommand = defineCommand({
 export const dlqShowCommand = defineCommand({
   path: ['dlq', 'show'],
   summary: 'show one dead letter in full, with its original bytes',
-  options: {},
+  options: { stream: streamOption },
   positionals: {
     name: 'id',
     description: 'the ID from `tandem dlq list` (<partition>:<offset>) or the source key',
@@ -255,20 +273,24 @@ export const dlqShowCommand = defineCommand({
     max: 1,
   },
   reports: true,
-  examples: ['tandem dlq show 0:17', 'tandem dlq show events:3:1042 --json'],
-  async run(context, _options, positionals) {
+  examples: [
+    'tandem dlq show 0:17',
+    'tandem dlq show events:3:1042 --json',
+    'tandem dlq show iot-readings:0:12 --stream iot',
+  ],
+  async run(context, options, positionals) {
     const id = positionals[0]!;
     if (!/^\d+:\d+$/.test(id) && !/^.+:\d+:\d+$/.test(id)) {
       throw usageError(
         `"${id}" is not a dead-letter ID; expected <partition>:<offset> as listed by tandem dlq list, or <topic>:<partition>:<offset>`,
       );
     }
-    return withClients(context, async (kafka, redis, config) => {
-      const letters = await readDeadLetters(kafka, redis, config, context.signal);
+    return withClients(context, options.stream, async (kafka, redis, config, stream) => {
+      const letters = await readDeadLetters(kafka, redis, config, stream, context.signal);
       const letter = letters.find((l) => l.id === id || l.sourceKey === id);
       if (!letter) {
         context.out.error(
-          `no dead letter ${id} in ${config.kafka.dlqTopic} (${letters.length} there; see tandem dlq list --all)`,
+          `no dead letter ${id} in ${stream.dlqTopic} (${letters.length} there; see tandem dlq list --all)`,
         );
         return 1;
       }
@@ -304,7 +326,7 @@ export const dlqReplayCommand = defineCommand({
     'speed layer validates it again (after a fix: a raised limit, a corrected schema, a repaired producer). ' +
     'Each replayed entry is remembered and not replayed twice; one that still fails is dead-lettered again ' +
     'as a new entry and stays in the queue. Valid events that were already counted are dropped by the ' +
-    'layers’ event_id deduplication.',
+    'layers’ deduplication (the stream’s id field, or the event’s content).',
   options: {
     ...filterOptions,
     limit: option(v.integer(1, 10_000_000), {
@@ -319,10 +341,11 @@ export const dlqReplayCommand = defineCommand({
     'tandem dlq replay --dry-run',
     'EVENT_MAX_BYTES=131072 tandem speed &   # after raising the size limit …',
     'tandem dlq replay --code TOO_LARGE      # … re-inject the oversized events',
+    'tandem dlq replay --stream iot --rule maximum --dry-run',
   ],
   async run(context, options) {
-    return withClients(context, async (kafka, redis, config) => {
-      const letters = await readDeadLetters(kafka, redis, config, context.signal);
+    return withClients(context, options.stream, async (kafka, redis, config, stream) => {
+      const letters = await readDeadLetters(kafka, redis, config, stream, context.signal);
       let selected = letters.filter((l) =>
         matches(l, { code: options.code, rule: options.rule, includeReplayed: false }),
       );
@@ -337,6 +360,7 @@ export const dlqReplayCommand = defineCommand({
         printList(context.out, selected, letters.length);
         context.out.result({
           dryRun: true,
+          stream: stream.name,
           wouldReplay: selected.length,
           deadLetters: selected.map((l) => toJson(l, false)),
         });
@@ -372,7 +396,7 @@ export const dlqReplayCommand = defineCommand({
                 key: l.originalKey,
                 value: l.value,
                 headers: {
-                  [deadLetterHeaders.replayedFrom]: `${config.kafka.dlqTopic}:${l.id}`,
+                  [deadLetterHeaders.replayedFrom]: `${stream.dlqTopic}:${l.id}`,
                   // the speed layer's dedup window then does not take this for a copy of the original
                   [deadLetterHeaders.replayedSource]: l.sourceKey,
                 },
@@ -380,7 +404,10 @@ export const dlqReplayCommand = defineCommand({
             })),
           });
           const now = new Date(context.now()).toISOString();
-          await redis.hset(replayedKey(config), Object.fromEntries(batch.map((l) => [l.sourceKey, now])));
+          await redis.hset(
+            replayedKey(config, stream.dlqTopic),
+            Object.fromEntries(batch.map((l) => [l.sourceKey, now])),
+          );
           replayed += batch.length;
           progress.tick(batch.length);
         }
@@ -394,6 +421,7 @@ export const dlqReplayCommand = defineCommand({
       );
       context.out.result({
         dryRun: false,
+        stream: stream.name,
         replayed,
         selected: selected.length,
         interrupted: context.signal.aborted,

@@ -1,9 +1,11 @@
-// `tandem replay --from <time>`: a Kappa-style rebuild of the real-time views. A second speed worker
-// (own consumer group) folds the topic from the given time into a fresh Redis namespace while the
-// live one keeps serving; once the new namespace has caught up with the live one and with the end
-// of the topic as it was when the replay began, one compare-and-set flips the active-namespace
-// pointer. Readers and the live worker follow the pointer; the old namespace is then dropped.
-// Interrupted before the switch, nothing visible changes and the half-built namespace is removed.
+// `tandem replay [--stream S] --from <time>`: a Kappa-style rebuild of one stream's real-time views.
+// A second speed worker of the stream (own consumer group) folds its topic from the given time into
+// a fresh Redis namespace while the live one keeps serving; once the new namespace has caught up
+// with the live one and with the end of the topic as it was when the replay began, one
+// compare-and-set flips the stream's active-namespace pointer. Readers and the stream's live worker
+// follow the pointer; the stream's keys in the old namespace are then dropped. Other streams are
+// not touched. Interrupted before the switch, nothing visible changes and the half-built namespace
+// is removed.
 import { randomUUID } from 'node:crypto';
 import { HOUR_MS } from '@tandem/core';
 import { defineCommand, flag, option, withDefault } from '../framework/command.ts';
@@ -17,6 +19,7 @@ import {
   switchNamespace,
 } from '../wiring/speed-namespace.ts';
 import { withPlatform } from './batch-ops.ts';
+import { resolveStream, streamValue } from './catalog-args.ts';
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -32,16 +35,21 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 export const replayCommand = defineCommand({
   path: ['replay'],
-  summary: 'rebuild the real-time views from Kafka into a fresh namespace, switched over atomically',
+  summary: 'rebuild a stream’s real-time views from Kafka into a fresh namespace, switched over atomically',
   description:
-    'Starts a separate speed worker that consumes TANDEM_TOPIC from --from into a new Redis namespace while ' +
-    'the live views keep serving. When the new namespace has applied everything that was in the topic when the ' +
+    'Starts a separate speed worker of the stream (--stream; the web stream by default) that consumes its topic ' +
+    'from --from into a new Redis namespace while the live views keep serving. When the new namespace has applied everything that was in the topic when the ' +
     'replay began and at least what the live worker has, the active-namespace pointer is switched in one ' +
-    'step: the serving layer and every `tandem speed`/`tandem up` worker follow it, and the old namespace is ' +
-    'dropped (unless --keep-old). Use it after a fix to the view logic, a lost or corrupted Redis, or to ' +
-    're-derive late data. --from defaults to the oldest hour the batch layer has not sealed, because older ' +
+    'step: the serving layer and every `tandem speed`/`tandem up` worker of the stream follow it, and the stream’s ' +
+    'keys in the old namespace are dropped (unless --keep-old); other streams are not touched. Use it after a fix to the view logic, a lost or corrupted Redis, or to ' +
+    're-derive late data. --from defaults to the oldest hour the batch layer has not sealed for the stream’s views, because older ' +
     'hours are served from batch anyway. Ctrl-C before the switch leaves the live views untouched.',
   options: {
+    stream: option(streamValue(), {
+      description: 'the stream whose views to rebuild',
+      placeholder: 'stream',
+      defaultText: "events, or the config's only stream",
+    }),
     from: option(v.time(), {
       description: 'replay events the topic received from this time on',
       placeholder: 'time',
@@ -60,20 +68,23 @@ export const replayCommand = defineCommand({
     'tandem replay',
     'tandem replay --from -2h',
     'tandem replay --from 2025-01-31T12 --keep-old --json',
+    'TANDEM_CONFIG=examples/iot/tandem.config.ts tandem replay --stream iot --from -2h',
   ],
   async run(context, options) {
+    const stream = resolveStream(await context.catalog(), options.stream);
     return withPlatform(context, async (platform) => {
       const { SpeedViewReader, startSpeedWorker } = await import('@tandem/speed');
       const config = platform.config;
+      const catalog = platform.catalog;
       const redis = await platform.redis();
       const admin = await platform.admin();
-      const topic = config.kafka.topic;
+      const topic = stream.topic;
       const base = config.redis.prefix;
       const now = context.now();
       let from = options.from;
       if (from === undefined) {
         from =
-          (await platform.rebuildFrom().catch(() => null)) ??
+          (await platform.rebuildFrom(stream.name).catch(() => null)) ??
           Math.floor(now / HOUR_MS) * HOUR_MS - 24 * HOUR_MS;
         context.out.info(
           `replaying from ${formatTime(from)} (the oldest hour the batch layer has not sealed)`,
@@ -86,32 +97,43 @@ export const replayCommand = defineCommand({
       const starts = new Map(
         (await admin.fetchTopicOffsetsByTimestamp(topic, from)).map((p) => [p.partition, Number(p.offset)]),
       );
-      const current = await activeNamespace(redis, base);
+      const current = await activeNamespace(redis, base, stream.name);
       const toReplay = [...highs].reduce(
         (sum, [p, high]) => sum + Math.max(0, high - (starts.get(p) ?? 0)),
         0,
       );
       if (options['dry-run']) {
         context.out.line(
-          `would replay ${toReplay} messages of ${topic} (${highs.size} partitions) from ${formatTime(from)} into a new namespace, then switch from ${current}`,
+          `would replay ${toReplay} messages of ${topic} (stream ${stream.name}, ${highs.size} partitions) from ${formatTime(from)} into a new namespace, then switch from ${current}`,
         );
-        context.out.result({ dryRun: true, from: formatTime(from), topic, current, messages: toReplay });
+        context.out.result({
+          dryRun: true,
+          stream: stream.name,
+          from: formatTime(from),
+          topic,
+          current,
+          messages: toReplay,
+        });
         return 0;
       }
       const target = replayNamespace(base, now);
       const groupId = `${config.speed.groupId}.replay-${randomUUID().slice(0, 8)}`;
-      context.out.info(`replaying ${toReplay} messages into namespace ${target} (live: ${current})`);
+      context.out.info(
+        `replaying ${toReplay} messages of stream ${stream.name} into namespace ${target} (live: ${current})`,
+      );
       const worker = await startSpeedWorker({
         config,
+        catalog,
+        stream,
         kafka: platform.kafka(),
         redis,
         prefix: target,
         groupId,
         rebuildFrom: () => from,
-        logger: platform.logger.child({ component: 'replay', namespace: target }),
+        logger: platform.logger.child({ component: 'replay', stream: stream.name, namespace: target }),
       });
-      const targetReader = new SpeedViewReader({ redis, prefix: target, topic });
-      const liveReader = new SpeedViewReader({ redis, prefix: current, topic });
+      const targetReader = new SpeedViewReader({ redis, prefix: target, catalog });
+      const liveReader = new SpeedViewReader({ redis, prefix: current, catalog });
       const started = performance.now();
       const progress = context.out.progress({ label: 'replay', total: toReplay, unit: 'messages' });
       let switched = false;
@@ -124,7 +146,10 @@ export const replayCommand = defineCommand({
             outcome = 'timed-out';
             break;
           }
-          const [replayed, live] = await Promise.all([targetReader.status(), liveReader.status()]);
+          const [replayed, live] = await Promise.all([
+            targetReader.status(stream.name),
+            liveReader.status(stream.name),
+          ]);
           const applied = new Map(replayed.partitions.map((p) => [p.partition, p.appliedOffset]));
           const liveApplied = new Map(live.partitions.map((p) => [p.partition, p.appliedOffset]));
           let done = 0;
@@ -144,7 +169,7 @@ export const replayCommand = defineCommand({
           }
           progress.update(done);
           if (caughtUp) {
-            const result = await switchNamespace(redis, base, current, target);
+            const result = await switchNamespace(redis, base, current, target, stream.name);
             if (!result.switched) {
               outcome = 'lost-race';
               context.out.error(
@@ -165,19 +190,20 @@ export const replayCommand = defineCommand({
             : `replay ${outcome}; live views unchanged (${current})`,
         );
         await worker.stop();
-        await admin.deleteGroups([groupId]).catch(() => undefined);
+        await admin.deleteGroups([worker.groupId]).catch(() => undefined);
       }
       let dropped = 0;
       if (switched && !options['keep-old']) {
         // Let readers that resolved the old namespace just before the switch finish, and live workers
         // (which poll the pointer every second) move over, before removing what they used.
         await new Promise((resolve) => setTimeout(resolve, 5_000));
-        dropped = await dropNamespace(redis, base, current);
+        dropped = await dropNamespace(redis, base, current, stream.name);
       } else if (!switched) {
-        dropped = await dropNamespace(redis, base, target);
+        dropped = await dropNamespace(redis, base, target, stream.name);
       }
       const summary = {
         dryRun: false,
+        stream: stream.name,
         outcome,
         from: formatTime(from),
         previous: current,

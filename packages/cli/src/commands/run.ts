@@ -1,15 +1,21 @@
 // The long-running commands: `tandem serve`, `speed`, `archiver`, `batch schedule`, and `up` (all of
-// them in one process, optionally with generated traffic). Each runs until SIGINT/SIGTERM, then
+// them in one process, optionally with generated traffic). Each serves every stream and view of the
+// config (`speed` and `archiver` a subset with --stream: one worker / archiver per stream, sharing
+// the process's clients). Each runs until SIGINT/SIGTERM, then
 // stops its components in reverse order — the speed worker abandons its in-flight micro-batch
 // uncommitted, the archiver flushes and commits, the scheduler lets a running hour finish or lose
 // its lease, so nothing is left half-published.
 import { randomInt } from 'node:crypto';
-import { type CommandContext, defineCommand, option, withDefault } from '../framework/command.ts';
+import { type Stream, webStream } from '@tandem/core';
+import { type CommandContext, defineCommand, option, repeatable, withDefault } from '../framework/command.ts';
+import type { Output } from '../framework/output.ts';
 import * as v from '../framework/values.ts';
+import type { StreamTrafficOptions } from '../generate/stream-events.ts';
 import type { TrafficOptions } from '../generate/traffic.ts';
 import { ComponentSet, type Starter } from '../wiring/lifecycle.ts';
 import type { Platform } from '../wiring/platform.ts';
-import { lateByFor, runGeneration } from './generate.ts';
+import { resolveStreams, streamListValue } from './catalog-args.ts';
+import { lateByFor, runGeneration, runStreamGeneration } from './generate.ts';
 
 /** Runs starters until a signal or a component's fatal error; the exit code says which. */
 async function runComponents(
@@ -18,11 +24,12 @@ async function runComponents(
   extra?: (platform: Platform, signal: AbortSignal) => Promise<void>,
 ): Promise<number> {
   const config = context.config();
+  const catalog = await context.catalog();
   const [{ Platform }, { createLogger }] = await Promise.all([
     import('../wiring/platform.ts'),
     import('../wiring/logger.ts'),
   ]);
-  const platform = new Platform(config, createLogger(config));
+  const platform = new Platform(config, createLogger(config), catalog);
   const components = new ComponentSet(context.out);
   let fatal: unknown;
   try {
@@ -59,6 +66,19 @@ function announceUrls(context: CommandContext, url: string): void {
   out.info('');
 }
 
+function streamsOption() {
+  return repeatable(streamListValue(), {
+    description: 'serve only these streams (repeat the flag, or a comma list)',
+    placeholder: 'stream',
+    defaultText: 'every stream of the config',
+  });
+}
+
+/** The streams --stream names, checked against the config (every stream when none is named). */
+async function selectedStreams(context: CommandContext, names: string[] | undefined): Promise<string[]> {
+  return resolveStreams(await context.catalog(), names).map((stream) => stream.name);
+}
+
 function metricsPortOption() {
   return option(v.integer(0, 65535), {
     description: 'serve Prometheus metrics on this port at /metrics (on HOST)',
@@ -93,8 +113,9 @@ export const serveCommand = defineCommand({
   path: ['serve'],
   summary: 'run the serving layer (HTTP API, docs, metrics, dashboard)',
   description:
-    'Serves /v1 (series, top, trending, status, ops), /docs, /metrics, /healthz, /readyz and the dashboard ' +
-    'at /, merging sealed batch hours with the speed layer’s real-time views. Listens on HOST:PORT ' +
+    'Serves /v1 (streams, series, top, trending, status, ops), /docs, /metrics, /healthz, /readyz and the ' +
+    'dashboard at /, for every view of every stream of the config, merging sealed batch hours with the speed ' +
+    'layer’s real-time views. Listens on HOST:PORT ' +
     '(127.0.0.1:8080 by default). API keys come from TANDEM_API_KEYS.',
   options: {},
   reports: false,
@@ -106,23 +127,27 @@ export const serveCommand = defineCommand({
 
 export const speedCommand = defineCommand({
   path: ['speed'],
-  summary: 'run a speed-layer worker (Kafka → real-time views in Redis)',
+  summary: 'run speed-layer workers (Kafka → real-time views in Redis), one per stream',
   description:
-    'Joins the speed consumer group (SPEED_GROUP_ID) on TANDEM_TOPIC and keeps the real-time views in Redis, ' +
-    'exactly once. Run several for more throughput: Kafka spreads the partitions. It follows the active ' +
-    'namespace pointer, so a `tandem replay` switches it over to the rebuilt views. Also runs the janitor ' +
-    'that drops real-time data of hours the batch layer has sealed (after SPEED_SEALED_GRACE_MS).',
-  options: { 'metrics-port': metricsPortOption() },
+    'Runs one speed worker per stream of the config (or of --stream): each joins its stream’s consumer group ' +
+    '(SPEED_GROUP_ID for the web stream, SPEED_GROUP_ID.<stream> for the others) on the stream’s topic and ' +
+    'keeps its real-time views in Redis, exactly once; they share the process’s Kafka and Redis clients. Run ' +
+    'several processes for more throughput: Kafka spreads the partitions. Each follows its stream’s active ' +
+    'namespace pointer, so a `tandem replay --stream S` switches it over to the rebuilt views. Also runs the ' +
+    'janitor that drops real-time data of hours the batch layer has sealed (after SPEED_SEALED_GRACE_MS).',
+  options: { stream: streamsOption(), 'metrics-port': metricsPortOption() },
   reports: false,
   examples: [
     'tandem speed',
     'tandem speed --metrics-port 9464',
     'SPEED_ALLOWED_LATENESS_MS=60000 tandem speed',
+    'TANDEM_CONFIG=examples/iot/tandem.config.ts tandem speed --stream iot',
   ],
   async run(context, options) {
+    const streams = await selectedStreams(context, options.stream);
     return runComponents(context, (platform) => [
       ...metricsStarter(context, platform, options['metrics-port'], 'tandem_speed_'),
-      platform.speedStarter(),
+      ...platform.speedStarters(streams),
       platform.janitorStarter(),
     ]);
   },
@@ -130,21 +155,25 @@ export const speedCommand = defineCommand({
 
 export const archiverCommand = defineCommand({
   path: ['archiver'],
-  summary: 'run the archiver (Kafka → hourly log partitions in the lake)',
+  summary: 'run the archiver (Kafka → hourly log partitions in the lake), one per stream',
   description:
-    'Writes every valid event into logs/dt=…/hour=…/ of its event hour under LAKE_URL, committing offsets only ' +
-    'after the upload is durable, and keeps the per-partition watermark objects the batch scheduler reads.',
-  options: { 'metrics-port': metricsPortOption() },
+    'Runs one archiver per stream of the config (or of --stream), each in its own consumer group: it writes ' +
+    'every valid event of the stream into <lake prefix>/dt=…/hour=…/ of its event hour under LAKE_URL (logs/ for ' +
+    'the web stream), committing offsets only after the upload is durable, and keeps the per-partition ' +
+    'watermark objects the batch scheduler reads.',
+  options: { stream: streamsOption(), 'metrics-port': metricsPortOption() },
   reports: false,
   examples: [
     'tandem archiver',
     'tandem archiver --metrics-port 9465',
     'LAKE_URL=s3://tandem/lake S3_ENDPOINT=http://127.0.0.1:9000 tandem archiver',
+    'TANDEM_CONFIG=examples/iot/tandem.config.ts tandem archiver --stream events,iot',
   ],
   async run(context, options) {
+    const streams = await selectedStreams(context, options.stream);
     return runComponents(context, (platform, components) => [
       ...metricsStarter(context, platform, options['metrics-port'], 'tandem_archiver_'),
-      platform.archiverStarter((e) => components.fail(e)),
+      ...platform.archiverStarters((e) => components.fail(e), streams),
     ]);
   },
 });
@@ -153,7 +182,8 @@ export const batchScheduleCommand = defineCommand({
   path: ['batch', 'schedule'],
   summary: 'run the batch scheduler (hourly runs, nightly recompute, catch-up)',
   description:
-    'On start, catches up missing and stale hours (oldest first); then computes each hour once it is complete ' +
+    'Maintains every view of every stream of the config. On start, catches up missing and stale hours (oldest ' +
+    'first); then computes each hour once it is complete ' +
     '(BATCH_HOURLY_CRON) and recomputes the previous day nightly (BATCH_NIGHTLY_CRON). A Redis lease per ' +
     '(view, hour) lets several schedulers share the work without writing the same hour twice.',
   options: {},
@@ -168,12 +198,14 @@ export const upCommand = defineCommand({
   path: ['up'],
   summary: 'run every component in one process (single machine, demos)',
   description:
-    'Starts the speed layer (and its janitor), the archiver, the batch scheduler and the serving layer in one ' +
-    'process, and prints where to look. With --traffic it also generates live traffic to Kafka (see `tandem ' +
-    'generate`), including late, duplicate and bad events, until stopped.',
+    'Starts the speed layer (one worker per stream, and the janitor), the archivers (one per stream), the batch ' +
+    'scheduler and the serving layer in one process, for every stream and view of the config, and prints where ' +
+    'to look. With --traffic it also generates live traffic to Kafka (see `tandem generate`), including late, ' +
+    'duplicate and bad events, until stopped: the web shop for the web stream, schema-driven events for every ' +
+    'other stream, each at the rate.',
   options: {
     traffic: option(v.positiveNumber('events/s'), {
-      description: 'also generate this many events per second of live traffic',
+      description: 'also generate this many events per second of live traffic (per stream)',
       placeholder: 'rate',
       defaultText: 'no traffic',
     }),
@@ -213,42 +245,130 @@ export const upCommand = defineCommand({
       // Serving first: its /metrics registry then also carries the speed and archiver metrics.
       (platform, components, announce) => [
         platform.serveStarter(announce),
-        platform.speedStarter(),
+        ...platform.speedStarters(),
         platform.janitorStarter(),
-        platform.archiverStarter((e) => components.fail(e)),
+        ...platform.archiverStarters((e) => components.fail(e)),
         platform.schedulerStarter(),
       ],
       rate === undefined
         ? undefined
         : async (platform, signal) => {
             const start = options['traffic-start'] ?? context.now();
-            const traffic: TrafficOptions = {
-              seed: options.seed ?? randomInt(0, 2 ** 31 - 1),
-              start,
-              // "Until stopped": a year of event time is as good as forever.
-              durationMs: 365 * 86_400_000,
-              rate,
-              endpoints: 40,
-              users: 2_000,
-              lateRatio: options.late,
-              duplicateRatio: options.duplicates,
-              badRatio: options.bad,
-              lateByMs: lateByFor(platform.config, 5_000),
-              maxJitterMs: 5_000,
-              diurnalAmplitude: 0.3,
-              endpointSkew: 1.1,
-              userSkew: 0.8,
-              anonymousRatio: 0.05,
-              idPrefix: null,
-            };
-            context.out.info(`traffic: ~${rate}/s to ${platform.config.kafka.topic} (seed ${traffic.seed})`);
-            await runGeneration(
-              platform.config,
-              traffic,
-              { to: 'kafka', topic: platform.config.kafka.topic, burst: false },
-              { signal, out: context.out, progress: false },
-            );
+            const seed = options.seed ?? randomInt(0, 2 ** 31 - 1);
+            const web = platform.catalog.streams.find((stream) => isWebStream(stream));
+            const others = platform.catalog.streams.filter((stream) => stream !== web);
+            await Promise.all([
+              ...(web === undefined
+                ? []
+                : [webTraffic(context.out, platform, web, { rate, start, seed, signal, options })]),
+              ...others.map((stream, i) =>
+                streamTraffic(context.out, platform, stream, {
+                  rate,
+                  start,
+                  seed: (seed + i + 1) % 2 ** 31,
+                  signal,
+                  options,
+                }),
+              ),
+            ]);
           },
     );
   },
 });
+
+/** Whether a stream is the web stream (its schema, on any topics): the shop simulation generates it. */
+function isWebStream(stream: Stream): boolean {
+  return stream.fingerprint === webStream.fingerprint;
+}
+
+interface LiveTraffic {
+  rate: number;
+  start: number;
+  seed: number;
+  signal: AbortSignal;
+  options: { late: number; duplicates: number; bad: number };
+}
+
+/** The web shop's live traffic to the web stream's topic, until stopped. */
+async function webTraffic(out: Output, platform: Platform, stream: Stream, live: LiveTraffic): Promise<void> {
+  const traffic: TrafficOptions = {
+    seed: live.seed,
+    start: live.start,
+    // "Until stopped": a year of event time is as good as forever.
+    durationMs: 365 * 86_400_000,
+    rate: live.rate,
+    endpoints: 40,
+    users: 2_000,
+    lateRatio: live.options.late,
+    duplicateRatio: live.options.duplicates,
+    badRatio: live.options.bad,
+    lateByMs: lateByFor(platform.config, 5_000),
+    maxJitterMs: 5_000,
+    diurnalAmplitude: 0.3,
+    endpointSkew: 1.1,
+    userSkew: 0.8,
+    anonymousRatio: 0.05,
+    idPrefix: null,
+  };
+  out.info(`traffic: ~${live.rate}/s to ${stream.topic} (stream ${stream.name}, seed ${traffic.seed})`);
+  await runGeneration(
+    platform.config,
+    traffic,
+    {
+      to: 'kafka',
+      topic: stream.topic,
+      burst: false,
+      dlqTopic: stream.dlqTopic,
+      lateTopic: stream.lateTopic,
+    },
+    { signal: live.signal, out, progress: false },
+  );
+}
+
+/**
+ * Schema-driven live traffic to another stream's topic, until stopped. A schema the generator can not
+ * satisfy (say, an id field with too few values) costs that stream its traffic, not the process.
+ */
+async function streamTraffic(
+  out: Output,
+  platform: Platform,
+  stream: Stream,
+  live: LiveTraffic,
+): Promise<void> {
+  const traffic: StreamTrafficOptions = {
+    seed: live.seed,
+    start: live.start,
+    // "Until stopped": a year of events at the rate (generated lazily, as they are sent).
+    count: Math.ceil(live.rate * 365 * 86_400),
+    rate: live.rate,
+    duplicateRatio: live.options.duplicates,
+    lateRatio: live.options.late,
+    lateByMs: lateByFor(platform.config, 5_000),
+    badRatio: live.options.bad,
+    onlyBad: false,
+    badKinds: null,
+    maxJitterMs: 5_000,
+    keys: 64,
+    maxEventBytes: platform.config.events.maxBytes,
+    idPrefix: null,
+  };
+  out.info(`traffic: ~${live.rate}/s to ${stream.topic} (stream ${stream.name}, seed ${traffic.seed})`);
+  try {
+    await runStreamGeneration(
+      platform.config,
+      stream,
+      traffic,
+      {
+        to: 'kafka',
+        topic: stream.topic,
+        burst: false,
+        dlqTopic: stream.dlqTopic,
+        lateTopic: stream.lateTopic,
+      },
+      { signal: live.signal, out, progress: false },
+    );
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    out.warn(`no traffic for stream ${stream.name}: ${error.message}`);
+  }
+}

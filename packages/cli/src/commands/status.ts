@@ -1,9 +1,11 @@
-// `tandem status`: the operator's one screen — per view what the batch layer has sealed, what is
-// stale, the last runs and what the speed layer holds live; the speed layer's watermark, lag, and
-// its DLQ, late and duplicate counters. A layer that cannot be read is reported, not hidden.
-import { getView, HOUR_MS, listViews } from '@tandem/core';
+// `tandem status`: the operator's one screen — per view of every stream what the batch layer has
+// sealed, what is stale, the last runs and what the speed layer holds live; per stream the speed
+// layer's watermark, lag, and its DLQ, late and duplicate counters. A layer that cannot be read is
+// reported, not hidden.
+import { HOUR_MS, type View } from '@tandem/core';
 import type { Redis } from 'ioredis';
 import { defineCommand } from '../framework/command.ts';
+import type { Output } from '../framework/output.ts';
 import { formatDuration, formatHour, formatTime } from '../framework/time.ts';
 import type { RunRecordLike } from '../wiring/batch.ts';
 import type { SpeedStatus } from '../wiring/speed-runtime.ts';
@@ -11,21 +13,32 @@ import { withPlatform } from './batch-ops.ts';
 
 export interface ViewStatus {
   view: string;
+  /** The stream the view reads. */
+  stream: string;
   bucket: string;
   sealedThrough: number | null;
   sealedHours24h: number;
   staleHours: number[];
   lastRuns: RunRecordLike[];
-  /** Real-time buckets held in the active speed namespace, and the newest one. */
+  /** Real-time buckets held in the stream's active speed namespace, and the newest one. */
   speedBuckets: number;
   newestSpeedBucket: number | null;
 }
 
+/** The speed layer of one stream: its active namespace and status, or why it could not be read. */
+export type StreamSpeedStatus =
+  | ({ stream: string; namespace: string; error?: undefined } & SpeedStatus)
+  | { stream: string; namespace: string | null; error: string };
+
 export interface StatusReport {
   at: number;
+  /** The active speed namespace of the default stream (the web stream, else the first). */
   namespace: string;
   views: ViewStatus[];
+  /** The default stream's speed status (as `streams` has it), for clients of a single stream. */
   speed: (SpeedStatus & { error?: undefined }) | { error: string };
+  /** Per stream of the config, in declaration order. */
+  streams: StreamSpeedStatus[];
   batchError: string | null;
   /** Set when Kafka could not be reached (lag unknown). */
   kafkaProblem: string | null;
@@ -34,11 +47,10 @@ export interface StatusReport {
 async function liveBuckets(
   redis: Redis,
   namespace: string,
-  viewName: string,
+  view: View,
 ): Promise<{ count: number; newest: number | null }> {
-  const view = getView(viewName);
   const { speedKeys } = await import('@tandem/speed');
-  const keys = speedKeys(namespace);
+  const keys = speedKeys(namespace, view.stream);
   const partitions = await redis.smembers(keys.partitions());
   const buckets = new Set<number>();
   for (const partition of partitions) {
@@ -53,19 +65,49 @@ async function liveBuckets(
   return { count: buckets.size, newest: buckets.size === 0 ? null : Math.max(...buckets) };
 }
 
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function printSpeed(out: Output, status: StreamSpeedStatus, now: number, kafkaProblem: string | null): void {
+  if (status.error !== undefined) {
+    out.line(`speed layer of ${status.stream}: ${out.style('unreadable', 'red')}: ${status.error}`);
+    return;
+  }
+  const s = status;
+  const lags = s.partitions.map((p) => p.lag).filter((lag): lag is number => lag !== null);
+  const totalLag = lags.reduce((a, b) => a + b, 0);
+  out.line(
+    `speed layer of ${s.stream} (namespace ${s.namespace}): watermark ${formatTime(s.watermark)}` +
+      (s.watermark === null ? '' : ` (${formatDuration(now - s.watermark)} behind now)`),
+  );
+  out.line(
+    `  lag ${lags.length === 0 ? (kafkaProblem ? out.style('unknown (Kafka unreachable)', 'yellow') : 'unknown') : `${totalLag} messages`} over ${s.partitions.length} partitions` +
+      (s.partitions.length > 0
+        ? `: ${s.partitions.map((p) => `p${p.partition}=${p.lag ?? '?'}`).join(' ')}`
+        : ''),
+  );
+  out.line(
+    `  applied ${s.eventsApplied}   duplicates ${s.duplicateCount}   ` +
+      `late ${s.lateCount > 0 ? out.style(String(s.lateCount), 'yellow') : '0'}   ` +
+      `DLQ ${s.dlqCount > 0 ? out.style(String(s.dlqCount), 'yellow') : '0'}`,
+  );
+}
+
 export const statusCommand = defineCommand({
   path: ['status'],
-  summary: 'what is sealed, stale, live, late and dead-lettered, per view',
+  summary: 'what is sealed, stale, live, late and dead-lettered, per view and per stream',
   description:
-    'Per view: the batch layer’s sealed-through hour (every hour before it is published), stale hours (input ' +
-    'changed since sealing), the last runs, and how many real-time buckets the speed layer holds. Then the ' +
-    'speed layer: watermark, lag per partition, events applied, duplicates dropped, late events and dead ' +
+    'Per view of every stream of the config: the batch layer’s sealed-through hour (every hour before it is published), stale hours (input ' +
+    'changed since sealing), the last runs, and how many real-time buckets the speed layer holds. Then per stream ' +
+    'its speed layer: watermark, lag per partition, events applied, duplicates dropped, late events and dead ' +
     'letters. Exits 1 when a layer could not be read.',
   options: {},
   reports: true,
   examples: [
     'tandem status',
     'tandem status --json | jq .speed.dlqCount',
+    "tandem status --json | jq '.streams[] | {stream, dlqCount, lateCount}'",
     'watch -n2 packages/cli/bin/tandem status',
   ],
   async run(context) {
@@ -73,17 +115,21 @@ export const statusCommand = defineCommand({
       const now = context.now();
       const redis = await platform.redis();
       const speedReader = await platform.speedReader();
-      const namespace = await speedReader.namespace();
+      const namespaces = new Map<string, string>();
+      for (const stream of platform.catalog.streams) {
+        namespaces.set(stream.name, await speedReader.namespace(stream.name));
+      }
       let batchError: string | null = null;
       const batch = await platform.batch().catch((error: unknown) => {
-        batchError = error instanceof Error ? error.message : String(error);
+        batchError = errorText(error);
         return null;
       });
       const views: ViewStatus[] = [];
-      for (const view of listViews()) {
-        const live = await liveBuckets(redis, namespace, view.name);
+      for (const view of platform.catalog.views) {
+        const live = await liveBuckets(redis, namespaces.get(view.stream)!, view);
         const entry: ViewStatus = {
           view: view.name,
+          stream: view.stream,
           bucket: view.bucket,
           sealedThrough: null,
           sealedHours24h: 0,
@@ -105,29 +151,37 @@ export const statusCommand = defineCommand({
             entry.staleHours = stale;
             entry.lastRuns = runs;
           } catch (error) {
-            batchError = error instanceof Error ? error.message : String(error);
+            batchError = errorText(error);
           }
         }
         views.push(entry);
       }
-      let speed: StatusReport['speed'];
-      try {
-        speed = await speedReader.status();
-      } catch (error) {
-        speed = { error: error instanceof Error ? error.message : String(error) };
+      const streams: StreamSpeedStatus[] = [];
+      for (const stream of platform.catalog.streams) {
+        const namespace = namespaces.get(stream.name)!;
+        try {
+          streams.push({ ...(await speedReader.status(stream.name)), stream: stream.name, namespace });
+        } catch (error) {
+          streams.push({ stream: stream.name, namespace, error: errorText(error) });
+        }
       }
+      const main = streams.find((entry) => entry.stream === speedReader.defaultStream)!;
+      const { stream: _stream, namespace: _namespace, ...speed } = main;
       const report: StatusReport = {
         at: now,
-        namespace,
+        namespace: namespaces.get(speedReader.defaultStream)!,
         views,
-        speed,
+        speed: speed.error === undefined ? (speed as SpeedStatus) : { error: speed.error },
+        streams,
         batchError,
         kafkaProblem: platform.kafkaProblem,
       };
 
       const out = context.out;
+      const several = platform.catalog.streams.length > 1;
       out.table(views, [
         { header: 'VIEW', cell: (s) => s.view },
+        ...(several ? [{ header: 'STREAM', cell: (s: ViewStatus) => s.stream }] : []),
         {
           header: 'SEALED THROUGH',
           cell: (s) => (s.sealedThrough === null ? '—' : formatHour(s.sealedThrough)),
@@ -157,32 +211,13 @@ export const statusCommand = defineCommand({
               : `${s.speedBuckets} ${s.bucket} buckets, newest ${formatTime(s.newestSpeedBucket)}`,
         },
       ]);
-      out.line('');
-      if ('error' in speed && speed.error !== undefined) {
-        out.line(`speed layer: ${out.style('unreadable', 'red')}: ${speed.error}`);
-      } else {
-        const s = speed as SpeedStatus;
-        const lags = s.partitions.map((p) => p.lag).filter((lag): lag is number => lag !== null);
-        const totalLag = lags.reduce((a, b) => a + b, 0);
-        out.line(
-          `speed layer (namespace ${namespace}): watermark ${formatTime(s.watermark)}` +
-            (s.watermark === null ? '' : ` (${formatDuration(now - s.watermark)} behind now)`),
-        );
-        out.line(
-          `  lag ${lags.length === 0 ? (platform.kafkaProblem ? out.style('unknown (Kafka unreachable)', 'yellow') : 'unknown') : `${totalLag} messages`} over ${s.partitions.length} partitions` +
-            (s.partitions.length > 0
-              ? `: ${s.partitions.map((p) => `p${p.partition}=${p.lag ?? '?'}`).join(' ')}`
-              : ''),
-        );
-        out.line(
-          `  applied ${s.eventsApplied}   duplicates ${s.duplicateCount}   ` +
-            `late ${s.lateCount > 0 ? out.style(String(s.lateCount), 'yellow') : '0'}   ` +
-            `DLQ ${s.dlqCount > 0 ? out.style(String(s.dlqCount), 'yellow') : '0'}`,
-        );
+      for (const stream of streams) {
+        out.line('');
+        printSpeed(out, stream, now, platform.kafkaProblem);
       }
       if (batchError !== null) out.line(`batch layer: ${out.style('unreadable', 'red')}: ${batchError}`);
       out.result(report);
-      return batchError !== null || 'error' in speed ? 1 : 0;
+      return batchError !== null || streams.some((entry) => entry.error !== undefined) ? 1 : 0;
     });
   },
 });

@@ -2,13 +2,14 @@
 // with what the speed layer held for the same hour, and prints the per-measure drift — how far the
 // real-time answer was from the final one. Late events and a dedup window that forgot are the
 // usual, expected causes; a large drift on an hour with neither is a bug worth a look.
-import { getView, HOUR_MS } from '@tandem/core';
+import { HOUR_MS } from '@tandem/core';
 import { defineCommand, option, required } from '../framework/command.ts';
 import { formatHour } from '../framework/time.ts';
 import { usageError } from '../framework/usage-error.ts';
 import * as v from '../framework/values.ts';
 import { computeDrift, type MeasureDrift } from '../ops/drift.ts';
-import { viewValue, withPlatform } from './batch-ops.ts';
+import { withPlatform } from './batch-ops.ts';
+import { resolveView, viewValue } from './catalog-args.ts';
 
 function percent(value: number | null): string {
   if (value === null) return '—';
@@ -28,7 +29,7 @@ export const verifyCommand = defineCommand({
   summary: 'compare a sealed batch hour with what the speed layer had: per-measure drift',
   description:
     'Reads the hour’s sealed batch partials and the speed layer’s real-time partials for the same hour (in the ' +
-    'active namespace), rolls both up per dimension tuple with the measures’ own merge, and prints for every ' +
+    'active namespace of the view’s stream), rolls both up per dimension tuple with the measures’ own merge, and prints for every ' +
     'measure the batch value, the speed value, the drift, and how many groups differ (with the worst). The ' +
     'speed layer keeps an hour only until the janitor drops it (SPEED_SEALED_GRACE_MS after sealing), so ' +
     'verify soon after the hour is published. With --fail-above, exits 1 when any measure drifts more.',
@@ -47,7 +48,7 @@ export const verifyCommand = defineCommand({
     'tandem verify --view endpoint_hourly --hour -1h --fail-above 1% --json',
   ],
   async run(context, options) {
-    const view = getView(options.view);
+    const view = resolveView(await context.catalog(), options.view);
     const range = { from: options.hour, to: options.hour + HOUR_MS };
     if (range.to > context.now())
       throw usageError(
@@ -63,7 +64,7 @@ export const verifyCommand = defineCommand({
         return 1;
       }
       const speed = await platform.speedReader({ withLag: false });
-      const namespace = await speed.namespace();
+      const namespace = await speed.namespace(view.stream);
       const [batchRows, speedRows] = await Promise.all([
         batch.reader.readPartials(view.name, sealed, {}),
         speed.readerFor(namespace).readPartials(view.name, range, {}),
@@ -71,7 +72,7 @@ export const verifyCommand = defineCommand({
       const report = computeDrift(view, batchRows, speedRows);
       const out = context.out;
       out.line(
-        `verify ${view.name} ${formatHour(options.hour)}: batch run ${sealed[0]!.runId} vs speed namespace ${namespace}`,
+        `verify ${view.name} (stream ${view.stream}) ${formatHour(options.hour)}: batch run ${sealed[0]!.runId} vs speed namespace ${namespace}`,
       );
       if (speedRows.length === 0) {
         out.warn(
@@ -110,6 +111,7 @@ export const verifyCommand = defineCommand({
       const failed = limit !== undefined && report.maxRelativeDrift > limit;
       out.result({
         view: view.name,
+        stream: view.stream,
         hour: formatHour(options.hour),
         batchRunId: sealed[0]!.runId,
         namespace,

@@ -9,7 +9,7 @@ import {
   openBatchLayer,
   type RecomputePlanEntry,
 } from '@tandem/batch';
-import type { TandemConfig, TimeRange } from '@tandem/core';
+import type { Catalog, TandemConfig, TimeRange } from '@tandem/core';
 import type { ObjectStore } from '@tandem/lake';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -158,14 +158,17 @@ function emptyOutcome(view: string, hour: number): HourOutcome {
   };
 }
 
+/** The batch layer over every view of the deployment's catalog (the same the speed and serving layers get). */
 export async function openBatchOps(
   config: TandemConfig,
+  catalog: Catalog,
   lake: ObjectStore,
   redis: Redis,
   logger: Logger,
 ): Promise<BatchOps> {
   const layer = await openBatchLayer({
     config,
+    catalog,
     store: lake,
     redis,
     logger: logger.child({ component: 'batch' }),

@@ -1,8 +1,9 @@
 // The janitor: once the batch layer has sealed an hour and a grace period has passed (so a query
 // that read the speed data just before the publish can finish), the hour's real-time data is
 // dropped from the active speed namespace. The grace counts from when the janitor first saw the
-// hour sealed; after a restart it simply counts again, which only delays the drop.
-import { listViews } from '@tandem/core';
+// hour sealed; after a restart it simply counts again, which only delays the drop. Every view of
+// every stream is swept, each in its own stream's active namespace.
+import { builtinCatalog, type Catalog } from '@tandem/core';
 import type { Logger } from 'pino';
 import type { BatchReaderLike } from './batch.ts';
 import type { NamespacedSpeedReader } from './speed-runtime.ts';
@@ -10,6 +11,8 @@ import type { NamespacedSpeedReader } from './speed-runtime.ts';
 export interface JanitorOptions {
   batch: BatchReaderLike;
   speed: NamespacedSpeedReader;
+  /** The views to sweep (the deployment's, the same batch and speed read). @defaultValue the speed reader's */
+  catalog?: Catalog;
   graceMs: number;
   /** Hours older than this are gone by TTL anyway and are not looked at. */
   retentionMs: number;
@@ -53,10 +56,10 @@ export class SealedHourJanitor {
   /** One pass; returns the (view, hour) pairs dropped. */
   async sweep(): Promise<Array<{ view: string; hour: number; keys: number }>> {
     const now = (this.#options.now ?? Date.now)();
-    const namespace = await this.#options.speed.namespace();
-    const reader = this.#options.speed.readerFor(namespace);
     const dropped: Array<{ view: string; hour: number; keys: number }> = [];
-    for (const view of listViews()) {
+    for (const view of (this.#options.catalog ?? this.#options.speed.catalog ?? builtinCatalog()).views) {
+      const namespace = await this.#options.speed.namespace(view.stream);
+      const reader = this.#options.speed.readerFor(namespace);
       const sealed = await this.#options.batch.sealedHours(view.name, {
         from: now - this.#options.retentionMs,
         to: now,

@@ -1,12 +1,16 @@
-// Wires the configuration to every component. One Platform per `tandem` process builds each shared
-// client once, lazily (so `tandem status` never connects to what it does not read), hands ready
-// clients to the components, and closes what it built after the components have stopped.
-import type { TandemConfig } from '@tandem/core';
-import { listViews } from '@tandem/core';
+// Wires the configuration and the deployment's catalog to every component. One Platform per
+// `tandem` process builds each shared client once, lazily (so `tandem status` never connects to
+// what it does not read), hands ready clients to the components, and closes what it built after
+// the components have stopped. Every component gets the same catalog: the serving layer, the batch
+// layer, the speed reader and the janitor resolve view names in it, and the long-running speed
+// workers and archivers run one per stream of it (or of a subset, `--stream`).
 import { createArchiver } from '@tandem/archiver';
 import { archiverOptionsFromConfig } from '@tandem/archiver';
+import type { Catalog, Stream, TandemConfig } from '@tandem/core';
+import { builtinCatalog } from '@tandem/core';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
 import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
+import { createSpeedMetrics, type SpeedMetrics } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -16,30 +20,64 @@ import { connectRedis, createKafka, kafkaUnavailable } from './clients.ts';
 import { SealedHourJanitor } from './janitor.ts';
 import type { Running, Starter } from './lifecycle.ts';
 import { LiveSpeedWorker, NamespacedSpeedReader } from './speed-runtime.ts';
-import { ensureTopics } from './topics.ts';
-
-/** The archiver's consumer group: one per topic, so archivers of different topics never share a group. */
-export function archiverGroupId(config: TandemConfig): string {
-  return config.kafka.topic === 'events' ? 'tandem-archiver' : `tandem-archiver.${config.kafka.topic}`;
-}
+import { ensureStreamTopics } from './topics.ts';
 
 export class Platform {
   readonly config: TandemConfig;
   readonly logger: Logger;
+  /** The deployment's streams and views (`context.catalog()`). */
+  readonly catalog: Catalog;
   #kafka: Kafka | null = null;
   #admin: Promise<Admin> | null = null;
   #redis: Promise<Redis> | null = null;
   #lake: ObjectStore | null = null;
   #batch: Promise<BatchOps> | null = null;
   #speedReader: Promise<NamespacedSpeedReader> | null = null;
+  #speedMetrics: SpeedMetrics | null = null;
+  readonly #ensuredTopics = new Map<string, Promise<unknown>>();
   /** Where components register their Prometheus metrics (serving's registry under `up`); none when null. */
   metricsRegistry: Registry | null = null;
   /** Why Kafka could not be reached for lag, when it could not (shown by `tandem status`). */
   kafkaProblem: string | null = null;
 
-  constructor(config: TandemConfig, logger: Logger) {
+  /** Without a catalog, the built-in web catalog on the config's topics (as without a config file). */
+  constructor(config: TandemConfig, logger: Logger, catalog?: Catalog) {
     this.config = config;
     this.logger = logger;
+    this.catalog =
+      catalog ??
+      builtinCatalog({
+        topic: config.kafka.topic,
+        dlqTopic: config.kafka.dlqTopic,
+        lateTopic: config.kafka.lateTopic,
+      });
+  }
+
+  /** The streams named (every stream of the catalog when none is); an unknown name is a coded error. */
+  streams(names?: readonly string[]): Stream[] {
+    if (names === undefined || names.length === 0) return [...this.catalog.streams];
+    return [...new Set(names)].map((name) => this.catalog.stream(name));
+  }
+
+  /** Creates the streams' source, dead-letter and late topics when missing, once per process. */
+  async ensureTopics(streams: readonly Stream[]): Promise<void> {
+    const missing = streams.filter((stream) => !this.#ensuredTopics.has(stream.name));
+    if (missing.length > 0) {
+      const ensured = ensureStreamTopics(this.kafka(), this.config.kafka, missing);
+      for (const stream of missing) this.#ensuredTopics.set(stream.name, ensured);
+      ensured.catch(() => {
+        for (const stream of missing) this.#ensuredTopics.delete(stream.name);
+      });
+    }
+    await Promise.all(streams.map((stream) => this.#ensuredTopics.get(stream.name)));
+  }
+
+  /** The speed metrics of the process, on `metricsRegistry`, shared by every stream's worker. */
+  speedMetrics(): SpeedMetrics | undefined {
+    if (this.#speedMetrics === null && this.metricsRegistry !== null) {
+      this.#speedMetrics = createSpeedMetrics(this.metricsRegistry);
+    }
+    return this.#speedMetrics ?? undefined;
   }
 
   kafka(): Kafka {
@@ -77,7 +115,8 @@ export class Platform {
 
   /** The batch layer: reader and ops entry points over the shared lake and Redis. */
   batch(): Promise<BatchOps> {
-    this.#batch ??= (async () => openBatchOps(this.config, this.lake(), await this.redis(), this.logger))();
+    this.#batch ??= (async () =>
+      openBatchOps(this.config, this.catalog, this.lake(), await this.redis(), this.logger))();
     return this.#batch;
   }
 
@@ -94,7 +133,7 @@ export class Platform {
       return new NamespacedSpeedReader({
         redis: await this.redis(),
         basePrefix: this.config.redis.prefix,
-        topic: this.config.kafka.topic,
+        catalog: this.catalog,
         allowedLatenessMs: this.config.speed.allowedLatenessMs,
         ...(admin ? { admin } : {}),
       });
@@ -102,11 +141,15 @@ export class Platform {
     return this.#speedReader;
   }
 
-  /** Start of the oldest hour not sealed for every view: where a speed namespace without offsets starts. */
-  async rebuildFrom(): Promise<number | null> {
+  /**
+   * Start of the oldest hour not sealed for every view of a stream (of every stream when none is
+   * named): where a speed namespace without offsets starts. Null when a view has no sealed hour.
+   */
+  async rebuildFrom(stream?: string): Promise<number | null> {
     const batch = await this.batch();
+    const views = stream === undefined ? this.catalog.views : this.catalog.viewsOf(stream);
     let oldest: number | null = null;
-    for (const view of listViews()) {
+    for (const view of views) {
       const through = await batch.reader.sealedThrough(view.name);
       if (through === null) return null;
       oldest = oldest === null ? through : Math.min(oldest, through);
@@ -116,51 +159,60 @@ export class Platform {
 
   // ---- long-running components ----
 
-  speedStarter(): Starter {
-    return {
-      name: 'speed layer',
-      start: async () => {
-        await ensureTopics(this.kafka(), this.config.kafka);
+  /**
+   * One live speed worker per stream (every stream of the catalog by default), each following its
+   * stream's namespace pointer, all sharing this process's Kafka and Redis clients and metrics.
+   */
+  speedStarters(names?: readonly string[]): Starter[] {
+    const streams = this.streams(names);
+    return streams.map((stream) => ({
+      name: `speed layer (${stream.name})`,
+      start: async (): Promise<Running> => {
+        await this.ensureTopics(streams);
+        const metrics = this.speedMetrics();
         const worker = new LiveSpeedWorker({
-          metricsRegistry: this.metricsRegistry,
           config: this.config,
+          catalog: this.catalog,
+          stream,
           kafka: this.kafka(),
           redis: await this.redis(),
           logger: this.logger,
-          rebuildFrom: () =>
-            this.rebuildFrom().catch((error: unknown) => {
+          ...(metrics ? { metrics } : {}),
+          rebuildFrom: (asked) =>
+            this.rebuildFrom(asked.name).catch((error: unknown) => {
               this.logger.warn(
-                { err: error },
+                { err: error, stream: asked.name },
                 'batch layer unreadable; rebuilding speed from the default retention',
               );
               return null;
             }),
         });
         await worker.start();
-        return { name: 'speed layer', stop: () => worker.stop() };
+        return { name: `speed layer (${stream.name})`, stop: () => worker.stop() };
       },
-    };
+    }));
   }
 
-  archiverStarter(onFatal: (error: unknown) => void): Starter {
-    return {
-      name: 'archiver',
-      start: async () => {
-        await ensureTopics(this.kafka(), this.config.kafka);
+  /** One archiver per stream (every stream of the catalog by default), each in its own consumer group. */
+  archiverStarters(onFatal: (error: unknown) => void, names?: readonly string[]): Starter[] {
+    const streams = this.streams(names);
+    return streams.map((stream) => ({
+      name: `archiver (${stream.name})`,
+      start: async (): Promise<Running> => {
+        await this.ensureTopics(streams);
         const archiver = createArchiver({
-          ...archiverOptionsFromConfig(this.config),
+          ...archiverOptionsFromConfig(this.config, stream),
           kafka: this.kafka(),
           lake: this.lake(),
-          groupId: archiverGroupId(this.config),
           signals: [],
           registry: this.metricsRegistry,
-          logger: this.logger.child({ component: 'archiver' }),
+          logger: this.logger.child({ component: 'archiver', stream: stream.name }),
         });
         await archiver.start();
         archiver.stopped.catch(onFatal);
-        return { name: 'archiver', stop: () => archiver.stop() };
+        return { name: `archiver (${stream.name})`, stop: () => archiver.stop() };
       },
-    };
+    }));
   }
 
   schedulerStarter(): Starter {
@@ -179,6 +231,7 @@ export class Platform {
       name: 'speed janitor',
       start: async () => {
         const janitor = new SealedHourJanitor({
+          catalog: this.catalog,
           batch: (await this.batch()).reader,
           speed: await this.speedReader({ withLag: false }),
           graceMs: this.config.speed.sealedGraceMs,
@@ -201,6 +254,7 @@ export class Platform {
         const redis = await this.redis();
         const app = await buildServer({
           ...serverOptionsFromConfig(this.config),
+          catalog: this.catalog,
           batch: batch.reader,
           speed,
           redis,

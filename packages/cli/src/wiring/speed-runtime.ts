@@ -1,18 +1,20 @@
-// The speed layer as the cli runs it: a live worker that follows the active-namespace pointer (so
-// a `tandem replay` can switch it over), and a reader that resolves the pointer before each read
-// (so the serving layer moves to the new views in one step). See speed-namespace.ts.
-import type { DimensionFilter, PartialRow, TandemConfig, TimeRange } from '@tandem/core';
+// The speed layer as the cli runs it: per stream, a live worker that follows the stream's
+// active-namespace pointer (so a `tandem replay --stream S` can switch it over), and one reader
+// that resolves the pointer of a view's stream before each read (so the serving layer moves to a
+// stream's new views in one step). See speed-namespace.ts.
 import {
-  createSpeedMetrics,
-  type SpeedMetrics,
-  SpeedViewReader,
-  type SpeedWorker,
-  startSpeedWorker,
-} from '@tandem/speed';
+  builtinCatalog,
+  type Catalog,
+  type DimensionFilter,
+  type PartialRow,
+  type Stream,
+  type TandemConfig,
+  type TimeRange,
+} from '@tandem/core';
+import { type SpeedMetrics, SpeedViewReader, type SpeedWorker, startSpeedWorker } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import { activeNamespace } from './speed-namespace.ts';
 
 export type SpeedStatus = Awaited<ReturnType<SpeedViewReader['status']>>;
@@ -20,44 +22,53 @@ export type SpeedStatus = Awaited<ReturnType<SpeedViewReader['status']>>;
 export interface NamespacedSpeedReaderOptions {
   redis: Redis;
   basePrefix: string;
-  topic: string;
+  /** The deployment's streams and views (the same the serving layer and batch get). @defaultValue the built-in catalog */
+  catalog?: Catalog;
   admin?: Admin;
   allowedLatenessMs: number;
   /** How long a resolved pointer is trusted. @defaultValue 500 */
   pointerTtlMs?: number;
 }
 
-/** A `SpeedViewReader` over whichever namespace the pointer names at the time of the read. */
+/** A `SpeedViewReader` over whichever namespace each stream's pointer names at the time of the read. */
 export class NamespacedSpeedReader {
   readonly #options: NamespacedSpeedReaderOptions;
   readonly #readers = new Map<string, SpeedViewReader>();
-  #resolved: { at: number; namespace: Promise<string> } | null = null;
+  readonly #resolved = new Map<string, { at: number; namespace: Promise<string> }>();
+  readonly catalog: Catalog;
+  /** The stream `status()` and `namespace()` mean without an argument: the web stream, else the first. */
+  readonly defaultStream: string;
 
   constructor(options: NamespacedSpeedReaderOptions) {
     this.#options = options;
+    this.catalog = options.catalog ?? builtinCatalog();
+    const names = this.catalog.streams.map((stream) => stream.name);
+    this.defaultStream = names.includes('events') ? 'events' : names[0]!;
   }
 
-  /** The namespace the next read will use. */
-  namespace(): Promise<string> {
+  /** The namespace the next read of a stream's views will use. */
+  namespace(stream: string = this.defaultStream): Promise<string> {
     const now = Date.now();
-    if (this.#resolved === null || now - this.#resolved.at > (this.#options.pointerTtlMs ?? 500)) {
-      const namespace = activeNamespace(this.#options.redis, this.#options.basePrefix);
+    const resolved = this.#resolved.get(stream);
+    if (resolved === undefined || now - resolved.at > (this.#options.pointerTtlMs ?? 500)) {
+      const namespace = activeNamespace(this.#options.redis, this.#options.basePrefix, stream);
       namespace.catch(() => {
-        if (this.#resolved?.namespace === namespace) this.#resolved = null;
+        if (this.#resolved.get(stream)?.namespace === namespace) this.#resolved.delete(stream);
       });
-      this.#resolved = { at: now, namespace };
+      this.#resolved.set(stream, { at: now, namespace });
+      return namespace;
     }
-    return this.#resolved.namespace;
+    return resolved.namespace;
   }
 
-  /** The plain reader of one namespace (for replay progress, verify, tests). */
+  /** The plain reader of one namespace, over the whole catalog (for replay progress, verify, tests). */
   readerFor(namespace: string): SpeedViewReader {
     let reader = this.#readers.get(namespace);
     if (!reader) {
       reader = new SpeedViewReader({
         redis: this.#options.redis,
         prefix: namespace,
-        topic: this.#options.topic,
+        catalog: this.catalog,
         allowedLatenessMs: this.#options.allowedLatenessMs,
         ...(this.#options.admin ? { admin: this.#options.admin } : {}),
       });
@@ -67,17 +78,18 @@ export class NamespacedSpeedReader {
   }
 
   async readPartials(view: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]> {
-    return this.readerFor(await this.namespace()).readPartials(view, range, filter);
+    const namespace = await this.namespace(this.catalog.view(view).stream);
+    return this.readerFor(namespace).readPartials(view, range, filter);
   }
 
-  /** Status of the active namespace; lag is null while the topic does not exist yet (no traffic). */
-  async status(): Promise<SpeedStatus> {
-    const namespace = await this.namespace();
+  /** Status of a stream in its active namespace; lag is null while its topic does not exist yet. */
+  async status(stream: string = this.defaultStream): Promise<SpeedStatus> {
+    const namespace = await this.namespace(stream);
     try {
-      return await this.readerFor(namespace).status();
+      return await this.readerFor(namespace).status(stream);
     } catch (error) {
       if (!this.#options.admin || !isUnknownTopic(error)) throw error;
-      return this.#lagless(namespace).status();
+      return this.#lagless(namespace).status(stream);
     }
   }
 
@@ -85,7 +97,7 @@ export class NamespacedSpeedReader {
     return new SpeedViewReader({
       redis: this.#options.redis,
       prefix: namespace,
-      topic: this.#options.topic,
+      catalog: this.catalog,
       allowedLatenessMs: this.#options.allowedLatenessMs,
     });
   }
@@ -98,18 +110,25 @@ function isUnknownTopic(error: unknown): boolean {
 
 export interface LiveSpeedOptions {
   config: TandemConfig;
+  /** The deployment's streams and views. */
+  catalog: Catalog;
+  /** The stream this worker serves (one of the catalog's). */
+  stream: Stream;
   kafka: Kafka;
   redis: Redis;
   logger: Logger;
-  /** Oldest unsealed hour, for a worker whose namespace has no offsets yet. */
-  rebuildFrom: () => Promise<number | null>;
+  /** Oldest unsealed hour of the stream's views, for a worker whose namespace has no offsets yet. */
+  rebuildFrom: (stream: Stream) => Promise<number | null>;
   /** How often the pointer is checked. @defaultValue 1000 */
   pollMs?: number;
-  /** Registry for the speed metrics (created once, kept across namespace switches). */
-  metricsRegistry?: Registry | null;
+  /** Speed metrics, shared by every stream's worker of the process (kept across namespace switches). */
+  metrics?: SpeedMetrics;
 }
 
-/** The live worker: runs in the active namespace and restarts in the new one when the pointer moves. */
+/**
+ * The live worker of one stream: runs in the stream's active namespace and restarts in the new one
+ * when the stream's pointer moves. Several of them (one per stream) share the process's clients.
+ */
 export class LiveSpeedWorker {
   readonly #options: LiveSpeedOptions;
   #worker: SpeedWorker | null = null;
@@ -117,11 +136,13 @@ export class LiveSpeedWorker {
   #timer: NodeJS.Timeout | null = null;
   #switching: Promise<void> | null = null;
   #stopped = false;
-  readonly #metrics: SpeedMetrics | undefined;
 
   constructor(options: LiveSpeedOptions) {
     this.#options = options;
-    this.#metrics = options.metricsRegistry ? createSpeedMetrics(options.metricsRegistry) : undefined;
+  }
+
+  get stream(): Stream {
+    return this.#options.stream;
   }
 
   get namespace(): string {
@@ -129,14 +150,17 @@ export class LiveSpeedWorker {
   }
 
   async start(): Promise<void> {
-    const { redis, config } = this.#options;
-    this.#namespace = await activeNamespace(redis, config.redis.prefix);
+    const { redis, config, stream } = this.#options;
+    this.#namespace = await activeNamespace(redis, config.redis.prefix, stream.name);
     this.#worker = await this.#startWorker(this.#namespace);
     this.#timer = setInterval(() => {
       if (this.#switching !== null || this.#stopped) return;
       this.#switching = this.#follow()
         .catch((error: unknown) =>
-          this.#options.logger.error({ err: error }, 'following the speed namespace failed'),
+          this.#options.logger.error(
+            { err: error, stream: stream.name },
+            'following the speed namespace failed',
+          ),
         )
         .finally(() => {
           this.#switching = null;
@@ -154,10 +178,13 @@ export class LiveSpeedWorker {
   }
 
   async #follow(): Promise<void> {
-    const { redis, config, logger } = this.#options;
-    const target = await activeNamespace(redis, config.redis.prefix);
+    const { redis, config, logger, stream } = this.#options;
+    const target = await activeNamespace(redis, config.redis.prefix, stream.name);
     if (target === this.#namespace || this.#stopped) return;
-    logger.info({ from: this.#namespace, to: target }, 'speed namespace switched; moving the live worker');
+    logger.info(
+      { stream: stream.name, from: this.#namespace, to: target },
+      'speed namespace switched; moving the live worker',
+    );
     await this.#worker?.stop();
     this.#worker = null;
     this.#namespace = target;
@@ -165,15 +192,17 @@ export class LiveSpeedWorker {
   }
 
   #startWorker(namespace: string): Promise<SpeedWorker> {
-    const { config, kafka, redis, logger, rebuildFrom } = this.#options;
+    const { config, catalog, stream, kafka, redis, logger, rebuildFrom, metrics } = this.#options;
     return startSpeedWorker({
       config,
+      catalog,
+      stream,
       kafka,
       redis,
       prefix: namespace,
-      logger: logger.child({ component: 'speed', namespace }),
+      logger: logger.child({ component: 'speed', stream: stream.name, namespace }),
       rebuildFrom,
-      ...(this.#metrics ? { metrics: this.#metrics } : {}),
+      ...(metrics ? { metrics } : {}),
     });
   }
 }

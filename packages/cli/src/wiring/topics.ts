@@ -1,13 +1,18 @@
-// Makes sure the stream's topics exist before anything produces to them, so a fresh broker gets
+// Makes sure each stream's topics exist before anything produces to them, so a fresh broker gets
 // the partition count the platform expects instead of whatever auto-creation would pick.
-import type { KafkaConfig } from '@tandem/core';
+import type { KafkaConfig, Stream } from '@tandem/core';
 import type { Kafka } from 'kafkajs';
 import { kafkaUnavailable } from './clients.ts';
 
 /** Partitions of a topic the cli creates. Six spreads the speed layer and archiver over up to six workers each. */
 export const DEFAULT_PARTITIONS = 6;
 
-/** Creates the events, dead-letter and late topics when missing; returns the ones it created. */
+/** The topics of streams: each one's source, dead-letter and late topic, in order, without repeats. */
+export function streamTopics(streams: readonly Stream[]): string[] {
+  return [...new Set(streams.flatMap((stream) => [stream.topic, stream.dlqTopic, stream.lateTopic]))];
+}
+
+/** Creates the given topics when missing (default: the config's events, dead-letter and late topics); returns the ones it created. */
 export async function ensureTopics(
   kafka: Kafka,
   config: KafkaConfig,
@@ -33,4 +38,14 @@ export async function ensureTopics(
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Creates every missing topic of the streams (source, dead-letter, late); returns the ones it created. */
+export function ensureStreamTopics(
+  kafka: Kafka,
+  config: KafkaConfig,
+  streams: readonly Stream[],
+  partitions = DEFAULT_PARTITIONS,
+): Promise<string[]> {
+  return ensureTopics(kafka, config, streamTopics(streams), partitions);
 }
