@@ -558,6 +558,8 @@ export const generateCommand = defineCommand({
         keys: 64,
         maxEventBytes: config.events.maxBytes,
         idPrefix: null,
+        // Dimensions of a few dozen values each, so views and the dashboard show readable groups.
+        valuePool: 24,
       };
       context.out.info(
         `generating ${traffic.count} ${onlyBad ? 'invalid ' : ''}events of stream ${stream.name} from ` +

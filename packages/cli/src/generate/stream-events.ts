@@ -68,6 +68,12 @@ export interface StreamTrafficOptions {
   maxEventBytes: number;
   /** Prefix of string ids and keys; derived from seed and start when null. @defaultValue null */
   idPrefix: string | null;
+  /**
+   * Distinct values of each string and integer field other than the id and time fields (drawn
+   * once, then picked with a skew), as the dimensions of real traffic have: sites, devices,
+   * endpoints. 0 draws every value afresh. @defaultValue 0
+   */
+  valuePool: number;
 }
 
 export const defaultStreamTrafficOptions: Omit<StreamTrafficOptions, 'start' | 'count'> = {
@@ -83,6 +89,7 @@ export const defaultStreamTrafficOptions: Omit<StreamTrafficOptions, 'start' | '
   keys: 64,
   maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
   idPrefix: null,
+  valuePool: 0,
 };
 
 /** Checks options and fills defaults; throws a RangeError naming the option and what is accepted. */
@@ -97,6 +104,7 @@ export function resolveStreamTrafficOptions(
   check(Number.isInteger(o.seed), 'seed', 'an integer');
   check(Number.isSafeInteger(o.count) && o.count >= 0, 'count', 'a non-negative integer');
   check(Number.isFinite(o.rate) && o.rate > 0, 'rate', 'a positive number of events/s');
+  check(Number.isSafeInteger(o.valuePool) && o.valuePool >= 0, 'valuePool', 'a non-negative integer');
   for (const name of ['duplicateRatio', 'lateRatio', 'badRatio'] as const) {
     check(o[name] >= 0 && o[name] <= 1, name, 'a ratio from 0 to 1');
   }
@@ -260,6 +268,7 @@ function buildEvent(
   stream: Stream,
   eventTime: number,
   id: StreamScalar | null,
+  pools: ReadonlyMap<string, readonly StreamScalar[]> | null = null,
 ): { wire: Record<string, unknown>; event: StreamEvent } {
   const wire: Record<string, unknown> = {};
   const event: Record<string, string | number | boolean | null> = {};
@@ -292,11 +301,31 @@ function buildEvent(
       put(event, field.name, null);
       continue;
     }
-    const value = randomFieldValue(random, field);
+    const pool = pools?.get(field.name);
+    // Squaring skews the pick towards the pool's first values, as real dimensions are skewed.
+    const value =
+      pool === undefined
+        ? randomFieldValue(random, field)
+        : pool[Math.floor(random.next() ** 2 * pool.length)]!;
     put(wire, field.name, value);
     put(event, field.name, value);
   }
   return { wire, event };
+}
+
+/** Up to `size` distinct valid values per string and integer field (not the id or time field). */
+function valuePools(random: Random, stream: Stream, size: number): Map<string, StreamScalar[]> {
+  const pools = new Map<string, StreamScalar[]>();
+  for (const field of stream.fields) {
+    if (field.name === stream.timeField || field.name === stream.idField) continue;
+    if (field.type !== 'string' && field.type !== 'integer') continue;
+    if (allowedEnum(field) !== null) continue;
+    const values = new Set<StreamScalar>();
+    for (let attempt = 0; values.size < size && attempt < size * 4; attempt++)
+      values.add(randomFieldValue(random, field));
+    pools.set(field.name, [...values]);
+  }
+  return pools;
 }
 
 /**
@@ -314,6 +343,7 @@ export function* generateStreamTraffic(
   const arrivals = root.fork('arrivals');
   const events = root.fork('events');
   const faults = root.fork('faults');
+  const pools = o.valuePool > 0 ? valuePools(root.fork('pools'), stream, o.valuePool) : null;
   const prefix = o.idPrefix ?? `g${hashString(`${o.seed}:${o.start}:${stream.name}`).toString(36)}`;
   const idField = stream.idField === null ? null : stream.fields.find((f) => f.name === stream.idField)!;
   const ids = idField === null ? null : new IdSource(idField, prefix, hashString(prefix));
@@ -332,7 +362,7 @@ export function* generateStreamTraffic(
 
   const fresh = (random: Random, eventTime: number) => {
     for (let attempt = 0; ; attempt++) {
-      const built = buildEvent(random, stream, eventTime, ids === null ? null : ids.next());
+      const built = buildEvent(random, stream, eventTime, ids === null ? null : ids.next(), pools);
       const identity = eventIdentity(stream, built.event);
       const repeated = seen?.has(identity) ?? false;
       if (!repeated || attempt >= 4) {

@@ -129,6 +129,23 @@ describe('generateStreamTraffic', () => {
     for (const record of late) expect(record.event!.ts as number).toBeLessThan(record.sendAt - 6_000);
   });
 
+  it('with a value pool keeps dimensions to that many values, all of them valid', () => {
+    const records = [...generateStreamTraffic(iot, { ...mixed(400, 5), valuePool: 6 })];
+    checkRecords(iot, records, compileStreamValidator);
+    const events = streamTruthEvents(records, 'batch');
+    expect(events).toHaveLength(400 + records.filter((r) => r.label === 'late').length);
+    const sites = new Set(events.map((e) => e.site));
+    const devices = new Set(events.map((e) => e.device));
+    expect(sites.size).toBeLessThanOrEqual(6);
+    expect(sites.size).toBeGreaterThan(1);
+    expect(devices.size).toBeLessThanOrEqual(6);
+    // The id field stays unique whatever the pool.
+    expect(new Set(events.map((e) => e.reading_id)).size).toBe(events.length);
+    // Without a pool, 400 readings hardly ever share a site.
+    const free = streamTruthEvents([...generateStreamTraffic(iot, mixed(400, 5))], 'batch');
+    expect(new Set(free.map((e) => e.site)).size).toBeGreaterThan(300);
+  });
+
   it('with onlyBad gives only invalid events, cycling through every kind the schema can break', () => {
     const kinds = applicableBadKinds(iot, createRandom(1));
     // The IoT schema has something to break for every kind.
