@@ -351,6 +351,8 @@ async function streamTraffic(
     keys: 64,
     maxEventBytes: platform.config.events.maxBytes,
     idPrefix: null,
+    // Dimensions of a few dozen values each, so views and the dashboard show readable groups.
+    valuePool: 24,
   };
   out.info(`traffic: ~${live.rate}/s to ${stream.topic} (stream ${stream.name}, seed ${traffic.seed})`);
   try {
