@@ -9,36 +9,27 @@
 // segment's end offset is committed → the watermark advances. See segment.ts for why rewrites after
 // a crash land on the same file names, and watermark.ts for the watermark rule.
 //
+// This file holds the consumer lifecycle (start, batches, rebalances, the tick, stopping); its
+// parts live beside it: builder-messaging.ts (worker requests), upload.ts (gzip, limiter, retries),
+// backpressure.ts, ordered-commits.ts, partition-watermarks.ts, lag-polling.ts, signals.ts and
+// kafka-client.ts.
+//
 // Stopping (SIGTERM, SIGINT or stop()): consumption pauses, the open segments are closed and
 // uploaded, their offsets committed and the watermarks written, then the group is left — so a
 // rolling restart re-reads nothing. If the flush does not finish within `stopTimeoutMs`, or the
 // archiver stops on an error, whatever is not durable is abandoned uncommitted: the next owner of
 // the partition re-reads it from the last commit.
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
-import {
-  defaultEventParseOptions,
-  isRetryable,
-  type Stream,
-  serviceUnavailable,
-  TandemError,
-  webStream,
-} from '@tandem/core';
-import {
-  type ArchiverWatermark,
-  archiveFileName,
-  archiveManifestKey,
-  buildArchiveManifest,
-  logPartitionPrefix,
-  type ObjectStore,
-  openObjectStore,
-  readArchiverWatermark,
-  writeArchiverWatermark,
-} from '@tandem/lake';
-import { type Admin, type Consumer, type EachBatchPayload, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { type Stream, TandemError } from '@tandem/core';
+import { type ObjectStore, openObjectStore } from '@tandem/lake';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
+import type { ArchiverContext, ArchiverCounters } from './archiver-context.ts';
+import { Backpressure } from './backpressure.ts';
+import { BuilderMessaging } from './builder-messaging.ts';
 import { BuilderPool } from './builder-pool.ts';
+import { archiverKafka, kafkaFailure } from './kafka-client.ts';
+import { OffsetPoller } from './lag-polling.ts';
 import { type ArchiverMetrics, createArchiverMetrics } from './metrics.ts';
 import {
   ARCHIVER_GROUP_ID,
@@ -47,18 +38,13 @@ import {
   archiverGroupId,
   resolveArchiverOptions,
 } from './options.ts';
-import {
-  type BuilderRequest,
-  type BuilderResponse,
-  packBatch,
-  type SealedFile,
-  type SealedSegment,
-  type SealRequest,
-} from './segment-builder.ts';
-import { computeWatermark } from './watermark.ts';
-
-const gzip = promisify(gzipCallback);
-const MAX_BACKOFF_MS = 30_000;
+import { drainCommits } from './ordered-commits.ts';
+import { type InflightSegment, lagOf, newPartitionState, type PartitionState } from './partition-state.ts';
+import { loadWatermark, updateWatermark } from './partition-watermarks.ts';
+import { type BuilderResponse, packBatch, type SealedSegment } from './segment-builder.ts';
+import { stopOnSignals } from './signals.ts';
+import { SegmentUploader } from './upload.ts';
+import { within } from './wait-within.ts';
 
 /** One partition's archiving state, as `status()` reports it. */
 export interface PartitionStatus {
@@ -90,97 +76,6 @@ export interface ArchiverStatus {
   filesWritten: number;
 }
 
-interface InflightSegment {
-  segment: SealedSegment;
-  done: boolean;
-}
-
-interface PartitionState {
-  partition: number;
-  /** Bumped on every rewind; answers and uploads of an older epoch never commit. */
-  epoch: number;
-  /** The open segment as its builder last reported it. */
-  openRecords: number;
-  openMinEventTime: number | null;
-  /** Requests sent to the builder and not answered yet. */
-  pendingRequests: number;
-  /** Closed segments of the current epoch, in offset order. */
-  inflight: InflightSegment[];
-  /** Offset the next message must have; a smaller one means Kafka rewound (rebalance, seek). */
-  nextOffset: bigint | null;
-  /** End offset of the last durable segment (what should be committed). */
-  durableOffset: bigint | null;
-  /** Last offset Kafka acknowledged for the group. */
-  committedOffset: bigint | null;
-  highWatermark: bigint | null;
-  lowWatermark: bigint | null;
-  maxEventTime: number | null;
-  watermark: number | null;
-  watermarkLoaded: boolean;
-  writtenWatermark: number | null;
-  watermarkWrittenAt: number;
-  writingWatermark: boolean;
-  committing: boolean;
-  commitAgain: boolean;
-}
-
-/** A counting semaphore: bounds compressions + uploads in flight over all partitions. */
-class Limiter {
-  readonly #limit: number;
-  #active = 0;
-  readonly #waiting: Array<() => void> = [];
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.#limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    else this.#active++;
-    try {
-      return await task();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next === undefined) this.#active--;
-      else next();
-    }
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-/** Waits for `promise` (never rejecting), at most `ms`; the timer never outlives the wait. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      promise.then(
-        () => undefined,
-        () => undefined,
-      ),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, ms));
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function minOrNull(values: Array<number | null>): number | null {
-  let min = Number.POSITIVE_INFINITY;
-  for (const value of values) if (value !== null && value < min) min = value;
-  return Number.isFinite(min) ? min : null;
-}
-
-function isKafkaClient(value: ArchiverOptions['kafka']): value is Kafka {
-  return typeof (value as Kafka).consumer === 'function' && typeof (value as Kafka).admin === 'function';
-}
-
-function isObjectStore(value: ArchiverOptions['lake']): value is ObjectStore {
-  return typeof value === 'object' && typeof (value as ObjectStore).put === 'function';
-}
-
 /**
  * Archives one stream's Kafka topic into the lake. `start()` joins the consumer group and returns
  * once it runs; `stopped` settles when it has stopped (rejecting with the error that stopped it, if any).
@@ -196,15 +91,18 @@ export class Archiver {
   readonly #brokers: string;
   readonly #store: ObjectStore;
   readonly #ownsStore: boolean;
-  readonly #limiter: Limiter;
+  readonly #context: ArchiverContext;
+  readonly #counters: ArchiverCounters = { eventsArchived: 0, eventsInvalid: 0, filesWritten: 0 };
   readonly #builders: BuilderPool;
+  readonly #messaging: BuilderMessaging;
+  readonly #uploader: SegmentUploader;
+  readonly #backpressure: Backpressure;
+  readonly #offsets: OffsetPoller;
   readonly #partitions = new Map<number, PartitionState>();
-  /** Builder requests not answered yet, and uploads not finished yet. */
-  readonly #requests = new Set<Promise<void>>();
+  /** Uploads not finished yet. */
   readonly #tasks = new Set<Promise<void>>();
-  readonly #capacityWaiters = new Set<() => void>();
-  readonly #signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
   readonly #removeListeners: Array<() => void> = [];
+  #removeSignalHandlers: () => void = () => undefined;
   #consumer: Consumer | null = null;
   #admin: Admin | null = null;
   #resolveStopped!: () => void;
@@ -212,14 +110,8 @@ export class Archiver {
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #stopPromise: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
-  #inflightBytes = 0;
   #batchInProgress: Promise<void> | null = null;
-  #offsetsRefreshedAt = 0;
-  #refreshingOffsets = false;
   #sealingExpired = false;
-  #eventsArchived = 0;
-  #eventsInvalid = 0;
-  #filesWritten = 0;
 
   constructor(init: ArchiverInit) {
     this.options = resolveArchiverOptions(init);
@@ -229,29 +121,7 @@ export class Archiver {
     });
     this.registry = options.registry ?? new Registry();
     this.metrics = createArchiverMetrics(this.registry);
-    this.#limiter = new Limiter(options.uploadConcurrency);
-    if (isKafkaClient(options.kafka)) {
-      this.#kafka = options.kafka;
-      this.#brokers = 'the configured Kafka brokers';
-    } else {
-      const connection = options.kafka;
-      this.#brokers = connection.brokers.join(',');
-      const kafkaLogger = this.#logger.child({ component: 'kafkajs' });
-      this.#kafka = new Kafka({
-        clientId: connection.clientId ?? 'tandem-archiver',
-        brokers: connection.brokers,
-        ssl: connection.ssl ?? false,
-        ...(connection.sasl ? { sasl: connection.sasl as SASLOptions } : {}),
-        logLevel: logLevel.WARN,
-        logCreator:
-          () =>
-          ({ level, log }) => {
-            const { message, ...extra } = log;
-            if (level <= logLevel.ERROR) kafkaLogger.error(extra, message);
-            else kafkaLogger.warn(extra, message);
-          },
-      });
-    }
+    ({ kafka: this.#kafka, brokers: this.#brokers } = archiverKafka(options.kafka, this.#logger));
     if (isObjectStore(options.lake)) {
       this.#store = options.lake;
       this.#ownsStore = false;
@@ -259,6 +129,15 @@ export class Archiver {
       this.#store = openObjectStore(options.lake);
       this.#ownsStore = true;
     }
+    this.#context = {
+      options,
+      metrics: this.metrics,
+      logger: this.#logger,
+      store: this.#store,
+      counters: this.#counters,
+      consumer: () => this.#consumer,
+      stopped: () => this.#state === 'stopped',
+    };
     this.#builders = new BuilderPool(
       options.parseWorkers,
       {
@@ -268,6 +147,14 @@ export class Archiver {
       },
       (error) => void this.#fail(error),
     );
+    this.#backpressure = new Backpressure(this.#context, this.#builders);
+    this.#messaging = new BuilderMessaging(this.#builders, {
+      onResponse: (response) => this.#onResponse(response),
+      onError: (error) => void this.#fail(error),
+      onSettled: () => this.#backpressure.wake(),
+    });
+    this.#uploader = new SegmentUploader(this.#context);
+    this.#offsets = new OffsetPoller(this.#context, () => this.#admin, this.#partitions);
     this.stopped = new Promise<void>((resolve, reject) => {
       this.#resolveStopped = resolve;
       this.#rejectStopped = reject;
@@ -307,7 +194,7 @@ export class Archiver {
       this.#state = 'stopped';
       await Promise.allSettled([consumer.disconnect(), admin.disconnect(), this.#builders.close()]);
       if (this.#ownsStore) await this.#store.close();
-      const failure = this.#wrapKafkaError(error);
+      const failure = this.#kafkaFailure(error);
       this.#rejectStopped(failure);
       throw failure;
     }
@@ -334,14 +221,9 @@ export class Archiver {
     });
     this.#timer = setInterval(() => this.#tick(), options.tickIntervalMs);
     this.#timer.unref();
-    for (const signal of options.signals) {
-      const handler = (): void => {
-        this.#logger.info({ signal }, 'stopping the archiver');
-        void this.stop().catch(() => undefined);
-      };
-      process.once(signal, handler);
-      this.#signalHandlers.push([signal, handler]);
-    }
+    this.#removeSignalHandlers = stopOnSignals(options.signals, this.#logger, () => {
+      void this.stop().catch(() => undefined);
+    });
     this.#logger.info(
       {
         topic: options.topic,
@@ -370,7 +252,7 @@ export class Archiver {
         committedOffset: state.committedOffset?.toString() ?? null,
         position: state.nextOffset?.toString() ?? state.committedOffset?.toString() ?? null,
         endOffset: state.highWatermark?.toString() ?? null,
-        lag: this.#lag(state),
+        lag: lagOf(state),
         watermark: state.watermark,
         bufferedMessages: state.openRecords,
         uploadingSegments: state.inflight.length,
@@ -381,9 +263,9 @@ export class Archiver {
       groupId: this.options.groupId,
       running: this.#state === 'running',
       partitions,
-      eventsArchived: this.#eventsArchived,
-      eventsInvalid: this.#eventsInvalid,
-      filesWritten: this.#filesWritten,
+      eventsArchived: this.#counters.eventsArchived,
+      eventsInvalid: this.#counters.eventsInvalid,
+      filesWritten: this.#counters.filesWritten,
     };
   }
 
@@ -404,36 +286,9 @@ export class Archiver {
     }
     const lastOffset = messages[messages.length - 1]!.offset;
     state.nextOffset = BigInt(lastOffset) + 1n;
-    this.#request(state, packBatch(state.partition, state.epoch, this.options.now(), messages));
+    this.#messaging.request(state, packBatch(state.partition, state.epoch, this.options.now(), messages));
     resolveOffset(lastOffset);
-    await this.#waitForCapacity(heartbeat);
-  }
-
-  /** Sends one partition's request to its builder; answers are applied in the order sent. */
-  #request(state: PartitionState, request: BuilderRequest): void {
-    state.pendingRequests++;
-    const answered = this.#builders
-      .send(state.partition, request)
-      .then((response) => this.#onResponse(response))
-      .catch((error: unknown) => this.#fail(error))
-      .finally(() => {
-        state.pendingRequests--;
-        this.#requests.delete(answered);
-        this.#wakeCapacityWaiters();
-      });
-    this.#requests.add(answered);
-  }
-
-  /** Closes open segments in every builder: the expired ones, or those of the listed partitions. */
-  async #sealOpen(request: SealRequest): Promise<void> {
-    const answered = this.#builders.broadcast(request).then((responses) => {
-      for (const response of responses) this.#onResponse(response);
-    });
-    const tracked: Promise<void> = answered
-      .catch(() => undefined)
-      .finally(() => this.#requests.delete(tracked));
-    this.#requests.add(tracked);
-    await answered;
+    await this.#backpressure.waitForCapacity(heartbeat, () => this.#state === 'running');
   }
 
   #onResponse(response: BuilderResponse): void {
@@ -450,7 +305,7 @@ export class Archiver {
         state.maxEventTime = report.maxEventTime;
       }
       if (report.invalid > 0) {
-        this.#eventsInvalid += report.invalid;
+        this.#counters.eventsInvalid += report.invalid;
         this.metrics.events.inc({ topic, outcome: 'invalid' }, report.invalid);
       }
     }
@@ -465,29 +320,9 @@ export class Archiver {
   #partition(partition: number): PartitionState {
     let state = this.#partitions.get(partition);
     if (state === undefined) {
-      state = {
-        partition,
-        epoch: 0,
-        openRecords: 0,
-        openMinEventTime: null,
-        pendingRequests: 0,
-        inflight: [],
-        nextOffset: null,
-        durableOffset: null,
-        committedOffset: null,
-        highWatermark: null,
-        lowWatermark: null,
-        maxEventTime: null,
-        watermark: null,
-        watermarkLoaded: false,
-        writtenWatermark: null,
-        watermarkWrittenAt: 0,
-        writingWatermark: false,
-        committing: false,
-        commitAgain: false,
-      };
+      state = newPartitionState(partition);
       this.#partitions.set(partition, state);
-      void this.#loadWatermark(state);
+      void loadWatermark(this.#context, state);
     }
     return state;
   }
@@ -510,7 +345,7 @@ export class Archiver {
     state.inflight = [];
     state.nextOffset = null;
     state.durableOffset = state.committedOffset;
-    this.#request(state, { kind: 'reset', partition: state.partition, epoch: state.epoch });
+    this.#messaging.request(state, { kind: 'reset', partition: state.partition, epoch: state.epoch });
   }
 
   #onAssignment(partitions: number[]): void {
@@ -528,25 +363,21 @@ export class Archiver {
     }
     for (const partition of assigned) this.#partition(partition);
     this.#logger.info({ partitions: [...assigned].sort((a, b) => a - b) }, 'partitions assigned');
-    void this.#refreshCommittedOffsets();
-    void this.#refreshEndOffsets();
+    void this.#offsets.refreshCommittedOffsets();
+    void this.#offsets.refreshEndOffsets();
   }
 
-  // ---------------------------------------------------------------- uploading
-
+  /** Uploads a closed segment's files, then commits whatever prefix of segments became durable. */
   #upload(state: PartitionState, segment: SealedSegment): void {
     const { topic } = this.options;
     this.metrics.segments.inc({ topic, reason: segment.reason });
     const entry: InflightSegment = { segment, done: false };
     state.inflight.push(entry);
     const bytes = segment.bytes;
-    this.#inflightBytes += bytes;
-    this.metrics.inflightBytes.set({ topic }, this.#inflightBytes);
+    this.#backpressure.addUploading(bytes);
     const task = (async () => {
       try {
-        const keys = await Promise.all(
-          segment.files.map((file) => this.#limiter.run(() => this.#uploadFile(segment.partition, file))),
-        );
+        const keys = await this.#uploader.uploadFiles(segment.partition, segment.files);
         segment.files = [];
         if (this.options.onAfterUpload !== null && segment.epoch === state.epoch) {
           await this.options.onAfterUpload({
@@ -560,282 +391,17 @@ export class Archiver {
           });
         }
         entry.done = true;
-        await this.#drainCommits(state);
+        await drainCommits(this.#context, state);
       } catch (error) {
         // Not awaited: stopping waits for the other uploads, and this task is one of them.
         void this.#fail(error);
       } finally {
-        this.#inflightBytes -= bytes;
-        this.metrics.inflightBytes.set({ topic }, this.#inflightBytes);
-        this.#wakeCapacityWaiters();
+        this.#backpressure.addUploading(-bytes);
+        this.#backpressure.wake();
       }
     })();
     this.#tasks.add(task);
     void task.finally(() => this.#tasks.delete(task));
-  }
-
-  async #uploadFile(partition: number, file: SealedFile): Promise<string> {
-    const { topic, stream } = this.options;
-    const key =
-      logPartitionPrefix(file.hour, stream.lakePrefix) + archiveFileName(topic, partition, file.firstOffset);
-    const started = performance.now();
-    const body = await gzip(file.ndjson, { level: this.options.gzipLevel });
-    await this.#putWithRetries(key, body, 'application/gzip');
-    // The manifest goes second: a crash between the two leaves a file without one, which the batch
-    // layer validates line by line; a rewrite after a crash replaces both under the same names.
-    const manifest = buildArchiveManifest(
-      key,
-      body,
-      file.events,
-      // Names the stream's rules: a schema change re-validates old files instead of trusting them.
-      stream.fingerprint,
-      this.options.events.maxBytes ?? defaultEventParseOptions.maxBytes,
-    );
-    await this.#putWithRetries(
-      archiveManifestKey(key, stream.lakePrefix)!,
-      JSON.stringify(manifest),
-      'application/json',
-    );
-    this.#filesWritten++;
-    this.metrics.files.inc({ topic });
-    this.metrics.bytes.inc({ topic, stage: 'ndjson' }, file.ndjson.byteLength);
-    this.metrics.bytes.inc({ topic, stage: 'gzip' }, body.byteLength);
-    this.metrics.uploadSeconds.observe({ topic }, (performance.now() - started) / 1000);
-    return key;
-  }
-
-  async #putWithRetries(key: string, body: Uint8Array | string, contentType: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#store.put(key, body, { contentType });
-        return;
-      } catch (error) {
-        if (!isRetryable(error) || attempt >= this.options.uploadRetries || this.#state === 'stopped') {
-          throw new TandemError(
-            'TANDEM_ERR_ARCHIVER_UPLOAD',
-            `could not upload "${key}" to ${this.#store.url} after ${attempt + 1} attempt(s); ` +
-              'the archiver stopped without committing it, so it is re-read on restart',
-            { cause: error, details: { key, attempts: attempt + 1 } },
-          );
-        }
-        const delay = Math.min(MAX_BACKOFF_MS, this.options.retryBackoffMs * 2 ** attempt);
-        this.#logger.warn({ err: error, key, attempt: attempt + 1, delay }, 'upload failed; retrying');
-        await sleep(delay);
-      }
-    }
-  }
-
-  #wakeCapacityWaiters(): void {
-    for (const wake of this.#capacityWaiters) wake();
-    this.#capacityWaiters.clear();
-  }
-
-  /** Pauses consumption while too much is being parsed, compressed or uploaded. */
-  async #waitForCapacity(heartbeat: () => Promise<void>): Promise<void> {
-    while (
-      this.#inflightBytes + this.#builders.pendingBytes() > this.options.maxInflightBytes &&
-      this.#state === 'running'
-    ) {
-      await within(
-        new Promise<void>((resolve) => this.#capacityWaiters.add(resolve)),
-        Math.min(1000, this.options.consumer.heartbeatInterval),
-      );
-      await heartbeat();
-    }
-  }
-
-  // ---------------------------------------------------------------- committing
-
-  /** Commits the end of the longest prefix of durable segments; one commit per partition at a time. */
-  async #drainCommits(state: PartitionState): Promise<void> {
-    if (state.committing) {
-      state.commitAgain = true;
-      return;
-    }
-    state.committing = true;
-    try {
-      do {
-        state.commitAgain = false;
-        let archived = 0;
-        while (state.inflight[0]?.done) {
-          const entry = state.inflight.shift()!;
-          state.durableOffset = BigInt(entry.segment.endOffset);
-          archived += entry.segment.records - entry.segment.invalid;
-        }
-        if (archived > 0) {
-          this.#eventsArchived += archived;
-          this.metrics.events.inc({ topic: this.options.topic, outcome: 'archived' }, archived);
-        }
-        await this.#commitDurable(state);
-      } while (state.commitAgain);
-    } finally {
-      state.committing = false;
-    }
-    void this.#updateWatermark(state, false);
-  }
-
-  async #commitDurable(state: PartitionState): Promise<void> {
-    const offset = state.durableOffset;
-    if (offset === null || (state.committedOffset !== null && offset <= state.committedOffset)) return;
-    if (this.#consumer === null || this.#state === 'stopped') return;
-    try {
-      await this.#consumer.commitOffsets([
-        { topic: this.options.topic, partition: state.partition, offset: offset.toString() },
-      ]);
-    } catch (error) {
-      // A rebalance makes Kafka re-deliver from the last commit anyway; anything else is retried by
-      // the tick. The data is durable either way; only the re-read grows.
-      this.#logger.warn(
-        { err: error, partition: state.partition, offset: offset.toString() },
-        'offset commit failed',
-      );
-      return;
-    }
-    if (state.committedOffset !== null && offset <= state.committedOffset) return;
-    state.committedOffset = offset;
-    this.metrics.committedOffset.set(
-      { topic: this.options.topic, partition: String(state.partition) },
-      Number(offset),
-    );
-    if (this.options.onCommit !== null) {
-      await this.options.onCommit({
-        topic: this.options.topic,
-        partition: state.partition,
-        offset: offset.toString(),
-      });
-    }
-  }
-
-  // ---------------------------------------------------------------- watermarks, lag, housekeeping
-
-  #lag(state: PartitionState): number | null {
-    if (state.highWatermark === null) return null;
-    const base = state.committedOffset ?? state.lowWatermark;
-    if (base === null) return null;
-    const lag = state.highWatermark - base;
-    return lag > 0n ? Number(lag) : 0;
-  }
-
-  #updateWatermark(state: PartitionState, force: boolean): Promise<void> {
-    // Messages still at the builder have unknown event times; under the out-of-orderness bound they
-    // are no older than maxEventTime − L, like messages not consumed yet. They only forbid the
-    // idle advance.
-    const minNotDurable = minOrNull([
-      state.openMinEventTime,
-      ...state.inflight.map((entry) => entry.segment.minEventTime),
-    ]);
-    const buffered = state.openRecords > 0 || state.inflight.length > 0 || state.pendingRequests > 0;
-    const lag = this.#lag(state);
-    const now = this.options.now();
-    state.watermark = computeWatermark({
-      previous: state.watermark,
-      maxEventTime: state.maxEventTime,
-      minNotDurable,
-      caughtUp: !buffered && lag === 0,
-      now,
-      outOfOrdernessMs: this.options.outOfOrdernessMs,
-      idleAdvance: this.options.idleWatermarkAdvance,
-    });
-    const labels = { topic: this.options.topic, partition: String(state.partition) };
-    if (lag !== null) this.metrics.lag.set(labels, lag);
-    if (state.watermark === null) return Promise.resolve();
-    this.metrics.watermark.set(labels, state.watermark / 1000);
-    const due = force || now - state.watermarkWrittenAt >= this.options.watermarkIntervalMs;
-    if (
-      !due ||
-      !state.watermarkLoaded ||
-      state.writingWatermark ||
-      state.watermark === state.writtenWatermark
-    ) {
-      return Promise.resolve();
-    }
-    return this.#writeWatermark(state);
-  }
-
-  async #writeWatermark(state: PartitionState): Promise<void> {
-    if (state.watermark === null) return;
-    const watermark: ArchiverWatermark = {
-      topic: this.options.topic,
-      partition: state.partition,
-      watermark: state.watermark,
-      // Everything below this offset is in the lake (its commit may still be in flight).
-      offset: (state.durableOffset ?? state.committedOffset ?? state.lowWatermark ?? 0n).toString(),
-      updatedAt: this.options.now(),
-    };
-    state.writingWatermark = true;
-    try {
-      await writeArchiverWatermark(this.#store, watermark, this.options.stream.lakePrefix);
-      state.writtenWatermark = watermark.watermark;
-      state.watermarkWrittenAt = watermark.updatedAt;
-      this.options.onWatermark?.(watermark);
-    } catch (error) {
-      this.#logger.warn(
-        { err: error, partition: state.partition },
-        'could not write the watermark object; retrying',
-      );
-    } finally {
-      state.writingWatermark = false;
-    }
-  }
-
-  /** Reads the stored watermark once, so the watermark never moves back across restarts. */
-  async #loadWatermark(state: PartitionState): Promise<void> {
-    try {
-      const stored = await readArchiverWatermark(
-        this.#store,
-        this.options.topic,
-        state.partition,
-        this.options.stream.lakePrefix,
-      );
-      if (stored !== null) {
-        state.watermark =
-          state.watermark === null ? stored.watermark : Math.max(state.watermark, stored.watermark);
-        state.writtenWatermark = stored.watermark;
-      }
-      state.watermarkLoaded = true;
-    } catch (error) {
-      this.#logger.warn(
-        { err: error, partition: state.partition },
-        'could not read the watermark object; retrying',
-      );
-    }
-  }
-
-  async #refreshCommittedOffsets(): Promise<void> {
-    if (this.#admin === null) return;
-    try {
-      const [topic] = await this.#admin.fetchOffsets({
-        groupId: this.options.groupId,
-        topics: [this.options.topic],
-      });
-      for (const entry of topic?.partitions ?? []) {
-        const state = this.#partitions.get(entry.partition);
-        if (state === undefined || entry.offset === '-1') continue;
-        const offset = BigInt(entry.offset);
-        if (state.committedOffset === null || offset > state.committedOffset) state.committedOffset = offset;
-        if (state.durableOffset === null || offset > state.durableOffset) state.durableOffset = offset;
-      }
-    } catch (error) {
-      this.#logger.warn({ err: error }, 'could not read the group offsets');
-    }
-  }
-
-  async #refreshEndOffsets(): Promise<void> {
-    if (this.#admin === null || this.#refreshingOffsets) return;
-    this.#refreshingOffsets = true;
-    this.#offsetsRefreshedAt = this.options.now();
-    try {
-      for (const entry of await this.#admin.fetchTopicOffsets(this.options.topic)) {
-        const state = this.#partitions.get(entry.partition);
-        if (state === undefined) continue;
-        state.highWatermark = BigInt(entry.high);
-        state.lowWatermark = BigInt(entry.low);
-      }
-    } catch (error) {
-      this.#logger.warn({ err: error }, 'could not read the topic end offsets');
-    } finally {
-      this.#refreshingOffsets = false;
-    }
   }
 
   #tick(): void {
@@ -843,45 +409,34 @@ export class Archiver {
     const now = this.options.now();
     if (!this.#sealingExpired && [...this.#partitions.values()].some((state) => state.openRecords > 0)) {
       this.#sealingExpired = true;
-      this.#sealOpen({
-        kind: 'seal',
-        partitions: null,
-        reason: 'max-wait',
-        now,
-        maxWaitMs: this.options.maxWaitMs,
-      })
+      this.#messaging
+        .seal({
+          kind: 'seal',
+          partitions: null,
+          reason: 'max-wait',
+          now,
+          maxWaitMs: this.options.maxWaitMs,
+        })
         .catch((error: unknown) => this.#fail(error))
         .finally(() => {
           this.#sealingExpired = false;
         });
     }
     for (const state of this.#partitions.values()) {
-      if (!state.watermarkLoaded) void this.#loadWatermark(state);
-      if (!state.committing) this.#drainCommits(state).catch((error: unknown) => this.#fail(error));
+      if (!state.watermarkLoaded) void loadWatermark(this.#context, state);
+      if (!state.committing) drainCommits(this.#context, state).catch((error: unknown) => this.#fail(error));
     }
-    if (now - this.#offsetsRefreshedAt >= this.options.offsetsIntervalMs) void this.#refreshEndOffsets();
+    if (this.#offsets.due(now)) void this.#offsets.refreshEndOffsets();
   }
 
   // ---------------------------------------------------------------- stopping
 
-  #wrapKafkaError(error: unknown): TandemError {
-    if (error instanceof TandemError) return error;
-    const failure = error as (Error & { type?: string }) | null;
-    if (failure?.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
-      return new TandemError(
-        'TANDEM_ERR_CONFIG_INVALID',
-        `Kafka topic "${this.options.topic}" of stream "${this.options.stream.name}" does not exist at ` +
-          `${this.#brokers}; create it, or set ${this.options.stream.name === webStream.name ? 'TANDEM_TOPIC' : "the stream's topic in the config"}`,
-        { cause: error, details: { topic: this.options.topic } },
-      );
-    }
-    // Connection loss, exhausted retries, broker or coordinator failures: all say Kafka is not
-    // usable right now, and a restart of the archiver is the remedy.
-    return serviceUnavailable('Kafka', this.#brokers, error);
+  #kafkaFailure(error: unknown): TandemError {
+    return kafkaFailure(error, this.options.topic, this.options.stream, this.#brokers);
   }
 
   async #fail(error: unknown): Promise<void> {
-    const failure = error instanceof TandemError ? error : this.#wrapKafkaError(error);
+    const failure = error instanceof TandemError ? error : this.#kafkaFailure(error);
     if (this.#state === 'stopping' || this.#state === 'stopped') {
       this.#logger.error({ err: failure }, 'error while stopping the archiver');
       return;
@@ -904,7 +459,7 @@ export class Archiver {
     }
     this.#state = 'stopping';
     if (this.#timer !== null) clearInterval(this.#timer);
-    for (const [signal, handler] of this.#signalHandlers) process.removeListener(signal, handler);
+    this.#removeSignalHandlers();
     const errors: unknown[] = [];
     try {
       this.#consumer?.pause([{ topic: this.options.topic }]);
@@ -912,32 +467,9 @@ export class Archiver {
       errors.push(error);
     }
     await this.#batchInProgress?.catch((error: unknown) => errors.push(error));
-    if (flush) {
-      const deadline = Date.now() + this.options.stopTimeoutMs;
-      await within(Promise.allSettled([...this.#requests]), deadline - Date.now());
-      await within(
-        this.#sealOpen({
-          kind: 'seal',
-          partitions: [...this.#partitions.keys()],
-          reason: 'stop',
-          now: this.options.now(),
-          maxWaitMs: 0,
-        }).catch((error: unknown) => errors.push(error)),
-        deadline - Date.now(),
-      );
-      while (this.#tasks.size > 0 && Date.now() < deadline) {
-        await within(Promise.allSettled([...this.#tasks]), deadline - Date.now());
-      }
-      if (this.#tasks.size > 0) {
-        this.#logger.warn({ uploading: this.#tasks.size }, 'stop timed out; abandoning uploads uncommitted');
-      }
-      for (const state of this.#partitions.values()) {
-        await this.#drainCommits(state).catch((error: unknown) => errors.push(error));
-        await this.#updateWatermark(state, true).catch((error: unknown) => errors.push(error));
-      }
-    } else if (failure === null) {
+    if (flush) await this.#flush(errors);
+    else if (failure === null)
       this.#logger.info('stopping without flushing; buffered data is re-read on restart');
-    }
     this.#state = 'stopped';
     for (const remove of this.#removeListeners) remove();
     await this.#consumer?.disconnect().catch((error: unknown) => errors.push(error));
@@ -959,6 +491,38 @@ export class Archiver {
     this.#logger.info(this.status(), 'archiver stopped');
     this.#resolveStopped();
   }
+
+  /** Closes the open segments, uploads and commits them within `stopTimeoutMs`; collects errors. */
+  async #flush(errors: unknown[]): Promise<void> {
+    const deadline = Date.now() + this.options.stopTimeoutMs;
+    await within(this.#messaging.settled(), deadline - Date.now());
+    await within(
+      this.#messaging
+        .seal({
+          kind: 'seal',
+          partitions: [...this.#partitions.keys()],
+          reason: 'stop',
+          now: this.options.now(),
+          maxWaitMs: 0,
+        })
+        .catch((error: unknown) => errors.push(error)),
+      deadline - Date.now(),
+    );
+    while (this.#tasks.size > 0 && Date.now() < deadline) {
+      await within(Promise.allSettled([...this.#tasks]), deadline - Date.now());
+    }
+    if (this.#tasks.size > 0) {
+      this.#logger.warn({ uploading: this.#tasks.size }, 'stop timed out; abandoning uploads uncommitted');
+    }
+    for (const state of this.#partitions.values()) {
+      await drainCommits(this.#context, state).catch((error: unknown) => errors.push(error));
+      await updateWatermark(this.#context, state, true).catch((error: unknown) => errors.push(error));
+    }
+  }
+}
+
+function isObjectStore(value: ArchiverOptions['lake']): value is ObjectStore {
+  return typeof value === 'object' && typeof (value as ObjectStore).put === 'function';
 }
 
 /** Creates an archiver (validating its options); call `start()` to run it. */
