@@ -45,7 +45,7 @@ export const siteMinutelySpec = {
     temperature_c: { kind: 'quantiles', field: 'temperature_c', qs: [0.95] },
     devices: { kind: 'distinct', field: 'device' },
     // Core's filters compare booleans as numbers for now (true is 1); `value: true` is refused.
-    low_battery: { kind: 'count', where: { op: 'eq', field: 'battery_low', value: 1 } },
+    low_battery: { kind: 'count', where: { op: 'eq', field: 'battery_low', value: true } },
   },
 } as const satisfies ConfigViewSpec;
 
