@@ -82,6 +82,13 @@ export interface Freshness {
   at: number;
 }
 
+/** What a query takes from speed: its rows, the identity of the reads, and the coverage they imply. */
+interface SpeedSide {
+  rows: PartialRow[];
+  readsKey: string;
+  coverage: CoverageEntry[];
+}
+
 export interface SeriesResult {
   coverage: CoverageEntry[];
   buckets: number[];
@@ -215,22 +222,16 @@ export class MergeEngine {
     snapshot: BatchSnapshot,
     freshness: Freshness,
   ): Promise<{ inputsKey: string; run(): Promise<SeriesResult> }> {
-    const speed = await this.#readSpeed(query, hoursOf(query.range), snapshot, freshness);
+    const speed = await this.#readSpeed(query, snapshot, freshness);
     // Sealed-through too: it decides which quiet hours speed vouches for (see #coverage).
     const inputsKey = `${snapshot.versionsKey}\u0001${speed.readsKey}\u0001${freshness.speedWatermark}\u0001${freshness.sealedThrough}`;
-    return { inputsKey, run: () => this.#assemble(query, snapshot, freshness, speed.rows) };
+    return { inputsKey, run: () => this.#assemble(query, snapshot, speed) };
   }
 
-  async #assemble(
-    query: SeriesQuery,
-    snapshot: BatchSnapshot,
-    freshness: Freshness,
-    speedRows: PartialRow[],
-  ): Promise<SeriesResult> {
+  async #assemble(query: SeriesQuery, snapshot: BatchSnapshot, speed: SpeedSide): Promise<SeriesResult> {
     const { model, range, granularity } = query;
-    const hours = hoursOf(range);
+    const { coverage, rows: speedRows } = speed;
     const buckets = outputBuckets(range, granularity);
-    const coverage = this.#coverage(hours, snapshot, freshness, speedRows);
     const bucketSources = this.#bucketSources(coverage, buckets, granularity, range);
 
     // Step three: batch partials for exactly the snapshotted versions, per output bucket. Buckets
@@ -370,9 +371,7 @@ export class MergeEngine {
     groups: Array<{ dims: DimensionValue[]; states: Record<string, Cells> }>;
   }> {
     const allQuery: SeriesQuery = { ...query, granularity: 'all' };
-    const hours = hoursOf(query.range);
-    const speedRows = (await this.#readSpeed(allQuery, hours, snapshot, freshness)).rows;
-    const coverage = this.#coverage(hours, snapshot, freshness, speedRows);
+    const { rows: speedRows, coverage } = await this.#readSpeed(allQuery, snapshot, freshness);
     const batchRows = await this.#readBatch(query.model.name, [...snapshot.sealed.values()], query.filter);
     const groupIndexes = query.groupBy.map((dimension) => query.model.dimensions.indexOf(dimension));
     const merged = new Map<string, MergedGroup>();
@@ -482,12 +481,12 @@ export class MergeEngine {
     });
   }
 
-  async #readSpeed(
-    query: SeriesQuery,
-    hours: number[],
-    snapshot: BatchSnapshot,
-    freshness: Freshness,
-  ): Promise<{ rows: PartialRow[]; readsKey: string }> {
+  /**
+   * Step two: speed partials for the range's hours outside the snapshot, and from them (once) which
+   * layer serves each hour.
+   */
+  async #readSpeed(query: SeriesQuery, snapshot: BatchSnapshot, freshness: Freshness): Promise<SpeedSide> {
+    const hours = hoursOf(query.range);
     const now = this.#options.now();
     // Hours the speed layer has closed (past the watermark by more than the allowed lateness) no
     // longer change there, so their reads are kept longer than those of the open hours.
@@ -525,7 +524,11 @@ export class MergeEngine {
         }
       }
     }
-    return { rows, readsKey: parts.map(identityOf).join('.') };
+    return {
+      rows,
+      readsKey: parts.map(identityOf).join('.'),
+      coverage: this.#coverage(hours, snapshot, freshness, rows),
+    };
   }
 
   async #readBatch(view: string, hours: SealedHour[], filter: DimensionFilter): Promise<PartialRow[]> {
