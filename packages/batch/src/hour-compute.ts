@@ -5,6 +5,7 @@
 // bucket), so a day costs one scan, not 24. Nothing here names a field of any stream: columns, their
 // types, the time field and the id field all come from the `Stream`.
 import {
+  archivedFormOf,
   compileStreamStagingSql,
   compileViewSql,
   describeStreamRejection,
@@ -22,6 +23,7 @@ import {
   type View,
 } from '@tandem/core';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { parseArchiveFileName } from '@tandem/lake';
 import { sqlStringList } from './duckdb-engine.ts';
 import type { StagedFile } from './input-staging.ts';
 
@@ -171,19 +173,31 @@ export async function computeHours(
           trustedInsertSql(hour, trusted, usedFields, idHash, request, sampleChars, maxLineBytes),
         );
       }
+      // Files the archiver wrote hold normalized events (time as epoch ms): judged by that form of
+      // the rules. Anything else (foreign producers, hand-written files) by the stream's raw rules.
       const checked = files.filter((file) => file.trusted !== true);
-      if (checked.length === 0) continue;
-      const staging = compileStreamStagingSql(stream, {
-        linesRelation: await linesSql(connection, stream, checked, maxLineBytes),
-        nowMs: request.nowMs,
-        futureToleranceMs: request.futureToleranceMs,
-        maxBytes: request.maxBytes,
-      });
-      await connection.run(
-        `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, ${idHash}, error_code, error_field, error_rule, ` +
-          `CASE WHEN error_code IS NOT NULL THEN ${sample} END FROM (${staging.sql})`,
-        staging.params,
-      );
+      const archived = archivedFormOf(stream);
+      const groups =
+        archived === stream
+          ? [{ rules: stream, group: checked }]
+          : [
+              { rules: archived, group: checked.filter((file) => parseArchiveFileName(file.key) !== null) },
+              { rules: stream, group: checked.filter((file) => parseArchiveFileName(file.key) === null) },
+            ];
+      for (const { rules, group } of groups) {
+        if (group.length === 0) continue;
+        const staging = compileStreamStagingSql(rules, {
+          linesRelation: await linesSql(connection, stream, group, maxLineBytes),
+          nowMs: request.nowMs,
+          futureToleranceMs: request.futureToleranceMs,
+          maxBytes: request.maxBytes,
+        });
+        await connection.run(
+          `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, ${idHash}, error_code, error_field, error_rule, ` +
+            `CASE WHEN error_code IS NOT NULL THEN ${sample} END FROM (${staging.sql})`,
+          staging.params,
+        );
+      }
     }
     await collectBadRows(connection, request, stats);
     await collectRejects(connection, request, stats);

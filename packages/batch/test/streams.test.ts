@@ -18,6 +18,7 @@ import {
   type Catalog,
   compileReducer,
   createCatalog,
+  defineStream,
   defineView,
   HOUR_MS,
   MINUTE_MS,
@@ -46,6 +47,7 @@ import {
   generateIotHour,
   type IotHour,
   iotStream,
+  iotStreamSpec,
   siteMinuteTruth,
   siteMinutelyView,
   writeIotHour,
@@ -498,6 +500,47 @@ describe('the IoT stream in a deployment with the web stream (file lake)', () =>
     );
     expectSameRows(parquetRows, ndjsonRows);
     expectSameRows(parquetRows, reducerRows(siteMinutely, data.events));
+  });
+
+  it('judges an archiver file by the normalized form (epoch ms) and a foreign file by the raw encoding (epoch s)', async () => {
+    const spec = iotStreamSpec('iot_s');
+    const seconds = defineStream({
+      ...spec,
+      schema: { ...spec.schema, properties: { ...spec.schema.properties, ts: { type: 'number' } } },
+      time: { field: 'ts', encoding: 'epoch_s' },
+    });
+    const view = siteMinutelyView(seconds, 'site_minutely_s');
+    const readings = Array.from({ length: 40 }, (_, i) => ({
+      reading_id: `r${i}`,
+      ts: BASE + i * 61_000 + 7,
+      site: `site-${i % 3}`,
+      device: `d${i % 5}`,
+      temperature_c: 10 + i / 4,
+      battery_low: i % 7 === 0,
+    }));
+    const prefix = logPartitionPrefix(BASE, seconds.lakePrefix);
+    // The archiver's form: normalized events, ts in epoch ms, no manifest (as after a crash).
+    const archivedFile = `${prefix}${seconds.topic}+0+0.json.gz`;
+    await env.lake.store.put(
+      archivedFile,
+      gzipSync(encodeNdjson(readings.slice(0, 20).map((r) => JSON.stringify(r)))),
+    );
+    // A foreign producer's form: ts in epoch seconds with a fraction.
+    const foreignFile = `${prefix}export-1.json.gz`;
+    await env.lake.store.put(
+      foreignFile,
+      gzipSync(encodeNdjson(readings.slice(20).map((r) => JSON.stringify({ ...r, ts: r.ts / 1000 })))),
+    );
+    const layer = await env.open({ catalog: createCatalog([seconds], [view]), now: () => NOW });
+    const outcome = await layer.runHour('site_minutely_s', BASE);
+    expect(outcome.status).toBe('published');
+    expect([outcome.pointer!.rowsIn, outcome.pointer!.badRows]).toEqual([40, 0]);
+    const rows = await layer.reader.readPartials(
+      'site_minutely_s',
+      await layer.reader.sealedHours('site_minutely_s', { from: BASE, to: BASE + H }),
+      {},
+    );
+    expectSameRows(rows, reducerRows(view, readings));
   });
 
   it('refuses a view whose stream the catalog lacks, and names unknown views', async () => {

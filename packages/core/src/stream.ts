@@ -264,3 +264,29 @@ export function streamField(stream: Stream, name: string): StreamField {
   if (field === undefined) throw new Error(`stream "${stream.name}" has no field "${name}"`);
   return field;
 }
+
+const archivedForms = new WeakMap<Stream, Stream>();
+
+/**
+ * The stream as the archiver writes it: every line is the normalized event, so its time field
+ * holds epoch milliseconds whatever the stream's own encoding. Lines of an archived file that must
+ * be validated again (no manifest, or one from older rules) are judged by this form; judging them
+ * by the raw rules would read `epoch_s` milliseconds as seconds. The stream itself when its
+ * encoding already accepts epoch milliseconds (`auto`, `epoch_ms`).
+ */
+export function archivedFormOf(stream: Stream): Stream {
+  if (stream.timeEncoding === 'auto' || stream.timeEncoding === 'epoch_ms') return stream;
+  let form = archivedForms.get(stream);
+  if (form === undefined) {
+    form = {
+      ...stream,
+      timeEncoding: 'epoch_ms',
+      fields: stream.fields.map((field) =>
+        field.name === stream.timeField ? { ...field, type: 'integer' } : field,
+      ),
+      fingerprint: `${stream.fingerprint}+archived`,
+    };
+    archivedForms.set(stream, form);
+  }
+  return form;
+}
