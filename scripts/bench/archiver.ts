@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HOUR_MS } from '@tandem/core';
 import { createArchiver, defaultArchiverOptions } from '../../packages/archiver/src/index.ts';
 import {
   type LakeOptions,
@@ -35,7 +36,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PARTITIONS = 6;
 const LAKE = process.env.BENCH_LAKE ?? 's3';
 const brokers = (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
-const HOUR_MS = 3_600_000;
 
 const kafka = new Kafka({ clientId: 'tandem-bench-archiver', brokers, logLevel: logLevel.NOTHING });
 const admin = kafka.admin();

@@ -2,7 +2,7 @@
 // their event-time hours, on a file:// and an s3:// lake; invalid messages are counted and skipped;
 // every watermark it publishes is true at the moment it is written.
 import { randomUUID } from 'node:crypto';
-import { isTandemError, webStream } from '@tandem/core';
+import { HOUR_MS, isTandemError, MINUTE_MS, webStream } from '@tandem/core';
 import { listArchiverWatermarks } from '@tandem/lake';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
@@ -15,8 +15,6 @@ import {
   batchAgainstTruth,
   compareWithTruth,
   generateStream,
-  HOUR_MS,
-  MINUTE_MS,
   openArchiverTestStack,
   produce,
   readLake,

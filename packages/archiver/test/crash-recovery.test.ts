@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { TandemEvent } from '@tandem/core';
+import { HOUR_MS, MINUTE_MS, type TandemEvent } from '@tandem/core';
 import { archiveFileName, logPartitionPrefix } from '@tandem/lake';
 import { describe, it } from 'vitest';
 import type { LakeKind } from '../../../test/support/lake.ts';
@@ -15,8 +15,6 @@ import {
   batchAgainstTruth,
   compareWithTruth,
   generateStream,
-  HOUR_MS,
-  MINUTE_MS,
   openArchiverTestStack,
   type PlacedMessage,
   produce,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
 import { openBatchLayer } from '@tandem/batch';
-import { finalizeStates, type TandemEvent } from '@tandem/core';
+import { finalizeStates, HOUR_MS, MINUTE_MS, type TandemEvent } from '@tandem/core';
 import {
   type ArchiveManifest,
   archiveManifestKey,
@@ -28,8 +28,6 @@ import { deleteKeys } from '../../../test/support/redis.ts';
 import { connectRedis, kafkaClient, uniqueName } from '../../../test/support/stack.ts';
 
 const gunzip = promisify(gunzipCallback);
-export const HOUR_MS = 3_600_000;
-export const MINUTE_MS = 60_000;
 
 export interface ArchiverTestStack {
   lake: TestLake;

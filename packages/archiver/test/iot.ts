@@ -3,11 +3,8 @@
 // whose normalized form — the line the archiver must write — is computed here by hand, field by
 // field, not by core's validator.
 import { randomUUID } from 'node:crypto';
-import { defineStream, type Stream, type StreamSpec } from '@tandem/core';
+import { defineStream, HOUR_MS, MINUTE_MS, type Stream, type StreamSpec } from '@tandem/core';
 import { mulberry32 } from '../../../test/support/random.ts';
-
-const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
 
 /** The IoT stream's declaration; `topic` is the test's own. */
 export function iotStreamSpec(topic: string): StreamSpec {

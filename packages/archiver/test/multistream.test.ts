@@ -5,7 +5,7 @@
 // counted exactly and written nowhere, and each stream's manifests and watermarks lie under its
 // own prefix and name its own validator fingerprint.
 import { randomUUID } from 'node:crypto';
-import { webStream, webStreamOn } from '@tandem/core';
+import { HOUR_MS, MINUTE_MS, webStream, webStreamOn } from '@tandem/core';
 import { listAll, listArchiverWatermarks } from '@tandem/lake';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -17,8 +17,6 @@ import { archiverGroupId, createArchiver, createArchivers } from '../src/index.t
 import {
   compareWithTruth,
   generateStream,
-  HOUR_MS,
-  MINUTE_MS,
   openArchiverTestStack,
   produce,
   readLake,

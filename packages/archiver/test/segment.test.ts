@@ -1,10 +1,10 @@
 // Segments rotate on content alone, so restarting from any committed offset reproduces the same
 // files under the same names: checked exhaustively over random partition logs.
+import { HOUR_MS } from '@tandem/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type HourBuffer, type SealReason, Segment } from '../src/segment.ts';
 
-const HOUR_MS = 3_600_000;
 const decoder = new TextDecoder();
 
 function linesOf(buffer: HourBuffer): string[] {

@@ -1,8 +1,7 @@
 // Where things live in the lake: Hive-style raw-log partitions, archiver file names, watermark
 // objects, and the key rules both stores enforce so a key means the same thing on disk and in S3.
-import { TandemError } from '@tandem/core';
+import { HOUR_MS, TandemError } from '@tandem/core';
 
-const HOUR_MS = 3_600_000;
 /** The web stream's raw-log root; every stream declares its own (`Stream.lakePrefix`). */
 export const DEFAULT_LOGS_PREFIX = 'logs';
 // Kafka topic names are limited to [a-zA-Z0-9._-] (max 249 chars), so `+` never occurs inside one

@@ -1,4 +1,5 @@
 // Lake paths: partition prefixes, archive file names and watermark keys round-trip exactly.
+import { HOUR_MS } from '@tandem/core';
 import { describe, expect, it } from 'vitest';
 import {
   archiveFileName,
@@ -8,8 +9,6 @@ import {
   parseArchiveFileName,
   parseLogPartition,
 } from '../src/index.ts';
-
-const HOUR_MS = 3_600_000;
 
 describe('lake paths', () => {
   it('names the Hive-style partition of an hour in UTC', () => {

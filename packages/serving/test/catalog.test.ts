@@ -2,16 +2,16 @@
 // are named like query parameters). Readers are seeded with partial states built from a handful of
 // readings whose answers are worked out by hand below, so every merged number, every bucket's
 // source and the generated routes, OpenAPI, catalog listing and status are checked exactly.
-import { type Catalog, finalizeStates, type StreamEvent, type View } from '@tandem/core';
+import { type Catalog, finalizeStates, HOUR_MS, MINUTE_MS, type StreamEvent, type View } from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildServer } from '../src/index.ts';
 import { diffSeries, type SeriesAnswer } from './support/compare.ts';
-import { HOUR, MemoryBatchReader, MemorySpeedReader, MINUTE, partialsOf } from './support/fixtures.ts';
+import { MemoryBatchReader, MemorySpeedReader, partialsOf } from './support/fixtures.ts';
 import { testCatalog } from './support/streams.ts';
 
 const T0 = Date.UTC(2026, 0, 10, 0, 0, 0);
-const H = (hour: number, minute = 0, second = 0) => T0 + hour * HOUR + minute * MINUTE + second * 1000;
+const H = (hour: number, minute = 0, second = 0) => T0 + hour * HOUR_MS + minute * MINUTE_MS + second * 1000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 const catalog: Catalog = testCatalog();

@@ -2,11 +2,10 @@
 // API keys and scopes on every protected route, injection strings and oversized values, rate
 // limits, logging without keys, CORS, docs, metrics, readiness, status and the admin recompute.
 import { Writable } from 'node:stream';
-import type { TimeRange } from '@tandem/core';
+import { HOUR_MS, type TimeRange } from '@tandem/core';
 import pino from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { defaultDashboardDir } from '../src/index.ts';
-import { HOUR } from './support/fixtures.ts';
 import { type Seeded, seededServer, sha256, T0 } from './support/server.ts';
 
 let seeded: Seeded | undefined;
@@ -30,10 +29,10 @@ const protectedRoutes: Array<{
   scope: 'read' | 'admin';
 }> = [
   { method: 'GET', url: '/v1/views', scope: 'read' },
-  { method: 'GET', url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 3 * HOUR}`, scope: 'read' },
-  { method: 'GET', url: `/v1/views/sessions_hourly/series?from=${T0}&to=${T0 + 3 * HOUR}`, scope: 'read' },
-  { method: 'GET', url: `/v1/views/trending_pages/series?from=${T0}&to=${T0 + 3 * HOUR}`, scope: 'read' },
-  { method: 'GET', url: `/v1/views/endpoint_hourly/top?from=${T0}&to=${T0 + 3 * HOUR}`, scope: 'read' },
+  { method: 'GET', url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 3 * HOUR_MS}`, scope: 'read' },
+  { method: 'GET', url: `/v1/views/sessions_hourly/series?from=${T0}&to=${T0 + 3 * HOUR_MS}`, scope: 'read' },
+  { method: 'GET', url: `/v1/views/trending_pages/series?from=${T0}&to=${T0 + 3 * HOUR_MS}`, scope: 'read' },
+  { method: 'GET', url: `/v1/views/endpoint_hourly/top?from=${T0}&to=${T0 + 3 * HOUR_MS}`, scope: 'read' },
   { method: 'GET', url: '/v1/trending', scope: 'read' },
   { method: 'GET', url: '/v1/status', scope: 'read' },
   {
@@ -42,7 +41,7 @@ const protectedRoutes: Array<{
     payload: {
       view: 'endpoint_hourly',
       from: new Date(T0).toISOString(),
-      to: new Date(T0 + 2 * HOUR).toISOString(),
+      to: new Date(T0 + 2 * HOUR_MS).toISOString(),
     },
     scope: 'admin',
   },
@@ -59,7 +58,7 @@ describe('validation', () => {
       ['groupBy=user_id', 'groupBy', 'querystring/groupBy must match pattern'],
       ['measures=requests,nope', 'measures', 'querystring/measures must match pattern'],
       ['page_id=p1', 'page_id', 'querystring/page_id is not an accepted parameter'],
-      [`from=${T0 + HOUR}&to=${T0}`, 'to', 'querystring/to must be later than from'],
+      [`from=${T0 + HOUR_MS}&to=${T0}`, 'to', 'querystring/to must be later than from'],
     ];
     for (const [query, parameter, message] of cases) {
       const response = await seeded.app.inject({ url: `/v1/views/endpoint_hourly/series?${query}` });
@@ -72,24 +71,26 @@ describe('validation', () => {
   });
 
   test('limits on range, groups and size answer 400 TANDEM_ERR_QUERY_TOO_LARGE', async () => {
-    seeded = await seededServer({ limits: { maxGroups: 3, maxValues: 50, maxRangeMs: { '1h': 10 * HOUR } } });
+    seeded = await seededServer({
+      limits: { maxGroups: 3, maxValues: 50, maxRangeMs: { '1h': 10 * HOUR_MS } },
+    });
     const tooLong = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 11 * HOUR}`,
+      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 11 * HOUR_MS}`,
     });
     expect(tooLong.statusCode).toBe(400);
     expect(tooLong.json().error).toMatchObject({ code: 'TANDEM_ERR_QUERY_TOO_LARGE', parameter: 'from' });
     const tooMany = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 2 * HOUR}&groupBy=endpoint`,
+      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 2 * HOUR_MS}&groupBy=endpoint`,
     });
     expect(tooMany.statusCode).toBe(400);
     expect(tooMany.json().error).toMatchObject({ code: 'TANDEM_ERR_QUERY_TOO_LARGE', parameter: 'groupBy' });
     const tooBig = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 8 * HOUR}&groupBy=none`,
+      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 8 * HOUR_MS}&groupBy=none`,
     });
     expect(tooBig.statusCode).toBe(400);
     expect(tooBig.json().error.code).toBe('TANDEM_ERR_QUERY_TOO_LARGE');
     const fits = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 8 * HOUR}&groupBy=none&measures=requests`,
+      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 8 * HOUR_MS}&groupBy=none&measures=requests`,
     });
     expect(fits.statusCode).toBe(200);
   });
@@ -121,7 +122,7 @@ describe('validation', () => {
       '__proto__',
     ];
     const before = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 48 * HOUR}&groupBy=none&measures=requests`,
+      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 48 * HOUR_MS}&groupBy=none&measures=requests`,
       headers: { 'x-api-key': READ_KEY },
     });
     const targets: Array<{ path: string; parameters: string[] }> = [
@@ -159,7 +160,12 @@ describe('validation', () => {
     }
     for (const field of ['view', 'from', 'to']) {
       for (const value of [...hostile, 42, null, ['a'], { a: 1 }]) {
-        const payload = { view: 'endpoint_hourly', from: String(T0), to: String(T0 + HOUR), [field]: value };
+        const payload = {
+          view: 'endpoint_hourly',
+          from: String(T0),
+          to: String(T0 + HOUR_MS),
+          [field]: value,
+        };
         const response = await seeded.app.inject({
           method: 'POST',
           url: '/v1/ops/recompute',
@@ -173,7 +179,7 @@ describe('validation', () => {
     const extra = await seeded.app.inject({
       method: 'POST',
       url: '/v1/ops/recompute',
-      payload: { view: 'endpoint_hourly', from: String(T0), to: String(T0 + HOUR), force: true },
+      payload: { view: 'endpoint_hourly', from: String(T0), to: String(T0 + HOUR_MS), force: true },
       headers: { 'x-api-key': ADMIN_KEY },
     });
     expect(extra.statusCode).toBe(400);
@@ -187,7 +193,7 @@ describe('validation', () => {
     expect(notJson.statusCode).toBe(400);
     expect(recomputes).toEqual([]);
     const after = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 48 * HOUR}&groupBy=none&measures=requests`,
+      url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 48 * HOUR_MS}&groupBy=none&measures=requests`,
       headers: { 'x-api-key': READ_KEY },
     });
     expect(after.json().series).toEqual(before.json().series);
@@ -253,13 +259,13 @@ describe('auth', () => {
       payload: {
         view: 'endpoint_hourly',
         from: new Date(T0 + 10 * 60_000).toISOString(),
-        to: String(T0 + 2 * HOUR + 1),
+        to: String(T0 + 2 * HOUR_MS + 1),
       },
       headers: { 'x-api-key': ADMIN_KEY },
     });
     expect(response.statusCode).toBe(202);
     expect(response.json()).toMatchObject({ accepted: true, hours: 3, detail: { jobId: 'j1' } });
-    expect(calls).toEqual([['endpoint_hourly', { from: T0, to: T0 + 3 * HOUR }]]);
+    expect(calls).toEqual([['endpoint_hourly', { from: T0, to: T0 + 3 * HOUR_MS }]]);
   });
 
   test('keys never reach the logs', async () => {
@@ -348,11 +354,11 @@ describe('operations', () => {
     expect(body.speed.error).toBe('the speed layer could not be read');
     expect(body.views[0]).toMatchObject({
       view: 'endpoint_hourly',
-      sealedThrough: new Date(T0 + 40 * HOUR).toISOString(),
+      sealedThrough: new Date(T0 + 40 * HOUR_MS).toISOString(),
       error: null,
     });
     const series = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/series?from=${T0 + 44 * HOUR}&to=${T0 + 46 * HOUR}`,
+      url: `/v1/views/endpoint_hourly/series?from=${T0 + 44 * HOUR_MS}&to=${T0 + 46 * HOUR_MS}`,
     });
     expect(series.statusCode).toBe(503);
     expect(series.json().error.code).toBe('TANDEM_ERR_SERVICE_UNAVAILABLE');

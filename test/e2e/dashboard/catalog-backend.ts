@@ -4,17 +4,18 @@
 // readings. The IoT stream began 10 hours ago; its first 6 hours are sealed by batch, the rest
 // are in speed, so a 24-hour range shows "no data", batch and speed buckets.
 import { createHash, randomUUID } from 'node:crypto';
+import { HOUR_MS } from '@tandem/core';
 import { buildServer, defaultDashboardDir } from '@tandem/serving';
-import { generateEvents, HOUR, seedReaders } from '../../../packages/serving/test/support/fixtures.ts';
+import { generateEvents, seedReaders } from '../../../packages/serving/test/support/fixtures.ts';
 import { generateReadings, testCatalog } from '../../../packages/serving/test/support/streams.ts';
 import { apiClient, type DashboardBackend } from './backend.ts';
 
 export async function startCatalogBackend(): Promise<DashboardBackend> {
   const apiKey = `dash-${randomUUID()}`;
   const now = Date.now();
-  const currentHour = Math.floor(now / HOUR) * HOUR;
-  const iotStart = currentHour - 10 * HOUR;
-  const webStart = currentHour - 30 * HOUR;
+  const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
+  const iotStart = currentHour - 10 * HOUR_MS;
+  const webStart = currentHour - 30 * HOUR_MS;
   const catalog = testCatalog();
   const { batch, speed } = seedReaders(
     generateEvents({ seed: 11, from: webStart, to: now - 60_000, count: 6000 }),

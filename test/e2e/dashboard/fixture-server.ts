@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HOUR_MS } from '@tandem/core';
 import { apiClient, type DashboardBackend } from './backend.ts';
 
-const HOUR_MS = 3_600_000;
 export const dashboardDir = resolve(
   fileURLToPath(new URL('../../../packages/serving/dashboard/', import.meta.url)),
 );

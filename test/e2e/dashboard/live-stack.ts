@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HOUR_MS } from '@tandem/core';
 import { Redis } from 'ioredis';
 import { deleteTopics, topicWithSideTopics } from '../../support/kafka.ts';
 import { freePort } from '../../support/net.ts';
@@ -16,7 +17,6 @@ import { deleteKeys } from '../../support/redis.ts';
 import { kafkaClient, redisUrl } from '../../support/stack.ts';
 import { apiClient, type DashboardBackend } from './backend.ts';
 
-const HOUR_MS = 3_600_000;
 const tandemBin = resolve(fileURLToPath(new URL('../../../packages/cli/bin/tandem', import.meta.url)));
 
 function delay(ms: number): Promise<void> {

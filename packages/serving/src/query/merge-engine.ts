@@ -12,6 +12,7 @@ import {
   type Cells,
   type DimensionFilter,
   type DimensionValue,
+  HOUR_MS,
   isTandemError,
   type PartialRow,
   TandemError,
@@ -20,14 +21,7 @@ import {
 import type { BatchReader, SealedHour, SpeedReader } from '../readers.ts';
 import { queryTooLarge } from '../http-errors.ts';
 import { LruCache, TtlLoader } from './lru-cache.ts';
-import {
-  type Granularity,
-  HOUR,
-  hoursOf,
-  outputBucket,
-  outputBucketEnd,
-  outputBuckets,
-} from './time-grid.ts';
+import { type Granularity, hoursOf, outputBucket, outputBucketEnd, outputBuckets } from './time-grid.ts';
 import type { ViewModel } from './view-model.ts';
 
 export type CoverageSource = 'batch' | 'speed' | 'none';
@@ -255,7 +249,7 @@ export class MergeEngine {
       const bucketHours: SealedHour[] = [];
       let allSealed = true;
       // From the hour the bucket starts in: a bucket shorter than an hour lies inside one.
-      for (let hour = hourOf(bucket); hour < end; hour += HOUR) {
+      for (let hour = hourOf(bucket); hour < end; hour += HOUR_MS) {
         const sealed = snapshot.sealed.get(hour);
         if (sealed === undefined) allSealed = false;
         else bucketHours.push(sealed);
@@ -450,7 +444,7 @@ export class MergeEngine {
     const speedVouches = (hour: number): boolean =>
       watermark !== null &&
       hour <= watermark &&
-      hour + HOUR > watermark - this.#options.speedRetentionMs &&
+      hour + HOUR_MS > watermark - this.#options.speedRetentionMs &&
       ((sealedThrough !== null && hour >= sealedThrough) || hour >= firstSpeedHour);
     return hours.map((hour) => {
       const sealed = snapshot.sealed.get(hour);
@@ -472,7 +466,7 @@ export class MergeEngine {
       const end = Math.min(outputBucketEnd(bucket, granularity, range), range.to);
       let batch = false;
       let speed = false;
-      for (let hour = Math.floor(bucket / HOUR) * HOUR; hour < end; hour += HOUR) {
+      for (let hour = Math.floor(bucket / HOUR_MS) * HOUR_MS; hour < end; hour += HOUR_MS) {
         const source = byHour.get(hour);
         if (source === 'batch') batch = true;
         else if (source === 'speed') speed = true;
@@ -498,10 +492,10 @@ export class MergeEngine {
     for (const hour of hours) {
       // Nothing can be in speed for hours that have not started yet.
       if (snapshot.sealed.has(hour) || hour > now) continue;
-      const closed = hour + HOUR <= closedBefore;
+      const closed = hour + HOUR_MS <= closedBefore;
       const last = runs[runs.length - 1];
-      if (last !== undefined && last.to === hour && last.closed === closed) last.to = hour + HOUR;
-      else runs.push({ from: hour, to: hour + HOUR, closed });
+      if (last !== undefined && last.to === hour && last.closed === closed) last.to = hour + HOUR_MS;
+      else runs.push({ from: hour, to: hour + HOUR_MS, closed });
     }
     const fKey = filterKey(query.filter);
     const parts = await readerCall('speed', () =>
@@ -592,7 +586,7 @@ async function readerCall<T>(layer: 'batch' | 'speed', call: () => Promise<T>): 
 }
 
 function hourOf(ts: number): number {
-  return Math.floor(ts / HOUR) * HOUR;
+  return Math.floor(ts / HOUR_MS) * HOUR_MS;
 }
 
 /** Stable key of a dimension tuple; distinguishes null from the string "null" and 1 from "1". */

@@ -1,22 +1,18 @@
 // Output buckets of a query: how a granularity slices a range, and which base hours each slice
 // covers. Days are UTC days; `all` is one bucket spanning the whole range.
-import type { BucketSize, TimeRange } from '@tandem/core';
-
-export const MINUTE = 60_000;
-export const HOUR = 3_600_000;
-export const DAY = 86_400_000;
+import { type BucketSize, DAY_MS, HOUR_MS, MINUTE_MS, type TimeRange } from '@tandem/core';
 
 /** Output bucket sizes, finest first: every view bucket size, then days and the whole range. */
 export const granularities = ['1m', '5m', '15m', '30m', '1h', '1d', 'all'] as const;
 export type Granularity = (typeof granularities)[number];
 
 const stepMs: Record<Exclude<Granularity, 'all'>, number> = {
-  '1m': MINUTE,
-  '5m': 5 * MINUTE,
-  '15m': 15 * MINUTE,
-  '30m': 30 * MINUTE,
-  '1h': HOUR,
-  '1d': DAY,
+  '1m': MINUTE_MS,
+  '5m': 5 * MINUTE_MS,
+  '15m': 15 * MINUTE_MS,
+  '30m': 30 * MINUTE_MS,
+  '1h': HOUR_MS,
+  '1d': DAY_MS,
 };
 
 /** Width of one output bucket; null for `all`. */
@@ -38,7 +34,7 @@ export function granularitiesFor(bucket: BucketSize): Granularity[] {
  * the unit the batch layer seals): `from` floors, `to` ceils.
  */
 export function alignRange(range: TimeRange, granularity: Granularity): TimeRange {
-  const step = granularity === 'all' ? HOUR : Math.max(stepMs[granularity], HOUR);
+  const step = granularity === 'all' ? HOUR_MS : Math.max(stepMs[granularity], HOUR_MS);
   return { from: floorTo(range.from, step), to: ceilTo(range.to, step) };
 }
 
@@ -64,7 +60,7 @@ export function outputBucketEnd(bucket: number, granularity: Granularity, range:
 /** Every hour start of an aligned range. */
 export function hoursOf(range: TimeRange): number[] {
   const hours: number[] = [];
-  for (let at = floorTo(range.from, HOUR); at < range.to; at += HOUR) hours.push(at);
+  for (let at = floorTo(range.from, HOUR_MS); at < range.to; at += HOUR_MS) hours.push(at);
   return hours;
 }
 

@@ -1,9 +1,9 @@
 // Turns validated query parameters into a merge query: time range with defaults, granularity,
 // dimension filters, groupBy and measure selection, plus the range-length limits.
-import type { DimensionFilter, TimeRange } from '@tandem/core';
+import { DAY_MS, type DimensionFilter, HOUR_MS, type TimeRange } from '@tandem/core';
 import { queryInvalid, queryTooLarge } from '../http-errors.ts';
 import type { SeriesQuery } from '../query/merge-engine.ts';
-import { alignRange, DAY, type Granularity, HOUR } from '../query/time-grid.ts';
+import { alignRange, type Granularity } from '../query/time-grid.ts';
 import type { ViewModel } from '../query/view-model.ts';
 import { parseTimeParameter } from './schemas.ts';
 
@@ -26,19 +26,19 @@ export interface QueryLimits {
 export const defaultQueryLimits: QueryLimits = {
   // About 3,000 buckets at most for the sub-hour granularities, as for minutes.
   maxRangeMs: {
-    '1m': 2 * DAY,
-    '5m': 10 * DAY,
-    '15m': 31 * DAY,
-    '30m': 62 * DAY,
-    '1h': 93 * DAY,
-    '1d': 400 * DAY,
-    all: 400 * DAY,
+    '1m': 2 * DAY_MS,
+    '5m': 10 * DAY_MS,
+    '15m': 31 * DAY_MS,
+    '30m': 62 * DAY_MS,
+    '1h': 93 * DAY_MS,
+    '1d': 400 * DAY_MS,
+    all: 400 * DAY_MS,
   },
-  maxTopRangeMs: 93 * DAY,
+  maxTopRangeMs: 93 * DAY_MS,
   maxGroups: 5000,
   maxValues: 1_000_000,
   maxResponseBytes: 16 * 1024 * 1024,
-  maxRecomputeRangeMs: 31 * DAY,
+  maxRecomputeRangeMs: 31 * DAY_MS,
 };
 
 export interface RangeParameters {
@@ -57,13 +57,13 @@ export function resolveRange(
   limits: QueryLimits,
 ): TimeRange {
   const to = parameters.to === undefined ? now : parseTime('to', parameters.to);
-  const from = parameters.from === undefined ? to - 24 * HOUR : parseTime('from', parameters.from);
+  const from = parameters.from === undefined ? to - 24 * HOUR_MS : parseTime('from', parameters.from);
   if (from >= to) throw queryInvalid('to', 'querystring/to must be later than from');
   const maxRange = limits.maxRangeMs[granularity];
   if (to - from > maxRange) {
     throw queryTooLarge(
       'from',
-      `the range spans ${Math.ceil((to - from) / HOUR)} hours, more than the ${maxRange / HOUR} allowed ` +
+      `the range spans ${Math.ceil((to - from) / HOUR_MS)} hours, more than the ${maxRange / HOUR_MS} allowed ` +
         `at granularity ${granularity}; use a shorter range or a coarser granularity`,
     );
   }

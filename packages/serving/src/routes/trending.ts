@@ -2,10 +2,9 @@
 // The window is the last N complete minutes before the speed watermark (before now while the speed
 // layer has no watermark yet), so it slides once a minute as event time advances and never shows
 // a half-filled minute. The view's topK states are merged over the window, then ranked.
-import { TandemError, topKEntries } from '@tandem/core';
+import { MINUTE_MS, TandemError, topKEntries } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { MergeEngine } from '../query/merge-engine.ts';
-import { MINUTE } from '../query/time-grid.ts';
 import type { ViewModel } from '../query/view-model.ts';
 import { integerParameter } from './query-params.ts';
 import { freshnessProperties, iso, keyedErrors } from './schemas.ts';
@@ -86,8 +85,8 @@ export const trendingRoutes: FastifyPluginAsync<TrendingRoutesOptions> = async (
       const minutes = Number(window.slice(0, -1));
       const freshness = await engine.freshness(model.name, model.stream);
       const anchor = freshness.speedWatermark ?? now();
-      const to = Math.floor(anchor / MINUTE) * MINUTE;
-      const range = { from: to - minutes * MINUTE, to };
+      const to = Math.floor(anchor / MINUTE_MS) * MINUTE_MS;
+      const range = { from: to - minutes * MINUTE_MS, to };
       const snapshot = await engine.snapshot(model.name, range);
       const merged = await engine.mergeAll(
         {

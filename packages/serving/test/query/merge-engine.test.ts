@@ -1,9 +1,9 @@
 // Merge correctness over in-memory readers: random range queries against a truth folded straight
 // from events, sources overlapping on purpose, and batch publishes landing in the middle of a query.
-import { finalizeStates, getView } from '@tandem/core';
+import { DAY_MS, finalizeStates, getView, HOUR_MS, MINUTE_MS } from '@tandem/core';
 import { afterEach, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../../../test/support/random.ts';
-import { DAY, HOUR, MINUTE, partialsOf } from '../support/fixtures.ts';
+import { partialsOf } from '../support/fixtures.ts';
 import { diffSeries, type SeriesAnswer } from '../support/compare.ts';
 import { type Seeded, seededServer, T0 } from '../support/server.ts';
 
@@ -26,7 +26,7 @@ async function series(query: Record<string, string | number>): Promise<SeriesAns
 describe('merge engine', () => {
   test('serves sealed hours from batch, the rest from speed, and marks each bucket', async () => {
     seeded = await seededServer({ hours: 48, sealedHours: 40 });
-    const answer = await series({ from: T0 + 38 * HOUR, to: T0 + 42 * HOUR, groupBy: 'none' });
+    const answer = await series({ from: T0 + 38 * HOUR_MS, to: T0 + 42 * HOUR_MS, groupBy: 'none' });
     expect(answer.coverage.map((entry) => entry.source)).toEqual(['batch', 'batch', 'speed', 'speed']);
     expect(answer.series[0]!.points.map((point) => point.source)).toEqual([
       'batch',
@@ -35,8 +35,8 @@ describe('merge engine', () => {
       'speed',
     ]);
     const daily = await series({
-      from: T0 + 24 * HOUR,
-      to: T0 + 48 * HOUR,
+      from: T0 + 24 * HOUR_MS,
+      to: T0 + 48 * HOUR_MS,
       granularity: '1d',
       groupBy: 'none',
     });
@@ -52,7 +52,7 @@ describe('merge engine', () => {
       ),
     ).toEqual([]);
     // Hours after the speed watermark are served by nobody.
-    const beyond = await series({ from: T0 + 47 * HOUR, to: T0 + 50 * HOUR, groupBy: 'none' });
+    const beyond = await series({ from: T0 + 47 * HOUR_MS, to: T0 + 50 * HOUR_MS, groupBy: 'none' });
     expect(beyond.coverage.map((entry) => entry.source)).toEqual(['speed', 'none', 'none']);
     expect(beyond.series[0]!.points[2]!.values.requests).toBeNull();
   });
@@ -64,8 +64,8 @@ describe('merge engine', () => {
     const granularities = ['1h', '1d', 'all'] as const;
     let compared = 0;
     for (let i = 0; i < 1000; i++) {
-      const from = T0 + Math.floor(random() * 74 * HOUR) - 2 * HOUR;
-      const to = from + 1 + Math.floor(random() * 80 * HOUR);
+      const from = T0 + Math.floor(random() * 74 * HOUR_MS) - 2 * HOUR_MS;
+      const to = from + 1 + Math.floor(random() * 80 * HOUR_MS);
       const granularity = granularities[Math.floor(random() * granularities.length)]!;
       const filter: Record<string, string> =
         random() < 0.3 ? { endpoint: endpoints[Math.floor(random() * 5)]! } : {};
@@ -99,16 +99,16 @@ describe('merge engine', () => {
     // and the speed janitor drops hours sealed earlier, as happens after the grace period.
     batch.onRead = () => {
       if (hour < 12) {
-        batch.publish('endpoint_hourly', T0 + hour * HOUR, rows);
-        batch.publish('endpoint_hourly', T0 + (hour - 3) * HOUR, rows);
-        speed.dropHour('endpoint_hourly', T0 + (hour - 4) * HOUR);
+        batch.publish('endpoint_hourly', T0 + hour * HOUR_MS, rows);
+        batch.publish('endpoint_hourly', T0 + (hour - 3) * HOUR_MS, rows);
+        speed.dropHour('endpoint_hourly', T0 + (hour - 4) * HOUR_MS);
         hour++;
       }
     };
     for (let i = 0; i < 8; i++) {
       const answer = await series({
         from: T0,
-        to: T0 + 12 * HOUR,
+        to: T0 + 12 * HOUR_MS,
         granularity: i % 2 === 0 ? '1h' : 'all',
         groupBy: 'endpoint',
       });
@@ -130,7 +130,7 @@ describe('merge engine', () => {
   test('caches sealed buckets by pointer version and picks up a republished hour', async () => {
     seeded = await seededServer({ hours: 6, sealedHours: 6 });
     const { batch, events } = seeded;
-    const query = { from: T0, to: T0 + 6 * HOUR, groupBy: 'none' };
+    const query = { from: T0, to: T0 + 6 * HOUR_MS, groupBy: 'none' };
     const first = await series(query);
     const readsAfterFirst = batch.reads;
     const second = await series(query);
@@ -138,7 +138,7 @@ describe('merge engine', () => {
     expect(batch.reads).toBe(readsAfterFirst);
     // Republish hour 2 with only half the events: the new version must be served at once.
     const half = events.filter((_, index) => index % 2 === 0);
-    batch.publish('endpoint_hourly', T0 + 2 * HOUR, partialsOf(endpointView, half));
+    batch.publish('endpoint_hourly', T0 + 2 * HOUR_MS, partialsOf(endpointView, half));
     const third = await series(query);
     expect(third.series[0]!.points[2]!.values.requests).toBeLessThan(
       first.series[0]!.points[2]!.values.requests as number,
@@ -148,7 +148,7 @@ describe('merge engine', () => {
   });
 
   test('a live answer is reused only while its speed reads are, then reflects new speed data', async () => {
-    let clock = T0 + 12 * HOUR + 10 * MINUTE;
+    let clock = T0 + 12 * HOUR_MS + 10 * MINUTE_MS;
     seeded = await seededServer({
       hours: 12,
       sealedHours: 8,
@@ -157,11 +157,11 @@ describe('merge engine', () => {
       closedSpeedCacheTtlMs: 1000,
       snapshotTtlMs: 1000,
     });
-    const query = { from: T0 + 8 * HOUR, to: T0 + 12 * HOUR, groupBy: 'none', measures: 'requests' };
+    const query = { from: T0 + 8 * HOUR_MS, to: T0 + 12 * HOUR_MS, groupBy: 'none', measures: 'requests' };
     const first = await series(query);
     const reads = seeded.speed.reads;
     const rows = seeded.speed.rows.get('endpoint_hourly')!;
-    rows.push({ bucket: T0 + 11 * HOUR, dims: ['/new'], states: { requests: { n: 5 } } });
+    rows.push({ bucket: T0 + 11 * HOUR_MS, dims: ['/new'], states: { requests: { n: 5 } } });
     const second = await series(query);
     expect(second.series).toEqual(first.series);
     expect(seeded.speed.reads).toBe(reads);
@@ -176,7 +176,7 @@ describe('merge engine', () => {
     seeded = await seededServer({ hours: 6, sealedHours: 3 });
     const trending = getView('trending_pages');
     const response = await seeded.app.inject({
-      url: `/v1/views/trending_pages/series?from=${T0 + 2 * HOUR + 30 * MINUTE}&to=${T0 + 3 * HOUR + 30 * MINUTE}&granularity=1m&measures=views`,
+      url: `/v1/views/trending_pages/series?from=${T0 + 2 * HOUR_MS + 30 * MINUTE_MS}&to=${T0 + 3 * HOUR_MS + 30 * MINUTE_MS}&granularity=1m&measures=views`,
     });
     expect(response.statusCode).toBe(200);
     const answer = response.json() as SeriesAnswer;
@@ -202,7 +202,7 @@ describe('merge engine', () => {
     };
     const from = Date.parse(body.from);
     const to = Date.parse(body.to);
-    expect(to - from).toBe(60 * MINUTE);
+    expect(to - from).toBe(60 * MINUTE_MS);
     const counts = new Map<string, number>();
     let total = 0;
     for (const event of seeded.events) {
@@ -221,9 +221,9 @@ describe('merge engine', () => {
     const empty = finalizeStates(trending, {});
     // The first query caches the finished buckets of hour 1; the second, over a wider range, must
     // still read hour 1 for its other minutes (it once read only the hours of uncached buckets).
-    for (const to of [T0 + 2 * HOUR, T0 + 3 * HOUR]) {
+    for (const to of [T0 + 2 * HOUR_MS, T0 + 3 * HOUR_MS]) {
       const response = await seeded.app.inject({
-        url: `/v1/views/trending_pages/series?from=${T0 + HOUR}&to=${to}&granularity=1m&measures=views`,
+        url: `/v1/views/trending_pages/series?from=${T0 + HOUR_MS}&to=${to}&granularity=1m&measures=views`,
       });
       expect(response.statusCode).toBe(200);
       const answer = response.json() as SeriesAnswer;
@@ -243,7 +243,7 @@ describe('merge engine', () => {
   test('top ranks dimension values by a value over the range', async () => {
     seeded = await seededServer({ hours: 24, sealedHours: 20 });
     const response = await seeded.app.inject({
-      url: `/v1/views/endpoint_hourly/top?from=${T0}&to=${T0 + DAY}&by=errors_5xx&k=3`,
+      url: `/v1/views/endpoint_hourly/top?from=${T0}&to=${T0 + DAY_MS}&by=errors_5xx&k=3`,
     });
     expect(response.statusCode).toBe(200);
     const body = response.json() as { items: Array<{ rank: number; value: string; score: number }> };

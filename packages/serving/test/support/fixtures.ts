@@ -7,7 +7,10 @@ import {
   type Cells,
   compileFilterPredicate,
   compileReducer,
+  DAY_MS,
   type DimensionFilter,
+  HOUR_MS,
+  MINUTE_MS,
   type PartialRow,
   type StreamEvent,
   type TandemEvent,
@@ -17,10 +20,6 @@ import {
 } from '@tandem/core';
 import { mulberry32 } from '../../../../test/support/random.ts';
 import type { BatchReader, SealedHour, SpeedReader, SpeedStatus } from '../../src/readers.ts';
-
-export const HOUR = 3_600_000;
-export const MINUTE = 60_000;
-export const DAY = 86_400_000;
 
 /**
  * Events spread over [from, to): integer latencies and sizes so sums are exact in any order.
@@ -102,7 +101,7 @@ export class MemoryBatchReader implements BatchReader {
     stored.pointerVersion = version;
     stored.versions.set(
       version,
-      rows.filter((row) => row.bucket >= hour && row.bucket < hour + HOUR),
+      rows.filter((row) => row.bucket >= hour && row.bucket < hour + HOUR_MS),
     );
     hours.set(hour, stored);
     return { hour, runId: stored.runId, pointerVersion: version };
@@ -112,7 +111,7 @@ export class MemoryBatchReader implements BatchReader {
     const hours = this.#hours.get(view) ?? new Map<number, StoredHour>();
     const result: SealedHour[] = [];
     for (const [hour, stored] of hours) {
-      if (hour >= Math.floor(range.from / HOUR) * HOUR && hour < range.to) {
+      if (hour >= Math.floor(range.from / HOUR_MS) * HOUR_MS && hour < range.to) {
         result.push({ hour, runId: stored.runId, pointerVersion: stored.pointerVersion });
       }
     }
@@ -125,7 +124,7 @@ export class MemoryBatchReader implements BatchReader {
     let through = hours[0]!;
     for (const hour of hours) {
       if (hour !== through) break;
-      through = hour + HOUR;
+      through = hour + HOUR_MS;
     }
     return through;
   }
@@ -186,7 +185,7 @@ export class MemorySpeedReader implements SpeedReader {
   dropHour(view: string, hour: number): void {
     this.rows.set(
       view,
-      (this.rows.get(view) ?? []).filter((row) => row.bucket < hour || row.bucket >= hour + HOUR),
+      (this.rows.get(view) ?? []).filter((row) => row.bucket < hour || row.bucket >= hour + HOUR_MS),
     );
   }
 
@@ -226,7 +225,7 @@ export function seedReaders(
       view.stream === webStream.name ? events : (options.streamEvents?.[view.stream] ?? []);
     const rows = partialsOf(view, streamEvents);
     speed.rows.set(view.name, rows);
-    for (let hour = 0; hour < sealedHours; hour++) batch.publish(view.name, firstHour + hour * HOUR, rows);
+    for (let hour = 0; hour < sealedHours; hour++) batch.publish(view.name, firstHour + hour * HOUR_MS, rows);
   }
   return { batch, speed };
 }
@@ -243,12 +242,12 @@ export function truthSeries(
   query: { range: TimeRange; granularity: Granularity; filter: DimensionFilter; groupBy: string[] },
 ): Map<string, Map<number, Record<string, Cells>>> {
   const step = {
-    '1m': MINUTE,
-    '5m': 5 * MINUTE,
-    '15m': 15 * MINUTE,
-    '30m': 30 * MINUTE,
-    '1h': HOUR,
-    '1d': DAY,
+    '1m': MINUTE_MS,
+    '5m': 5 * MINUTE_MS,
+    '15m': 15 * MINUTE_MS,
+    '30m': 30 * MINUTE_MS,
+    '1h': HOUR_MS,
+    '1d': DAY_MS,
     all: 0,
   }[query.granularity];
   const viewFilter = compileFilterPredicate(view.filter);

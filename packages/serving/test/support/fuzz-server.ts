@@ -4,12 +4,13 @@
 // parameters, so the fuzzer meets the routes generated for any stream.
 import { createHash } from 'node:crypto';
 import { buildServer } from '../../src/index.ts';
-import { generateEvents, HOUR, seedReaders } from './fixtures.ts';
+import { HOUR_MS } from '@tandem/core';
+import { generateEvents, seedReaders } from './fixtures.ts';
 import { generateMessages, generateReadings, testCatalog } from './streams.ts';
 
 const adminKey = process.env.FUZZ_ADMIN_KEY ?? 'fuzz-admin-key';
 const now = Date.now();
-const start = Math.floor(now / HOUR) * HOUR - 47 * HOUR;
+const start = Math.floor(now / HOUR_MS) * HOUR_MS - 47 * HOUR_MS;
 const events = generateEvents({ seed: 3, from: start, to: now, count: 20_000 });
 const catalog = testCatalog();
 const { batch, speed } = seedReaders(events, start, 40, {

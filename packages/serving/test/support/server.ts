@@ -1,13 +1,19 @@
 // Builds a server over in-memory readers seeded with events: batch seals some hours, speed holds
 // every hour (as it does until the grace period ends), so both sources overlap on purpose.
 import { createHash } from 'node:crypto';
-import { finalizeStates, getView, type StreamEvent, type TandemEvent, type View } from '@tandem/core';
+import {
+  finalizeStates,
+  getView,
+  HOUR_MS,
+  type StreamEvent,
+  type TandemEvent,
+  type View,
+} from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/index.ts';
 import type { BuildServerOptions } from '../../src/options.ts';
 import {
   generateEvents,
-  HOUR,
   type MemoryBatchReader,
   type MemorySpeedReader,
   seedReaders,
@@ -38,16 +44,16 @@ export async function seededServer(
   const events = generateEvents({
     seed: 7,
     from: T0,
-    to: T0 + hours * HOUR,
+    to: T0 + hours * HOUR_MS,
     count: options.eventCount ?? 6000,
   });
   const { batch, speed } = seedReaders(events, T0, sealedHours);
-  speed.watermark = T0 + hours * HOUR - 1;
+  speed.watermark = T0 + hours * HOUR_MS - 1;
   const app = await buildServer({
     batch,
     speed,
     logLevel: 'silent',
-    now: () => T0 + hours * HOUR + 10 * 60_000,
+    now: () => T0 + hours * HOUR_MS + 10 * 60_000,
     rateLimit: false,
     dashboardDir: null,
     speedCacheTtlMs: 0,
