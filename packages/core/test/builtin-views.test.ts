@@ -1,19 +1,17 @@
 // The built-in views exist under their contract names with the measures the seed computed.
 import { describe, expect, it } from 'vitest';
 import { builtinViews, getView, listViews } from '../src/builtin-views.ts';
-import { isTandemError } from '../src/errors.ts';
 
 describe('built-in views', () => {
   it('are listed and found by name; an unknown name is TANDEM_ERR_VIEW_UNKNOWN', () => {
     expect(listViews().map((v) => v.name)).toEqual(['endpoint_hourly', 'sessions_hourly', 'trending_pages']);
     expect(getView('sessions_hourly')).toBe(builtinViews.sessions_hourly);
-    try {
-      getView('nope');
-      expect.unreachable();
-    } catch (error) {
-      expect(isTandemError(error, 'TANDEM_ERR_VIEW_UNKNOWN')).toBe(true);
-      expect((error as Error).message).toContain('endpoint_hourly');
-    }
+    expect(() => getView('nope')).toThrow(
+      expect.objectContaining({
+        code: 'TANDEM_ERR_VIEW_UNKNOWN',
+        message: expect.stringContaining('endpoint_hourly'),
+      }),
+    );
     expect(() => getView('__proto__')).toThrow();
   });
 
