@@ -350,7 +350,13 @@ describe('a web stream and an IoT stream in one deployment', () => {
       topics: [iot.topic, iot.dlqTopic, iot.lateTopic].map((topic) => ({ topic, numPartitions: PARTITIONS })),
     });
     await admin.disconnect();
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    // Idempotent: a send retried after a timeout on a loaded machine must not write the batch twice,
+    // or the topic holds more duplicates and dead letters than the truth says.
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     for (let i = 0; i < out.length; i += 500) {
       await producer.send({ topic: iot.topic, acks: -1, messages: out.slice(i, i + 500) });
@@ -532,7 +538,13 @@ describe('a web stream and an IoT stream in one deployment', () => {
     expect((await keysOf(`${replay.active}:{${iotName}:p*`)).length).toBeGreaterThan(0);
     // the live IoT worker moved: a new reading lands in the new namespace
     const kafka = new Kafka({ brokers: world.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    // Idempotent: a send retried after a timeout on a loaded machine must not write the batch twice,
+    // or the topic holds more duplicates and dead letters than the truth says.
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
     await producer.connect();
     await producer.send({
       topic: iot.topic,

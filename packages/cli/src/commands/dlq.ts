@@ -367,7 +367,13 @@ export const dlqReplayCommand = defineCommand({
         return 0;
       }
       const { deadLetterHeaders } = await import('@tandem/speed');
-      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      // Idempotent: a send kafkajs retries after a timeout must not land twice (the printed truth,
+      // and a replayed dead letter, count each message once).
+      const producer = kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
       try {
         await producer.connect();
       } catch (error) {

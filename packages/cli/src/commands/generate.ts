@@ -154,7 +154,13 @@ async function deliver<R extends SendableRecord & LakeRecord>(
         target.dlqTopic ?? config.kafka.dlqTopic,
         target.lateTopic ?? config.kafka.lateTopic,
       ]);
-      const producer = kafka.producer({ allowAutoTopicCreation: false });
+      // Idempotent: a send kafkajs retries after a timeout must not land twice (the printed truth,
+      // and a replayed dead letter, count each message once).
+      const producer = kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
       try {
         await producer.connect();
       } catch (error) {
