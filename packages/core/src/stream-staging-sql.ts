@@ -47,23 +47,13 @@ function sqlString(text: string): string {
 
 /**
  * How the fast path reads a field's token: `string` (its content, re-quoted to rebuild the line),
- * `number` / `boolean` (its JSON text), `json` (a string or a number: its JSON text).
+ * `number` / `boolean` (its JSON text), `json` (the event-time field, whatever its encoding: its JSON
+ * text, as the general path reads it, so both feed the time rules the same text).
  */
 type TokenKind = 'string' | 'number' | 'boolean' | 'json';
 
 function tokenKind(stream: Stream, field: StreamField): TokenKind {
-  if (field.name === stream.timeField) {
-    switch (stream.timeEncoding) {
-      case 'auto':
-      case 'epoch_ms':
-        return 'json';
-      case 'iso8601':
-        return 'string';
-      case 'epoch_s':
-      case 'epoch_us':
-        return 'number';
-    }
-  }
+  if (field.name === stream.timeField) return 'json';
   return field.type === 'integer' ? 'number' : field.type;
 }
 
@@ -77,12 +67,14 @@ function tokenKind(stream: Stream, field: StreamField): TokenKind {
  * (DuckDB refuses it when reading). Rebuild `message` with `describeStreamRejection(stream,
  * error_field, error_rule)`.
  *
- * Fast path: one `json_transform` per line, and a line that equals the canonical serialization
- * rebuilt from those values (`JSON.stringify` of the fields in declaration order, absent ones left
- * out or null, strings without escapes, numbers and booleans as DuckDB prints them) is a strict JSON
- * object whose value types are known, so it skips the lenient-JSON scan and any re-parsing. Every
- * other line takes the general path: the lenient-JSON scan, and a second `json_transform` giving
- * each field as JSON text, whose first character is its JSON type. Both feed the same rules.
+ * A line is parsed by `json_valid` and one `json_transform` (two for a line that starts like the
+ * canonical serialization but is not it). Fast path: a line that starts with the first field's key
+ * gets a transform of the fast path's tokens, and if it equals the canonical serialization rebuilt from them (`JSON.stringify` of the fields in
+ * declaration order, absent ones left out or null, strings without escapes, numbers and booleans as
+ * DuckDB prints them) it is a strict JSON object whose value types are known, so it skips the
+ * lenient-JSON scan. Every other line takes the general path: one `json_transform` giving each field
+ * as JSON text, whose first character is its JSON type, and the lenient-JSON scan (a cheap
+ * superset first, the exact scan only for lines it flags). Both feed the same rules.
  */
 export function compileStreamStagingSql(stream: Stream, options: StreamStagingSqlOptions): CompiledSql {
   for (const field of stream.fields) {
@@ -102,17 +94,19 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const timeIso = encoding === 'auto' || encoding === 'iso8601';
   const timeDigits = encoding === 'auto' || encoding === 'epoch_ms';
   const kinds = fields.map((f) => tokenKind(stream, f));
-  const tk = (i: number) => `tk.${quoteIdent((fields[i] as StreamField).name)}`;
 
   // Fast path: a line that is exactly the canonical serialization of its own fields (keys in
   // declaration order, no whitespace, no other keys, strings without escapes, numbers as DuckDB
-  // writes them back) is a strict JSON object whose values have the types the reconstruction
-  // assumed, so the lenient-JSON scan and the general path's second transform are skipped. One
-  // json_transform gives every value: string fields as their content (re-quoted, an escape or a
-  // non-string value cannot reproduce the line), number and boolean fields as their text (checked:
-  // `"5"`, `NaN`, `Infinity` fail), `json` fields as their JSON text (string or number).
+  // writes them back) is a strict JSON object whose value types are known, so the lenient-JSON scan
+  // and the general path's transform are skipped. Only a line that starts with the first field's key
+  // can be one (the rebuilt line always does), so only those get its json_transform: string fields
+  // as their content (re-quoted, an escape or a non-string value cannot reproduce the line), number
+  // and boolean fields as their text (checked: `"5"`, `NaN`, `Infinity` fail), the event-time field
+  // as its JSON text (a string without escapes or a finite number).
+  const tk = (i: number) => `tk.${quoteIdent((fields[i] as StreamField).name)}`;
   const tokenStruct = `{${fields.map((f, i) => `${JSON.stringify(f.name)}:"${kinds[i] === 'json' ? 'JSON' : 'VARCHAR'}"`).join(',')}}`;
   const tokenType = `STRUCT(${fields.map((f) => `${quoteIdent(f.name)} VARCHAR`).join(', ')})`;
+  const firstKey = sqlString(`{${JSON.stringify((fields[0] as StreamField).name)}:`);
   const reconstructed = `concat(${fields
     .map((f, i) => {
       const key = `${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`;
@@ -134,48 +128,49 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
     const shape = shapeOf[kind];
     return shape === null ? [] : [shape(i)];
   });
-  const fastTypes: Record<TokenKind, (i: number) => string> = {
-    string: () => `${STRING}`,
-    number: () => `${NUMBER}`,
-    boolean: () => `${BOOLEAN}`,
-    json: (i) => `CASE WHEN starts_with(${tk(i)}, '"') THEN ${STRING} ELSE ${NUMBER} END`,
-  };
-  // General path: a second json_transform, every field as JSON text, gives the JSON types (by the
-  // first character: DuckDB writes values back as strict JSON, NaN / Infinity aside, which only
-  // lenient lines hold and those are rejected before any field rule); the values are the first
-  // transform's (string content unescaped, other values as their JSON text).
+
+  // General path: one json_transform gives every field as its JSON text (NULL when absent or JSON
+  // null), whose first character is its JSON type (DuckDB writes values back as strict JSON, NaN /
+  // Infinity aside, which only lenient lines hold and those are rejected before any field rule).
+  // Number, boolean and event-time fields read the same text on both paths (`j<i>`); a string
+  // field's content is the fast path's token (`k<i>`) or, on the general path, the JSON text
+  // unescaped, only where a rule or the output needs it (its length comes from the text itself when
+  // that holds no escape: DuckDB writes back only the escapes JSON requires).
   const tj = (i: number) => `tj.${quoteIdent((fields[i] as StreamField).name)}`;
   const jsonStruct = `{${fields.map((f) => `${JSON.stringify(f.name)}:"JSON"`).join(',')}}`;
-  const slowType = (i: number) =>
-    `CASE WHEN ${tj(i)} IS NULL THEN NULL ELSE CASE ascii(${tj(i)}) WHEN 34 THEN ${STRING} WHEN 116 THEN ${BOOLEAN} ` +
+  const jsonType = (text: string) =>
+    `CASE WHEN ${text} IS NULL THEN NULL ELSE CASE ascii(${text}) WHEN 34 THEN ${STRING} WHEN 116 THEN ${BOOLEAN} ` +
     `WHEN 102 THEN ${BOOLEAN} WHEN 91 THEN ${NESTED} WHEN 123 THEN ${NESTED} ELSE ${NUMBER} END END`;
-  const typeCols = fields.map((_, i) => {
-    const kind = kinds[i] as TokenKind;
-    const fastText =
-      kind === 'json'
-        ? `CASE WHEN starts_with(${tk(i)}, '"') THEN substr(${tk(i)}, 2, length(${tk(i)}) - 2) ELSE ${tk(i)} END`
-        : tk(i);
-    // The json-kind token is JSON text; a string there may hold escapes on the general path.
-    const slowText =
-      kind === 'json'
-        ? `CASE WHEN NOT starts_with(${tk(i)}, '"') THEN ${tk(i)} WHEN contains(${tk(i)}, '\\') THEN json_extract_string(${tk(i)}, '$') ` +
-          `ELSE substr(${tk(i)}, 2, length(${tk(i)}) - 2) END`
-        : tk(i);
-    return (
-      `CASE WHEN NOT fast THEN ${slowType(i)} WHEN ${tk(i)} IS NULL THEN NULL ELSE ${fastTypes[kind](i)} END AS t${i}, ` +
-      `CASE WHEN NOT fast THEN ${slowText} ELSE ${fastText} END AS s${i}`
-    );
-  });
+  const typeCols = fields.map((_, i) =>
+    kinds[i] === 'string'
+      ? `CASE WHEN fast THEN ${tk(i)} END AS k${i}, ${tj(i)} AS j${i}, ` +
+        `CASE WHEN fast THEN CASE WHEN ${tk(i)} IS NULL THEN NULL ELSE ${STRING} END ELSE ${jsonType(tj(i))} END AS t${i}`
+      : `CASE WHEN fast THEN ${tk(i)} ELSE ${tj(i)} END AS j${i}, ${jsonType(`CASE WHEN fast THEN ${tk(i)} ELSE ${tj(i)} END`)} AS t${i}`,
+  );
+  const content = (i: number) => `CASE WHEN fast THEN k${i} ELSE json_extract_string(j${i}, '$') END`;
+  const contentLength = (i: number) =>
+    `CASE WHEN fast THEN length(k${i}) WHEN contains(j${i}, '\\') THEN length(json_extract_string(j${i}, '$')) ELSE length(j${i}) - 2 END`;
   // Numbers only where a field can hold one (the event-time field of every encoding but iso8601).
   const numeric = fields.map(
     (f, i) => f.type === 'integer' || f.type === 'number' || (i === ts && encoding !== 'iso8601'),
   );
   const numCols = fields
     .map((_, i) =>
-      numeric[i] ? `CASE WHEN t${i} = ${NUMBER} THEN TRY_CAST(s${i} AS DOUBLE) END AS n${i}` : null,
+      numeric[i] ? `CASE WHEN t${i} = ${NUMBER} THEN TRY_CAST(j${i} AS DOUBLE) END AS n${i}` : null,
     )
     .filter((col) => col !== null);
-
+  // The lenient-JSON scan of general-path lines, cheap first: outside strings DuckDB's extra
+  // leniency is a trailing comma (`,` then `]` or `}`) or a NaN / Infinity token, which starts a
+  // value: after `:`, `,` or `[` (whitespace and a sign between). In an object line, a line none of
+  // these patterns matches is strict JSON (each begins with a literal character, which RE2 finds at
+  // memchr speed); one that matches, or a line that is not an object, gets the exact scan with
+  // string literals removed.
+  const lenientValue = `[ \\t\\n\\r]*[-+]?(?:[nN][aA]|[iI][nN])`;
+  const mayBeLenient = [
+    `regexp_matches(line, ',[ \\t\\n\\r]*(?:[\\]}]|[-+]?(?:[nN][aA]|[iI][nN]))')`,
+    `regexp_matches(line, ':${lenientValue}')`,
+    `regexp_matches(line, '\\[${lenientValue}')`,
+  ];
   const isAbsent = (i: number) => `t${i} IS NULL`;
   const isInteger = (i: number) => `(isfinite(n${i}) AND n${i} = trunc(n${i}))`;
   const inList = (values: readonly (string | number)[], type?: 'BIGINT') =>
@@ -188,12 +183,12 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
         return (
           `${absent}WHEN t${i} <> ${STRING} THEN 'type' ` +
           (f.minLength !== null && f.minLength > 0
-            ? `WHEN length(s${i}) < ${sqlParam(params, f.minLength, 'BIGINT')} THEN 'minLength' `
+            ? `WHEN ${contentLength(i)} < ${sqlParam(params, f.minLength, 'BIGINT')} THEN 'minLength' `
             : '') +
           (f.maxLength !== null
-            ? `WHEN length(s${i}) > ${sqlParam(params, f.maxLength, 'BIGINT')} THEN 'maxLength' `
+            ? `WHEN ${contentLength(i)} > ${sqlParam(params, f.maxLength, 'BIGINT')} THEN 'maxLength' `
             : '') +
-          (f.enum !== null ? `WHEN s${i} NOT IN ${inList(f.enum as string[])} THEN 'enum' ` : '') +
+          (f.enum !== null ? `WHEN ${content(i)} NOT IN ${inList(f.enum as string[])} THEN 'enum' ` : '') +
           'END'
         );
       case 'integer': {
@@ -216,7 +211,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
       case 'boolean':
         return (
           `${absent}WHEN t${i} <> ${BOOLEAN} THEN 'type' ` +
-          (f.enum !== null ? `WHEN s${i} NOT IN ${inList(f.enum.map(String))} THEN 'enum' ` : '') +
+          (f.enum !== null ? `WHEN j${i} NOT IN ${inList(f.enum.map(String))} THEN 'enum' ` : '') +
           'END'
         );
     }
@@ -240,17 +235,21 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
     `ELSE 'type' END`;
   const rules = fields.map((f, i) => (i === ts ? timeRule : fieldRule(f, i)));
 
-  const s = `s${ts}`;
+  // The time string's forms hold no character JSON escapes, so a string of those forms is its JSON
+  // text without the quotes: the patterns and positions below read the text itself (shifted by one).
+  const s = `j${ts}`;
   const n = `n${ts}`;
+  const quoted = (pattern: string) => sqlString(`^"${pattern.slice(1, -1)}"$`);
   // The ISO pattern has fixed-width parts, so once it matched, substrings are its groups (cheaper
-  // than a regex with 11 capture groups): date and time at 1-19, a fraction from 21 when char 20 is
-  // '.', then `Z` or `±HH:MM` at the end.
+  // than a regex with 11 capture groups): date and time at 2-20, a fraction from 22 when char 21 is
+  // '.', then `Z` or `±HH:MM` before the closing quote.
+  const zulu = `substr(${s}, strlen(${s}) - 1, 1) = 'Z'`;
   const isoParts =
-    `{'y': substr(${s}, 1, 4), 'mo': substr(${s}, 6, 2), 'd': substr(${s}, 9, 2), 'h': substr(${s}, 12, 2), ` +
-    `'mi': substr(${s}, 15, 2), 'sec': substr(${s}, 18, 2), ` +
-    `'frac': CASE WHEN substr(${s}, 20, 1) = '.' THEN substr(${s}, 21, strlen(${s}) - CASE WHEN right(${s}, 1) = 'Z' THEN 1 ELSE 6 END - 20) ELSE '' END, ` +
-    `'z': CASE WHEN right(${s}, 1) = 'Z' THEN 'Z' ELSE '' END, 'sign': substr(${s}, strlen(${s}) - 5, 1), ` +
-    `'oh': substr(${s}, strlen(${s}) - 4, 2), 'om': right(${s}, 2)}`;
+    `{'y': substr(${s}, 2, 4), 'mo': substr(${s}, 7, 2), 'd': substr(${s}, 10, 2), 'h': substr(${s}, 13, 2), ` +
+    `'mi': substr(${s}, 16, 2), 'sec': substr(${s}, 19, 2), ` +
+    `'frac': CASE WHEN substr(${s}, 21, 1) = '.' THEN substr(${s}, 22, strlen(${s}) - CASE WHEN ${zulu} THEN 1 ELSE 6 END - 22) ELSE '' END, ` +
+    `'z': CASE WHEN ${zulu} THEN 'Z' ELSE '' END, 'sign': substr(${s}, strlen(${s}) - 6, 1), ` +
+    `'oh': substr(${s}, strlen(${s}) - 5, 2), 'om': substr(${s}, strlen(${s}) - 2, 2)}`;
   const thousand = 'CAST(1000 AS DOUBLE)';
   const numberMs: Record<Stream['timeEncoding'], string> = {
     auto: n,
@@ -268,12 +267,12 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const timeColumns: string[] = [];
   if (timeDigits) {
     timeColumns.push(
-      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) <= 15 AND regexp_matches(${s}, ${sqlString(EVENT_EPOCH_STRING_PATTERN)}) THEN CAST(${s} AS BIGINT) END AS ts_epoch`,
+      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) <= 17 AND regexp_matches(${s}, ${quoted(EVENT_EPOCH_STRING_PATTERN)}) THEN CAST(substr(${s}, 2, strlen(${s}) - 2) AS BIGINT) END AS ts_epoch`,
     );
   }
   if (timeIso) {
     timeColumns.push(
-      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) >= 20 AND regexp_matches(${s}, ${sqlString(EVENT_ISO_PATTERN)}) THEN ${isoParts} END AS iso`,
+      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) >= 22 AND regexp_matches(${s}, ${quoted(EVENT_ISO_PATTERN)}) THEN ${isoParts} END AS iso`,
     );
   }
   const numberColumns = [...numCols, ...timeColumns];
@@ -287,7 +286,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
     CASE WHEN iso.z = 'Z' THEN 0 ELSE CAST(iso.oh AS BIGINT) END AS coh,
     CASE WHEN iso.z = 'Z' THEN 0 ELSE CAST(iso.om AS BIGINT) END AS com,
     CASE WHEN iso.sign = '-' THEN -1 ELSE 1 END AS csign
-  FROM numbers
+  FROM parsed
 ), civil AS (
   SELECT *,
     cmo BETWEEN 1 AND 12 AND cd >= 1 AND ch <= 23 AND cmi <= 59 AND cs <= 59 AND coh <= 23 AND com <= 59
@@ -320,10 +319,10 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const normalizedValue = (f: StreamField, i: number): string => {
     if (i === ts) return 'CAST(ts_ms AS BIGINT)';
     const present = {
-      string: `s${i}`,
+      string: content(i),
       integer: `CAST(n${i} AS BIGINT)`,
       number: `n${i}`,
-      boolean: `s${i} = 'true'`,
+      boolean: `j${i} = 'true'`,
     }[f.type];
     return f.required && !f.nullable
       ? present
@@ -344,30 +343,31 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   FROM checked
 ), tokens AS (
   SELECT line, too_large, valid, is_object,
-    CASE WHEN is_object THEN CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType}) END AS tk
+    CASE WHEN is_object AND starts_with(line, ${firstKey}) THEN CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType}) END AS tk
   FROM objects
 ), proved AS (
   SELECT line, too_large, valid, is_object, tk,
-    coalesce(tk IS NOT NULL${fastShape.map((shape) => ` AND ${shape}`).join('')} AND ${reconstructed} = line, FALSE) AS fast
+    CASE WHEN tk IS NULL THEN FALSE
+      WHEN ${fastShape.join(' AND ')} THEN coalesce(${reconstructed} = line, FALSE) ELSE FALSE END AS fast
   FROM tokens
-), parsed AS (
-  SELECT line, too_large, is_object, tk, fast,
-    CASE WHEN fast THEN TRUE WHEN NOT valid THEN FALSE
-      WHEN NOT regexp_matches(line, ${lenientJson}) THEN TRUE
-      ELSE NOT regexp_matches(regexp_replace(line, ${jsonStringLiteral}, '""', 'g'), ${lenientJson}) END AS json_ok
+), general AS (
+  SELECT line, too_large, valid, is_object, tk, fast,
+    CASE WHEN is_object AND NOT fast THEN CAST(json_transform(line, ${sqlString(jsonStruct)}) AS ${tokenType}) END AS tj
   FROM proved
-), slow AS (
-  SELECT *,
-    CASE WHEN json_ok AND is_object AND NOT fast THEN CAST(json_transform(line, ${sqlString(jsonStruct)}) AS ${tokenType}) END AS tj
-  FROM parsed
 ), typed AS (
-  SELECT line, too_large, fast, json_ok, is_object, ${typeCols.join(',\n    ')} FROM slow
+  SELECT line, too_large, valid, is_object, fast, ${typeCols.join(',\n    ')} FROM general
 ), numbers AS (
   SELECT *${numberColumns.map((column) => `,\n    ${column}`).join('')}
   FROM typed
+), parsed AS (
+  SELECT *,
+    CASE WHEN fast THEN TRUE WHEN NOT valid THEN FALSE
+      WHEN starts_with(line, '{')${mayBeLenient.map((check) => ` AND NOT ${check}`).join('')} THEN TRUE
+      ELSE NOT regexp_matches(regexp_replace(line, ${jsonStringLiteral}, '""', 'g'), ${lenientJson}) END AS json_ok
+  FROM numbers
 )${calendarCtes}, stamped AS (
   SELECT *, ${tsMs} AS ts_ms
-  FROM ${timeIso ? 'days' : 'numbers'}
+  FROM ${timeIso ? 'days' : 'parsed'}
 ), ruled AS (
   SELECT *, ${rules.map((r, i) => `${r} AS r${i}`).join(',\n    ')}
   FROM stamped

@@ -422,6 +422,10 @@ export function streamLinesArb(
     '{"a":"\\ud800"}',
     '[{}]',
     '1',
+    'NaN',
+    ' -Infinity',
+    '[nan]',
+    '[1,]',
   );
   return fc
     .array(fc.oneof({ weight: 20, arbitrary: objectLine }, { weight: 1, arbitrary: other }), {

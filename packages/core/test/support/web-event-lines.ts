@@ -276,6 +276,17 @@ export const mutations: Mutation[] = [
   (l) => l.replace(/}$/, ', "nested": [1, {"b": [true, null]}]}'),
   (l) => l.replace('"event_id"', '"event\\u005fid"'),
   (l) => l.replace(/"([a-z]+)":"/, '"$1":"inf '),
+  // DuckDB's leniency in every place a value or a closing bracket can stand, and look-alikes
+  // inside strings (the staging SQL's cheap scan must send all of these to the exact one).
+  (l) => l.replace(/}$/, ' ,\t}'),
+  (l) => l.replace(/}$/, ',"zz":[1, ]}'),
+  (l) => l.replace(/}$/, ', "zz": [ -nan , 2] }'),
+  (l) => l.replace(/}$/, ',"zz":[1,\t-Infinity]}'),
+  (l) => l.replace(/}$/, ',"zz":{"y":iNf}\r}'),
+  (l) => l.replace(/:(\d+)/, ': \tinf'),
+  (l) => l.replace(/:(\d+)/, ':-NAN'),
+  (l) => l.replace(/"([a-z]+)":"/, '"$1":"x: nan, ]'),
+  (l) => l.replace(/"([a-z]+)":"/, '"$1":"[Infinity,}'),
 ];
 
 /**
@@ -307,6 +318,10 @@ export const lineArb: fc.Arbitrary<string> = fc
         '{"a":1,}',
         '{"a":NaN}',
         '{"a":"\\ud800"}',
+        'NaN',
+        ' -Infinity',
+        '[nan]',
+        '[1,]',
       ),
     },
   )
