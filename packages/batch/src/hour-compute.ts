@@ -160,44 +160,55 @@ export async function computeHours(
       `CREATE TEMP TABLE tandem_staged (partition_hour BIGINT, ${types.join(', ')}, id_hash UBIGINT, ` +
         'error_code VARCHAR, error_field VARCHAR, error_rule VARCHAR, bad_line VARCHAR)',
     );
-    // One staging statement per partition: every row keeps its partition hour (the staging SQL
-    // passes only `line` through), and only one staging pipeline holds memory at a time (the JSON
-    // functions' working memory is outside what DuckDB can spill). The table itself spills.
     const sampleChars = Math.max(1, Math.floor(request.sampleChars));
     const sample = `left(line, ${sampleChars})`;
+    const files = request.files.filter((file) => hoursWithFiles.includes(file.partitionHour));
     for (const hour of hoursWithFiles) {
-      const files = request.files.filter((file) => file.partitionHour === hour);
-      const trusted = files.filter((file) => file.trusted === true);
+      const trusted = files.filter((file) => file.partitionHour === hour && file.trusted === true);
       if (trusted.length > 0) {
         await connection.run(
           trustedInsertSql(hour, trusted, usedFields, idHash, request, sampleChars, maxLineBytes),
         );
       }
-      // Files the archiver wrote hold normalized events (time as epoch ms): judged by that form of
-      // the rules. Anything else (foreign producers, hand-written files) by the stream's raw rules.
-      const checked = files.filter((file) => file.trusted !== true);
-      const archived = archivedFormOf(stream);
-      const groups =
-        archived === stream
-          ? [{ rules: stream, group: checked }]
-          : [
-              { rules: archived, group: checked.filter((file) => parseArchiveFileName(file.key) !== null) },
-              { rules: stream, group: checked.filter((file) => parseArchiveFileName(file.key) === null) },
-            ];
-      for (const { rules, group } of groups) {
-        if (group.length === 0) continue;
-        const staging = compileStreamStagingSql(rules, {
-          linesRelation: await linesSql(connection, stream, group, maxLineBytes),
-          nowMs: request.nowMs,
-          futureToleranceMs: request.futureToleranceMs,
-          maxBytes: request.maxBytes,
-        });
-        await connection.run(
-          `INSERT INTO tandem_staged SELECT CAST(${hour} AS BIGINT), ${keep.join(', ')}, ${idHash}, error_code, error_field, error_rule, ` +
-            `CASE WHEN error_code IS NOT NULL THEN ${sample} END FROM (${staging.sql})`,
-          staging.params,
-        );
-      }
+    }
+    // The other files go through the staging SQL, all partitions in one statement (each line
+    // carries its partition hour through): one scan over many files keeps both threads busy to the
+    // end, where a statement per partition leaves one idle on its last file. Only one staging
+    // pipeline holds memory at a time (the JSON functions' working memory is outside what DuckDB
+    // can spill; it is per thread, not per file). The table itself spills.
+    // Files the archiver wrote hold normalized events (time as epoch ms): judged by that form of
+    // the rules. Anything else (foreign producers, hand-written files) by the stream's raw rules.
+    const checked = files.filter((file) => file.trusted !== true);
+    const archived = archivedFormOf(stream);
+    const groups =
+      archived === stream
+        ? [{ rules: stream, group: checked }]
+        : [
+            { rules: archived, group: checked.filter((file) => parseArchiveFileName(file.key) !== null) },
+            { rules: stream, group: checked.filter((file) => parseArchiveFileName(file.key) === null) },
+          ];
+    for (const { rules, group } of groups) {
+      if (group.length === 0) continue;
+      const staging = compileStreamStagingSql(rules, {
+        linesRelation: await linesSql(connection, stream, group, maxLineBytes),
+        nowMs: request.nowMs,
+        futureToleranceMs: request.futureToleranceMs,
+        maxBytes: request.maxBytes,
+        carry: ['partition_hour'],
+      });
+      await connection.run(
+        `INSERT INTO tandem_staged SELECT partition_hour, ${keep.join(', ')}, ${idHash}, error_code, error_field, error_rule, ` +
+          `CASE WHEN error_code IS NOT NULL THEN ${sample} END FROM (${staging.sql})`,
+        staging.params,
+      );
+    }
+    // Every line's file must have been recognized by its path (a NULL hour would drop it from the
+    // counts): refuse the run rather than count wrong.
+    const lost = await connection.runAndReadAll(
+      'SELECT count(*) AS n FROM tandem_staged WHERE partition_hour IS NULL',
+    );
+    if (num(lost.getRowObjectsJS()[0]?.n) > 0) {
+      throw new Error('the staged lines of some input file could not be matched to its partition');
     }
     await collectBadRows(connection, request, stats);
     await collectRejects(connection, request, stats);
@@ -310,7 +321,10 @@ function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** The lines of some files as one relation with a single `line VARCHAR` column. */
+/**
+ * The lines of some files as one relation of `line VARCHAR` and `partition_hour BIGINT` (the
+ * partition of the line's file).
+ */
 async function linesSql(
   connection: DuckDBConnection,
   stream: Stream,
@@ -318,20 +332,31 @@ async function linesSql(
   maxLineBytes: number,
 ): Promise<string> {
   const selects: string[] = [];
-  const ndjson = files.filter((file) => file.format === 'ndjson').map((file) => file.path);
-  const parquet = files.filter((file) => file.format === 'parquet').map((file) => file.path);
+  const ndjson = files.filter((file) => file.format === 'ndjson');
   if (ndjson.length > 0) {
     // Lines as raw text: a byte that never occurs in valid JSON as the delimiter, no quoting, so
     // the CSV reader only splits lines. Lines it refuses (bad UTF-8, too long, a raw 0x01) land in
-    // the rejects tables and are counted as bad rows.
+    // the rejects tables and are counted as bad rows. The reader names each line's file (one
+    // constant per chunk of lines, so the CASE costs nothing per line); the partition path's
+    // dt/hour are not read as columns.
+    const hourOfFile = ndjson
+      .map((file) => `WHEN ${sqlString(file.path)} THEN CAST(${file.partitionHour} AS BIGINT)`)
+      .join(' ');
     selects.push(
-      `SELECT line FROM read_csv(${sqlStringList(ndjson)}, columns = {'line': 'VARCHAR'}, delim = '\x01', ` +
+      `SELECT line, CASE filename ${hourOfFile} END AS partition_hour ` +
+        `FROM read_csv(${sqlStringList(ndjson.map((file) => file.path))}, columns = {'line': 'VARCHAR'}, delim = '\x01', ` +
         `quote = '', escape = '', header = false, auto_detect = false, compression = 'auto', ` +
         `max_line_size = ${maxLineBytes}, store_rejects = true, rejects_table = 'tandem_rejects', ` +
-        `rejects_scan = 'tandem_reject_scans') WHERE line IS NOT NULL`,
+        `rejects_scan = 'tandem_reject_scans', filename = true, hive_partitioning = false) WHERE line IS NOT NULL`,
     );
   }
-  if (parquet.length > 0) {
+  const parquetHours = [
+    ...new Set(files.filter((file) => file.format === 'parquet').map((file) => file.partitionHour)),
+  ];
+  for (const hour of parquetHours) {
+    const parquet = files
+      .filter((file) => file.format === 'parquet' && file.partitionHour === hour)
+      .map((file) => file.path);
     // Parquet rows become the same JSON lines, so one validator judges both formats. A typed
     // timestamp in the time field becomes what the stream's time encoding expects (a TIMESTAMP
     // without zone is UTC by the lake's convention). The stream's columns come first in declaration
@@ -357,7 +382,9 @@ async function linesSql(
         : quoteIdent(name),
     );
     const projection = `SELECT ${ordered.join(', ')}`;
-    selects.push(`SELECT CAST(to_json(p) AS VARCHAR) AS line FROM (${projection} FROM ${source}) p`);
+    selects.push(
+      `SELECT CAST(to_json(p) AS VARCHAR) AS line, CAST(${hour} AS BIGINT) AS partition_hour FROM (${projection} FROM ${source}) p`,
+    );
   }
   return `(${selects.join(' UNION ALL ')})`;
 }

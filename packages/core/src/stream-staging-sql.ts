@@ -20,6 +20,11 @@ export interface StreamStagingSqlOptions {
   futureToleranceMs: number;
   /** @defaultValue 65536 */
   maxBytes: number;
+  /**
+   * Other columns of `linesRelation` passed through unchanged, after `canonical` (say, which
+   * partition or file a line came from, so that one query stages many). Identifiers, not SQL.
+   */
+  carry?: readonly string[];
 }
 
 /**
@@ -61,8 +66,8 @@ function tokenKind(stream: Stream, field: StreamField): TokenKind {
  * Compiles the staging query of `stream`: from `linesRelation(line)` to one column per stream field
  * (named like the field, typed by `stream.sqlTypes`, the event-time field as BIGINT epoch ms; all
  * NULL when the line is rejected) plus `error_code`, `error_field`, `error_rule` (NULL when valid),
- * `line`, and `canonical` (which lines the fast path judged; diagnostics and tests, the verdicts do
- * not depend on it). Verdicts and values equal `compileStreamValidator(stream).parse(line, { now: ()
+ * `line`, `canonical` (which lines the fast path judged; diagnostics and tests, the verdicts do
+ * not depend on it), and the `carry` columns of the input. Verdicts and values equal `compileStreamValidator(stream).parse(line, { now: ()
  * => nowMs, futureToleranceMs, maxBytes })`, except that invalid UTF-8 cannot exist in a VARCHAR
  * (DuckDB refuses it when reading). Rebuild `message` with `describeStreamRejection(stream,
  * error_field, error_rule)`.
@@ -83,6 +88,24 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
         `stream "${stream.name}": field name ${JSON.stringify(field.name)} can not be compiled to SQL`,
       );
   }
+  const carried = options.carry ?? [];
+  const taken = new Set([
+    ...stream.fields.map((f) => f.name.toLowerCase()),
+    'error_code',
+    'error_field',
+    'error_rule',
+    'line',
+    'canonical',
+  ]);
+  for (const name of carried) {
+    if (!safeFieldName.test(name) || taken.has(name.toLowerCase()))
+      throw new Error(
+        `staging SQL: ${JSON.stringify(name)} can not be carried through (not an identifier, or taken)`,
+      );
+    taken.add(name.toLowerCase());
+  }
+  // Carried columns travel under internal names no CTE uses, and get their own names back at the end.
+  const carry = carried.map((_, i) => `, carry${i}`).join('');
   const params: SqlParams = {};
   const maxBytes = sqlParam(params, options.maxBytes, 'BIGINT');
   const latest = `(${sqlParam(params, options.nowMs, 'BIGINT')} + ${sqlParam(params, options.futureToleranceMs, 'BIGINT')})`;
@@ -334,28 +357,29 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
 
   const codeOf = (rule: EventRule) => sqlString(rejectionCode(rule));
   const sql = `WITH raw AS (
-  SELECT line, strlen(line) > ${maxBytes} AS too_large FROM ${options.linesRelation}
+  SELECT line${carried.map((name, i) => `, ${quoteIdent(name)} AS carry${i}`).join('')}, strlen(line) > ${maxBytes} AS too_large
+  FROM ${options.linesRelation}
 ), checked AS (
-  SELECT line, too_large, NOT too_large AND json_valid(line) AS valid FROM raw
+  SELECT line${carry}, too_large, NOT too_large AND json_valid(line) AS valid FROM raw
 ), objects AS (
-  SELECT line, too_large, valid,
+  SELECT line${carry}, too_large, valid,
     CASE WHEN NOT valid THEN FALSE WHEN starts_with(line, '{') THEN TRUE ELSE json_type(line) = 'OBJECT' END AS is_object
   FROM checked
 ), tokens AS (
-  SELECT line, too_large, valid, is_object,
+  SELECT line${carry}, too_large, valid, is_object,
     CASE WHEN is_object AND starts_with(line, ${firstKey}) THEN CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType}) END AS tk
   FROM objects
 ), proved AS (
-  SELECT line, too_large, valid, is_object, tk,
+  SELECT line${carry}, too_large, valid, is_object, tk,
     CASE WHEN tk IS NULL THEN FALSE
       WHEN ${fastShape.join(' AND ')} THEN coalesce(${reconstructed} = line, FALSE) ELSE FALSE END AS fast
   FROM tokens
 ), general AS (
-  SELECT line, too_large, valid, is_object, tk, fast,
+  SELECT line${carry}, too_large, valid, is_object, tk, fast,
     CASE WHEN is_object AND NOT fast THEN CAST(json_transform(line, ${sqlString(jsonStruct)}) AS ${tokenType}) END AS tj
   FROM proved
 ), typed AS (
-  SELECT line, too_large, valid, is_object, fast, ${typeCols.join(',\n    ')} FROM general
+  SELECT line${carry}, too_large, valid, is_object, fast, ${typeCols.join(',\n    ')} FROM general
 ), numbers AS (
   SELECT *${numberColumns.map((column) => `,\n    ${column}`).join('')}
   FROM typed
@@ -386,7 +410,7 @@ SELECT
   error_field,
   error_rule,
   line,
-  fast AS canonical
+  fast AS canonical${carried.map((name, i) => `,\n  carry${i} AS ${quoteIdent(name)}`).join('')}
 FROM verdict`;
   return { sql, params };
 }

@@ -169,6 +169,43 @@ describe('compileStreamStagingSql and compileStreamValidator', () => {
     expect(seen.get('fast.rejected') ?? 0).toBeGreaterThan(100);
   });
 
+  it('carries other columns of the lines through, after the verdict', async () => {
+    const stream = defineStream({
+      name: 'carried',
+      schema: { type: 'object', properties: { at: { type: 'integer' } }, required: ['at'] },
+      time: { field: 'at', encoding: 'epoch_ms' },
+    });
+    const options = { nowMs: NOW, futureToleranceMs: TOLERANCE, maxBytes: 65536 };
+    const compiled = compileStreamStagingSql(stream, {
+      ...options,
+      linesRelation: `(SELECT * FROM (VALUES ('{"at":5}', 7), ('{"at":"x"}', 8), ('nope', 9)) v(line, partition_hour))`,
+      carry: ['partition_hour'],
+    });
+    const reader = await duck.connection.runAndReadAll(
+      `SELECT * FROM (${compiled.sql}) ORDER BY partition_hour`,
+      compiled.params,
+    );
+    expect(reader.columnNames()).toEqual([
+      'at',
+      'error_code',
+      'error_field',
+      'error_rule',
+      'line',
+      'canonical',
+      'partition_hour',
+    ]);
+    expect(reader.getRowsJS().map((row) => [row[0], row[3], row[6]])).toEqual([
+      [5n, null, 7],
+      [null, 'format', 8],
+      [null, 'json', 9],
+    ]);
+    for (const carry of ['at', 'line', 'error_rule', 'a b', 'x"']) {
+      expect(() =>
+        compileStreamStagingSql(stream, { ...options, linesRelation: 'lines', carry: [carry] }),
+      ).toThrow(/can not be carried/);
+    }
+  });
+
   it('types the columns by the schema and binds every declared value as a parameter', async () => {
     const hostile = "x'); DROP TABLE lines; --";
     const stream = defineStream({
