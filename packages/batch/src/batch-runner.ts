@@ -108,6 +108,13 @@ export interface RunHoursOptions {
   trigger?: RunTrigger;
   /** Chunks in flight. @defaultValue options.concurrency */
   concurrency?: number;
+  /**
+   * Once aborted, no further chunk starts (chunks in flight finish and publish, each hour pointer
+   * last); the hours of chunks never started get no outcome.
+   */
+  signal?: AbortSignal;
+  /** Called with each hour's outcome as soon as it is known (progress), in the order they land. */
+  onOutcome?: (outcome: HourOutcome) => void;
 }
 
 export interface BatchRunnerDeps {
@@ -175,12 +182,20 @@ export class BatchRunner {
     const sorted = [...new Set(hours)].sort((a, b) => a - b);
     if (sorted.length === 0) return [];
     const sizes = await this.#ownPartitionBytes(stream, sorted);
-    const chunks = planChunks(sorted, sizes, this.#deps.options, view.sessionize !== null);
     const concurrency = options.concurrency ?? this.#deps.options.concurrency;
-    const results = await mapWithConcurrency(chunks, concurrency, (chunk) =>
-      this.#runChunkWithRetries(view, stream, chunk, options),
+    const chunks = planChunks(
+      sorted,
+      sizes,
+      { ...this.#deps.options, concurrency },
+      view.sessionize !== null,
     );
-    return results.flat();
+    const results = await mapWithConcurrency(chunks, concurrency, async (chunk) => {
+      if (options.signal?.aborted) return [];
+      const outcomes = await this.#runChunkWithRetries(view, stream, chunk, options);
+      for (const outcome of outcomes) options.onOutcome?.(outcome);
+      return outcomes;
+    });
+    return results.flat().sort((a, b) => a.hour - b.hour);
   }
 
   /**
@@ -696,6 +711,9 @@ export class BatchRunner {
  * Contiguous hours, at most `maxHoursPerChunk` and about `maxChunkInputBytes` of input each.
  * A sessionized view's chunk reads its day from midnight whatever its size (`inputRangeFor`), so
  * cutting a day by bytes would only read the day's start again: its chunks are whole UTC days.
+ * A run of contiguous hours that needs several chunks is cut into a multiple of `concurrency`
+ * chunks of about equal bytes (never above the bound), so the chunks in flight finish together
+ * instead of one large chunk running alone at the end.
  */
 export function planChunks(
   hours: readonly number[],
@@ -703,16 +721,53 @@ export function planChunks(
   options: BatchOptions,
   sessionized = false,
 ): number[][] {
+  const sizeOf = (hour: number) => bytesByHour.get(hour) ?? 0;
+  if (sessionized) {
+    const days: number[][] = [];
+    for (const hour of hours) {
+      const last = days.at(-1)?.at(-1);
+      if (last === undefined || last !== hour - HOUR_MS || dayStart(hour) !== dayStart(last)) days.push([]);
+      days.at(-1)!.push(hour);
+    }
+    return days.flatMap((day) => pack(day, sizeOf, options.maxHoursPerChunk, Number.POSITIVE_INFINITY));
+  }
+  const runs: number[][] = [];
+  for (const hour of hours) {
+    const last = runs.at(-1)?.at(-1);
+    if (last === undefined || last !== hour - HOUR_MS) runs.push([]);
+    runs.at(-1)!.push(hour);
+  }
+  return runs.flatMap((run) => {
+    const greedy = pack(run, sizeOf, options.maxHoursPerChunk, options.maxChunkInputBytes);
+    if (greedy.length < 2) return greedy;
+    // The smallest byte bound (not above the configured one) that cuts the run into at most
+    // `target` chunks: chunks of about equal size.
+    const target = Math.min(run.length, Math.ceil(greedy.length / options.concurrency) * options.concurrency);
+    let low = Math.max(...run.map(sizeOf));
+    let high = Math.max(low, options.maxChunkInputBytes);
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      if (pack(run, sizeOf, options.maxHoursPerChunk, mid).length <= target) high = mid;
+      else low = mid + 1;
+    }
+    const balanced = pack(run, sizeOf, options.maxHoursPerChunk, low);
+    return balanced.length <= target ? balanced : greedy;
+  });
+}
+
+/** Contiguous hours in order, a new chunk when the hour count or the byte bound would be passed. */
+function pack(
+  run: readonly number[],
+  sizeOf: (hour: number) => number,
+  maxHours: number,
+  maxBytes: number,
+): number[][] {
   const chunks: number[][] = [];
   let chunk: number[] = [];
   let bytes = 0;
-  for (const hour of hours) {
-    const size = bytesByHour.get(hour) ?? 0;
-    const last = chunk[chunk.length - 1];
-    const full = sessionized
-      ? dayStart(hour) !== dayStart(last ?? hour)
-      : bytes + size > options.maxChunkInputBytes;
-    if (chunk.length > 0 && (last !== hour - HOUR_MS || chunk.length >= options.maxHoursPerChunk || full)) {
+  for (const hour of run) {
+    const size = sizeOf(hour);
+    if (chunk.length > 0 && (chunk.length >= maxHours || bytes + size > maxBytes)) {
       chunks.push(chunk);
       chunk = [];
       bytes = 0;

@@ -587,6 +587,28 @@ describe('batch layer details (file lake)', () => {
     expectSameRows(minuteRows, reducerRows(builtinViews.trending_pages as typeof endpointHourly, events));
   });
 
+  it('reports each hour as its chunk lands and starts no chunk once aborted', async () => {
+    for (const h of [0, 1, 2, 3])
+      await writeHour(env.lake.store, generateHour(BASE + h * H, { seed: 60 + h, events: 20, badLines: 0 }));
+    const layer = await env.open({ maxHoursPerChunk: 2, concurrency: 1 });
+    const abort = new AbortController();
+    const seen: number[] = [];
+    const outcomes = await layer.runHours('endpoint_hourly', [BASE, BASE + H, BASE + 2 * H, BASE + 3 * H], {
+      signal: abort.signal,
+      onOutcome: (outcome) => {
+        seen.push(outcome.hour);
+        abort.abort();
+      },
+    });
+    // The first chunk (two hours, one query) finished and published both; the second never started.
+    expect(seen).toEqual([BASE, BASE + H]);
+    expect(outcomes.map((outcome) => [outcome.hour, outcome.status])).toEqual([
+      [BASE, 'published'],
+      [BASE + H, 'published'],
+    ]);
+    expect(await layer.reader.sealedThrough('endpoint_hourly')).toBe(BASE + 2 * H);
+  });
+
   it('derives sealed-through from the pointers and stops at the first gap', async () => {
     for (const h of [0, 1, 2, 4])
       await writeHour(env.lake.store, generateHour(BASE + h * H, { seed: 80 + h, events: 20, badLines: 0 }));

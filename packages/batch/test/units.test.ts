@@ -99,6 +99,22 @@ describe('planning', () => {
     ).toEqual([[0, 1, 2], [3, 4], [6], [7]]);
   });
 
+  it('cuts a run that needs several chunks into a multiple of concurrency chunks of about equal bytes', () => {
+    const day = Array.from({ length: 24 }, (_, h) => BASE + h * HOUR_MS);
+    const sizes = new Map(day.map((hour) => [hour, 10]));
+    const lengths = (concurrency: number, maxChunkInputBytes = 90) =>
+      planChunks(day, sizes, { ...options, maxHoursPerChunk: 24, maxChunkInputBytes, concurrency }).map(
+        (chunk) => chunk.length,
+      );
+    // Greedy would give 9 + 9 + 6: the last chunk would run alone.
+    expect(lengths(2)).toEqual([6, 6, 6, 6]);
+    expect(lengths(1)).toEqual([8, 8, 8]);
+    expect(lengths(4)).toEqual([6, 6, 6, 6]);
+    // One chunk's worth stays one chunk; the byte bound is never passed.
+    expect(lengths(2, 1000)).toEqual([24]);
+    expect(lengths(3, 25)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+  });
+
   it('cuts a sessionized view by UTC day, not by bytes (each chunk reads its day from midnight)', () => {
     // BASE is a midnight: hours 22 … 25 cross into the next day; every hour is over the byte bound.
     const span = [20, 21, 22, 23, 24, 25, 27].map((h) => BASE + h * HOUR_MS);
