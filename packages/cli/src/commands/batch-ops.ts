@@ -1,7 +1,6 @@
 // `tandem batch run`, `tandem recompute` and `tandem backfill`: computing and publishing batch hours
 // on demand. Each hour is published by the batch layer's pointer-last write, and a Ctrl-C stops
-// between chunks of hours (recompute) or between hours (backfill), so an interrupted command leaves
-// every hour either as it was or fully replaced.
+// between hours, so an interrupted command leaves every hour either as it was or fully replaced.
 import { HOUR_MS, type TandemConfig, type View } from '@tandem/core';
 import type { Redis } from 'ioredis';
 import { type CommandContext, defineCommand, flag, option, required } from '../framework/command.ts';
@@ -135,8 +134,8 @@ export const recomputeCommand = defineCommand({
   summary: 'force-recompute a view over a range of hours and republish each',
   description:
     'Recomputes every hour in [--from, --to) from the lake, whether or not it is sealed or changed, oldest ' +
-    'first, several hours per query, publishing each hour atomically (pointer last). Ctrl-C stops between ' +
-    'chunks of hours: the hours done stay republished, the rest keep their previous version. --dry-run lists the hours, the input files each ' +
+    'first, publishing each atomically (pointer last). Ctrl-C stops between hours: the hours done stay ' +
+    'republished, the rest keep their previous version. --dry-run lists the hours, the input files each ' +
     'would read, and the real-time keys the janitor will drop once the hours are sealed.',
   options: {
     view: required(viewValue(), { description: 'the view', placeholder: 'view' }),

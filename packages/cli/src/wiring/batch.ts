@@ -1,6 +1,6 @@
 // The batch layer as the cli uses it: its reader, its ops entry points (one hour, a forced range,
-// backfill of missing and stale hours) and its scheduler, over the shared lake and Redis. Ctrl-C
-// stops a recompute between chunks of hours and a backfill between hours: each hour is published by
+// backfill of missing and stale hours) and its scheduler, over the shared lake and Redis. The cli
+// drives ranges one hour at a time so that Ctrl-C stops between hours: each hour is published by
 // the batch layer's pointer-last write, so an interrupted command never leaves half an hour.
 import {
   type BatchLayer,
@@ -85,39 +85,23 @@ export class BatchOps {
     return (await this.layer.recompute(view, range, { dryRun: true })).plan;
   }
 
-  /**
-   * Force-recomputes the complete hours of the range, oldest first, in the batch layer's chunks of
-   * hours (many hours per DuckDB query, `concurrency` chunks at once, each hour still published on
-   * its own, pointer last); on abort no further chunk starts, and the hours of chunks never started
-   * get no outcome.
-   */
+  /** Force-recomputes the complete hours of the range, oldest first; stops between hours on abort. */
   async recompute(view: string, range: TimeRange, work: HourWork): Promise<HourOutcome[]> {
     const plan = await this.plan(view, range);
     const outcomes: HourOutcome[] = [];
     for (const entry of plan) {
-      if (entry.complete) continue;
-      const outcome: HourOutcome = {
-        ...emptyOutcome(view, entry.hour),
-        status: 'skipped',
-        reason: 'incomplete: the hour’s logs may still grow',
-      };
+      if (work.signal.aborted) break;
+      const outcome: HourOutcome = entry.complete
+        ? toOutcome(await this.layer.runHour(view, entry.hour, { force: true, trigger: 'recompute' }))
+        : {
+            ...emptyOutcome(view, entry.hour),
+            status: 'skipped',
+            reason: 'incomplete: the hour’s logs may still grow',
+          };
       outcomes.push(outcome);
       work.onHour?.(outcome);
     }
-    const complete = plan.filter((entry) => entry.complete).map((entry) => entry.hour);
-    if (complete.length > 0 && !work.signal.aborted) {
-      await this.layer.runHours(view, complete, {
-        force: true,
-        trigger: 'recompute',
-        signal: work.signal,
-        onOutcome: (outcome) => {
-          const converted = toOutcome(outcome);
-          outcomes.push(converted);
-          work.onHour?.(converted);
-        },
-      });
-    }
-    return outcomes.sort((a, b) => a.hour - b.hour);
+    return outcomes;
   }
 
   /** Missing and stale complete hours per view, oldest first. */
