@@ -129,7 +129,15 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const tk = (i: number) => `tk.${quoteIdent((fields[i] as StreamField).name)}`;
   const tokenStruct = `{${fields.map((f, i) => `${JSON.stringify(f.name)}:"${kinds[i] === 'json' ? 'JSON' : 'VARCHAR'}"`).join(',')}}`;
   const tokenType = `STRUCT(${fields.map((f) => `${quoteIdent(f.name)} VARCHAR`).join(', ')})`;
-  const firstKey = sqlString(`{${JSON.stringify((fields[0] as StreamField).name)}:`);
+  // A canonical line starts with the first field's key and, when the second field is always
+  // present, its key right after the first value (a string without escapes or a bare token): a
+  // prefix check on the line, anchored, so lines of other producers skip the transform.
+  const second = fields[1];
+  const canonicalStart =
+    `starts_with(line, ${sqlString(`{${JSON.stringify((fields[0] as StreamField).name)}:`)})` +
+    (second?.required && !second.nullable
+      ? ` AND regexp_matches(line, ${sqlString(`^\\{${JSON.stringify((fields[0] as StreamField).name)}:(?:"[^"\\\\]*"|[^,"]*),${JSON.stringify(second.name)}:`)})`
+      : '');
   const reconstructed = `concat(${fields
     .map((f, i) => {
       const key = `${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`;
@@ -171,6 +179,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
       : `CASE WHEN fast THEN ${tk(i)} ELSE ${tj(i)} END AS j${i}, ${jsonType(`CASE WHEN fast THEN ${tk(i)} ELSE ${tj(i)} END`)} AS t${i}`,
   );
   const content = (i: number) => `CASE WHEN fast THEN k${i} ELSE json_extract_string(j${i}, '$') END`;
+  const contentBytesAtMost = (i: number) => `CASE WHEN fast THEN strlen(k${i}) ELSE strlen(j${i}) - 2 END`;
   const contentLength = (i: number) =>
     `CASE WHEN fast THEN length(k${i}) WHEN contains(j${i}, '\\') THEN length(json_extract_string(j${i}, '$')) ELSE length(j${i}) - 2 END`;
   // Numbers only where a field can hold one (the event-time field of every encoding but iso8601).
@@ -205,11 +214,15 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
       case 'string':
         return (
           `${absent}WHEN t${i} <> ${STRING} THEN 'type' ` +
-          (f.minLength !== null && f.minLength > 0
-            ? `WHEN ${contentLength(i)} < ${sqlParam(params, f.minLength, 'BIGINT')} THEN 'minLength' `
-            : '') +
+          (f.minLength === 1
+            ? `WHEN CASE WHEN fast THEN k${i} = '' ELSE j${i} = '""' END THEN 'minLength' `
+            : f.minLength !== null && f.minLength > 1
+              ? `WHEN ${contentLength(i)} < ${sqlParam(params, f.minLength, 'BIGINT')} THEN 'minLength' `
+              : '') +
+          // Code points never outnumber the content's bytes, nor those the text's (escapes only add):
+          // the exact count only for a string whose bytes pass the bound.
           (f.maxLength !== null
-            ? `WHEN ${contentLength(i)} > ${sqlParam(params, f.maxLength, 'BIGINT')} THEN 'maxLength' `
+            ? `WHEN ${contentBytesAtMost(i)} > ${sqlParam(params, f.maxLength, 'BIGINT')} AND ${contentLength(i)} > ${sqlParam(params, f.maxLength, 'BIGINT')} THEN 'maxLength' `
             : '') +
           (f.enum !== null ? `WHEN ${content(i)} NOT IN ${inList(f.enum as string[])} THEN 'enum' ` : '') +
           'END'
@@ -356,28 +369,43 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   );
 
   const codeOf = (rule: EventRule) => sqlString(rejectionCode(rule));
+  // Validity: a line shaped like an object (`{` … `}`) is parsed once, by its json_transform, which
+  // fails exactly where json_valid says invalid (DuckDB's one JSON reader and flags); TRY makes that
+  // a NULL instead of an error (per line, when a vector holds one). Any other line is rare enough
+  // for json_valid and json_type first.
   const sql = `WITH raw AS (
   SELECT line${carried.map((name, i) => `, ${quoteIdent(name)} AS carry${i}`).join('')}, strlen(line) > ${maxBytes} AS too_large
   FROM ${options.linesRelation}
+), shapes AS (
+  SELECT line${carry}, too_large, NOT too_large AND starts_with(line, '{') AND ends_with(line, '}') AS shaped
+  FROM raw
 ), checked AS (
-  SELECT line${carry}, too_large, NOT too_large AND json_valid(line) AS valid FROM raw
+  SELECT line${carry}, too_large, shaped,
+    CASE WHEN too_large OR shaped THEN FALSE ELSE json_valid(line) END AS checked_valid
+  FROM shapes
 ), objects AS (
-  SELECT line${carry}, too_large, valid,
-    CASE WHEN NOT valid THEN FALSE WHEN starts_with(line, '{') THEN TRUE ELSE json_type(line) = 'OBJECT' END AS is_object
+  SELECT line${carry}, too_large, shaped, checked_valid,
+    CASE WHEN shaped THEN TRUE WHEN NOT checked_valid THEN FALSE WHEN starts_with(line, '{') THEN TRUE
+      ELSE json_type(line) = 'OBJECT' END AS maybe_object
   FROM checked
 ), tokens AS (
-  SELECT line${carry}, too_large, valid, is_object,
-    CASE WHEN is_object AND starts_with(line, ${firstKey}) THEN CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType}) END AS tk
+  SELECT line${carry}, too_large, shaped, checked_valid, maybe_object,
+    CASE WHEN maybe_object AND ${canonicalStart} THEN TRY(CAST(json_transform(line, ${sqlString(tokenStruct)}) AS ${tokenType})) END AS tk
   FROM objects
 ), proved AS (
-  SELECT line${carry}, too_large, valid, is_object, tk,
+  SELECT line${carry}, too_large, shaped, checked_valid, maybe_object, tk,
     CASE WHEN tk IS NULL THEN FALSE
       WHEN ${fastShape.join(' AND ')} THEN coalesce(${reconstructed} = line, FALSE) ELSE FALSE END AS fast
   FROM tokens
-), general AS (
-  SELECT line${carry}, too_large, valid, is_object, tk, fast,
-    CASE WHEN is_object AND NOT fast THEN CAST(json_transform(line, ${sqlString(jsonStruct)}) AS ${tokenType}) END AS tj
+), parsed_once AS (
+  SELECT line${carry}, too_large, shaped, checked_valid, maybe_object, tk, fast,
+    CASE WHEN maybe_object AND NOT fast THEN TRY(CAST(json_transform(line, ${sqlString(jsonStruct)}) AS ${tokenType})) END AS tj
   FROM proved
+), general AS (
+  SELECT line${carry}, too_large, tk, fast, tj,
+    CASE WHEN shaped THEN fast OR tj IS NOT NULL ELSE checked_valid END AS valid,
+    CASE WHEN shaped THEN fast OR tj IS NOT NULL ELSE maybe_object END AS is_object
+  FROM parsed_once
 ), typed AS (
   SELECT line${carry}, too_large, valid, is_object, fast, ${typeCols.join(',\n    ')} FROM general
 ), numbers AS (
