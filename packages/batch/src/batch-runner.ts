@@ -109,8 +109,9 @@ export interface RunHoursOptions {
   /** Chunks in flight. @defaultValue options.concurrency */
   concurrency?: number;
   /**
-   * Once aborted, no further chunk starts (chunks in flight finish and publish, each hour pointer
-   * last); the hours of chunks never started get no outcome.
+   * Once aborted, the run stops between hours: no further chunk starts, a chunk being computed is
+   * interrupted, and no further hour is published (the one being published finishes, pointer
+   * last). Hours not published get no outcome and keep their previous run.
    */
   signal?: AbortSignal;
   /** Called with each hour's outcome as soon as it is known (progress), in the order they land. */
@@ -311,7 +312,7 @@ export class BatchRunner {
         todo.push(plan);
       }
       if (todo.length === 0) return outcomes;
-      outcomes.push(...(await this.#computeAndPublish(view, stream, todo, listed, trigger)));
+      outcomes.push(...(await this.#computeAndPublish(view, stream, todo, listed, trigger, options.signal)));
       return outcomes;
     } finally {
       const errors: unknown[] = [];
@@ -328,6 +329,7 @@ export class BatchRunner {
     todo: HourPlan[],
     listed: Map<number, InputObject[]>,
     trigger: RunTrigger,
+    signal: AbortSignal | undefined,
   ): Promise<HourOutcome[]> {
     const { options, runtime } = this.#deps;
     const hours = todo.map((plan) => plan.hour);
@@ -336,9 +338,10 @@ export class BatchRunner {
     let attempt = 1;
     for (; attempt <= options.maxAttempts; attempt++) {
       try {
-        computed = await this.#compute(view, stream, todo, listed);
+        computed = await this.#compute(view, stream, todo, listed, signal);
         break;
       } catch (error) {
+        if (signal?.aborted) return [];
         lastError = error;
         if (!isRetryable(error) || attempt === options.maxAttempts) break;
         const delay = backoff(options.retryBaseMs, attempt);
@@ -356,6 +359,7 @@ export class BatchRunner {
     try {
       const outcomes: HourOutcome[] = [];
       for (const plan of todo) {
+        if (signal?.aborted) break;
         outcomes.push(await this.#publishWithRetries(view, plan, computed, trigger));
       }
       return outcomes;
@@ -369,6 +373,7 @@ export class BatchRunner {
     stream: Stream,
     todo: HourPlan[],
     listed: Map<number, InputObject[]>,
+    signal?: AbortSignal,
   ): Promise<ComputedChunk> {
     const { store, engine, options, runtime } = this.#deps;
     const hours = todo.map((plan) => plan.hour);
@@ -393,39 +398,47 @@ export class BatchRunner {
       try {
         await this.#stage('staged', view, hours, null);
         return await engine.withConnection(async (connection) => {
-          const result = await computeHours(connection, {
-            view,
-            stream,
-            files: staged.files,
-            partitionHours,
-            outputHours: hours,
-            nowMs: runtime.now(),
-            futureToleranceMs: options.futureToleranceMs,
-            maxBytes: options.eventMaxBytes,
-            sampleSize: options.quarantineSampleSize,
-            sampleChars: options.quarantineSampleChars,
-          });
-          runtime.logger.info(
-            {
-              view: view.name,
-              stream: stream.name,
-              hours: hours.length,
-              from: iso(hours[0]!),
-              files: staged.files.length,
-              trustedFiles: staged.files.filter((file) => file.trusted === true).length,
-              ...result.timings,
-            },
-            'batch chunk computed',
-          );
-          const files = new Map<number, { path: string; rows: PartialRow[] }>();
-          for (const plan of todo) {
-            const rows = result.partials.get(plan.hour) ?? [];
-            const path = join(workDir, `${plan.hour}.parquet`);
-            await writeRunParquet(connection, view, rows, path, { runId: plan.runId, hour: plan.hour });
-            files.set(plan.hour, { path, rows });
+          // An abort interrupts the query in flight (its hours are not published).
+          const interrupt = () => connection.interrupt();
+          if (signal?.aborted) throw new Error('interrupted');
+          signal?.addEventListener('abort', interrupt, { once: true });
+          try {
+            const result = await computeHours(connection, {
+              view,
+              stream,
+              files: staged.files,
+              partitionHours,
+              outputHours: hours,
+              nowMs: runtime.now(),
+              futureToleranceMs: options.futureToleranceMs,
+              maxBytes: options.eventMaxBytes,
+              sampleSize: options.quarantineSampleSize,
+              sampleChars: options.quarantineSampleChars,
+            });
+            runtime.logger.info(
+              {
+                view: view.name,
+                stream: stream.name,
+                hours: hours.length,
+                from: iso(hours[0]!),
+                files: staged.files.length,
+                trustedFiles: staged.files.filter((file) => file.trusted === true).length,
+                ...result.timings,
+              },
+              'batch chunk computed',
+            );
+            const files = new Map<number, { path: string; rows: PartialRow[] }>();
+            for (const plan of todo) {
+              const rows = result.partials.get(plan.hour) ?? [];
+              const path = join(workDir, `${plan.hour}.parquet`);
+              await writeRunParquet(connection, view, rows, path, { runId: plan.runId, hour: plan.hour });
+              files.set(plan.hour, { path, rows });
+            }
+            await this.#stage('computed', view, hours, null);
+            return { workDir, files, stats: result.stats };
+          } finally {
+            signal?.removeEventListener('abort', interrupt);
           }
-          await this.#stage('computed', view, hours, null);
-          return { workDir, files, stats: result.stats };
         });
       } finally {
         await staged.dispose();

@@ -587,26 +587,41 @@ describe('batch layer details (file lake)', () => {
     expectSameRows(minuteRows, reducerRows(builtinViews.trending_pages as typeof endpointHourly, events));
   });
 
-  it('reports each hour as its chunk lands and starts no chunk once aborted', async () => {
+  it('stops between hours once aborted, even inside a chunk, and reports each hour as it lands', async () => {
     for (const h of [0, 1, 2, 3])
       await writeHour(env.lake.store, generateHour(BASE + h * H, { seed: 60 + h, events: 20, badLines: 0 }));
-    const layer = await env.open({ maxHoursPerChunk: 2, concurrency: 1 });
-    const abort = new AbortController();
-    const seen: number[] = [];
-    const outcomes = await layer.runHours('endpoint_hourly', [BASE, BASE + H, BASE + 2 * H, BASE + 3 * H], {
-      signal: abort.signal,
-      onOutcome: (outcome) => {
-        seen.push(outcome.hour);
-        abort.abort();
-      },
+    const hours = [BASE, BASE + H, BASE + 2 * H, BASE + 3 * H];
+    let abortAt: 'published' | 'staged' = 'published';
+    let abort = new AbortController();
+    const layer = await env.open({
+      maxHoursPerChunk: 2,
+      concurrency: 1,
+      hooks: { onStage: (stage) => void (stage === abortAt && abort.abort()) },
     });
-    // The first chunk (two hours, one query) finished and published both; the second never started.
-    expect(seen).toEqual([BASE, BASE + H]);
-    expect(outcomes.map((outcome) => [outcome.hour, outcome.status])).toEqual([
-      [BASE, 'published'],
-      [BASE + H, 'published'],
-    ]);
-    expect(await layer.reader.sealedThrough('endpoint_hourly')).toBe(BASE + 2 * H);
+    const seen: number[] = [];
+    // Aborted once the first hour is published: its chunk-mate was computed too but is not published.
+    const outcomes = await layer.runHours('endpoint_hourly', hours, {
+      signal: abort.signal,
+      onOutcome: (outcome) => seen.push(outcome.hour),
+    });
+    expect(seen).toEqual([BASE]);
+    expect(outcomes.map((outcome) => [outcome.hour, outcome.status])).toEqual([[BASE, 'published']]);
+    expect(await layer.reader.sealedThrough('endpoint_hourly')).toBe(BASE + H);
+    // Aborted while a chunk is being computed: its query is interrupted, nothing more is published.
+    abortAt = 'staged';
+    abort = new AbortController();
+    const later = await layer.runHours('endpoint_hourly', hours.slice(1), {
+      force: true,
+      signal: abort.signal,
+    });
+    expect(later).toEqual([]);
+    expect(await layer.reader.sealedThrough('endpoint_hourly')).toBe(BASE + H);
+    // Not aborted: every hour.
+    abortAt = 'staged';
+    const rest = await layer.runHours('endpoint_hourly', hours.slice(1), {
+      signal: new AbortController().signal,
+    });
+    expect(rest.map((outcome) => outcome.status)).toEqual(['published', 'published', 'published']);
   });
 
   it('derives sealed-through from the pointers and stops at the first gap', async () => {

@@ -134,7 +134,7 @@ export const recomputeCommand = defineCommand({
   summary: 'force-recompute a view over a range of hours and republish each',
   description:
     'Recomputes every hour in [--from, --to) from the lake, whether or not it is sealed or changed, oldest ' +
-    'first, publishing each atomically (pointer last). Ctrl-C stops between hours: the hours done stay ' +
+    'first, several hours per query, publishing each atomically (pointer last). Ctrl-C stops between hours: the hours done stay ' +
     'republished, the rest keep their previous version. --dry-run lists the hours, the input files each ' +
     'would read, and the real-time keys the janitor will drop once the hours are sealed.',
   options: {

@@ -1,7 +1,7 @@
 // The batch layer as the cli uses it: its reader, its ops entry points (one hour, a forced range,
-// backfill of missing and stale hours) and its scheduler, over the shared lake and Redis. The cli
-// drives ranges one hour at a time so that Ctrl-C stops between hours: each hour is published by
-// the batch layer's pointer-last write, so an interrupted command never leaves half an hour.
+// backfill of missing and stale hours) and its scheduler, over the shared lake and Redis. Ctrl-C
+// stops a recompute or a backfill between hours: each hour is published by the batch layer's
+// pointer-last write, so an interrupted command never leaves half an hour.
 import {
   type BatchLayer,
   type BatchViewReader,
@@ -85,23 +85,42 @@ export class BatchOps {
     return (await this.layer.recompute(view, range, { dryRun: true })).plan;
   }
 
-  /** Force-recomputes the complete hours of the range, oldest first; stops between hours on abort. */
+  /**
+   * Force-recomputes the complete hours of the range, oldest first, and stops between hours on
+   * abort. The first hour runs alone, so its outcome (or a problem with the data) shows within
+   * seconds; the others in the batch layer's chunks (many hours per DuckDB query, a few chunks at
+   * once), published one by one, oldest first, each pointer last. An abort interrupts the chunk
+   * being computed and publishes no further hour, so every hour is either its previous run or a
+   * new complete one, and the hours not republished get no outcome.
+   */
   async recompute(view: string, range: TimeRange, work: HourWork): Promise<HourOutcome[]> {
     const plan = await this.plan(view, range);
     const outcomes: HourOutcome[] = [];
     for (const entry of plan) {
-      if (work.signal.aborted) break;
-      const outcome: HourOutcome = entry.complete
-        ? toOutcome(await this.layer.runHour(view, entry.hour, { force: true, trigger: 'recompute' }))
-        : {
-            ...emptyOutcome(view, entry.hour),
-            status: 'skipped',
-            reason: 'incomplete: the hour’s logs may still grow',
-          };
+      if (entry.complete) continue;
+      const outcome: HourOutcome = {
+        ...emptyOutcome(view, entry.hour),
+        status: 'skipped',
+        reason: 'incomplete: the hour’s logs may still grow',
+      };
       outcomes.push(outcome);
       work.onHour?.(outcome);
     }
-    return outcomes;
+    const complete = plan.filter((entry) => entry.complete).map((entry) => entry.hour);
+    for (const hours of [complete.slice(0, 1), complete.slice(1)]) {
+      if (hours.length === 0 || work.signal.aborted) continue;
+      await this.layer.runHours(view, hours, {
+        force: true,
+        trigger: 'recompute',
+        signal: work.signal,
+        onOutcome: (outcome) => {
+          const converted = toOutcome(outcome);
+          outcomes.push(converted);
+          work.onHour?.(converted);
+        },
+      });
+    }
+    return outcomes.sort((a, b) => a.hour - b.hour);
   }
 
   /** Missing and stale complete hours per view, oldest first. */
