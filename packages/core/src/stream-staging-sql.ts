@@ -278,14 +278,12 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const quoted = (pattern: string) => sqlString(`^"${pattern.slice(1, -1)}"$`);
   // The ISO pattern has fixed-width parts, so once it matched, substrings are its groups (cheaper
   // than a regex with 11 capture groups): date and time at 2-20, a fraction from 22 when char 21 is
-  // '.', then `Z` or `±HH:MM` before the closing quote.
+  // '.', then `Z` or `±HH:MM` before the closing quote. Each is cast only for a matching string.
   const zulu = `substr(${s}, strlen(${s}) - 1, 1) = 'Z'`;
-  const isoParts =
-    `{'y': substr(${s}, 2, 4), 'mo': substr(${s}, 7, 2), 'd': substr(${s}, 10, 2), 'h': substr(${s}, 13, 2), ` +
-    `'mi': substr(${s}, 16, 2), 'sec': substr(${s}, 19, 2), ` +
-    `'frac': CASE WHEN substr(${s}, 21, 1) = '.' THEN substr(${s}, 22, strlen(${s}) - CASE WHEN ${zulu} THEN 1 ELSE 6 END - 22) ELSE '' END, ` +
-    `'z': CASE WHEN ${zulu} THEN 'Z' ELSE '' END, 'sign': substr(${s}, strlen(${s}) - 6, 1), ` +
-    `'oh': substr(${s}, strlen(${s}) - 5, 2), 'om': substr(${s}, strlen(${s}) - 2, 2)}`;
+  const isoPart = (sql: string) => `CASE WHEN iso THEN ${sql} END`;
+  const isoNumber = (start: number, length: number) =>
+    isoPart(`CAST(substr(${s}, ${start}, ${length}) AS BIGINT)`);
+  const fractionDigits = `strlen(${s}) - CASE WHEN ${zulu} THEN 1 ELSE 6 END - 22`;
   const thousand = 'CAST(1000 AS DOUBLE)';
   const numberMs: Record<Stream['timeEncoding'], string> = {
     auto: n,
@@ -295,7 +293,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
     epoch_s: `CASE WHEN (floor(${n} * ${thousand}) + 1) / ${thousand} = ${n} THEN floor(${n} * ${thousand}) + 1 ELSE floor(${n} * ${thousand}) END`,
     epoch_us: `floor(${n} / ${thousand})`,
   };
-  const isoMs = `CASE WHEN iso IS NOT NULL AND cal_ok THEN epoch_day * ${DAY_MS} + ch * ${HOUR_MS} + cmi * ${MINUTE_MS} + cs * 1000 + cfrac - csign * (coh * 60 + com) * ${MINUTE_MS} END`;
+  const isoMs = `CASE WHEN iso AND cal_ok THEN epoch_day * ${DAY_MS} + ch * ${HOUR_MS} + cmi * ${MINUTE_MS} + cs * 1000 + cfrac - csign * (coh * 60 + com) * ${MINUTE_MS} END`;
   const stringMs = timeIso && timeDigits ? `coalesce(ts_epoch, ${isoMs})` : timeIso ? isoMs : 'ts_epoch';
   const tsMs = timeStrings
     ? `CASE WHEN t${ts} = ${STRING} THEN ${stringMs} WHEN t${ts} = ${NUMBER} THEN ${numberMs[encoding]} END`
@@ -308,7 +306,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   }
   if (timeIso) {
     timeColumns.push(
-      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) >= 22 AND regexp_matches(${s}, ${quoted(EVENT_ISO_PATTERN)}) THEN ${isoParts} END AS iso`,
+      `CASE WHEN t${ts} = ${STRING} AND strlen(${s}) >= 22 THEN regexp_matches(${s}, ${quoted(EVENT_ISO_PATTERN)}) ELSE FALSE END AS iso`,
     );
   }
   const numberColumns = [...numCols, ...timeColumns];
@@ -316,12 +314,12 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   const calendarCtes = timeIso
     ? `, calendar AS (
   SELECT *,
-    CAST(iso.y AS BIGINT) AS cy, CAST(iso.mo AS BIGINT) AS cmo, CAST(iso.d AS BIGINT) AS cd,
-    CAST(iso.h AS BIGINT) AS ch, CAST(iso.mi AS BIGINT) AS cmi, CAST(iso.sec AS BIGINT) AS cs,
-    CASE WHEN iso.frac = '' THEN 0 ELSE CAST(substr(iso.frac || '00', 1, 3) AS BIGINT) END AS cfrac,
-    CASE WHEN iso.z = 'Z' THEN 0 ELSE CAST(iso.oh AS BIGINT) END AS coh,
-    CASE WHEN iso.z = 'Z' THEN 0 ELSE CAST(iso.om AS BIGINT) END AS com,
-    CASE WHEN iso.sign = '-' THEN -1 ELSE 1 END AS csign
+    ${isoNumber(2, 4)} AS cy, ${isoNumber(7, 2)} AS cmo, ${isoNumber(10, 2)} AS cd,
+    ${isoNumber(13, 2)} AS ch, ${isoNumber(16, 2)} AS cmi, ${isoNumber(19, 2)} AS cs,
+    ${isoPart(`CASE WHEN substr(${s}, 21, 1) = '.' THEN CAST(rpad(substr(${s}, 22, least(3, ${fractionDigits})), 3, '0') AS BIGINT) ELSE 0 END`)} AS cfrac,
+    ${isoPart(`CASE WHEN ${zulu} THEN 0 ELSE CAST(substr(${s}, strlen(${s}) - 5, 2) AS BIGINT) END`)} AS coh,
+    ${isoPart(`CASE WHEN ${zulu} THEN 0 ELSE CAST(substr(${s}, strlen(${s}) - 2, 2) AS BIGINT) END`)} AS com,
+    ${isoPart(`CASE WHEN substr(${s}, strlen(${s}) - 6, 1) = '-' THEN -1 ELSE 1 END`)} AS csign
   FROM parsed
 ), civil AS (
   SELECT *,
