@@ -190,11 +190,19 @@ export class BatchRunner {
       { ...this.#deps.options, concurrency },
       view.sessionize !== null,
     );
-    const results = await mapWithConcurrency(chunks, concurrency, async (chunk) => {
-      if (options.signal?.aborted) return [];
-      const outcomes = await this.#runChunkWithRetries(view, stream, chunk, options);
-      for (const outcome of outcomes) options.onOutcome?.(outcome);
-      return outcomes;
+    // With a signal, chunks publish in order (a chunk computed early waits for the previous one's
+    // hours), so an abort always leaves the oldest hours republished and the rest untouched.
+    const published = chunks.map(() => Promise.withResolvers<void>());
+    const results = await mapWithConcurrency(chunks, concurrency, async (chunk, index) => {
+      try {
+        if (options.signal?.aborted) return [];
+        const turn = options.signal !== undefined && index > 0 ? published[index - 1]!.promise : undefined;
+        const outcomes = await this.#runChunkWithRetries(view, stream, chunk, options, turn);
+        for (const outcome of outcomes) options.onOutcome?.(outcome);
+        return outcomes;
+      } finally {
+        published[index]!.resolve();
+      }
     });
     return results.flat().sort((a, b) => a.hour - b.hour);
   }
@@ -208,11 +216,12 @@ export class BatchRunner {
     stream: Stream,
     hours: readonly number[],
     options: RunHoursOptions,
+    turn?: Promise<void>,
   ): Promise<HourOutcome[]> {
     const { options: batchOptions, runtime } = this.#deps;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#runChunk(view, stream, hours, options);
+        return await this.#runChunk(view, stream, hours, options, turn);
       } catch (error) {
         if (!isRetryable(error) || attempt >= batchOptions.maxAttempts) throw error;
         const delay = backoff(batchOptions.retryBaseMs, attempt);
@@ -246,6 +255,7 @@ export class BatchRunner {
     stream: Stream,
     hours: readonly number[],
     options: RunHoursOptions,
+    turn?: Promise<void>,
   ): Promise<HourOutcome[]> {
     const { store, leases, runtime } = this.#deps;
     const outcomes: HourOutcome[] = [];
@@ -312,7 +322,9 @@ export class BatchRunner {
         todo.push(plan);
       }
       if (todo.length === 0) return outcomes;
-      outcomes.push(...(await this.#computeAndPublish(view, stream, todo, listed, trigger, options.signal)));
+      outcomes.push(
+        ...(await this.#computeAndPublish(view, stream, todo, listed, trigger, options.signal, turn)),
+      );
       return outcomes;
     } finally {
       const errors: unknown[] = [];
@@ -330,6 +342,7 @@ export class BatchRunner {
     listed: Map<number, InputObject[]>,
     trigger: RunTrigger,
     signal: AbortSignal | undefined,
+    turn?: Promise<void>,
   ): Promise<HourOutcome[]> {
     const { options, runtime } = this.#deps;
     const hours = todo.map((plan) => plan.hour);
@@ -357,6 +370,7 @@ export class BatchRunner {
       return Promise.all(todo.map((plan) => this.#fail(view, plan, error, trigger, attempt, null)));
     }
     try {
+      await turn;
       const outcomes: HourOutcome[] = [];
       for (const plan of todo) {
         if (signal?.aborted) break;

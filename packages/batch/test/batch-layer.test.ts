@@ -624,6 +624,26 @@ describe('batch layer details (file lake)', () => {
     expect(rest.map((outcome) => outcome.status)).toEqual(['published', 'published', 'published']);
   });
 
+  it('publishes chunks oldest first when a signal is given, even when a later chunk is computed first', async () => {
+    for (const h of [0, 1, 2, 3])
+      await writeHour(env.lake.store, generateHour(BASE + h * H, { seed: 70 + h, events: 20, badLines: 0 }));
+    const order: number[] = [];
+    const layer = await env.open({
+      maxHoursPerChunk: 2,
+      concurrency: 2,
+      hooks: {
+        onStage: async (stage, context) => {
+          // The first chunk is slow to compute; the second would publish first if nothing waited.
+          if (stage === 'staged' && context.hours[0] === BASE) await new Promise((r) => setTimeout(r, 400));
+          if (stage === 'published') order.push(...context.hours);
+        },
+      },
+    });
+    const hours = [BASE, BASE + H, BASE + 2 * H, BASE + 3 * H];
+    await layer.runHours('endpoint_hourly', hours, { signal: new AbortController().signal });
+    expect(order).toEqual(hours);
+  });
+
   it('derives sealed-through from the pointers and stops at the first gap', async () => {
     for (const h of [0, 1, 2, 4])
       await writeHour(env.lake.store, generateHour(BASE + h * H, { seed: 80 + h, events: 20, badLines: 0 }));
