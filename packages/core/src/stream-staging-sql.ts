@@ -310,12 +310,13 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
     );
   }
   const numberColumns = [...numCols, ...timeColumns];
-  // The calendar of ISO strings: integer arithmetic identical to time.ts's daysFromCivil.
+  // The calendar of ISO strings: DuckDB's DATE of the date part is exactly time.ts's daysFromCivil
+  // (proleptic Gregorian, year 0000 a leap year) and rejects exactly the dates it calls invalid —
+  // checked for every string of the pattern's shape, 0000-00-00 … 9999-13-32.
   const calendarCtes = timeIso
     ? `, calendar AS (
   SELECT *,
-    ${isoNumber(2, 4)} AS cy, ${isoNumber(7, 2)} AS cmo, ${isoNumber(10, 2)} AS cd,
-    ${isoNumber(13, 2)} AS ch, ${isoNumber(16, 2)} AS cmi, ${isoNumber(19, 2)} AS cs,
+    ${isoPart(`TRY_CAST(substr(${s}, 2, 10) AS DATE)`)} AS cdate, ${isoNumber(13, 2)} AS ch, ${isoNumber(16, 2)} AS cmi, ${isoNumber(19, 2)} AS cs,
     ${isoPart(`CASE WHEN substr(${s}, 21, 1) = '.' THEN CAST(rpad(substr(${s}, 22, least(3, ${fractionDigits})), 3, '0') AS BIGINT) ELSE 0 END`)} AS cfrac,
     ${isoPart(`CASE WHEN ${zulu} THEN 0 ELSE CAST(substr(${s}, strlen(${s}) - 5, 2) AS BIGINT) END`)} AS coh,
     ${isoPart(`CASE WHEN ${zulu} THEN 0 ELSE CAST(substr(${s}, strlen(${s}) - 2, 2) AS BIGINT) END`)} AS com,
@@ -323,17 +324,9 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   FROM parsed
 ), civil AS (
   SELECT *,
-    cmo BETWEEN 1 AND 12 AND cd >= 1 AND ch <= 23 AND cmi <= 59 AND cs <= 59 AND coh <= 23 AND com <= 59
-      AND cd <= CASE WHEN cmo = 2 THEN CASE WHEN (cy % 4 = 0 AND cy % 100 <> 0) OR cy % 400 = 0 THEN 29 ELSE 28 END
-        WHEN cmo IN (4, 6, 9, 11) THEN 30 ELSE 31 END AS cal_ok,
-    cy - CASE WHEN cmo <= 2 THEN 1 ELSE 0 END + 400 AS yy
+    cdate IS NOT NULL AND ch <= 23 AND cmi <= 59 AND cs <= 59 AND coh <= 23 AND com <= 59 AS cal_ok,
+    cdate - DATE '1970-01-01' AS epoch_day
   FROM calendar
-), days AS (
-  SELECT *,
-    (yy // 400) * 146097 + (yy - (yy // 400) * 400) * 365 + (yy - (yy // 400) * 400) // 4
-      - (yy - (yy // 400) * 400) // 100
-      + (153 * CASE WHEN cmo > 2 THEN cmo - 3 ELSE cmo + 9 END + 2) // 5 + cd - 1 - 719468 - 146097 AS epoch_day
-  FROM civil
 )`
     : '';
 
@@ -417,7 +410,7 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   FROM numbers
 )${calendarCtes}, stamped AS (
   SELECT *, ${tsMs} AS ts_ms
-  FROM ${timeIso ? 'days' : 'parsed'}
+  FROM ${timeIso ? 'civil' : 'parsed'}
 ), ruled AS (
   SELECT *, ${rules.map((r, i) => `${r} AS r${i}`).join(',\n    ')}
   FROM stamped
