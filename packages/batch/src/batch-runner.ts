@@ -13,7 +13,6 @@ import {
   HOUR_MS,
   isRetryable,
   isTandemError,
-  type PartialRow,
   type Stream,
   TandemError,
   type View,
@@ -44,7 +43,7 @@ import {
   readPointer,
   sameFingerprint,
 } from './pointer.ts';
-import { writeRunParquet } from './run-files.ts';
+import { type EncodedPartialRow, writeRunParquet } from './run-files.ts';
 import type { RunHistory, RunRecord, RunTrigger } from './run-history.ts';
 
 /** Points of a run where a hook may observe (or, in the crash tests, kill) the process. */
@@ -132,7 +131,7 @@ export interface BatchRunnerDeps {
 /** What one chunk's compute left for publishing: local Parquet files and partition stats. */
 interface ComputedChunk {
   workDir: string;
-  files: Map<number, { path: string; rows: PartialRow[] }>;
+  files: Map<number, { path: string; rows: readonly EncodedPartialRow[] }>;
   stats: Map<number, PartitionStats>;
 }
 
@@ -441,7 +440,7 @@ export class BatchRunner {
               },
               'batch chunk computed',
             );
-            const files = new Map<number, { path: string; rows: PartialRow[] }>();
+            const files = new Map<number, { path: string; rows: readonly EncodedPartialRow[] }>();
             for (const plan of todo) {
               const rows = result.partials.get(plan.hour) ?? [];
               const path = join(workDir, `${plan.hour}.parquet`);

@@ -8,13 +8,14 @@ import {
   archivedFormOf,
   compileStreamStagingSql,
   compileViewSql,
+  decodeStates,
   describeStreamRejection,
+  encodeStates,
   type EventRule,
   filterFields,
   HOUR_MS,
   hourStart,
   inputRangeFor,
-  type PartialRow,
   quoteIdent,
   rejectionCode,
   type Stream,
@@ -26,6 +27,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { parseArchiveFileName } from '@tandem/lake';
 import { sqlStringList } from './duckdb-engine.ts';
 import type { StagedFile } from './input-staging.ts';
+import type { EncodedPartialRow } from './run-files.ts';
 
 /** Sampled bad line, as the quarantine report shows it. */
 export interface BadRowSample {
@@ -87,7 +89,11 @@ export interface ComputeRequest {
 }
 
 export interface ComputeResult {
-  partials: Map<number, PartialRow[]>;
+  /**
+   * Each output hour's partial rows, sorted by bucket and dims, their states already encoded as
+   * `encodeStates` writes them (the view SQL's states JSON in the envelope, never parsed here).
+   */
+  partials: Map<number, EncodedPartialRow[]>;
   stats: Map<number, PartitionStats>;
   /** Where the time went: reading + validating lines, deduplicating, the view's SQL. */
   timings: { stagingMs: number; dedupMs: number; viewMs: number };
@@ -139,7 +145,7 @@ export async function computeHours(
   const { view, stream } = request;
   const stats = new Map<number, PartitionStats>();
   for (const hour of request.partitionHours) stats.set(hour, emptyStats(hour));
-  const partials = new Map<number, PartialRow[]>(request.outputHours.map((hour) => [hour, []]));
+  const partials = new Map<number, EncodedPartialRow[]>(request.outputHours.map((hour) => [hour, []]));
   const hoursWithFiles = request.partitionHours.filter((hour) =>
     request.files.some((file) => file.partitionHour === hour),
   );
@@ -273,9 +279,19 @@ export async function computeHours(
     const range = outputRange(request.outputHours);
     const compiled = compileViewSql(view, { eventsRelation, range });
     const reader = await connection.runAndReadAll(compiled.sql, compiled.params);
+    // The states stay the SQL's JSON text inside encodeStates' envelope: parsing them into cells and
+    // writing them back (several MB per chunk of sketch registers) only to store them was a good part
+    // of a chunk's time on the Node thread. The reader decodes them with decodeStates, which adopts
+    // exactly what sqlRowToPartialRow would have; the first row of each hour is decoded here as a
+    // check that the envelope and the SQL's output agree.
+    const envelope = statesEnvelope(view);
     for (const row of reader.getRowObjectsJS()) {
-      const partial = sqlRowToPartialRow(view, row as Record<string, unknown>);
-      partials.get(hourStart(partial.bucket))?.push(partial);
+      const { bucket, dims } = sqlRowToPartialRow(view, { ...(row as Record<string, unknown>), states: {} });
+      const hourRows = partials.get(hourStart(bucket));
+      if (hourRows === undefined) continue;
+      const states = `${envelope}${String(row.states)}}`;
+      if (hourRows.length === 0) decodeStates(view, states);
+      hourRows.push({ bucket, dims, states });
     }
     await connection.run('DROP TABLE tandem_events');
     timings.viewMs = Math.round(performance.now() - started) - timings.stagingMs - timings.dedupMs;
@@ -314,6 +330,16 @@ function trustedInsertSql(
     `FROM read_json(${sqlStringList(files.map((file) => file.path))}, format = 'newline_delimited', ` +
     `records = true, maximum_object_size = ${maxLineBytes}, columns = {${columns.join(', ')}})`
   );
+}
+
+/** What encodeStates writes before the states object: `{"v":…,"view":…,"m":{…},"s":`. */
+function statesEnvelope(view: View): string {
+  const {
+    v,
+    view: version,
+    m,
+  } = JSON.parse(encodeStates(view, {})) as { v: unknown; view: unknown; m: unknown };
+  return `{"v":${JSON.stringify(v)},"view":${JSON.stringify(version)},"m":${JSON.stringify(m)},"s":`;
 }
 
 /** A SQL string literal (field names are identifiers core validated; quotes are doubled anyway). */

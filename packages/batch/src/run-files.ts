@@ -18,11 +18,14 @@ export interface EncodedPartialRow {
   states: string;
 }
 
-/** Writes the rows (already in bucket, dims order) to a local Parquet file. */
+/**
+ * Writes the rows (already in bucket, dims order) to a local Parquet file; states given as cells
+ * are encoded with `encodeStates`, states given as text are stored as they are (already encoded).
+ */
 export async function writeRunParquet(
   connection: DuckDBConnection,
   view: View,
-  rows: readonly PartialRow[],
+  rows: readonly (PartialRow | EncodedPartialRow)[],
   path: string,
   metadata: RunFileMetadata,
 ): Promise<void> {
@@ -37,7 +40,7 @@ export async function writeRunParquet(
         appender.appendInteger(index);
         appender.appendBigInt(BigInt(row.bucket));
         appender.appendVarchar(JSON.stringify(row.dims));
-        appender.appendVarchar(encodeStates(view, row.states));
+        appender.appendVarchar(typeof row.states === 'string' ? row.states : encodeStates(view, row.states));
         appender.endRow();
       });
       appender.flushSync();
