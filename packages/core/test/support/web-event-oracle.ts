@@ -3,7 +3,8 @@
 // (src/stream-validator.ts) must give the web stream exactly these verdicts; the parity tests
 // compare the two on random valid, boundary and invalid lines. Never import it from src.
 // Event validation for the speed layer and every other consumer of raw messages: size, UTF-8,
-// JSON, then the schema of ../shared/ARCHITECTURE.md. Hand-written rather than ajv because the SQL
+// JSON, then the web stream's schema (packages/core/src/web-stream.ts, docs/architecture.md).
+// Hand-written rather than ajv because the SQL
 // twin (event-staging-sql.ts) must reach the very same verdict, rule by rule, and because it runs
 // on every Kafka message. Keep the two files in step; test/event-staging-sql.test.ts checks parity.
 import type { ErrorCode } from '../../src/errors.ts';
