@@ -20,6 +20,7 @@ import {
   rejectionCode,
   type Stream,
   sqlRowToPartialRow,
+  TandemError,
   type TimeRange,
   type View,
 } from '@tandem/core';
@@ -214,7 +215,10 @@ export async function computeHours(
       'SELECT count(*) AS n FROM tandem_staged WHERE partition_hour IS NULL',
     );
     if (num(lost.getRowObjectsJS()[0]?.n) > 0) {
-      throw new Error('the staged lines of some input file could not be matched to its partition');
+      throw new TandemError(
+        'TANDEM_ERR_BATCH_RUN_FAILED',
+        'the staged lines of some input file could not be matched to its partition',
+      );
     }
     await collectBadRows(connection, request, stats);
     await collectRejects(connection, request, stats);

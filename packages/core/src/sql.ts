@@ -1,5 +1,6 @@
 // Quoting and parameter helpers for the SQL compilers: identifiers only from allow-lists and
 // always quoted, values only as named parameters (`$p1`, `$p2`, ... bound from `params`).
+import { TandemError } from './errors.ts';
 
 /**
  * Named parameters of a compiled statement: `{ p1: 'x', p2: '200' }` binds `$p1`, `$p2`. Every
@@ -30,12 +31,14 @@ export function sqlParam(params: SqlParams, value: string | number, sqlType?: 'B
 
 /** An exact DOUBLE literal for a constant the compiler itself chose (never user input). */
 export function sqlDouble(value: number): string {
-  if (!Number.isFinite(value)) throw new Error(`not a finite constant: ${value}`);
+  if (!Number.isFinite(value))
+    throw new TandemError('TANDEM_ERR_INTERNAL', `not a finite SQL constant: ${value}`);
   return `CAST('${String(value)}' AS DOUBLE)`;
 }
 
 /** An integer literal for a constant the compiler itself chose (never user input). */
 export function sqlInteger(value: number): string {
-  if (!Number.isSafeInteger(value)) throw new Error(`not a safe integer constant: ${value}`);
+  if (!Number.isSafeInteger(value))
+    throw new TandemError('TANDEM_ERR_INTERNAL', `not a safe integer SQL constant: ${value}`);
   return String(value);
 }

@@ -9,6 +9,7 @@ import { type CompiledSql, quoteIdent, type SqlParams, sqlParam } from './sql.ts
 import type { Stream } from './stream.ts';
 import type { StreamField } from './stream-schema.ts';
 import { DAY_MS, EVENT_EPOCH_STRING_PATTERN, EVENT_ISO_PATTERN, HOUR_MS, MINUTE_MS } from './time.ts';
+import { TandemError } from './errors.ts';
 
 /** Input relation and the validation limits of the staging query (same as the TS validator's). */
 export interface StreamStagingSqlOptions {
@@ -84,7 +85,8 @@ function tokenKind(stream: Stream, field: StreamField): TokenKind {
 export function compileStreamStagingSql(stream: Stream, options: StreamStagingSqlOptions): CompiledSql {
   for (const field of stream.fields) {
     if (!safeFieldName.test(field.name))
-      throw new Error(
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
         `stream "${stream.name}": field name ${JSON.stringify(field.name)} can not be compiled to SQL`,
       );
   }
@@ -99,7 +101,8 @@ export function compileStreamStagingSql(stream: Stream, options: StreamStagingSq
   ]);
   for (const name of carried) {
     if (!safeFieldName.test(name) || taken.has(name.toLowerCase()))
-      throw new Error(
+      throw new TandemError(
+        'TANDEM_ERR_INTERNAL',
         `staging SQL: ${JSON.stringify(name)} can not be carried through (not an identifier, or taken)`,
       );
     taken.add(name.toLowerCase());

@@ -22,6 +22,7 @@ import type { Stream } from './stream.ts';
 import type { StreamField } from './stream-schema.ts';
 import { parseEventTimestampString } from './time.ts';
 import type { StreamEvent } from './types.ts';
+import { TandemError } from './errors.ts';
 
 /** A normalized event, or why the message was rejected. */
 export type StreamParseResult = { ok: true; event: StreamEvent } | { ok: false; error: EventRejection };
@@ -106,7 +107,8 @@ function generateChecker(stream: Stream): { source: string; constants: unknown[]
     return `return R(${rejections.length - 1});`;
   };
   const num = (value: number): string => {
-    if (!Number.isFinite(value)) throw new Error(`not a finite bound: ${value}`);
+    if (!Number.isFinite(value))
+      throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `not a finite bound: ${value}`);
     return `(${String(value)})`;
   };
   const lines: string[] = [

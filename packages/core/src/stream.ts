@@ -12,6 +12,7 @@ import {
   type StreamField,
   type StreamSchemaSpec,
 } from './stream-schema.ts';
+import { TandemError } from './errors.ts';
 
 /**
  * How the event-time field is written.
@@ -261,7 +262,8 @@ function checkTimeField(propertiesPath: string, field: StreamField, encoding: Ti
 /** The field of that name; the caller knows it exists. */
 export function streamField(stream: Stream, name: string): StreamField {
   const field = stream.fields.find((f) => f.name === name);
-  if (field === undefined) throw new Error(`stream "${stream.name}" has no field "${name}"`);
+  if (field === undefined)
+    throw new TandemError('TANDEM_ERR_VIEW_FIELD_UNKNOWN', `stream "${stream.name}" has no field "${name}"`);
   return field;
 }
 

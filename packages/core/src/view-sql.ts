@@ -50,7 +50,8 @@ function measureColumn(i: number, suffix: string): string {
 
 /** Measure names go into the SQL text as JSON keys; defineView allows only [a-z0-9_] in them. */
 function jsonKey(name: string): void {
-  if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`unexpected measure name ${name}`);
+  if (!/^[a-z][a-z0-9_]*$/.test(name))
+    throw new TandemError('TANDEM_ERR_MEASURE_INVALID', `unexpected measure name ${name}`);
 }
 
 /**

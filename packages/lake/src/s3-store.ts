@@ -298,7 +298,8 @@ export class S3ObjectStore implements ObjectStore {
         let filled = 0;
         while (filled < buffer.byteLength) {
           const { bytesRead } = await handle.read(buffer, filled, buffer.byteLength - filled, start + filled);
-          if (bytesRead === 0) throw new Error(`"${localPath}" shrank while it was uploaded`);
+          if (bytesRead === 0)
+            throw new TandemError('TANDEM_ERR_LAKE_IO', `"${localPath}" shrank while it was uploaded`);
           filled += bytesRead;
         }
         return buffer;
@@ -324,7 +325,8 @@ export class S3ObjectStore implements ObjectStore {
         new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: objectKey, ContentType: contentType }),
       );
       uploadId = created.UploadId;
-      if (uploadId === undefined) throw new Error('the server returned no UploadId');
+      if (uploadId === undefined)
+        throw new TandemError('TANDEM_ERR_LAKE_IO', 'the S3 server returned no UploadId');
       const partCount = Math.ceil(size / partBytes);
       const parts = await mapWithConcurrency(
         Array.from({ length: partCount }, (_, index) => index),
