@@ -171,8 +171,9 @@ export class Archiver {
   /** Connects, joins the consumer group and starts archiving. */
   async start(): Promise<void> {
     if (this.#state !== 'new') {
+      // A programming error of the caller, not a command-line mistake (TANDEM_ERR_USAGE is the cli's).
       throw new TandemError(
-        'TANDEM_ERR_USAGE',
+        'TANDEM_ERR_INTERNAL',
         'an Archiver can be started once; create a new one to restart',
       );
     }

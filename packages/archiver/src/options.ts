@@ -2,7 +2,7 @@
 // from a loaded TandemConfig.
 import { availableParallelism } from 'node:os';
 import type { EventParseOptions, KafkaConfig, Stream, TandemConfig } from '@tandem/core';
-import { TandemError, webStream, webStreamOn } from '@tandem/core';
+import { invalidOption, webStream, webStreamOn } from '@tandem/core';
 import type { ArchiverWatermark, LakeOptions, ObjectStore } from '@tandem/lake';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -181,16 +181,6 @@ export const defaultArchiverOptions: Omit<ArchiverOptions, 'kafka' | 'lake'> = {
   onWatermark: null,
 };
 
-function invalid(option: string, accepted: string, value: unknown): TandemError {
-  return new TandemError(
-    'TANDEM_ERR_CONFIG_INVALID',
-    `archiver option ${option}=${JSON.stringify(value)} is not valid; expected ${accepted}`,
-    {
-      details: { option, value },
-    },
-  );
-}
-
 /** Merges `init` over the defaults and validates every field once. */
 export function resolveArchiverOptions(init: ArchiverInit): ArchiverOptions {
   const defined = Object.fromEntries(Object.entries(init).filter(([, value]) => value !== undefined));
@@ -210,13 +200,13 @@ export function resolveArchiverOptions(init: ArchiverInit): ArchiverOptions {
     typeof stream.fingerprint !== 'string' ||
     !Array.isArray(stream.fields)
   ) {
-    throw invalid('stream', "a Stream from core's defineStream", stream);
+    throw invalidOption('archiver', 'stream', stream, "a Stream from core's defineStream");
   }
   if (!/^[A-Za-z0-9._-]{1,249}$/.test(options.topic)) {
-    throw invalid('topic', 'a Kafka topic name ([A-Za-z0-9._-]{1,249})', options.topic);
+    throw invalidOption('archiver', 'topic', options.topic, 'a Kafka topic name ([A-Za-z0-9._-]{1,249})');
   }
   if (typeof options.groupId !== 'string' || options.groupId === '')
-    throw invalid('groupId', 'a non-empty string', options.groupId);
+    throw invalidOption('archiver', 'groupId', options.groupId, 'a non-empty string');
   const positive: Array<[string, number]> = [
     ['maxSegmentRecords', options.maxSegmentRecords],
     ['maxSegmentBytes', options.maxSegmentBytes],
@@ -231,25 +221,27 @@ export function resolveArchiverOptions(init: ArchiverInit): ArchiverOptions {
     ...Object.entries(options.consumer).map(([name, value]): [string, number] => [`consumer.${name}`, value]),
   ];
   for (const [name, value] of positive) {
-    if (!Number.isSafeInteger(value) || value < 1) throw invalid(name, 'an integer ≥ 1', value);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw invalidOption('archiver', name, value, 'an integer ≥ 1');
   }
   if (!Number.isSafeInteger(options.parseWorkers) || options.parseWorkers < 0 || options.parseWorkers > 64) {
-    throw invalid('parseWorkers', 'an integer from 0 to 64', options.parseWorkers);
+    throw invalidOption('archiver', 'parseWorkers', options.parseWorkers, 'an integer from 0 to 64');
   }
   if (!Number.isSafeInteger(options.uploadRetries) || options.uploadRetries < 0) {
-    throw invalid('uploadRetries', 'an integer ≥ 0', options.uploadRetries);
+    throw invalidOption('archiver', 'uploadRetries', options.uploadRetries, 'an integer ≥ 0');
   }
   if (!Number.isSafeInteger(options.outOfOrdernessMs) || options.outOfOrdernessMs < 0) {
-    throw invalid('outOfOrdernessMs', 'an integer ≥ 0', options.outOfOrdernessMs);
+    throw invalidOption('archiver', 'outOfOrdernessMs', options.outOfOrdernessMs, 'an integer ≥ 0');
   }
   if (!Number.isInteger(options.gzipLevel) || options.gzipLevel < 0 || options.gzipLevel > 9) {
-    throw invalid('gzipLevel', 'an integer from 0 to 9', options.gzipLevel);
+    throw invalidOption('archiver', 'gzipLevel', options.gzipLevel, 'an integer from 0 to 9');
   }
-  if (!Array.isArray(options.signals)) throw invalid('signals', 'an array of signal names', options.signals);
+  if (!Array.isArray(options.signals))
+    throw invalidOption('archiver', 'signals', options.signals, 'an array of signal names');
   if (options.kafka === undefined || options.kafka === null)
-    throw invalid('kafka', 'a kafkajs Kafka client or { brokers }', options.kafka);
+    throw invalidOption('archiver', 'kafka', options.kafka, 'a kafkajs Kafka client or { brokers }');
   if (options.lake === undefined || options.lake === null)
-    throw invalid('lake', 'an ObjectStore, lake options or a LAKE_URL', options.lake);
+    throw invalidOption('archiver', 'lake', options.lake, 'an ObjectStore, lake options or a LAKE_URL');
   return options;
 }
 

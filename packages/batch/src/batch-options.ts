@@ -2,7 +2,7 @@
 // validated once at construction, plus the injected clock and timers tests drive.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TandemError, type TandemConfig } from '@tandem/core';
+import { invalidOption, type TandemConfig } from '@tandem/core';
 import { validateDuckDbOptions } from './duckdb-engine.ts';
 
 export interface BatchOptions {
@@ -137,16 +137,6 @@ export function batchOptionsFromConfig(config: TandemConfig): Partial<BatchOptio
   };
 }
 
-function invalid(name: string, value: unknown, expected: string): TandemError {
-  return new TandemError(
-    'TANDEM_ERR_CONFIG_INVALID',
-    `batch option ${name}=${JSON.stringify(value)} is not valid; expected ${expected}`,
-    {
-      details: { option: name, value },
-    },
-  );
-}
-
 /** Defaults, then config, then explicit options; validated once. */
 export function resolveBatchOptions(...layers: Array<Partial<BatchOptions> | undefined>): BatchOptions {
   const options = { ...defaultBatchOptions };
@@ -176,7 +166,7 @@ export function resolveBatchOptions(...layers: Array<Partial<BatchOptions> | und
   ] as const;
   for (const name of positiveIntegers) {
     if (!Number.isSafeInteger(options[name]) || options[name] < 1)
-      throw invalid(name, options[name], 'an integer ≥ 1');
+      throw invalidOption('batch', name, options[name], 'an integer ≥ 1');
   }
   const nonNegative = [
     'latenessMs',
@@ -188,10 +178,10 @@ export function resolveBatchOptions(...layers: Array<Partial<BatchOptions> | und
   ] as const;
   for (const name of nonNegative) {
     if (!Number.isSafeInteger(options[name]) || options[name] < 0)
-      throw invalid(name, options[name], 'an integer ≥ 0');
+      throw invalidOption('batch', name, options[name], 'an integer ≥ 0');
   }
   if (!(options.maxBadRowRatio >= 0 && options.maxBadRowRatio <= 1)) {
-    throw invalid('maxBadRowRatio', options.maxBadRowRatio, 'a number from 0 to 1');
+    throw invalidOption('batch', 'maxBadRowRatio', options.maxBadRowRatio, 'a number from 0 to 1');
   }
   const partitions = options.topicPartitions;
   const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 1;
@@ -200,13 +190,18 @@ export function resolveBatchOptions(...layers: Array<Partial<BatchOptions> | und
     !count(partitions) &&
     !(typeof partitions === 'object' && !Array.isArray(partitions) && Object.values(partitions).every(count))
   ) {
-    throw invalid('topicPartitions', partitions, 'null, an integer ≥ 1, or { topic: integer ≥ 1 }');
+    throw invalidOption(
+      'batch',
+      'topicPartitions',
+      partitions,
+      'null, an integer ≥ 1, or { topic: integer ≥ 1 }',
+    );
   }
   if (typeof options.trustArchiveManifests !== 'boolean') {
-    throw invalid('trustArchiveManifests', options.trustArchiveManifests, 'true or false');
+    throw invalidOption('batch', 'trustArchiveManifests', options.trustArchiveManifests, 'true or false');
   }
   if (typeof options.redisPrefix !== 'string' || options.redisPrefix === '') {
-    throw invalid('redisPrefix', options.redisPrefix, 'a non-empty string');
+    throw invalidOption('batch', 'redisPrefix', options.redisPrefix, 'a non-empty string');
   }
   return options;
 }

@@ -4,6 +4,7 @@
 import {
   builtinCatalog,
   type Catalog,
+  invalidOption,
   type Stream,
   type TandemConfig,
   TandemError,
@@ -160,7 +161,12 @@ export function resolveTuning(options: SpeedWorkerOptions, defaultPipelineVersio
     delete fromConfig.lateTopic;
     for (const name of ['topic', 'dlqTopic', 'lateTopic'] as const) {
       if (explicit[name] !== undefined && explicit[name] !== stream[name]) {
-        throw invalidOption(name, explicit[name], `the ${name} of stream "${stream.name}" (${stream[name]})`);
+        throw invalidOption(
+          'speed',
+          name,
+          explicit[name],
+          `the ${name} of stream "${stream.name}" (${stream[name]})`,
+        );
       }
     }
   }
@@ -197,14 +203,19 @@ export function resolveTuning(options: SpeedWorkerOptions, defaultPipelineVersio
   for (const name of nonNegative) requireInteger(name, tuning[name], 0);
   for (const name of ['topic', 'dlqTopic', 'lateTopic', 'groupId', 'prefix'] as const) {
     if (typeof tuning[name] !== 'string' || tuning[name] === '') {
-      throw invalidOption(name, tuning[name], 'a non-empty string');
+      throw invalidOption('speed', name, tuning[name], 'a non-empty string');
     }
   }
   if (tuning.topic === tuning.dlqTopic || tuning.topic === tuning.lateTopic) {
-    throw invalidOption('dlqTopic', tuning.dlqTopic, 'a topic other than the source topic');
+    throw invalidOption('speed', 'dlqTopic', tuning.dlqTopic, 'a topic other than the source topic');
   }
   if (/[{}]/.test(tuning.prefix)) {
-    throw invalidOption('prefix', tuning.prefix, 'a prefix without { or } (keys carry their own hash tags)');
+    throw invalidOption(
+      'speed',
+      'prefix',
+      tuning.prefix,
+      'a prefix without { or } (keys carry their own hash tags)',
+    );
   }
   return tuning;
 }
@@ -243,6 +254,7 @@ export function resolveStream(options: SpeedWorkerOptions, tuning: SpeedTuning):
   for (const view of views) {
     if (view.stream !== stream.name) {
       throw invalidOption(
+        'speed',
         'views',
         tuning.views,
         `views of stream "${stream.name}" (${view.name} reads "${view.stream}")`,
@@ -254,14 +266,6 @@ export function resolveStream(options: SpeedWorkerOptions, tuning: SpeedTuning):
 
 function requireInteger(name: string, value: unknown, min: number): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw invalidOption(name, value, `an integer ≥ ${min}`);
+    throw invalidOption('speed', name, value, `an integer ≥ ${min}`);
   }
-}
-
-function invalidOption(name: string, value: unknown, accepted: string): TandemError {
-  return new TandemError(
-    'TANDEM_ERR_CONFIG_INVALID',
-    `speed option ${name}=${JSON.stringify(value)} is not valid; expected ${accepted}`,
-    { details: { option: name, accepted } },
-  );
 }
