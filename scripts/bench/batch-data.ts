@@ -8,9 +8,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDbEngine } from '../../packages/batch/src/index.ts';
 import { EVENT_VALIDATOR_VERSION, parseEvent } from '../../packages/core/src/index.ts';
 import { archiveManifestKey, buildArchiveManifest } from '../../packages/lake/src/index.ts';
+import { HOUR_MS } from '../../packages/core/src/time.ts';
 
 export const BENCH_DAY = Date.UTC(2024, 4, 1);
-const HOUR_MS = 3_600_000;
 const FILES_PER_HOUR = 4;
 
 export interface BenchData {

@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { HOUR_MS } from '../../packages/core/src/time.ts';
 
 /** The foreign day: 2024-05-02 UTC (the other batch bench uses 2024-05-01). */
 export const FOREIGN_DAY = Date.UTC(2024, 4, 2);
-const HOUR_MS = 3_600_000;
 const HOURS = 24;
 const FILES_PER_HOUR = 4;
 const SEED = 0x7a4de3;

@@ -10,13 +10,13 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ensureForeignData } from './batch-foreign-data.ts';
+import { HOUR_MS } from '../../packages/core/src/time.ts';
 
 const here = new URL('.', import.meta.url).pathname;
 const tandemRoot = new URL('../..', import.meta.url).pathname;
 const root = join(tandemRoot, '.data', 'bench', 'foreign');
 const runs = Number(process.env.BENCH_RUNS ?? 1);
 const skipSpark = process.env.BENCH_SKIP_SPARK === '1';
-const HOUR_MS = 3_600_000;
 
 const data = ensureForeignData(root, Number(process.env.BENCH_FOREIGN_LINES ?? 2_400_000));
 const lakeUrl = `file://${data.lake}`;

@@ -22,9 +22,9 @@ import {
   buildArchiveManifest,
   logPartitionPrefix,
 } from '../../packages/lake/src/index.ts';
+import { HOUR_MS } from '../../packages/core/src/time.ts';
 
 export const IOT_BENCH_DAY = Date.UTC(2024, 4, 1);
-const HOUR_MS = 3_600_000;
 const FILES_PER_HOUR = 4;
 
 /** The example's IoT stream (examples/iot/tandem.config.ts). */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DuckDbEngine, openBatchLayer } from '../../packages/batch/src/index.ts';
 import { openObjectStore } from '../../packages/lake/src/index.ts';
 import { IOT_BENCH_DAY, iotBenchCatalog, iotBenchStream, iotBenchView } from './batch-iot-data.ts';
+import { HOUR_MS, MINUTE_MS } from '../../packages/core/src/time.ts';
 
 const requireFromBatch = createRequire(new URL('../../packages/batch/package.json', import.meta.url));
 // ioredis and pino are dependencies of the batch package only; resolve them from there.
@@ -22,8 +23,6 @@ const [phase, lakeDir] = process.argv.slice(2) as [string, string];
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const memoryLimit = process.env.BENCH_MEMORY_LIMIT ?? '1GB';
 const tempDirectory = join(lakeDir, '..', 'tmp');
-const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
 const hours = Array.from({ length: 24 }, (_, i) => IOT_BENCH_DAY + i * HOUR_MS);
 const peakRssMib = () => Math.round(process.resourceUsage().maxRSS / 1024);
 

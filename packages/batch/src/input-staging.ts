@@ -4,7 +4,7 @@
 // directory for S3.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HOUR_MS, webStream } from '@tandem/core';
+import { DAY_MS, webStream } from '@tandem/core';
 import {
   downloadAll,
   logPartitionPrefix,
@@ -13,8 +13,6 @@ import {
   parseLogPartition,
 } from '@tandem/lake';
 import type { Logger } from 'pino';
-
-const DAY_MS = 24 * HOUR_MS;
 
 export type InputFormat = 'ndjson' | 'parquet';
 

@@ -7,9 +7,8 @@
 //
 // A new view version gets a fresh tree, so every hour of it is "missing" and the catch-up rebuilds it.
 import { randomBytes } from 'node:crypto';
-import { TandemError } from '@tandem/core';
+import { HOUR_MS, TandemError } from '@tandem/core';
 
-const HOUR_MS = 3_600_000;
 const VIEW_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const RUN_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
 const HOUR_DIR = /dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/([^/]+)$/;
