@@ -1,8 +1,9 @@
 // The batch layer assembled: object store, Redis (leases, run history), DuckDB, the runner and the
 // reader, plus the ops entry points the `tandem` command calls — run one hour, recompute a range
-// (forced, or a dry run that lists hours and inputs), backfill missing and stale hours, status.
-// It maintains every view of its catalog (injected; the built-in web catalog by default), each
-// from its own stream's raw logs.
+// (forced, or a dry run that lists hours and inputs), backfill missing and stale hours, status —
+// plus the status record per view kept in Redis (sealed-through, stale hours) and the queue of
+// recompute jobs the serving layer hands work to. It maintains every view of its catalog (injected;
+// the built-in web catalog by default), each from its own stream's raw logs.
 import {
   builtinCatalog,
   type Catalog,
@@ -27,6 +28,13 @@ import {
   type RunHooks,
   type RunHoursOptions,
 } from './batch-runner.ts';
+import {
+  BatchStatusStore,
+  defaultStatusBackedViewReaderOptions,
+  StatusBackedViewReader,
+  type StatusBackedViewReaderOptions,
+  type ViewStatusRecord,
+} from './batch-status.ts';
 import { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
 import { completeBefore, isHourComplete, lastCompleteHour, topicPartitionsOf } from './completeness.ts';
 import { DuckDbEngine, sweepStaleWorkDirs } from './duckdb-engine.ts';
@@ -34,6 +42,7 @@ import { partitionHoursFor } from './hour-compute.ts';
 import { earliestLogHour, type InputObject, listInputs } from './input-staging.ts';
 import { LeaseManager } from './lease.ts';
 import type { HourPointer } from './pointer.ts';
+import { RecomputeJobs, type RecomputeJobsOptions } from './recompute-jobs.ts';
 import { RunHistory, type RunRecord } from './run-history.ts';
 import { BatchScheduler, type BatchSchedulerOptions } from './scheduler.ts';
 
@@ -69,6 +78,14 @@ export interface RecomputePlanEntry {
   inputs: Array<Pick<InputObject, 'key' | 'size' | 'etag' | 'format'>>;
   inputBytes: number;
   current: { runId: string; rowsOut: number; finishedAt: number; stale: boolean } | null;
+}
+
+/** Stops a long operation between hours, and reports each hour's outcome as it lands. */
+export interface HourWorkOptions {
+  trigger?: RunHoursOptions['trigger'];
+  /** Once aborted, no further hour is published (the one being published finishes, pointer last). */
+  signal?: AbortSignal;
+  onOutcome?: (outcome: HourOutcome) => void;
 }
 
 export interface RecomputeResult {
@@ -115,8 +132,11 @@ export class BatchLayer {
   /** Every stream and view the layer maintains. */
   readonly catalog: Catalog;
   readonly #engine: DuckDbEngine;
+  /** Sealed-through and stale hours per view, as last computed (`refreshStatus`). */
+  readonly statusStore: BatchStatusStore;
   readonly #owned: Array<() => Promise<void>>;
   readonly #schedulers = new Set<BatchScheduler>();
+  readonly #jobQueues = new Set<RecomputeJobs>();
 
   /** Use `openBatchLayer`. */
   constructor(parts: {
@@ -136,6 +156,7 @@ export class BatchLayer {
     this.#engine = parts.engine;
     this.catalog = parts.catalog;
     this.#owned = parts.owned;
+    this.statusStore = new BatchStatusStore(parts.redis, parts.options.redisPrefix);
     const history = new RunHistory(parts.redis, parts.options.redisPrefix, parts.options.runHistoryLimit);
     this.runner = new BatchRunner({
       store: parts.store,
@@ -206,23 +227,91 @@ export class BatchLayer {
     return outcome!;
   }
 
+  /**
+   * Computes and publishes hours of one view (see `BatchRunner.runHours`). When one was published,
+   * the view's status record is computed again, so status readers see the new sealed-through; an
+   * aborted run leaves that to the next refresh, to stop within seconds.
+   */
   async runHours(
     view: string,
     hours: readonly number[],
     options: RunHoursOptions = {},
   ): Promise<HourOutcome[]> {
+    let outcomes: HourOutcome[];
     try {
-      return await this.runner.runHours(view, hours, options);
+      outcomes = await this.runner.runHours(view, hours, options);
     } finally {
       this.reader.invalidate();
     }
+    if (outcomes.some((outcome) => outcome.status === 'published') && !options.signal?.aborted) {
+      await this.refreshStatus(view).catch((error: unknown) =>
+        this.runtime.logger.warn({ err: error, view }, 'could not refresh the batch status record'),
+      );
+    }
+    return outcomes;
+  }
+
+  /**
+   * Computes a view's sealed-through and stale hours now (listing its pointers and its stream's
+   * logs over the catch-up window) and stores the record in Redis. A failed store is logged, and
+   * the fresh record is returned all the same.
+   */
+  async refreshStatus(viewName: string): Promise<ViewStatusRecord> {
+    const view = this.view(viewName);
+    const started = this.runtime.now();
+    const [sealedThrough, staleHours] = await Promise.all([
+      this.reader.sealedThrough(view.name),
+      this.reader.staleHours(view.name),
+    ]);
+    const computedAt = this.runtime.now();
+    const record: ViewStatusRecord = {
+      format: 'tandem.batch.status/1',
+      view: view.name,
+      version: view.version,
+      stream: view.stream,
+      sealedThrough,
+      staleHours,
+      computedAt,
+      durationMs: computedAt - started,
+      computedBy: this.runner.owner,
+    };
+    await this.statusStore
+      .write(record)
+      .catch((error: unknown) =>
+        this.runtime.logger.warn({ err: error, view: view.name }, 'could not store the batch status record'),
+      );
+    return record;
+  }
+
+  /**
+   * The batch reader for status pages and the serving layer: sealed-through and stale hours from
+   * the status record in Redis (computed here only when none is younger than `maxAgeMs`),
+   * everything else from `reader`.
+   */
+  statusReader(
+    options: Partial<Pick<StatusBackedViewReaderOptions, 'cacheTtlMs' | 'maxAgeMs'>> = {},
+  ): StatusBackedViewReader {
+    return new StatusBackedViewReader({
+      cacheTtlMs: options.cacheTtlMs ?? defaultStatusBackedViewReaderOptions.cacheTtlMs,
+      maxAgeMs: options.maxAgeMs ?? defaultStatusBackedViewReaderOptions.maxAgeMs,
+      reader: this.reader,
+      store: this.statusStore,
+      view: (name) => this.view(name),
+      refresh: (name) => this.refreshStatus(name),
+      now: this.runtime.now,
+      logger: this.runtime.logger,
+    });
   }
 
   /** Recomputes every complete hour of `range` (forced), or with `dryRun` lists hours and inputs. */
   async recompute(
     viewName: string,
     range: TimeRange,
-    options: { dryRun?: boolean; trigger?: RunHoursOptions['trigger'] } = {},
+    options: HourWorkOptions & {
+      dryRun?: boolean;
+      /** Called with the plan before any hour runs (what a job counts its progress against). */
+      onPlan?: (plan: readonly RecomputePlanEntry[]) => void;
+    } = {},
   ): Promise<RecomputeResult> {
     const view = this.view(viewName);
     const stream = this.streamOf(view);
@@ -264,25 +353,38 @@ export class BatchLayer {
       };
     });
     if (options.dryRun) return { view: view.name, dryRun: true, plan, outcomes: [] };
+    options.onPlan?.(plan);
     const outcomes = await this.runHours(
       view.name,
       plan.filter((entry) => entry.complete).map((entry) => entry.hour),
-      { force: true, trigger: options.trigger ?? 'recompute' },
+      {
+        force: true,
+        trigger: options.trigger ?? 'recompute',
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
+      },
     );
     return { view: view.name, dryRun: false, plan, outcomes };
   }
 
-  /** Missing and stale complete hours of one view (or every view), oldest first. */
-  async backfill(
-    view?: string,
-    options: { trigger?: RunHoursOptions['trigger'] } = {},
-  ): Promise<HourOutcome[]> {
+  /**
+   * Missing and stale complete hours of one view (or every view), oldest first. On abort it stops
+   * between hours: no further view starts and no further hour is published.
+   */
+  async backfill(view?: string, options: HourWorkOptions = {}): Promise<HourOutcome[]> {
     const views = view === undefined ? this.views() : [this.view(view)];
     const outcomes: HourOutcome[] = [];
     for (const one of views) {
+      if (options.signal?.aborted) break;
       const plan = await this.plan(one.name);
       const hours = [...new Set([...plan.missing, ...plan.stale])].sort((a, b) => a - b);
-      outcomes.push(...(await this.runHours(one.name, hours, { trigger: options.trigger ?? 'backfill' })));
+      outcomes.push(
+        ...(await this.runHours(one.name, hours, {
+          trigger: options.trigger ?? 'backfill',
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
+        })),
+      );
     }
     return outcomes;
   }
@@ -369,10 +471,18 @@ export class BatchLayer {
     return scheduler;
   }
 
-  /** Stops schedulers, then closes what this layer built (never a client it was given). */
+  /** A queue of recompute jobs run by this process (the serving layer's `POST /v1/ops/recompute`); closed by `close()` too. */
+  createRecomputeJobs(options: Partial<RecomputeJobsOptions> = {}): RecomputeJobs {
+    const jobs = new RecomputeJobs(this, options);
+    this.#jobQueues.add(jobs);
+    return jobs;
+  }
+
+  /** Stops schedulers and job queues (between hours), then closes what this layer built (never a client it was given). */
   async close(): Promise<void> {
     const errors: unknown[] = [];
     for (const scheduler of this.#schedulers) await scheduler.stop().catch((error) => errors.push(error));
+    for (const jobs of this.#jobQueues) await jobs.close().catch((error) => errors.push(error));
     try {
       this.#engine.close();
     } catch (error) {

@@ -14,6 +14,7 @@ export type {
   BatchLayerOptions,
   BatchViewStatus,
   BatchWorkPlan,
+  HourWorkOptions,
   RecomputePlanEntry,
   RecomputeResult,
 } from './batch-layer.ts';
@@ -28,6 +29,12 @@ export type {
   RunStage,
 } from './batch-runner.ts';
 export { BatchRunner, planChunks } from './batch-runner.ts';
+export type { StatusBackedViewReaderOptions, ViewStatusRecord } from './batch-status.ts';
+export {
+  BatchStatusStore,
+  defaultStatusBackedViewReaderOptions,
+  StatusBackedViewReader,
+} from './batch-status.ts';
 export type { BatchViewReader, LakeBatchViewReaderDeps, SealedHour } from './batch-view-reader.ts';
 export { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
 export type { CompletenessOptions } from './completeness.ts';
@@ -57,8 +64,15 @@ export type { HourPointer, InputFingerprintEntry, PointedRun } from './pointer.t
 export { parsePointer, readPointer, sameFingerprint } from './pointer.ts';
 export type { EncodedPartialRow } from './run-files.ts';
 export { readRunParquets, writeRunParquet } from './run-files.ts';
+export type { RecomputeJob, RecomputeJobState, RecomputeJobsOptions } from './recompute-jobs.ts';
+export {
+  defaultRecomputeJobsOptions,
+  isFinalJobState,
+  RecomputeJobs,
+  resolveRecomputeJobsOptions,
+} from './recompute-jobs.ts';
 export type { RunRecord, RunStatus, RunTrigger } from './run-history.ts';
 export { RunHistory } from './run-history.ts';
-export type { BatchSchedulerOptions, CronScheduleFn } from './scheduler.ts';
-export { BatchScheduler, nodeCronSchedule } from './scheduler.ts';
+export type { BatchSchedulerOptions, CronScheduleFn, SchedulerHealth } from './scheduler.ts';
+export { BatchScheduler, defaultBatchSchedulerOptions, nodeCronSchedule } from './scheduler.ts';
 // Not exported: Lease / LeaseManager (owned by the runner; nobody else may mint fencing tokens).

@@ -2,14 +2,14 @@
 // catch-up of missing and stale hours on start, for the views of every stream. Each view's hours are
 // judged by its own stream (its archiver's watermarks, its earliest raw logs). Work is serialized
 // per scheduler; several schedulers (processes or machines) share hours through the Redis leases.
-import { HOUR_MS, hourStart, type Stream } from '@tandem/core';
+// Besides the work, it refreshes every view's status record (sealed-through, stale hours) on a timer
+// of its own, so status pages read Redis instead of listing the lake. Stopping aborts the work in
+// flight between hours (never half an hour), and `health()` says whether the loop still makes progress.
+import { DAY_MS, HOUR_MS, hourStart, invalidOption, type Stream, TandemError } from '@tandem/core';
 import cron from 'node-cron';
-import { TandemError } from '@tandem/core';
 import type { BatchLayer } from './batch-layer.ts';
 import type { HourOutcome } from './batch-runner.ts';
 import { isHourComplete } from './completeness.ts';
-
-const DAY_MS = 24 * HOUR_MS;
 
 /** What a cron library must offer; node-cron by default, a manual trigger in tests. */
 export type CronScheduleFn = (expression: string, task: () => void) => { stop(): void };
@@ -21,6 +21,33 @@ export interface BatchSchedulerOptions {
   catchUpOnStart: boolean;
   /** How cron expressions are scheduled. @defaultValue node-cron in UTC */
   schedule: CronScheduleFn;
+  /**
+   * How often every view's status record is computed again (0: only after publishes). Each refresh
+   * costs per view what one status call used to: a listing of the view's pointers and one of its
+   * stream's raw logs per day of the catch-up window (on S3, about 60 LIST pages for 30 days).
+   * @defaultValue 60000
+   */
+  statusRefreshMs: number;
+  /**
+   * Work that has published no hour for this long, or a status refresh running this long, counts
+   * as wedged in `health()`. Far above a chunk's compute time (tens of seconds). @defaultValue 900000
+   */
+  wedgedAfterMs: number;
+}
+
+export const defaultBatchSchedulerOptions = { statusRefreshMs: 60_000, wedgedAfterMs: 900_000 } as const;
+
+/** Whether the scheduler can still do its job (what `/healthz` reports for it). */
+export interface SchedulerHealth {
+  ok: boolean;
+  /** What it is doing, or why it is not ok. */
+  detail: string;
+  /** The piece of work in flight (`catch-up`, `hourly`, `nightly`), or null when idle. */
+  working: string | null;
+  /** When the last hour outcome of the work in flight landed (or the work started). */
+  lastProgressAt: number | null;
+  /** When the last status refresh finished. */
+  statusRefreshedAt: number | null;
 }
 
 export const nodeCronSchedule: CronScheduleFn = (expression, task) =>
@@ -33,6 +60,11 @@ export class BatchScheduler {
   #queue: Promise<unknown> = Promise.resolve();
   #cancelRecheck: (() => void) | null = null;
   #running = false;
+  #abort = new AbortController();
+  #working: { name: string; since: number; lastProgressAt: number } | null = null;
+  #cancelRefresh: (() => void) | null = null;
+  #refreshing: { since: number; done: Promise<void> } | null = null;
+  #statusRefreshedAt: number | null = null;
 
   constructor(layer: BatchLayer, options: Partial<BatchSchedulerOptions> = {}) {
     this.#layer = layer;
@@ -50,19 +82,101 @@ export class BatchScheduler {
       views,
       catchUpOnStart: options.catchUpOnStart ?? true,
       schedule: options.schedule ?? nodeCronSchedule,
+      statusRefreshMs: options.statusRefreshMs ?? defaultBatchSchedulerOptions.statusRefreshMs,
+      wedgedAfterMs: options.wedgedAfterMs ?? defaultBatchSchedulerOptions.wedgedAfterMs,
     };
+    for (const name of ['statusRefreshMs', 'wedgedAfterMs'] as const) {
+      const value = this.#options[name];
+      const least = name === 'wedgedAfterMs' ? 1 : 0;
+      if (!Number.isSafeInteger(value) || value < least) {
+        throw invalidOption('batch scheduler', name, value, `an integer ≥ ${least}`);
+      }
+    }
   }
 
-  /** Registers the cron triggers and queues the catch-up. Resolves once registered. */
+  /** Registers the cron triggers, queues the catch-up and starts the status refreshes. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#abort = new AbortController();
     const { hourlyCron, nightlyCron } = this.#layer.options;
     this.#tasks.push(this.#options.schedule(hourlyCron, () => void this.runHourly().catch(() => undefined)));
     this.#tasks.push(
       this.#options.schedule(nightlyCron, () => void this.runNightly().catch(() => undefined)),
     );
     if (this.#options.catchUpOnStart) void this.catchUp().catch(() => undefined);
+    if (this.#options.statusRefreshMs > 0) void this.refreshStatus();
+  }
+
+  /**
+   * Computes every view's status record now, unless a refresh is already running (then waits for
+   * it); the next one follows `statusRefreshMs` after this one ends. Never throws: a view whose
+   * figures cannot be computed (Redis or the lake away) keeps its previous record and is logged.
+   */
+  refreshStatus(): Promise<void> {
+    if (this.#refreshing !== null) return this.#refreshing.done;
+    this.#cancelRefresh?.();
+    this.#cancelRefresh = null;
+    const { runtime } = this.#layer;
+    const done = (async () => {
+      for (const view of this.#options.views) {
+        if (!this.#running) break;
+        await this.#layer
+          .refreshStatus(view)
+          .catch((error: unknown) =>
+            runtime.logger.warn(
+              { err: error, view },
+              'batch status refresh failed; keeping the previous record',
+            ),
+          );
+      }
+      this.#statusRefreshedAt = runtime.now();
+    })().finally(() => {
+      this.#refreshing = null;
+      if (this.#running && this.#options.statusRefreshMs > 0) {
+        this.#cancelRefresh = runtime.setTimer(() => {
+          this.#cancelRefresh = null;
+          void this.refreshStatus();
+        }, this.#options.statusRefreshMs);
+      }
+    });
+    this.#refreshing = { since: runtime.now(), done };
+    return done;
+  }
+
+  /**
+   * Whether the loop can still do its job: not stopped, no work in flight without a published (or
+   * otherwise finished) hour for `wedgedAfterMs`, no status refresh hanging as long. Dependencies
+   * being down do not make it unhealthy (the work retries and `/readyz` reports them).
+   */
+  health(): SchedulerHealth {
+    const now = this.#layer.runtime.now();
+    const base = {
+      working: this.#working?.name ?? null,
+      lastProgressAt: this.#working?.lastProgressAt ?? null,
+      statusRefreshedAt: this.#statusRefreshedAt,
+    };
+    const limit = this.#options.wedgedAfterMs;
+    if (!this.#running) return { ok: false, detail: 'stopped', ...base };
+    if (this.#working !== null && now - this.#working.lastProgressAt > limit) {
+      return {
+        ok: false,
+        detail: `${this.#working.name} work has finished no hour for ${Math.round((now - this.#working.lastProgressAt) / 1000)} s (wedged after ${limit / 1000} s)`,
+        ...base,
+      };
+    }
+    if (this.#refreshing !== null && now - this.#refreshing.since > limit) {
+      return {
+        ok: false,
+        detail: `the status refresh has been running for ${Math.round((now - this.#refreshing.since) / 1000)} s (wedged after ${limit / 1000} s)`,
+        ...base,
+      };
+    }
+    return {
+      ok: true,
+      detail: this.#working === null ? 'idle' : `${this.#working.name} in progress`,
+      ...base,
+    };
   }
 
   /** Resolves when every queued piece of work has finished. */
@@ -74,30 +188,64 @@ export class BatchScheduler {
     } while (seen !== this.#queue);
   }
 
-  /** Stops the triggers and waits for the work in flight. */
+  /**
+   * Stops the triggers and the status refreshes, aborts the work in flight — it stops between
+   * hours: the hour being published finishes (pointer last), a chunk being computed is
+   * interrupted, queued work never starts — and waits for it.
+   */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#abort.abort(new Error('the batch scheduler is stopping'));
     for (const task of this.#tasks.splice(0)) task.stop();
     this.#cancelRecheck?.();
     this.#cancelRecheck = null;
-    await this.idle();
+    this.#cancelRefresh?.();
+    this.#cancelRefresh = null;
+    await Promise.all([this.idle(), this.#refreshing?.done]);
   }
 
-  /** Work runs one piece at a time per scheduler; errors are logged, never thrown at cron. */
-  #enqueue<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work, work);
+  /**
+   * Work runs one piece at a time per scheduler; errors are logged, never thrown at cron. Work
+   * queued behind a piece that a stop aborted does not start.
+   */
+  #enqueue<T>(name: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = this.#abort.signal;
+    const guarded = async (): Promise<T> => {
+      if (signal.aborted) throw signal.reason;
+      const now = this.#layer.runtime.now();
+      this.#working = { name, since: now, lastProgressAt: now };
+      try {
+        return await work(signal);
+      } finally {
+        this.#working = null;
+      }
+    };
+    const run = this.#queue.then(guarded, guarded);
     this.#queue = run.catch((error) => {
+      if (signal.aborted) return;
       this.#layer.runtime.logger.error({ err: error, work: name }, 'batch scheduler work failed');
     });
     return run;
   }
 
+  /** What every run of the work in flight gets: the stop signal and a progress mark per hour. */
+  #hourWork(trigger: 'catch-up' | 'hourly' | 'nightly', signal: AbortSignal) {
+    return {
+      trigger,
+      signal,
+      onOutcome: () => {
+        if (this.#working !== null) this.#working.lastProgressAt = this.#layer.runtime.now();
+      },
+    };
+  }
+
   /** Missing and stale complete hours of every view, oldest first. */
   catchUp(): Promise<HourOutcome[]> {
-    return this.#enqueue('catch-up', async () => {
+    return this.#enqueue('catch-up', async (signal) => {
       const outcomes: HourOutcome[] = [];
       for (const view of this.#options.views) {
-        outcomes.push(...(await this.#layer.backfill(view, { trigger: 'catch-up' })));
+        if (signal.aborted) break;
+        outcomes.push(...(await this.#layer.backfill(view, this.#hourWork('catch-up', signal))));
       }
       return outcomes;
     });
@@ -109,7 +257,7 @@ export class BatchScheduler {
    * not over), checks again after `recheckMs`.
    */
   runHourly(): Promise<HourOutcome[]> {
-    return this.#enqueue('hourly', async () => {
+    return this.#enqueue('hourly', async (signal) => {
       const { runtime, options, reader } = this.#layer;
       const now = runtime.now();
       // Per stream, once per run: completeness and the first archived hour.
@@ -128,6 +276,7 @@ export class BatchScheduler {
       const outcomes: HourOutcome[] = [];
       let pending = false;
       for (const name of this.#options.views) {
+        if (signal.aborted) break;
         const view = this.#layer.view(name);
         const { before, earliest } = await judged(this.#layer.streamOf(view));
         // Hours before the stream's first archived one hold nothing; sealing them would only add empty runs.
@@ -152,7 +301,7 @@ export class BatchScheduler {
         );
         // Sealed hours are re-run too: the runner skips them under the lease unless their input changed.
         const hours = candidates.filter((hour) => !sealed.has(hour) || hour >= lastFinished - HOUR_MS);
-        outcomes.push(...(await this.#layer.runHours(view.name, hours, { trigger: 'hourly' })));
+        outcomes.push(...(await this.#layer.runHours(view.name, hours, this.#hourWork('hourly', signal))));
       }
       if (pending && this.#running && this.#cancelRecheck === null) {
         this.#cancelRecheck = runtime.setTimer(() => {
@@ -166,15 +315,16 @@ export class BatchScheduler {
 
   /** Recomputes the previous UTC day (forced): late data the hourly runs missed lands here. */
   runNightly(): Promise<HourOutcome[]> {
-    return this.#enqueue('nightly', async () => {
+    return this.#enqueue('nightly', async (signal) => {
       const now = this.#layer.runtime.now();
       const today = now - (now % DAY_MS);
       const outcomes: HourOutcome[] = [];
       for (const view of this.#options.views) {
+        if (signal.aborted) break;
         const result = await this.#layer.recompute(
           view,
           { from: today - DAY_MS, to: today },
-          { trigger: 'nightly' },
+          this.#hourWork('nightly', signal),
         );
         outcomes.push(...result.outcomes);
       }

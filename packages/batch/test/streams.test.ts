@@ -446,7 +446,12 @@ describe('the IoT stream in a deployment with the web stream (file lake)', () =>
     });
     expect(await patient.completeBefore(iot)).toBe(BASE + 6 * H + 1);
     expect(await patient.completeBefore(webStream)).toBe(BASE + 5 * H + 11);
-    const hourly = patient.createScheduler({ schedule: () => ({ stop: () => {} }), catchUpOnStart: false });
+    // No status refresh timer: the timers counted below are the hourly run's rechecks.
+    const hourly = patient.createScheduler({
+      schedule: () => ({ stop: () => {} }),
+      catchUpOnStart: false,
+      statusRefreshMs: 0,
+    });
     hourly.start();
     const ran = await hourly.runHourly();
     expect(ran.filter((o) => o.status === 'published').map((o) => [o.view, (o.hour - BASE) / H])).toEqual([
