@@ -2,20 +2,28 @@
 // fencing token minted with it: the token goes into the hour's pointer, and a pointer is never
 // replaced by one carrying a lower token, so a writer that lost its lease cannot overwrite a newer run.
 import { readFileSync } from 'node:fs';
-import { serviceUnavailable, TandemError } from '@tandem/core';
+import { type RedisScript, redisScript, scriptCommand, serviceUnavailable, TandemError } from '@tandem/core';
 import type { Redis } from 'ioredis';
 
-/** Versioned command names: a changed script gets a new name, so a stale cached script never runs. */
-const ACQUIRE = 'tandemBatchAcquireLeaseV1';
-const RENEW = 'tandemBatchRenewLeaseV1';
-const RELEASE = 'tandemBatchReleaseLeaseV1';
+/** Bumped when a script's contract (KEYS / ARGV / reply) changes; the command names carry it. */
+const SCRIPT_VERSION = 1;
 
-const scriptSource = (file: string): string =>
-  readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+/** One of this package's scripts under `src/lua/`; core's loader reads the key count from the file name. */
+const batchScript = (file: string): RedisScript =>
+  redisScript(
+    'tandemBatch',
+    SCRIPT_VERSION,
+    file,
+    readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8'),
+  );
 
-/** The typed surface of the three scripts once defined on a client. */
+const acquireScript = batchScript('acquire-lease-2.lua');
+const renewScript = batchScript('renew-lease-1.lua');
+const releaseScript = batchScript('release-lease-1.lua');
+
+/** The typed surface of the three scripts; each is defined on a client on first use. */
 interface LeaseCommands {
-  [ACQUIRE](
+  acquire(
     leaseKey: string,
     counterKey: string,
     owner: string,
@@ -23,19 +31,17 @@ interface LeaseCommands {
     floor: number,
     counterTtlMs: number,
   ): Promise<[number, number | string]>;
-  [RENEW](leaseKey: string, value: string, ttlMs: number): Promise<number>;
-  [RELEASE](leaseKey: string, value: string): Promise<number>;
+  renew(leaseKey: string, value: string, ttlMs: number): Promise<number>;
+  release(leaseKey: string, value: string): Promise<number>;
 }
 
-/** Defines the scripts on a client once; ioredis falls back from EVALSHA to EVAL on NOSCRIPT. */
+/** ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis). */
 function leaseCommands(redis: Redis): LeaseCommands {
-  const target = redis as unknown as Partial<LeaseCommands>;
-  if (typeof target[ACQUIRE] !== 'function') {
-    redis.defineCommand(ACQUIRE, { numberOfKeys: 2, lua: scriptSource('acquire-lease-2.lua') });
-    redis.defineCommand(RENEW, { numberOfKeys: 1, lua: scriptSource('renew-lease-1.lua') });
-    redis.defineCommand(RELEASE, { numberOfKeys: 1, lua: scriptSource('release-lease-1.lua') });
-  }
-  return redis as unknown as LeaseCommands;
+  return {
+    acquire: scriptCommand<LeaseCommands['acquire']>(redis, acquireScript),
+    renew: scriptCommand<LeaseCommands['renew']>(redis, renewScript),
+    release: scriptCommand<LeaseCommands['release']>(redis, releaseScript),
+  };
 }
 
 export interface LeaseManagerOptions {
@@ -98,7 +104,7 @@ export class Lease {
     if (this.#lost) return false;
     let held: number;
     try {
-      held = await leaseCommands(this.#redis)[RENEW](this.#key, this.#value, this.#ttlMs);
+      held = await leaseCommands(this.#redis).renew(this.#key, this.#value, this.#ttlMs);
     } catch (error) {
       throw redisError(this.#redis, error);
     }
@@ -145,7 +151,7 @@ export class Lease {
     stop?.();
     if (this.#lost) return;
     try {
-      await leaseCommands(this.#redis)[RELEASE](this.#key, this.#value);
+      await leaseCommands(this.#redis).release(this.#key, this.#value);
     } catch (error) {
       throw redisError(this.#redis, error);
     }
@@ -183,7 +189,7 @@ export class LeaseManager {
     const base = this.keyBase(view, hour);
     let reply: [number, number | string];
     try {
-      reply = await leaseCommands(this.#redis)[ACQUIRE](
+      reply = await leaseCommands(this.#redis).acquire(
         `${base}:lease`,
         `${base}:token`,
         this.#options.owner,

@@ -13,6 +13,7 @@ export * from './fields.ts';
 export * from './filter.ts';
 export * from './measures.ts';
 export * from './reducer.ts';
+export * from './redis-scripts.ts';
 export * from './sessionizer.ts';
 export * from './sketches/ddsketch.ts';
 export * from './sketches/hll.ts';
