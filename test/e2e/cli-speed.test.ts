@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { TrafficOptions, TrafficTruth } from '@tandem/cli';
 import { poisonExpectedCode } from '@tandem/cli';
 import { HOUR_MS, hourStart, parseEvent } from '@tandem/core';
+import { speedKeys } from '@tandem/speed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, World } from './cli/harness.ts';
 import { regenerate } from './cli/truth.ts';
@@ -191,7 +192,7 @@ describe('tandem verify, replay and dlq', () => {
     expect(result.active).not.toBe(before.namespace);
     expect(result.droppedKeys).toBeGreaterThan(0);
     const redis = await world.redis();
-    expect(await redis.get(`${world.env.REDIS_PREFIX}:speed:active`)).toBe(result.active);
+    expect(await redis.get(speedKeys(world.env.REDIS_PREFIX ?? '').activeNamespace())).toBe(result.active);
     const [, oldKeys] = await redis.scan('0', 'MATCH', `${before.namespace}:{p*`, 'COUNT', 100_000);
     expect(oldKeys).toEqual([]);
     // The rebuilt views counted the late events too: the speed layer now agrees with batch exactly.

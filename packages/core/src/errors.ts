@@ -31,6 +31,9 @@ export const errorCodes = [
   // speed layer
   'TANDEM_ERR_SPEED_FENCED',
   'TANDEM_ERR_SPEED_OFFSET_GAP',
+  'TANDEM_ERR_SPEED_APPLY_REFUSED',
+  'TANDEM_ERR_SPEED_REDIS_EVICTION',
+  'TANDEM_ERR_SPEED_NAMESPACE',
   // archiver
   'TANDEM_ERR_ARCHIVER_UPLOAD',
   // services

@@ -38,6 +38,12 @@ export interface SpeedKeys {
   /** One bucket of one view in one partition: field `<dimsJson>\t<measure>\t<cell>` → number. */
   bucket(partition: number, view: string, version: number | string, bucketMs: number): string;
   /**
+   * The stream's active-namespace pointer (a string key): which namespace — this prefix, or one of
+   * its replay namespaces — the stream's readers and live worker use (namespaces.ts). Only
+   * meaningful under the base prefix (`REDIS_PREFIX`); the web stream keeps the first build's name.
+   */
+  activeNamespace(): string;
+  /**
    * A `SCAN MATCH` pattern of every key of one partition (meta, sessions, indexes, buckets) and of
    * no other stream's or partition's, for tools that drop a namespace. Valid when the prefix holds
    * no glob characters (`*`, `?`, `[`, `\`).
@@ -46,23 +52,24 @@ export interface SpeedKeys {
 }
 
 /**
- * The keys of `stream` (default the web stream `events`) under `prefix`: `<prefix>:{p<N>}:…` and
- * `<prefix>:speed:partitions` for `events`, `<prefix>:{<stream>:p<N>}:…` and
- * `<prefix>:speed:<stream>:partitions` for any other stream.
+ * The keys of `stream` (default the web stream `events`) under `prefix`: `<prefix>:{p<N>}:…`,
+ * `<prefix>:speed:partitions` and `<prefix>:speed:active` for `events`; `<prefix>:{<stream>:p<N>}:…`,
+ * `<prefix>:speed:<stream>:partitions` and `<prefix>:speed:<stream>:active` for any other stream.
  */
 export function speedKeys(prefix: string, stream: string = LEGACY_KEYS_STREAM): SpeedKeys {
   const legacy = stream === LEGACY_KEYS_STREAM;
   const tagPrefix = legacy ? `${prefix}:{p` : `${prefix}:{${stream}:p`;
   const tag = (partition: number) => `${tagPrefix}${partition}}`;
-  const partitionsKey = legacy ? `${prefix}:speed:partitions` : `${prefix}:speed:${stream}:partitions`;
+  const speed = legacy ? `${prefix}:speed` : `${prefix}:speed:${stream}`;
   return {
     prefix,
     stream,
-    partitions: () => partitionsKey,
+    partitions: () => `${speed}:partitions`,
     meta: (partition) => `${tag(partition)}:meta`,
     sessions: (partition) => `${tag(partition)}:sessions`,
     bucketIndex: (partition, view, version) => `${tag(partition)}:b:${view}:${version}`,
     bucket: (partition, view, version, bucketMs) => `${tag(partition)}:v:${view}:${version}:${bucketMs}`,
+    activeNamespace: () => `${speed}:active`,
     partitionPattern: (partition) => `${tag(partition)}:*`,
   };
 }

@@ -15,7 +15,10 @@ export interface SpeedMetrics {
   watermark: Gauge<'stream' | 'partition'>;
   /** Time from the first message of a micro-batch to its Redis apply (fold + script), seconds. */
   flushSeconds: Histogram<'stream'>;
-  /** Micro-batches rejected by the fence or the offset check (another owner, or a replay). */
+  /**
+   * Micro-batches rejected by the fence or the offset check (another owner, or a replay), or
+   * refused as unappliable and dead-lettered (`refused`).
+   */
   rejectedBatches: Counter<'stream' | 'reason'>;
   /** Partitions rebuilt from Kafka because Redis had lost their state. */
   rebuilds: Counter<'stream'>;
@@ -52,7 +55,7 @@ export function createSpeedMetrics(registry: Registry): SpeedMetrics {
     }),
     rejectedBatches: new Counter({
       name: 'tandem_speed_rejected_batches_total',
-      help: 'Micro-batches the Redis script refused: fenced (partition lost) or offset (replay)',
+      help: 'Micro-batches the Redis script refused: fenced (partition lost), offset (replay) or refused (unappliable deltas, dead-lettered)',
       labelNames: ['stream', 'reason'],
       registers,
     }),

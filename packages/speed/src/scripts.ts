@@ -1,51 +1,37 @@
-// Typed wrappers over the speed layer's Lua scripts. Each script is registered with ioredis
-// `defineCommand` under a name that carries the package's script version and a digest of its
-// text, so a client shared with an older build never runs a stale definition. ioredis sends
-// EVALSHA and falls back to EVAL on NOSCRIPT, which covers a Redis restart that flushed the cache.
-import { createHash } from 'node:crypto';
+// Typed wrappers over the speed layer's Lua scripts, loaded with core's one script loader: the key
+// count comes from each file's name (`-1.lua`, `-n.lua`), and the command name carries
+// SCRIPT_VERSION and a digest of the text, so a client shared with an older build never runs a
+// stale definition. ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, which covers a Redis
+// restart that flushed the cache.
 import { readFileSync } from 'node:fs';
+import { type RedisScript, redisScript, scriptCommand, TandemError } from '@tandem/core';
 import type { Cluster, Redis } from 'ioredis';
 
 /** A connected ioredis client: a single node or a cluster. */
 export type RedisClient = Redis | Cluster;
 
-/** Bumped when a script's contract (KEYS / ARGV / reply) changes. */
-export const SCRIPT_VERSION = 2;
+/** Bumped when a script's contract (KEYS / ARGV / reply) changes. 3: INVALID carries a reason. */
+export const SCRIPT_VERSION = 3;
 
 type ScriptArg = string | number;
 // ioredis flattens one level of array arguments, which keeps 100k-argument batches off the JS stack.
 type ScriptCall = (...args: Array<ScriptArg | ScriptArg[]>) => Promise<unknown>;
 
-interface ScriptDefinition {
-  commandName: string;
-  lua: string;
-  /** Fixed key count, or undefined when the caller passes the count first. */
-  numberOfKeys: number | undefined;
+/** One of this package's scripts under `src/lua/`. */
+export function speedScript(file: string): RedisScript {
+  return redisScript(
+    'tandemSpeed',
+    SCRIPT_VERSION,
+    file,
+    readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8'),
+  );
 }
 
-function loadScript(file: string, numberOfKeys: number | undefined): ScriptDefinition {
-  const lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
-  const digest = createHash('sha1').update(lua).digest('hex').slice(0, 10);
-  const base = file.replace(/-(\d+|n)\.lua$/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
-  return { commandName: `tandemSpeed_${base}_v${SCRIPT_VERSION}_${digest}`, lua, numberOfKeys };
-}
+const claimPartitionScript = speedScript('claim-partition-1.lua');
+const applyBatchScript = speedScript('apply-batch-n.lua');
 
-const claimPartitionScript = loadScript('claim-partition-1.lua', 1);
-const applyBatchScript = loadScript('apply-batch-n.lua', undefined);
-
-function command(redis: RedisClient, definition: ScriptDefinition): ScriptCall {
-  const commands = redis as unknown as Record<string, ScriptCall | undefined>;
-  if (typeof commands[definition.commandName] !== 'function') {
-    redis.defineCommand(
-      definition.commandName,
-      definition.numberOfKeys === undefined
-        ? { lua: definition.lua }
-        : { lua: definition.lua, numberOfKeys: definition.numberOfKeys },
-    );
-  }
-  const fn = commands[definition.commandName];
-  if (typeof fn !== 'function') throw new Error(`ioredis did not define ${definition.commandName}`);
-  return fn.bind(redis);
+function command(redis: RedisClient, script: RedisScript): ScriptCall {
+  return scriptCommand<ScriptCall>(redis, script);
 }
 
 /** What a worker learns when it claims a partition. */
@@ -114,11 +100,19 @@ export interface ApplyBatchInput {
 export type ApplyBatchResult =
   | { status: 'OK' }
   | { status: 'FENCED'; storedEpoch: string | null; storedOwner: string | null }
-  | { status: 'OFFSET'; storedOffset: string | null };
+  | { status: 'OFFSET'; storedOffset: string | null }
+  /**
+   * The batch's deltas cannot be applied, and nothing was written: a bucket's arguments are
+   * malformed or hold a non-finite number (refused here, before sending), or a sum would leave
+   * the range of a double in Redis (refused by the script). Applying the same batch again meets
+   * the same refusal, so the caller must not retry it.
+   */
+  | { status: 'INVALID'; key: string; reason: string };
 
-/** A bucket's cells travel as two JSON arrays, so a batch is a few dozen arguments, not 100k. */
-
-/** Runs apply-batch: checks the fence and the offset, then applies every delta atomically. */
+/**
+ * Runs apply-batch: checks the fence and the offset, then applies every delta atomically. A
+ * bucket's cells travel as two JSON arrays, so a batch is a few dozen arguments, not 100k.
+ */
 export async function applyBatch(redis: RedisClient, input: ApplyBatchInput): Promise<ApplyBatchResult> {
   const keys: string[] = [input.metaKey, input.sessionsKey];
   const args: ScriptArg[] = [
@@ -145,11 +139,22 @@ export async function applyBatch(redis: RedisClient, input: ApplyBatchInput): Pr
   for (const user of input.sessionDeletions) args.push(user);
   for (const bucket of input.buckets) {
     if (bucket.values.length !== bucket.fields.length || bucket.adds + bucket.mins > bucket.fields.length) {
-      throw new Error(`apply-batch: malformed delta of ${bucket.key}`);
+      return {
+        status: 'INVALID',
+        key: bucket.key,
+        reason: `malformed delta: ${bucket.fields.length} fields, ${bucket.values.length} values, ${bucket.adds} add and ${bucket.mins} min cells`,
+      };
     }
-    for (const value of bucket.values) {
-      // JSON would turn them into null; refuse here rather than leave Redis with a half-applied batch
-      if (!Number.isFinite(value)) throw new Error(`apply-batch: non-finite delta ${value} in ${bucket.key}`);
+    for (let i = 0; i < bucket.values.length; i++) {
+      // JSON would turn them into null; a sum of finite events can overflow to Infinity in the fold
+      const value = bucket.values[i]!;
+      if (!Number.isFinite(value)) {
+        return {
+          status: 'INVALID',
+          key: bucket.key,
+          reason: `non-finite delta ${value} for cell ${JSON.stringify(bucket.fields[i])}`,
+        };
+      }
     }
     keys.push(bucket.key);
     args.push(
@@ -171,8 +176,11 @@ export async function applyBatch(redis: RedisClient, input: ApplyBatchInput): Pr
     return { status, storedEpoch: emptyToNull(reply[1]), storedOwner: emptyToNull(reply[2]) };
   }
   if (status === 'OFFSET') return { status, storedOffset: emptyToNull(reply[1]) };
-  if (status === 'INVALID') throw new Error(`apply-batch refused malformed deltas of ${reply[1]}`);
-  throw new Error(`apply-batch returned an unknown status ${JSON.stringify(status)}`);
+  if (status === 'INVALID') return { status, key: reply[1] ?? '', reason: reply[2] ?? '' };
+  throw new TandemError(
+    'TANDEM_ERR_INTERNAL',
+    `apply-batch returned an unknown status ${JSON.stringify(status)}; is ${applyBatchScript.commandName} the script this build ships?`,
+  );
 }
 
 function emptyToNull(value: string | undefined): string | null {

@@ -24,7 +24,15 @@ import { DedupWindow } from './dedup-window.ts';
 import { type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { SpeedMetrics } from './metrics.ts';
 import { resolveStream, resolveTuning, type SpeedTuning, type SpeedWorkerOptions } from './options.ts';
-import { applyBatch, type BucketDelta, claimPartition, type RedisClient, SCRIPT_VERSION } from './scripts.ts';
+import { assertRedisKeepsSpeedKeys } from './redis-requirements.ts';
+import {
+  type ApplyBatchResult,
+  applyBatch,
+  type BucketDelta,
+  claimPartition,
+  type RedisClient,
+  SCRIPT_VERSION,
+} from './scripts.ts';
 import { type SessionFold, SessionRuntime } from './sessions.ts';
 import { compileStreamEventRules, type StreamEventRules } from './stream-events.ts';
 
@@ -72,6 +80,9 @@ interface ChunkResult {
   dlq: number;
   deadLetters: Message[];
   lateEvents: Message[];
+  /** The messages folded into the views, kept so a chunk Redis refuses can be dead-lettered. */
+  folded: KafkaMessage[];
+  firstOffset: string;
   lastOffset: string;
   firstMessageAt: number;
 }
@@ -185,6 +196,13 @@ export class SpeedWorker {
     this.#kafka = this.#options.kafka ?? createKafkaClient(config!.kafka);
     this.#redis = this.#options.redis ?? createRedisClient(config!.redis);
     this.#ownsRedis = this.#options.redis === undefined;
+    try {
+      await assertRedisKeepsSpeedKeys(this.#redis, this.#logger);
+    } catch (error) {
+      if (this.#ownsRedis) this.#redis.disconnect();
+      this.#started = false;
+      throw error;
+    }
 
     this.#admin = this.#kafka.admin();
     await this.#admin.connect();
@@ -402,6 +420,8 @@ export class SpeedWorker {
           dlq: 0,
           deadLetters: [],
           lateEvents: [],
+          folded: [],
+          firstOffset: message.offset,
           lastOffset: message.offset,
           firstMessageAt: startedAt,
         };
@@ -446,6 +466,7 @@ export class SpeedWorker {
       if (state.maxEventTime === null || eventTime > state.maxEventTime) state.maxEventTime = eventTime;
       for (const { reducer } of state.reducers) reducer.add(event);
       for (const session of state.sessions) session.add(event);
+      result.folded.push(message);
       result.applied++;
       if ((counted & 255) === 0 && performance.now() - startedAt > maxBatchWaitMs) {
         index++;
@@ -525,22 +546,8 @@ export class SpeedWorker {
         sessionDeletions: prepared.sessionDeletions,
         buckets: prepared.buckets,
       });
-      if (reply.status !== 'OK') {
-        this.#states.delete(partition);
-        this.#metrics?.rejectedBatches.inc({
-          stream: this.stream.name,
-          reason: reply.status === 'FENCED' ? 'fenced' : 'offset',
-        });
-        if (reply.status === 'FENCED' && reply.storedOwner !== null && reply.storedOwner !== this.owner) {
-          // Another worker owns it now; stop fetching it until the group tells us our assignment.
-          this.#pausedByFence.add(partition);
-          payload.pause();
-          this.#logger.warn({ partition, by: reply.storedOwner }, 'partition claimed by another worker');
-        } else {
-          this.#logger.warn({ partition, reply }, 'partition state in Redis moved; re-claiming');
-        }
-        return false;
-      }
+      if (reply.status === 'INVALID') return await this.#deadLetterRefused(state, prepared, reply, payload);
+      if (reply.status !== 'OK') return this.#rejected(state, reply, payload);
     } catch (error) {
       // The in-memory state ran ahead of Redis: drop it, the next batch re-claims and replays.
       this.#states.delete(partition);
@@ -560,6 +567,133 @@ export class SpeedWorker {
         metrics.watermark.set({ stream, partition: String(partition) }, watermark / 1000);
     }
     return true;
+  }
+
+  /** A FENCED or OFFSET reply: nothing was written; the partition is re-claimed, or paused for its new owner. */
+  #rejected(
+    state: PartitionState,
+    reply: Exclude<ApplyBatchResult, { status: 'OK' | 'INVALID' }>,
+    payload: EachBatchPayload,
+  ): false {
+    const partition = state.partition;
+    this.#states.delete(partition);
+    this.#metrics?.rejectedBatches.inc({
+      stream: this.stream.name,
+      reason: reply.status === 'FENCED' ? 'fenced' : 'offset',
+    });
+    if (
+      reply.status === 'FENCED' &&
+      reply.storedOwner !== null &&
+      reply.storedOwner !== this.owner &&
+      // Epochs only grow by claims, so a newer claim always stores a higher epoch than ours. A lower
+      // one means Redis went back in time (restarted from an RDB snapshot or an AOF that missed its
+      // last second) to before our claim: the owner it names is stale, and re-claiming is right.
+      (reply.storedEpoch === null || Number(reply.storedEpoch) > Number(state.epoch))
+    ) {
+      // Another worker owns it now; stop fetching it until the group tells us our assignment.
+      this.#pausedByFence.add(partition);
+      payload.pause();
+      this.#logger.warn({ partition, by: reply.storedOwner }, 'partition claimed by another worker');
+    } else {
+      this.#logger.warn({ partition, reply }, 'partition state in Redis moved; re-claiming');
+    }
+    return false;
+  }
+
+  /**
+   * Redis (or applyBatch before sending) refused the chunk's deltas: the same chunk would be refused
+   * on every attempt, and retrying it would hold the partition forever. So its folded events go to
+   * the DLQ with the reason, then a batch without deltas moves the applied offset past them
+   * (counted as dead letters), and the partition's memory — which has folded them — is dropped: the
+   * next batch re-claims from Redis and carries on after the chunk. When the refused bucket is a
+   * sessionized view's, the sessions that closed in this chunk are deleted too (their rows may be
+   * what was refused, and they would close again with every later chunk); their events are missing
+   * from the real-time view until the batch layer seals those hours.
+   */
+  async #deadLetterRefused(
+    state: PartitionState,
+    prepared: PreparedFlush,
+    refusal: { key: string; reason: string },
+    payload: EachBatchPayload,
+  ): Promise<false> {
+    const { chunk } = prepared;
+    const partition = state.partition;
+    const topic = this.tuning.topic;
+    this.#states.delete(partition);
+    const refusedIndex = prepared.buckets.find((bucket) => bucket.key === refusal.key)?.index;
+    const refusedView = this.#views.find((runtime) => runtime.indexPosition === refusedIndex)?.view;
+    const dropSessions = refusedView !== undefined && refusedView.sessionize !== null;
+    const message =
+      `Redis refused the micro-batch of ${topic} partition ${partition}, offsets ${chunk.firstOffset}-${chunk.lastOffset}: ` +
+      `${refusal.reason} (bucket ${refusal.key}). The same batch would be refused again, so its ` +
+      `${chunk.folded.length} events were dead-lettered and the partition moved on; after fixing the cause, ` +
+      're-inject them with `tandem dlq replay --code SPEED_APPLY_REFUSED`';
+    const rejection = { code: 'TANDEM_ERR_SPEED_APPLY_REFUSED', message, field: null, rule: 'apply' };
+    const nowMs = this.#now();
+    if (chunk.folded.length > 0) {
+      await this.#producer!.sendBatch({
+        acks: -1,
+        topicMessages: [
+          {
+            topic: this.tuning.dlqTopic,
+            messages: chunk.folded.map((original) =>
+              deadLetterMessage(
+                { topic, partition, offset: original.offset },
+                original,
+                rejection,
+                nowMs,
+                this.tuning.pipelineVersion,
+              ),
+            ),
+          },
+        ],
+      });
+    }
+    if (this.#stopping) return false;
+    const dlq = chunk.dlq + chunk.folded.length;
+    const reply = await applyBatch(this.#redis!, {
+      metaKey: this.keys.meta(partition),
+      sessionsKey: this.keys.sessions(partition),
+      epoch: state.epoch,
+      owner: this.owner,
+      prevOffset: state.appliedOffset,
+      nextOffset: chunk.lastOffset,
+      // the stored event time stays: the refused events never reached the views
+      maxEventTime: null,
+      watermark: null,
+      nowMs,
+      counters: { applied: 0, dlq, late: chunk.late, duplicates: chunk.duplicates },
+      indexes: [],
+      sessionUpserts: [],
+      sessionDeletions: dropSessions ? prepared.sessionDeletions : [],
+      buckets: [],
+    });
+    if (reply.status === 'INVALID') {
+      throw new TandemError(
+        'TANDEM_ERR_INTERNAL',
+        `apply-batch refused a batch without deltas: ${reply.reason}`,
+      );
+    }
+    if (reply.status !== 'OK') return this.#rejected(state, reply, payload);
+    this.#metrics?.rejectedBatches.inc({ stream: this.stream.name, reason: 'refused' });
+    const stream = this.stream.name;
+    if (dlq > 0) this.#metrics?.events.inc({ stream, outcome: 'dlq' }, dlq);
+    if (chunk.late > 0) this.#metrics?.events.inc({ stream, outcome: 'late' }, chunk.late);
+    if (chunk.duplicates > 0) this.#metrics?.events.inc({ stream, outcome: 'duplicate' }, chunk.duplicates);
+    this.#logger.error(
+      {
+        code: 'TANDEM_ERR_SPEED_APPLY_REFUSED',
+        partition,
+        firstOffset: chunk.firstOffset,
+        lastOffset: chunk.lastOffset,
+        deadLettered: chunk.folded.length,
+        bucket: refusal.key,
+        reason: refusal.reason,
+        droppedSessions: dropSessions ? prepared.sessionDeletions.length : 0,
+      },
+      message,
+    );
+    return false;
   }
 
   /** Kafka commits follow Redis, at most every `commitIntervalMs`: a hint for tools, Redis holds the truth. */

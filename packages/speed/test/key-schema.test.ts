@@ -1,5 +1,6 @@
 // The Redis layout per stream: the web stream keeps the first build's key names exactly (existing
-// data keeps working), every other stream has its own, with one hash tag per (stream, partition).
+// data keeps working, the active-namespace pointer included), every other stream has its own, with
+// one hash tag per (stream, partition).
 import { describe, expect, it } from 'vitest';
 import { speedKeys } from '../src/key-schema.ts';
 
@@ -12,6 +13,7 @@ describe('speedKeys', () => {
       expect(keys.bucketIndex(3, 'endpoint_hourly', 1)).toBe('tandem:{p3}:b:endpoint_hourly:1');
       expect(keys.bucket(3, 'endpoint_hourly', 1, 3_600_000)).toBe('tandem:{p3}:v:endpoint_hourly:1:3600000');
       expect(keys.partitionPattern(3)).toBe('tandem:{p3}:*');
+      expect(keys.activeNamespace()).toBe('tandem:speed:active');
     }
   });
 
@@ -24,6 +26,7 @@ describe('speedKeys', () => {
     expect(keys.bucketIndex(0, 'site_minutely', 2)).toBe('tandem~r1:{iot:p0}:b:site_minutely:2');
     expect(keys.bucket(0, 'site_minutely', 2, 60_000)).toBe('tandem~r1:{iot:p0}:v:site_minutely:2:60000');
     expect(keys.partitionPattern(0)).toBe('tandem~r1:{iot:p0}:*');
+    expect(speedKeys('tandem', 'iot').activeNamespace()).toBe('tandem:speed:iot:active');
     // a web partition's pattern never matches another stream's keys, nor the reverse
     const web = speedKeys('tandem~r1');
     const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[{}]/g, '\\$&').replace('*', '.*')}$`);

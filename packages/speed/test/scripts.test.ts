@@ -1,8 +1,10 @@
-// The Lua scripts on a real Redis: the fence and the offset check come before any write, every
-// merge op lands as its measure needs, and a flushed script cache (a Redis restart) is survived.
+// The Lua scripts on a real Redis: the fence, the offset check and every refusal (INVALID) come
+// before any write, every merge op lands as its measure needs, and a flushed script cache (a Redis
+// restart) is survived.
+import { scriptCommand } from '@tandem/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKET_MARKER_FIELD, speedKeys } from '../src/key-schema.ts';
-import { type ApplyBatchInput, applyBatch, claimPartition } from '../src/scripts.ts';
+import { type ApplyBatchInput, applyBatch, claimPartition, speedScript } from '../src/scripts.ts';
 import { startPrivateRedis } from './helpers/private-redis.ts';
 import { deletePrefix } from '../../../test/support/redis.ts';
 import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
@@ -163,10 +165,93 @@ describe('claim-partition and apply-batch', () => {
 
     const poisoned = cells({ add: { '["/a"]\tn\t1': Number.POSITIVE_INFINITY } });
     const third = { ...base, prevOffset: '10', nextOffset: '11' };
-    await expect(applyBatch(redis, { ...third, buckets: [{ ...bucket, ...poisoned }] })).rejects.toThrow(
-      /non-finite/,
-    );
+    expect(await applyBatch(redis, { ...third, buckets: [{ ...bucket, ...poisoned }] })).toEqual({
+      status: 'INVALID',
+      key,
+      reason: 'non-finite delta Infinity for cell "[\\"/a\\"]\\tn\\t1"',
+    });
     expect((await redis.hgetall(keys.meta(4))).offset).toBe('10');
+  });
+
+  it('answers INVALID, writing nothing, when a sum would leave the range of a double', async () => {
+    await claimPartition(redis, keys.meta(5), 'a', 1);
+    const base = batch({
+      metaKey: keys.meta(5),
+      sessionsKey: keys.sessions(5),
+      indexes: [{ key: keys.bucketIndex(5, 'v', 1), trimBelowMs: 0, ttlMs: 60_000 }],
+    });
+    const early = keys.bucket(5, 'v', 1, 0);
+    const late = keys.bucket(5, 'v', 1, 60_000);
+    const bucket = (key: string, bucketMs: number, add: Record<string, number>) => ({
+      key,
+      index: 0,
+      bucketMs,
+      expireAtMs: Date.now() + 60_000,
+      ...cells({ add }),
+    });
+    expect(
+      await applyBatch(redis, { ...base, buckets: [bucket(late, 60_000, { big: 1.5e308, n: 1 })] }),
+    ).toEqual({ status: 'OK' });
+    const meta = await redis.hgetall(keys.meta(5));
+    // the overflowing bucket comes last: the one before it, and the meta hash, must stay untouched
+    const refused = await applyBatch(redis, {
+      ...base,
+      prevOffset: '9',
+      nextOffset: '20',
+      sessionUpserts: [['u', 's']],
+      buckets: [bucket(early, 0, { n: 1 }), bucket(late, 60_000, { n: 1, big: 1.5e308 })],
+    });
+    expect(refused).toEqual({
+      status: 'INVALID',
+      key: late,
+      reason: 'the sum of cell big (1.5e+308 + 1.5e+308) leaves the range of a double',
+    });
+    expect(await redis.hgetall(keys.meta(5))).toEqual(meta);
+    expect(await redis.exists(early, keys.sessions(5))).toBe(0);
+    expect(await redis.hgetall(late)).toEqual({ [BUCKET_MARKER_FIELD]: '1', big: '1.5e+308', n: '1' });
+    expect(await redis.zrange(keys.bucketIndex(5, 'v', 1), 0, -1)).toEqual(['60000']);
+    // the same offset then applies a batch whose sums stay finite
+    expect(
+      await applyBatch(redis, {
+        ...base,
+        prevOffset: '9',
+        nextOffset: '20',
+        buckets: [bucket(late, 60_000, { big: -1e308 })],
+      }),
+    ).toEqual({ status: 'OK' });
+    expect(Number(await redis.hget(late, 'big'))).toBe(1.5e308 - 1e308);
+  });
+
+  it('answers INVALID with the reason when the arguments of a bucket do not decode', async () => {
+    await claimPartition(redis, keys.meta(6), 'a', 1);
+    const apply = scriptCommand<(...args: Array<string | number>) => Promise<string[]>>(
+      redis,
+      speedScript('apply-batch-n.lua'),
+    );
+    const bucketKey = keys.bucket(6, 'v', 1, 0);
+    const head = [keys.meta(6), keys.sessions(6), keys.bucketIndex(6, 'v', 1), bucketKey];
+    const argv = ['1', 'a', '', '9', '', '', 1, 0, 0, 0, 0, 1, 0, 0, 0, 60_000];
+    const cellsOf = (fieldsJson: string, valuesJson: string) => [
+      1,
+      0,
+      Date.now() + 60_000,
+      1,
+      0,
+      fieldsJson,
+      valuesJson,
+    ];
+    expect(await apply(head.length, ...head, ...argv, ...cellsOf('["f"', '["1"]'))).toEqual([
+      'INVALID',
+      bucketKey,
+      'the fields and values do not decode as two JSON arrays of equal length',
+    ]);
+    expect(await apply(head.length, ...head, ...argv, ...cellsOf('["f"]', '["x"]'))).toEqual([
+      'INVALID',
+      bucketKey,
+      'cell 1 is not a field name with a number',
+    ]);
+    expect(await redis.exists(bucketKey)).toBe(0);
+    expect(await redis.hget(keys.meta(6), 'offset')).toBeNull();
   });
 
   it('stores and deletes open sessions with the batch', async () => {

@@ -1,6 +1,10 @@
 // Exactly-once under failure, on the real stack: workers killed with SIGKILL mid-stream, workers
-// joining and leaving the group, and Redis losing everything mid-stream. After each, the views
-// must equal the compiled reducer applied once to the events the speed layer should accept.
+// joining and leaving the group, Redis losing everything mid-stream, and Redis coming back from an
+// older snapshot. After each, the views must equal the compiled reducer applied once to the events
+// the speed layer should accept.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,5 +248,48 @@ describe('SpeedWorker recovery', () => {
     await producing;
     await expectExact(redis, prefix, topic, stream);
     expect(await worker.stop()).toBe(0);
+  });
+
+  it('resumes from the restored offsets when Redis comes back from a snapshot older than a rebalance', async () => {
+    // RDB persistence, or an AOF that missed its last second: Redis restarts at an earlier point in
+    // time, where the partitions' meta hashes name owners and epochs from before the last claims.
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-speed-rdb-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const server = await startPrivateRedis({ dir });
+    cleanups.push(() => server.stop());
+    const redis = connectRedis(server.url);
+    cleanups.push(async () => redis.disconnect());
+    const { topic, prefix, tuning } = await setup(redis, 'redis-snapshot');
+    const stream = generateStream({ count: 60_000, partitions, seed: 29 });
+    const start = () => startWorkerProcess({ brokers: kafkaBrokers, redisUrl: server.url, tuning });
+    const reader = new SpeedViewReader({ redis, prefix, topic });
+    const keys = speedKeys(prefix);
+    const owners = async () =>
+      Promise.all([...Array(partitions).keys()].map((p) => redis.hmget(keys.meta(p), 'owner', 'epoch')));
+
+    const first = await start();
+    cleanups.push(() => first.kill());
+    const producing = producePaced(topic, stream, 12_000);
+    while ((await reader.status()).partitions.length < partitions) await sleep(50);
+    await redis.save(); // every partition claimed by the first worker
+    const saved = await owners();
+    expect(new Set(saved.map(([owner]) => owner)).size).toBe(1);
+
+    // a second worker joins: the partitions are claimed again (higher epochs), half of them by it
+    const second = await start();
+    cleanups.push(() => second.kill());
+    for (;;) {
+      const now = await owners();
+      if (new Set(now.map(([owner]) => owner)).size === 2) break;
+      await sleep(50);
+    }
+    await sleep(1000); // both apply a few batches under their new epochs
+    await server.restart(); // back to the snapshot: the first worker's owners and epochs
+    // the second worker's batches now meet an older epoch of another owner: a Redis that went back
+    // in time, not a newer claim, so it re-claims instead of waiting for a rebalance that never comes
+    await producing;
+    await expectExact(redis, prefix, topic, stream);
+    expect(await first.stop()).toBe(0);
+    expect(await second.stop()).toBe(0);
   });
 });

@@ -116,7 +116,7 @@ export const replayCommand = defineCommand({
         });
         return 0;
       }
-      const target = replayNamespace(base, now);
+      const target = await replayNamespace(base, now);
       const groupId = `${config.speed.groupId}.replay-${randomUUID().slice(0, 8)}`;
       context.out.info(
         `replaying ${toReplay} messages of stream ${stream.name} into namespace ${target} (live: ${current})`,

@@ -1,7 +1,8 @@
 // The speed layer as the cli runs it: per stream, a live worker that follows the stream's
 // active-namespace pointer (so a `tandem replay --stream S` can switch it over), and one reader
 // that resolves the pointer of a view's stream before each read (so the serving layer moves to a
-// stream's new views in one step). See speed-namespace.ts.
+// stream's new views in one step). The pointers and namespaces are the speed layer's
+// (packages/speed/README.md, "Namespaces").
 import {
   builtinCatalog,
   type Catalog,
@@ -11,11 +12,16 @@ import {
   type TandemConfig,
   type TimeRange,
 } from '@tandem/core';
-import { type SpeedMetrics, SpeedViewReader, type SpeedWorker, startSpeedWorker } from '@tandem/speed';
+import {
+  activeNamespace,
+  type SpeedMetrics,
+  SpeedViewReader,
+  type SpeedWorker,
+  startSpeedWorker,
+} from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { activeNamespace } from './speed-namespace.ts';
 
 export type SpeedStatus = Awaited<ReturnType<SpeedViewReader['status']>>;
 

@@ -33,17 +33,23 @@
     unpack limit) rather than a call per cell: the per-call overhead of redis.call, not the hash
     work, is most of the cost of a cell. `add` cells are summed as doubles, as core's merge does;
     `min`/`max` cells keep the smaller/larger; a cell whose stored value does not change is not
-    written. A new bucket hash also gets key-schema.ts's BUCKET_MARKER_FIELD. A new cell stores the worker's text as is (most cells of a batch are new, and Redis
-    formatting a Lua number costs more than the rest of the cell); a merged one stores the text
-    Redis gives a Lua number. Lua's tonumber and JavaScript's Number read both back exactly.
+    written. A new bucket hash also gets key-schema.ts's BUCKET_MARKER_FIELD. A new cell stores
+    the worker's text as is (most cells of a batch are new, and Redis formatting a Lua number costs
+    more than the rest of the cell); a merged one stores the text Redis gives a Lua number. Lua's
+    tonumber and JavaScript's Number read both back exactly.
 
   Output:
-    { 'OK', nextOffset, epoch }          applied
+    { 'OK', nextOffset, epoch }            applied
     { 'FENCED', storedEpoch, storedOwner } the partition was claimed since: nothing written
-    { 'OFFSET', storedOffset }           stored offset is not prevOffset (replay or gap): nothing written
-    { 'INVALID', bucketKey }               a bucket's arguments are malformed: nothing written
+    { 'OFFSET', storedOffset }             stored offset is not prevOffset (replay or gap): nothing written
+    { 'INVALID', bucketKey, reason }       a bucket's arguments are malformed, or an `add` cell's sum
+                                           would leave the range of a double (it would be stored as
+                                           "inf" and read back as NaN): nothing written. The same
+                                           batch is refused again on every attempt; the worker
+                                           dead-letters it instead of retrying.
 
-  Every check happens before the first write (Redis does not roll back a script that fails midway).
+  Every check happens before the first write (Redis does not roll back a script that fails midway):
+  the buckets are read and merged first, and written only once every one of them has passed.
 ]]
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'owner', 'offset')
 if meta[1] ~= ARGV[1] or meta[2] ~= ARGV[2] then
@@ -68,11 +74,11 @@ for k = 3 + indexCount, #KEYS do
   local nMin = tonumber(ARGV[a + 4])
   if not (ok and okValues and nAdd and nMin) or type(fields) ~= 'table' or type(values) ~= 'table'
     or #fields ~= #values or nAdd + nMin > #fields then
-    return { 'INVALID', KEYS[k] }
+    return { 'INVALID', KEYS[k], 'the fields and values do not decode as two JSON arrays of equal length' }
   end
   for i = 1, #values do
     if type(fields[i]) ~= 'string' or not tonumber(values[i]) then
-      return { 'INVALID', KEYS[k] }
+      return { 'INVALID', KEYS[k], 'cell ' .. i .. ' is not a field name with a number' }
     end
   end
   buckets[#buckets + 1] = {
@@ -88,6 +94,71 @@ for k = 3 + indexCount, #KEYS do
   a = a + 7
 end
 
+-- read and merge every bucket before the first write: a sum that overflows refuses the batch
+local CHUNK = 3000 -- fields per HMGET / HSET: unpack stays far below LUAI_MAXCSTACK (8000)
+-- key-schema.ts BUCKET_MARKER_FIELD: not a cell (no `dims\tmeasure\tcell` of any view), readers skip it
+local MARKER_FIELD = '\t\t(tandem speed: this field keeps the bucket a hash table, not a listpack)'
+local HUGE = math.huge
+for _, bucket in ipairs(buckets) do
+  local key = bucket.key
+  local fields = bucket.fields
+  local values = bucket.values
+  local n = #fields
+  local addEnd = bucket.nAdd
+  local minEnd = bucket.nAdd + bucket.nMin
+  local out = {}
+  local o = 0
+  if redis.call('EXISTS', key) == 0 then
+    -- a new bucket: nothing to read, and the marker (longer than hash-max-listpack-value) in the
+    -- first HSET makes Redis create a real hash table, not a listpack, whose lookups are linear
+    -- scans over the hundreds of fields a bucket gains per batch
+    out[1] = MARKER_FIELD
+    out[2] = '1'
+    o = 2
+    for i = 1, n do
+      out[o + 1] = fields[i]
+      out[o + 2] = values[i]
+      o = o + 2
+    end
+  else
+    for s = 1, n, CHUNK do
+      local e = math.min(n, s + CHUNK - 1)
+      local current = redis.call('HMGET', key, unpack(fields, s, e))
+      for i = s, e do
+        local v = values[i]
+        local stored = current[i - s + 1]
+        if stored then
+          local c = tonumber(stored)
+          local x = tonumber(v)
+          if i <= addEnd then
+            if x == 0 then
+              v = nil
+            else
+              v = c + x
+              if v == HUGE or v == -HUGE or v ~= v then
+                return { 'INVALID', key, 'the sum of cell ' .. fields[i] .. ' (' .. stored .. ' + ' .. values[i]
+                  .. ') leaves the range of a double' }
+              end
+            end
+          elseif i <= minEnd then
+            if c <= x then v = nil end
+          elseif c >= x then
+            v = nil
+          end
+        end
+        if v then
+          out[o + 1] = fields[i]
+          out[o + 2] = v
+          o = o + 2
+        end
+      end
+    end
+  end
+  bucket.out = out
+  bucket.o = o
+end
+
+-- every check has passed; writes start here
 -- meta: offset, event time, counters
 local metaFields = { 'offset', ARGV[4], 'updatedAt', ARGV[7] }
 if ARGV[5] ~= '' then
@@ -126,57 +197,11 @@ for _ = 1, deletions do
   a = a + 1
 end
 
--- bucket deltas
-local CHUNK = 3000 -- fields per HMGET / HSET: unpack stays far below LUAI_MAXCSTACK (8000)
--- key-schema.ts BUCKET_MARKER_FIELD: not a cell (no `dims\tmeasure\tcell` of any view), readers skip it
-local MARKER_FIELD = '\t\t(tandem speed: this field keeps the bucket a hash table, not a listpack)'
+-- bucket deltas, merged above
 for _, bucket in ipairs(buckets) do
   local key = bucket.key
-  local fields = bucket.fields
-  local values = bucket.values
-  local n = #fields
-  local addEnd = bucket.nAdd
-  local minEnd = bucket.nAdd + bucket.nMin
-  local out = {}
-  local o = 0
-  if redis.call('EXISTS', key) == 0 then
-    -- a new bucket: nothing to read, and the marker (longer than hash-max-listpack-value) in the
-    -- first HSET makes Redis create a real hash table, not a listpack, whose lookups are linear
-    -- scans over the hundreds of fields a bucket gains per batch
-    out[1] = MARKER_FIELD
-    out[2] = '1'
-    o = 2
-    for i = 1, n do
-      out[o + 1] = fields[i]
-      out[o + 2] = values[i]
-      o = o + 2
-    end
-  else
-    for s = 1, n, CHUNK do
-      local e = math.min(n, s + CHUNK - 1)
-      local current = redis.call('HMGET', key, unpack(fields, s, e))
-      for i = s, e do
-        local v = values[i]
-        local stored = current[i - s + 1]
-        if stored then
-          local c = tonumber(stored)
-          local x = tonumber(v)
-          if i <= addEnd then
-            if x == 0 then v = nil else v = c + x end
-          elseif i <= minEnd then
-            if c <= x then v = nil end
-          elseif c >= x then
-            v = nil
-          end
-        end
-        if v then
-          out[o + 1] = fields[i]
-          out[o + 2] = v
-          o = o + 2
-        end
-      end
-    end
-  end
+  local out = bucket.out
+  local o = bucket.o
   for s = 1, o, 2 * CHUNK do
     redis.call('HSET', key, unpack(out, s, math.min(o, s + 2 * CHUNK - 1)))
   end

@@ -7,9 +7,20 @@ import { freePort } from '../../../../test/support/net.ts';
 export interface PrivateRedis {
   readonly port: number;
   readonly url: string;
-  /** Kills the server (SIGKILL: it keeps nothing on disk, like the stack's Redis) and starts a fresh one on the same port. */
+  /**
+   * Kills the server (SIGKILL) and starts it again on the same port with the same arguments. By
+   * default it keeps nothing on disk, like the stack's Redis, so every key is gone; with a `dir`
+   * it loads whatever the last `SAVE` wrote there.
+   */
   restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface PrivateRedisOptions {
+  /** Extra redis-server arguments, e.g. `['--maxmemory-policy', 'allkeys-lru']`. */
+  args?: string[];
+  /** A directory for dump.rdb: an explicit `SAVE` persists, and a restart loads it back. */
+  dir?: string;
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
@@ -31,15 +42,14 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   throw new Error(`redis-server did not listen on ${port}`);
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | null = null;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  if (options.dir !== undefined) args.push('--dir', options.dir, '--dbfilename', 'dump.rdb');
+  args.push(...(options.args ?? []));
   const launch = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
+    child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitForPort(port, child);
   };
   const kill = async () => {
