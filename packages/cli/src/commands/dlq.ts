@@ -3,6 +3,11 @@
 // topic after a fix. Each stream has its own DLQ; the web stream (or the config's only one) by default.
 // Replayed entries are remembered by their source position in Redis, so they are listed as
 // replayed and never re-injected twice; one that still fails comes back as a new dead letter.
+//
+// Memory is bounded whatever the DLQ's length: the topic is read a fetched batch at a time, whether
+// each entry was replayed is asked of Redis per batch (never the whole record loaded), `list`
+// keeps only the newest --limit entries, `replay` sends each batch before reading the next, and
+// the keys remembered to list each source message once are the last DEAD_LETTER_DEDUP_WINDOW.
 import type { Stream, TandemConfig } from '@tandem/core';
 import type { deadLetterHeaders as DeadLetterHeaders } from '@tandem/speed';
 import type { Redis } from 'ioredis';
@@ -12,7 +17,7 @@ import type { Output } from '../framework/output.ts';
 import { formatTime } from '../framework/time.ts';
 import { usageError } from '../framework/usage-error.ts';
 import * as v from '../framework/values.ts';
-import { readTopicSnapshot, type TopicMessage } from '../wiring/topic-reader.ts';
+import { forEachTopicBatch, type TopicMessage } from '../wiring/topic-reader.ts';
 import { resolveStream, streamValue } from './catalog-args.ts';
 
 /** One dead letter as the ops commands show it. */
@@ -40,12 +45,12 @@ export function replayedKey(config: TandemConfig, dlqTopic: string): string {
 
 function toDeadLetter(
   message: TopicMessage,
-  replayed: Set<string>,
+  sourceKey: string,
+  replayed: boolean,
   deadLetterHeaders: typeof DeadLetterHeaders,
 ): DeadLetter {
   const h = message.headers;
   const sourceTopic = h[deadLetterHeaders.sourceTopic] ?? '';
-  const sourceKey = message.key?.toString('utf8') ?? `${message.partition}:${message.offset}`;
   return {
     id: `${message.partition}:${message.offset}`,
     sourceKey,
@@ -64,7 +69,7 @@ function toDeadLetter(
     pipelineVersion: h[deadLetterHeaders.pipelineVersion] ?? null,
     originalKey: h[deadLetterHeaders.sourceKey] ?? null,
     size: message.value?.byteLength ?? 0,
-    replayed: replayed.has(sourceKey),
+    replayed,
     value: message.value,
   };
 }
@@ -100,41 +105,111 @@ function matches(letter: DeadLetter, filters: Filters): boolean {
   return true;
 }
 
+/** How many dead letters `dlq replay --dry-run` lists (it counts them all). */
+const DRY_RUN_SHOWN = 1_000;
+
 /**
- * Every dead letter now in the stream's DLQ topic, one per source message (a replayed speed batch
- * re-sends identical keys).
+ * How many of the most recently read source keys a DLQ read remembers, to hand over each source
+ * message once. A replayed speed batch re-sends its dead letters under the same keys seconds after
+ * the first copies (a crash and the replay that follows), so they are recognised well within it.
+ * At the bound, a copy written farther apart than this from the first is handed over again: `dlq
+ * list` counts it twice; `dlq replay` still re-injects it once, since it records every replayed
+ * key in Redis before reading on and skips keys recorded there.
  */
-export async function readDeadLetters(
+export const DEAD_LETTER_DEDUP_WINDOW = 100_000;
+
+/**
+ * The dead letters now in the stream's DLQ topic, one per source message (a replayed speed batch
+ * re-sends identical keys), handed to `onPage` a fetched batch at a time in the topic's order
+ * (oldest first within each DLQ partition), each marked with whether `dlq replay` re-injected it.
+ */
+export async function forEachDeadLetterPage(
   kafka: Kafka,
   redis: Redis,
   config: TandemConfig,
   stream: Stream,
   signal: AbortSignal,
-): Promise<DeadLetter[]> {
+  onPage: (letters: DeadLetter[]) => Promise<void>,
+  options: { /** @defaultValue DEAD_LETTER_DEDUP_WINDOW */ dedupWindow?: number } = {},
+): Promise<void> {
   const [{ deadLetterHeaders }, { kafkaUnavailable }] = await Promise.all([
     import('@tandem/speed'),
     import('../wiring/clients.ts'),
   ]);
-  const replayed = new Set(await redis.hkeys(replayedKey(config, stream.dlqTopic)));
-  let messages: TopicMessage[];
+  const recent = new RecentKeys(options.dedupWindow ?? DEAD_LETTER_DEDUP_WINDOW);
+  const replayedHash = replayedKey(config, stream.dlqTopic);
   try {
-    messages = await readTopicSnapshot(kafka, stream.dlqTopic, { signal });
+    await forEachTopicBatch(
+      kafka,
+      stream.dlqTopic,
+      async (messages) => {
+        const fresh: Array<{ message: TopicMessage; sourceKey: string }> = [];
+        for (const message of messages) {
+          const sourceKey = message.key?.toString('utf8') ?? `${message.partition}:${message.offset}`;
+          if (recent.add(sourceKey)) fresh.push({ message, sourceKey });
+        }
+        if (fresh.length === 0) return;
+        const marks = await redis.hmget(replayedHash, ...fresh.map((entry) => entry.sourceKey));
+        await onPage(
+          fresh.map(({ message, sourceKey }, i) =>
+            toDeadLetter(message, sourceKey, marks[i] !== null, deadLetterHeaders),
+          ),
+        );
+      },
+      { signal },
+    );
   } catch (error) {
     if (error instanceof Error && /ECONNREFUSED|Connection error|connect/.test(error.message)) {
       throw kafkaUnavailable(config.kafka, error);
     }
     throw error;
   }
-  const seen = new Set<string>();
-  const letters: DeadLetter[] = [];
-  for (const message of messages) {
-    const letter = toDeadLetter(message, replayed, deadLetterHeaders);
-    if (seen.has(letter.sourceKey)) continue;
-    seen.add(letter.sourceKey);
-    letters.push(letter);
+}
+
+function byRoutedAt(a: DeadLetter, b: DeadLetter): number {
+  return (a.routedAt ?? '').localeCompare(b.routedAt ?? '') || a.id.localeCompare(b.id);
+}
+
+/** The last `capacity` keys added, in a Set that forgets the oldest (insertion order) past it. */
+class RecentKeys {
+  readonly #keys = new Set<string>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
   }
-  letters.sort((a, b) => (a.routedAt ?? '').localeCompare(b.routedAt ?? '') || a.id.localeCompare(b.id));
-  return letters;
+
+  /** Adds `key`; false when it is among the keys remembered. */
+  add(key: string): boolean {
+    if (this.#keys.has(key)) return false;
+    this.#keys.add(key);
+    if (this.#keys.size > this.#capacity) {
+      const oldest = this.#keys.values().next().value;
+      if (oldest !== undefined) this.#keys.delete(oldest);
+    }
+    return true;
+  }
+}
+
+/** The newest `limit` of the letters offered (by routing time), in at most 2 × `limit` memory. */
+class NewestLetters {
+  readonly #limit: number;
+  #letters: DeadLetter[] = [];
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  offer(letter: DeadLetter): void {
+    this.#letters.push(letter);
+    if (this.#letters.length >= 2 * this.#limit)
+      this.#letters = this.#letters.sort(byRoutedAt).slice(-this.#limit);
+  }
+
+  /** Oldest first. */
+  letters(): DeadLetter[] {
+    return this.#letters.sort(byRoutedAt).slice(-this.#limit);
+  }
 }
 
 function toJson(letter: DeadLetter, withValue: boolean): Record<string, unknown> {
@@ -231,29 +306,39 @@ export const dlqListCommand = defineCommand({
   ],
   async run(context, options) {
     return withClients(context, options.stream, async (kafka, redis, config, stream) => {
-      const letters = await readDeadLetters(kafka, redis, config, stream, context.signal);
-      const selected = letters.filter((l) =>
-        matches(l, { code: options.code, rule: options.rule, includeReplayed: options.all }),
-      );
-      const shown = selected.slice(-options.limit);
-      printList(context.out, shown, letters.length);
-      if (shown.length < selected.length)
-        context.out.line(`(${selected.length - shown.length} older not shown; raise --limit)`);
+      const filters = { code: options.code, rule: options.rule, includeReplayed: options.all };
+      const newest = new NewestLetters(options.limit);
       const byCode: Record<string, number> = {};
-      for (const l of selected) byCode[l.error.code] = (byCode[l.error.code] ?? 0) + 1;
+      let total = 0;
+      let matching = 0;
+      let replayed = 0;
+      await forEachDeadLetterPage(kafka, redis, config, stream, context.signal, async (page) => {
+        for (const letter of page) {
+          total++;
+          if (letter.replayed) replayed++;
+          if (!matches(letter, filters)) continue;
+          matching++;
+          byCode[letter.error.code] = (byCode[letter.error.code] ?? 0) + 1;
+          newest.offer(letter);
+        }
+      });
+      const shown = newest.letters();
+      printList(context.out, shown, total);
+      if (shown.length < matching)
+        context.out.line(`(${matching - shown.length} older not shown; raise --limit)`);
       if (shown.length > 0) {
         context.out.line('');
         context.out.line(
-          `${selected.length} dead letters (${Object.entries(byCode)
+          `${matching} dead letters (${Object.entries(byCode)
             .map(([code, n]) => `${code.replace('TANDEM_ERR_EVENT_', '')} ${n}`)
-            .join(', ')}); ${letters.filter((l) => l.replayed).length} replayed`,
+            .join(', ')}); ${replayed} replayed`,
         );
       }
       context.out.result({
         stream: stream.name,
         topic: stream.dlqTopic,
-        total: letters.length,
-        matching: selected.length,
+        total,
+        matching,
         byCode,
         deadLetters: shown.map((l) => toJson(l, false)),
       });
@@ -286,11 +371,16 @@ export const dlqShowCommand = defineCommand({
       );
     }
     return withClients(context, options.stream, async (kafka, redis, config, stream) => {
-      const letters = await readDeadLetters(kafka, redis, config, stream, context.signal);
-      const letter = letters.find((l) => l.id === id || l.sourceKey === id);
+      const found: { letter?: DeadLetter | undefined } = {};
+      let total = 0;
+      await forEachDeadLetterPage(kafka, redis, config, stream, context.signal, async (page) => {
+        total += page.length;
+        found.letter ??= page.find((l) => l.id === id || l.sourceKey === id);
+      });
+      const letter = found.letter;
       if (!letter) {
         context.out.error(
-          `no dead letter ${id} in ${stream.dlqTopic} (${letters.length} there; see tandem dlq list --all)`,
+          `no dead letter ${id} in ${stream.dlqTopic} (${total} there; see tandem dlq list --all)`,
         );
         return 1;
       }
@@ -330,7 +420,7 @@ export const dlqReplayCommand = defineCommand({
   options: {
     ...filterOptions,
     limit: option(v.integer(1, 10_000_000), {
-      description: 'replay at most this many (oldest first)',
+      description: 'replay at most this many (oldest first within each DLQ partition)',
       placeholder: 'n',
       defaultText: 'all',
     }),
@@ -345,24 +435,38 @@ export const dlqReplayCommand = defineCommand({
   ],
   async run(context, options) {
     return withClients(context, options.stream, async (kafka, redis, config, stream) => {
-      const letters = await readDeadLetters(kafka, redis, config, stream, context.signal);
-      let selected = letters.filter((l) =>
-        matches(l, { code: options.code, rule: options.rule, includeReplayed: false }),
-      );
-      if (options.limit !== undefined) selected = selected.slice(0, options.limit);
-      const unknownSource = selected.filter((l) => l.source.topic === '');
-      if (unknownSource.length > 0) {
-        context.out.warn(`${unknownSource.length} dead letters have no source topic header; skipping them`);
-        selected = selected.filter((l) => l.source.topic !== '');
-      }
+      const filters = { code: options.code, rule: options.rule, includeReplayed: false };
+      const limit = options.limit ?? Number.POSITIVE_INFINITY;
       if (options['dry-run']) {
-        context.out.line(`would replay ${selected.length} of ${letters.length} dead letters:`);
-        printList(context.out, selected, letters.length);
+        // bounded too: the count is exact, the table shows the first DRY_RUN_SHOWN
+        const shown: DeadLetter[] = [];
+        let total = 0;
+        let wouldReplay = 0;
+        let unknownSource = 0;
+        await forEachDeadLetterPage(kafka, redis, config, stream, context.signal, async (page) => {
+          for (const letter of page) {
+            total++;
+            if (!matches(letter, filters) || wouldReplay >= limit) continue;
+            if (letter.source.topic === '') {
+              unknownSource++;
+              continue;
+            }
+            wouldReplay++;
+            if (shown.length < DRY_RUN_SHOWN) shown.push(letter);
+          }
+        });
+        if (unknownSource > 0)
+          context.out.warn(
+            `${unknownSource} dead letters have no source topic header; they would be skipped`,
+          );
+        context.out.line(`would replay ${wouldReplay} of ${total} dead letters:`);
+        printList(context.out, shown, total);
+        if (shown.length < wouldReplay) context.out.line(`(${wouldReplay - shown.length} more not shown)`);
         context.out.result({
           dryRun: true,
           stream: stream.name,
-          wouldReplay: selected.length,
-          deadLetters: selected.map((l) => toJson(l, false)),
+          wouldReplay,
+          deadLetters: shown.map((l) => toJson(l, false)),
         });
         return 0;
       }
@@ -382,54 +486,76 @@ export const dlqReplayCommand = defineCommand({
       }
       const progress = context.out.progress({
         label: 'dlq replay',
-        total: selected.length,
+        total: options.limit ?? null,
         unit: 'messages',
       });
       let replayed = 0;
-      try {
-        // Per batch: produce (acks all), then remember. A crash in between replays a batch twice,
-        // which event_id deduplication absorbs; the reverse order could lose messages.
-        for (let i = 0; i < selected.length; i += 500) {
-          if (context.signal.aborted) break;
-          const batch = selected.slice(i, i + 500);
-          const byTopic = new Map<string, DeadLetter[]>();
-          for (const l of batch) byTopic.set(l.source.topic, [...(byTopic.get(l.source.topic) ?? []), l]);
-          await producer.sendBatch({
-            acks: -1,
-            topicMessages: [...byTopic].map(([topic, entries]) => ({
-              topic,
-              messages: entries.map((l) => ({
-                key: l.originalKey,
-                value: l.value,
-                headers: {
-                  [deadLetterHeaders.replayedFrom]: `${stream.dlqTopic}:${l.id}`,
-                  // the speed layer's dedup window then does not take this for a copy of the original
-                  [deadLetterHeaders.replayedSource]: l.sourceKey,
-                },
-              })),
-            })),
-          });
-          const now = new Date(context.now()).toISOString();
-          await redis.hset(
-            replayedKey(config, stream.dlqTopic),
-            Object.fromEntries(batch.map((l) => [l.sourceKey, now])),
-          );
-          replayed += batch.length;
-          progress.tick(batch.length);
+      let selected = 0;
+      let unknownSource = 0;
+      const topics = new Set<string>();
+      /** Produce (acks all), then remember. A crash in between replays a batch twice, which
+       * event_id deduplication absorbs; the reverse order could lose messages. */
+      const send = async (batch: DeadLetter[]): Promise<void> => {
+        const byTopic = new Map<string, DeadLetter[]>();
+        for (const l of batch) {
+          byTopic.set(l.source.topic, [...(byTopic.get(l.source.topic) ?? []), l]);
+          topics.add(l.source.topic);
         }
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, entries]) => ({
+            topic,
+            messages: entries.map((l) => ({
+              key: l.originalKey,
+              value: l.value,
+              headers: {
+                [deadLetterHeaders.replayedFrom]: `${stream.dlqTopic}:${l.id}`,
+                // the speed layer's dedup window then does not take this for a copy of the original
+                [deadLetterHeaders.replayedSource]: l.sourceKey,
+              },
+            })),
+          })),
+        });
+        const now = new Date(context.now()).toISOString();
+        await redis.hset(
+          replayedKey(config, stream.dlqTopic),
+          Object.fromEntries(batch.map((l) => [l.sourceKey, now])),
+        );
+        replayed += batch.length;
+        progress.tick(batch.length);
+      };
+      try {
+        // Each fetched page is sent and recorded before the next is read: memory holds one page.
+        await forEachDeadLetterPage(kafka, redis, config, stream, context.signal, async (page) => {
+          const chosen: DeadLetter[] = [];
+          for (const letter of page) {
+            if (!matches(letter, filters) || selected >= limit) continue;
+            if (letter.source.topic === '') {
+              unknownSource++;
+              continue;
+            }
+            selected++;
+            chosen.push(letter);
+          }
+          for (let i = 0; i < chosen.length && !context.signal.aborted; i += 500) {
+            await send(chosen.slice(i, i + 500));
+          }
+        });
       } finally {
-        progress.stop(`replayed ${replayed} of ${selected.length} dead letters`);
+        progress.stop(`replayed ${replayed} of ${selected} dead letters`);
         await producer.disconnect();
       }
+      if (unknownSource > 0)
+        context.out.warn(`${unknownSource} dead letters have no source topic header; skipped them`);
       context.out.line(
-        `re-injected ${replayed} dead letters into ${[...new Set(selected.map((l) => l.source.topic))].join(', ') || '—'}; ` +
+        `re-injected ${replayed} dead letters into ${[...topics].join(', ') || '—'}; ` +
           'those that still fail will be dead-lettered again (see tandem dlq list).',
       );
       context.out.result({
         dryRun: false,
         stream: stream.name,
         replayed,
-        selected: selected.length,
+        selected,
         interrupted: context.signal.aborted,
       });
       return context.signal.aborted ? 130 : 0;

@@ -2,7 +2,16 @@
 // that read the speed data just before the publish can finish), the hour's real-time data is
 // dropped from the active speed namespace. The grace counts from when the janitor first saw the
 // hour sealed; after a restart it simply counts again, which only delays the drop. Every view of
-// every stream is swept, each in its own stream's active namespace.
+// every stream is swept, each in its own stream's active namespace; what to delete is the speed
+// layer's business (`dropHours`), the janitor only decides when.
+//
+// Its memory is bounded: it tracks (namespace, view, hour) only for hours inside `retentionMs`
+// (older ones are never looked at again) and in a namespace some stream still uses, and never more
+// than `maxTracked` of them. At that bound a newly sealed hour takes the place of the oldest hour
+// already dropped (which a later sweep may drop again: DELs of keys that are gone); when every
+// entry is still in its grace, the new hour is not tracked yet and its grace starts on a later
+// sweep. Work is repeated or a drop delayed (at worst until the buckets' TTL), never data dropped
+// early, and the hours in their grace always get dropped, so the janitor keeps making progress.
 import { builtinCatalog, type Catalog } from '@tandem/core';
 import type { Logger } from 'pino';
 import type { BatchReaderLike } from './batch.ts';
@@ -19,13 +28,28 @@ export interface JanitorOptions {
   logger: Logger;
   /** @defaultValue 30_000 */
   intervalMs?: number;
+  /**
+   * Most (namespace, view, hour) entries remembered; far above views × retained hours of any
+   * deployment (100 views over 3 days are 7 200). @defaultValue 100_000
+   */
+  maxTracked?: number;
   now?: () => number;
+}
+
+/** What the janitor remembers of one sealed hour of one view in one namespace. */
+interface TrackedHour {
+  namespace: string;
+  hour: number;
+  /** When the janitor first saw the hour sealed: the grace counts from here. */
+  seenAt: number;
 }
 
 export class SealedHourJanitor {
   readonly #options: JanitorOptions;
-  readonly #firstSeen = new Map<string, number>();
-  readonly #dropped = new Set<string>();
+  /** Hours in their grace, keyed `<namespace>|<view>|<hour>`. */
+  readonly #pending = new Map<string, TrackedHour>();
+  /** Hours dropped, same keys, oldest first: the first to be forgotten at the bound. */
+  readonly #dropped = new Map<string, TrackedHour>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
 
@@ -53,12 +77,19 @@ export class SealedHourJanitor {
     await this.#running;
   }
 
+  /** How many (namespace, view, hour) entries the janitor remembers now. */
+  get tracked(): number {
+    return this.#pending.size + this.#dropped.size;
+  }
+
   /** One pass; returns the (view, hour) pairs dropped. */
   async sweep(): Promise<Array<{ view: string; hour: number; keys: number }>> {
     const now = (this.#options.now ?? Date.now)();
     const dropped: Array<{ view: string; hour: number; keys: number }> = [];
+    const inUse = new Set<string>();
     for (const view of (this.#options.catalog ?? this.#options.speed.catalog ?? builtinCatalog()).views) {
       const namespace = await this.#options.speed.namespace(view.stream);
+      inUse.add(namespace);
       const reader = this.#options.speed.readerFor(namespace);
       const sealed = await this.#options.batch.sealedHours(view.name, {
         from: now - this.#options.retentionMs,
@@ -67,16 +98,41 @@ export class SealedHourJanitor {
       for (const { hour } of sealed) {
         const id = `${namespace}|${view.name}|${hour}`;
         if (this.#dropped.has(id)) continue;
-        const seen = this.#firstSeen.get(id) ?? now;
-        this.#firstSeen.set(id, seen);
-        if (now - seen < this.#options.graceMs) continue;
+        let entry = this.#pending.get(id);
+        if (entry === undefined) {
+          entry = { namespace, hour, seenAt: now };
+          if (!this.#track(id, entry)) continue;
+        }
+        if (now - entry.seenAt < this.#options.graceMs) continue;
         const keys = await reader.dropHours(view.name, [hour]);
-        this.#dropped.add(id);
-        this.#firstSeen.delete(id);
+        this.#pending.delete(id);
+        this.#dropped.set(id, entry);
         dropped.push({ view: view.name, hour, keys });
       }
     }
+    this.#forget(now, inUse);
     if (dropped.length > 0) this.#options.logger.info({ dropped }, 'dropped real-time data of sealed hours');
     return dropped;
+  }
+
+  /** Remembers a newly sealed hour; false when the bound is reached and every entry is in its grace. */
+  #track(id: string, entry: TrackedHour): boolean {
+    if (this.tracked >= (this.#options.maxTracked ?? 100_000)) {
+      const oldest = this.#dropped.keys().next();
+      if (oldest.done) return false;
+      this.#dropped.delete(oldest.value);
+    }
+    this.#pending.set(id, entry);
+    return true;
+  }
+
+  /** Forgets hours past the retention (never asked for again) and namespaces no stream uses any more. */
+  #forget(now: number, inUse: Set<string>): void {
+    const oldest = now - this.#options.retentionMs;
+    for (const tracked of [this.#pending, this.#dropped]) {
+      for (const [id, entry] of tracked) {
+        if (entry.hour < oldest || !inUse.has(entry.namespace)) tracked.delete(id);
+      }
+    }
   }
 }

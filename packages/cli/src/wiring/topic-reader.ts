@@ -1,6 +1,7 @@
 // Reads a Kafka topic from the beginning (or given offsets) up to the end it had when the read
 // started, then stops: what `tandem dlq` and the tests need to look at a topic without consuming
-// it for anyone. kafkajs has no manual assignment, so it joins a throwaway group and deletes it.
+// it for anyone — all at once (readTopicSnapshot) or a batch at a time in bounded memory
+// (forEachTopicBatch). kafkajs has no manual assignment, so it joins a throwaway group and deletes it.
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 
@@ -17,7 +18,7 @@ export interface TopicReadOptions {
   /** Start offsets per partition; partitions not listed start at the beginning. */
   fromOffsets?: Map<number, string>;
   signal?: AbortSignal;
-  /** Give up after this long. @defaultValue 60_000 */
+  /** Give up when no message arrives for this long before the end. @defaultValue 60_000 */
   timeoutMs?: number;
   onMessage?: (message: TopicMessage) => void;
 }
@@ -66,52 +67,103 @@ export async function readTopicSnapshot(
   topic: string,
   options: TopicReadOptions = {},
 ): Promise<TopicMessage[]> {
+  const messages: TopicMessage[] = [];
+  await forEachTopicBatch(
+    kafka,
+    topic,
+    async (batch) => {
+      for (const message of batch) messages.push(message);
+    },
+    options,
+  );
+  messages.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+  return messages;
+}
+
+/**
+ * Hands every message of `topic` that exists now to `onBatch`, one fetched batch of one partition
+ * at a time and in offset order within a partition, without keeping any: memory stays bounded by a
+ * fetch, however long the topic. The next batch waits for `onBatch`, so a slow consumer (a replay
+ * that produces what it reads) holds the read back instead of buffering it. The read fails when
+ * nothing arrives for `timeoutMs` before every partition's end is reached.
+ */
+export async function forEachTopicBatch(
+  kafka: Kafka,
+  topic: string,
+  onBatch: (messages: TopicMessage[]) => Promise<void>,
+  options: TopicReadOptions = {},
+): Promise<void> {
   const offsets = await topicOffsets(kafka, topic);
-  if (offsets === null) return [];
+  if (offsets === null) return;
   const remaining = new Map<number, bigint>();
   for (const { partition, low, high } of offsets) {
     const from = options.fromOffsets?.get(partition);
     const start = from === undefined ? BigInt(low) : BigInt(from) > BigInt(low) ? BigInt(from) : BigInt(low);
     if (start < BigInt(high)) remaining.set(partition, BigInt(high));
   }
-  const messages: TopicMessage[] = [];
-  if (remaining.size === 0) return messages;
+  if (remaining.size === 0) return;
   const groupId = `tandem-cli-reader-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const idleMs = options.timeoutMs ?? 60_000;
       const timeout = setTimeout(
-        () => reject(new Error(`reading topic ${topic} took longer than ${options.timeoutMs ?? 60_000}ms`)),
-        options.timeoutMs ?? 60_000,
+        () => fail(new Error(`reading topic ${topic}: nothing arrived for ${idleMs}ms before its end`)),
+        idleMs,
       );
       const finish = (): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timeout);
         options.signal?.removeEventListener('abort', finish);
         resolve();
       };
+      const fail = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timeout);
+        options.signal?.removeEventListener('abort', finish);
+        reject(error);
+      };
+      if (options.signal?.aborted) finish();
       options.signal?.addEventListener('abort', finish, { once: true });
       consumer
         .run({
           autoCommit: false,
-          eachBatch: async ({ batch }) => {
+          eachBatch: async ({ batch, heartbeat }) => {
             const end = remaining.get(batch.partition);
-            if (end === undefined) return;
+            if (end === undefined || settled) return;
+            timeout.refresh();
+            const from = options.fromOffsets?.get(batch.partition);
+            const entries: TopicMessage[] = [];
             for (const message of batch.messages) {
               if (BigInt(message.offset) >= end) break;
-              const from = options.fromOffsets?.get(batch.partition);
               if (from !== undefined && BigInt(message.offset) < BigInt(from)) continue;
               const entry = toTopicMessage(batch.partition, message);
-              messages.push(entry);
+              entries.push(entry);
               options.onMessage?.(entry);
+            }
+            if (entries.length > 0) {
+              try {
+                await onBatch(entries);
+              } catch (error) {
+                fail(error);
+                return;
+              }
+              timeout.refresh();
+              // a slow onBatch must not cost the throwaway group its member; a failed heartbeat
+              // (a rejoin under way) is kafkajs's to handle, and this batch is done either way
+              await heartbeat().catch(() => undefined);
             }
             const last = batch.messages.at(-1);
             if (last && BigInt(last.offset) + 1n >= end) remaining.delete(batch.partition);
             if (remaining.size === 0) finish();
           },
         })
-        .catch(reject);
+        .catch(fail);
       // Start where asked: seek after run(), as kafkajs requires.
       for (const [partition, offset] of options.fromOffsets ?? []) {
         if (remaining.has(partition)) consumer.seek({ topic, partition, offset });
@@ -129,6 +181,4 @@ export async function readTopicSnapshot(
       await admin.disconnect();
     }
   }
-  messages.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
-  return messages;
 }

@@ -1,5 +1,6 @@
 // The janitor drops an hour's real-time data only after the grace has passed since it first saw the
-// hour sealed, exactly once per namespace, and only in the active namespace.
+// hour sealed, exactly once per namespace, and only in the active namespace; what it remembers to do
+// so is bounded.
 import { listViews, resolveCatalog, webStreamSpec, webViewSpecs } from '@tandem/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -84,5 +85,77 @@ describe('SealedHourJanitor', () => {
     now += HOUR;
     expect(await janitor.sweep()).toEqual([]);
     expect(drops).toEqual([`tandem~riot site_minutely ${98 * HOUR}`]);
+  });
+
+  it('remembers only retained hours of namespaces in use, and at most maxTracked of them', async () => {
+    let now = 100 * HOUR;
+    let namespace = 'tandem';
+    // every hour of the last 72 is sealed, as the batch reader would say
+    const batch = {
+      sealedHours: async (_view: string, range: { from: number; to: number }) => {
+        const hours = [];
+        for (let hour = Math.ceil(range.from / HOUR) * HOUR; hour < range.to; hour += HOUR) {
+          hours.push({ hour, runId: 'r', pointerVersion: 'v' });
+        }
+        return hours;
+      },
+    } as unknown as BatchReaderLike;
+    const drops: string[] = [];
+    const speed = {
+      namespace: async () => namespace,
+      readerFor: (ns: string) => ({
+        dropHours: async (view: string, hours: number[]) => {
+          drops.push(`${ns} ${view} ${hours.join(',')}`);
+          return 1;
+        },
+      }),
+    } as unknown as NamespacedSpeedReader;
+    const views = listViews().length;
+    const options = {
+      batch,
+      speed,
+      graceMs: 0,
+      retentionMs: 72 * HOUR,
+      logger: pino({ level: 'silent' }),
+      now: () => now,
+    };
+    const janitor = new SealedHourJanitor(options);
+    expect(await janitor.sweep()).toHaveLength(views * 72);
+    expect(janitor.tracked).toBe(views * 72);
+    // a day later: the hours that left the retention are forgotten, the new ones tracked
+    now += 24 * HOUR;
+    expect(await janitor.sweep()).toHaveLength(views * 24);
+    expect(janitor.tracked).toBe(views * 72);
+    // a replay switched the namespace: the old one's hours are forgotten
+    namespace = 'tandem~rnew';
+    await janitor.sweep();
+    expect(janitor.tracked).toBe(views * 72);
+    expect(drops.filter((d) => d.startsWith('tandem~rnew '))).toHaveLength(views * 72);
+
+    // at the bound: hours past their grace are dropped, each in turn, none before its grace
+    drops.length = 0;
+    now = 100 * HOUR;
+    namespace = 'tandem';
+    // (a retention of 72.5 hours keeps the same 72 sealed hours, 28h … 99h, in all three sweeps)
+    const bounded = new SealedHourJanitor({
+      ...options,
+      retentionMs: 72.5 * HOUR,
+      graceMs: 10 * 60_000,
+      maxTracked: 10,
+    });
+    expect(await bounded.sweep()).toEqual([]);
+    expect(bounded.tracked).toBe(10);
+    const firstView = listViews()[0]!.name;
+    now += 10 * 60_000;
+    // the ten tracked first are due; the dropped ones then make room for ten more, in their grace
+    expect(await bounded.sweep()).toEqual(
+      [...Array(10).keys()].map((i) => ({ view: firstView, hour: (28 + i) * HOUR, keys: 1 })),
+    );
+    expect(bounded.tracked).toBe(10);
+    now += 10 * 60_000;
+    expect((await bounded.sweep()).map((d) => d.hour)).toEqual(
+      [...Array(10).keys()].map((i) => (38 + i) * HOUR),
+    );
+    expect(drops).toHaveLength(20);
   });
 });
