@@ -23,6 +23,7 @@ export * from './stream-schema.ts';
 export * from './stream-staging-sql.ts';
 export * from './stream-validator.ts';
 export * from './time.ts';
+export * from './time-expression.ts';
 export * from './types.ts';
 export * from './view.ts';
 export * from './view-sql.ts';

@@ -1,29 +1,11 @@
 // Times as operators type them: ISO-8601 (UTC when no zone is given, since every bucket is UTC),
 // an hour like `2025-01-31T14`, a date, epoch milliseconds, `now`, or an offset from now (`-3h`).
-
-const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+// The reading is core's `parseTimeExpression`, the same the API uses for `from` and `to`.
+import { parseTimeExpression } from '@tandem/core';
 
 /** Parses a time as typed on the command line into epoch ms, or null when it is not one. */
 export function parseTimeValue(raw: string, now: number): number | null {
-  const text = raw.trim();
-  if (text === '') return null;
-  if (text === 'now') return now;
-  const relative = /^([-+])(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text);
-  if (relative) {
-    const offset = Number(relative[2]) * units[relative[3]!]!;
-    return relative[1] === '-' ? now - offset : now + offset;
-  }
-  if (/^\d{10,}$/.test(text)) {
-    const value = Number(text);
-    return Number.isSafeInteger(value) ? value : null;
-  }
-  let iso = text;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(iso)) iso += 'T00:00';
-  if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}$/.test(iso)) iso += ':00';
-  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(iso)) return null;
-  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(iso)) iso += 'Z';
-  const value = Date.parse(iso.replace(' ', 'T'));
-  return Number.isFinite(value) ? value : null;
+  return parseTimeExpression(raw, now);
 }
 
 /** `2025-01-31T14:00Z` for an hour start: short, unambiguous, and accepted back by every flag. */
