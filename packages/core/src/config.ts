@@ -62,6 +62,8 @@ export interface BatchConfig {
   maxBadRowRatio: number;
   keepVersions: number;
   concurrency: number;
+  /** Recompute jobs (`POST /v1/ops/recompute`) a serving process runs at once; more wait in its queue. */
+  jobConcurrency: number;
   hourlyCron: string;
   nightlyCron: string;
   /** Read archiver-written files whose manifest matches without re-validating their lines. */
@@ -316,6 +318,7 @@ export function loadConfig(env: Env = process.env, defaults: { lakeDir?: string 
       maxBadRowRatio: ratio(env, 'BATCH_MAX_BAD_ROW_RATIO', 0.01),
       keepVersions: integer(env, 'BATCH_KEEP_VERSIONS', 3, 1, 1000),
       concurrency: integer(env, 'BATCH_CONCURRENCY', 2, 1, 64),
+      jobConcurrency: integer(env, 'BATCH_JOB_CONCURRENCY', 1, 1, 16),
       hourlyCron: text(env, 'BATCH_HOURLY_CRON', '5 * * * *'),
       nightlyCron: text(env, 'BATCH_NIGHTLY_CRON', '30 2 * * *'),
       trustArchiveManifests: flag(env, 'BATCH_TRUST_ARCHIVE_MANIFESTS', true),

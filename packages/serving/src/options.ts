@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { BatchReader, SpeedReader } from './readers.ts';
 import type { QueryLimits } from './routes/query-params.ts';
-import type { ReadinessProbe, RequestRecompute } from './routes/operations.ts';
+import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from './routes/operations.ts';
 
 export interface BuildServerOptions {
   /** The batch layer's reader (`BatchViewReader`). Not closed by the server. */
@@ -17,10 +17,26 @@ export interface BuildServerOptions {
   redis?: Redis | null;
   /** Key prefix for what serving stores in Redis. @defaultValue 'tandem' */
   redisPrefix?: string;
-  /** Dependencies `/readyz` checks, by name (`redis`, `kafka`, `lake`). */
+  /**
+   * Dependencies `/readyz` checks, by name (`redis`, `kafka`, `lake`). Read at every request, so
+   * the owner may add one when a component that needs it starts.
+   */
   readinessProbes?: Record<string, ReadinessProbe>;
-  /** Queues a batch recompute; the cli wires it to batch's `recompute`. Null: the route answers 503. */
-  requestRecompute?: RequestRecompute | null;
+  /**
+   * Components `/healthz` asks whether they can still do their job, by name. Read at every
+   * request, like `readinessProbes`. None: `/healthz` answers ok while the process answers.
+   */
+  healthChecks?: Record<string, HealthCheck>;
+  /**
+   * The queue behind `POST /v1/ops/recompute` and `/v1/ops/jobs` (the cli wires the batch layer's
+   * `RecomputeJobs`). Not closed by the server. Null: those routes answer 503.
+   */
+  recomputeJobs?: RecomputeQueue | null;
+  /**
+   * Each view's sealed-through and stale hours as the batch layer last computed them, with when
+   * (its status record), for `/v1/status`. Null: asked of `batch` on every call.
+   */
+  batchStatus?: BatchStatusSource | null;
   /** API keys (SHA-256 digests). None configured: the read API is open. @defaultValue [] */
   apiKeys?: ApiKeyConfig[];
   /** With no keys configured, whether admin routes are open too (local development). @defaultValue false */
@@ -135,6 +151,16 @@ export function validateServerOptions(options: BuildServerOptions): void {
   }
   if (options.speed === undefined || typeof options.speed.readPartials !== 'function') {
     fail('speed', 'must be a SpeedViewReader');
+  }
+  const jobs = options.recomputeJobs;
+  if (
+    jobs !== undefined &&
+    jobs !== null &&
+    !['submit', 'get', 'list', 'cancel'].every(
+      (name) => typeof jobs[name as keyof typeof jobs] === 'function',
+    )
+  ) {
+    fail('recomputeJobs', "must be a RecomputeQueue (batch's createRecomputeJobs) or null");
   }
   if (
     options.catalog !== undefined &&

@@ -2,10 +2,11 @@
 // API keys and scopes on every protected route, injection strings and oversized values, rate
 // limits, logging without keys, CORS, docs, metrics, readiness, status and the admin recompute.
 import { Writable } from 'node:stream';
-import { HOUR_MS, type TimeRange } from '@tandem/core';
+import { HOUR_MS } from '@tandem/core';
 import pino from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { defaultDashboardDir } from '../src/index.ts';
+import { RecordingRecomputeQueue } from './support/recompute-queue.ts';
 import { type Seeded, seededServer, sha256, T0 } from './support/server.ts';
 
 let seeded: Seeded | undefined;
@@ -96,14 +97,8 @@ describe('validation', () => {
   });
 
   test('injection strings and oversized values in every parameter: 400, never 5xx, no state change', async () => {
-    const recomputes: TimeRange[] = [];
-    seeded = await seededServer({
-      apiKeys,
-      requestRecompute: async (_view, range) => {
-        recomputes.push(range);
-        return undefined;
-      },
-    });
+    const queue = new RecordingRecomputeQueue();
+    seeded = await seededServer({ apiKeys, recomputeJobs: queue });
     const hostile = [
       "' OR 1=1 --",
       '"; DROP TABLE views; --',
@@ -191,7 +186,7 @@ describe('validation', () => {
       headers: { 'x-api-key': ADMIN_KEY, 'content-type': 'application/json' },
     });
     expect(notJson.statusCode).toBe(400);
-    expect(recomputes).toEqual([]);
+    expect(queue.submitted).toEqual([]);
     const after = await seeded.app.inject({
       url: `/v1/views/endpoint_hourly/series?from=${T0}&to=${T0 + 48 * HOUR_MS}&groupBy=none&measures=requests`,
       headers: { 'x-api-key': READ_KEY },
@@ -203,7 +198,7 @@ describe('validation', () => {
 
 describe('auth', () => {
   test('401 without a key or with an unknown one, 403 with the wrong scope, on every protected route', async () => {
-    seeded = await seededServer({ apiKeys, requestRecompute: async () => ({ queued: 2 }) });
+    seeded = await seededServer({ apiKeys, recomputeJobs: new RecordingRecomputeQueue() });
     for (const route of protectedRoutes) {
       const request = {
         method: route.method,
@@ -231,8 +226,8 @@ describe('auth', () => {
   });
 
   test('with no keys configured reads are open and admin routes are refused', async () => {
-    let called = 0;
-    seeded = await seededServer({ requestRecompute: async () => void called++ });
+    const queue = new RecordingRecomputeQueue();
+    seeded = await seededServer({ recomputeJobs: queue });
     for (const route of protectedRoutes) {
       const response = await seeded.app.inject({
         method: route.method,
@@ -241,18 +236,12 @@ describe('auth', () => {
       });
       expect(response.statusCode, route.url).toBe(route.scope === 'read' ? 200 : 403);
     }
-    expect(called).toBe(0);
+    expect(queue.submitted).toEqual([]);
   });
 
-  test('the admin recompute hands the hour-aligned range to the injected callback', async () => {
-    const calls: Array<[string, TimeRange]> = [];
-    seeded = await seededServer({
-      apiKeys,
-      requestRecompute: async (view, range) => {
-        calls.push([view, range]);
-        return { jobId: 'j1' };
-      },
-    });
+  test('the admin recompute queues the hour-aligned range and answers with the job and its address', async () => {
+    const queue = new RecordingRecomputeQueue();
+    seeded = await seededServer({ apiKeys, recomputeJobs: queue });
     const response = await seeded.app.inject({
       method: 'POST',
       url: '/v1/ops/recompute',
@@ -264,8 +253,11 @@ describe('auth', () => {
       headers: { 'x-api-key': ADMIN_KEY },
     });
     expect(response.statusCode).toBe(202);
-    expect(response.json()).toMatchObject({ accepted: true, hours: 3, detail: { jobId: 'j1' } });
-    expect(calls).toEqual([['endpoint_hourly', { from: T0, to: T0 + 3 * HOUR_MS }]]);
+    const body = response.json();
+    expect(body).toMatchObject({ accepted: true, hours: 3, view: 'endpoint_hourly' });
+    expect(body.job).toMatchObject({ id: body.jobId, state: 'queued', hours: { total: 3, done: 0 } });
+    expect(response.headers.location).toBe(`/v1/ops/jobs/${body.jobId}`);
+    expect(queue.submitted).toEqual([{ view: 'endpoint_hourly', range: { from: T0, to: T0 + 3 * HOUR_MS } }]);
   });
 
   test('keys never reach the logs', async () => {

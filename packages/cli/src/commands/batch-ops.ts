@@ -1,6 +1,7 @@
 // `tandem batch run`, `tandem recompute` and `tandem backfill`: computing and publishing batch hours
-// on demand. Each hour is published by the batch layer's pointer-last write, and a Ctrl-C stops
-// between hours, so an interrupted command leaves every hour either as it was or fully replaced.
+// on demand. Each hour is published by the batch layer's pointer-last write, and a Ctrl-C or SIGTERM
+// stops between hours within seconds (the chunk being computed is interrupted), so an interrupted
+// command leaves every hour either as it was or fully replaced, and exits 130 (SIGINT) or 143 (SIGTERM).
 import { HOUR_MS, type TandemConfig, type View } from '@tandem/core';
 import type { Redis } from 'ioredis';
 import { type CommandContext, defineCommand, flag, option, required } from '../framework/command.ts';
@@ -60,6 +61,12 @@ function outcomeLine(out: Output, outcome: HourOutcome): string {
 /** An outcome as --json prints it: hours as ISO like every other time the cli prints. */
 function outcomeJson(outcome: HourOutcome): Omit<HourOutcome, 'hour'> & { hour: string } {
   return { ...outcome, hour: formatHour(outcome.hour) };
+}
+
+/** The conventional exit code of a command stopped by a signal: 128 + its number. */
+function interruptedCode(signal: AbortSignal): number {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error && /SIGTERM/.test(reason.message) ? 143 : 130;
 }
 
 function summarize(outcomes: HourOutcome[]): Record<string, number> {
@@ -134,8 +141,9 @@ export const recomputeCommand = defineCommand({
   summary: 'force-recompute a view over a range of hours and republish each',
   description:
     'Recomputes every hour in [--from, --to) from the lake, whether or not it is sealed or changed, oldest ' +
-    'first, several hours per query, publishing each atomically (pointer last). Ctrl-C stops between hours: the hours done stay ' +
-    'republished, the rest keep their previous version. --dry-run lists the hours, the input files each ' +
+    'first, several hours per query, publishing each atomically (pointer last). Ctrl-C or SIGTERM stops between ' +
+    'hours within seconds: the hours done stay republished, the rest keep their previous version (exit 130 or ' +
+    '143). --dry-run lists the hours, the input files each ' +
     'would read, and the real-time keys the janitor will drop once the hours are sealed.',
   options: {
     view: required(viewValue(), { description: 'the view', placeholder: 'view' }),
@@ -241,7 +249,7 @@ export const recomputeCommand = defineCommand({
         counts,
         hours: outcomes.map(outcomeJson),
       });
-      if (interrupted) return 130;
+      if (interrupted) return interruptedCode(context.signal);
       return counts.failed! > 0 ? 1 : 0;
     });
   },
@@ -253,7 +261,8 @@ export const backfillCommand = defineCommand({
   description:
     'Finds hours whose log partitions exist but that have no batch view yet (missing), or whose inputs changed ' +
     'since they were sealed (stale: a late file, a rewrite), and computes only those, oldest first. Sealed, ' +
-    'unchanged hours are left alone. Ctrl-C stops between hours.',
+    'unchanged hours are left alone. Ctrl-C or SIGTERM stops between hours within seconds: the hours published ' +
+    'are complete, the rest are left as they were (exit 130 or 143).',
   options: {
     view: option(viewValue(), {
       description: 'only this view',
@@ -310,7 +319,7 @@ export const backfillCommand = defineCommand({
         counts,
         hours: outcomes.map(outcomeJson),
       });
-      if (interrupted) return 130;
+      if (interrupted) return interruptedCode(context.signal);
       return counts.failed! > 0 ? 1 : 0;
     });
   },

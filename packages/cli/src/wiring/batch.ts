@@ -1,13 +1,18 @@
 // The batch layer as the cli uses it: its reader, its ops entry points (one hour, a forced range,
-// backfill of missing and stale hours) and its scheduler, over the shared lake and Redis. Ctrl-C
-// stops a recompute or a backfill between hours: each hour is published by the batch layer's
-// pointer-last write, so an interrupted command never leaves half an hour.
+// backfill of missing and stale hours), its scheduler and its recompute job queue, over the shared
+// lake and Redis. Ctrl-C or SIGTERM stops a recompute, a backfill, a catch-up or a job between
+// hours: each hour is published by the batch layer's pointer-last write, so an interrupted command
+// never leaves half an hour.
 import {
   type BatchLayer,
   type BatchViewReader,
   type HourOutcome as BatchHourOutcome,
   openBatchLayer,
+  type RecomputeJobs,
+  type RecomputeJobsOptions,
   type RecomputePlanEntry,
+  type SchedulerHealth,
+  type StatusBackedViewReader,
 } from '@tandem/batch';
 import type { Catalog, TandemConfig, TimeRange } from '@tandem/core';
 import type { ObjectStore } from '@tandem/lake';
@@ -138,22 +143,45 @@ export class BatchOps {
     return entries;
   }
 
-  /** Computes the planned hours (not forced: an hour that became up to date meanwhile is skipped). */
+  /**
+   * Computes the planned hours (not forced: an hour that became up to date meanwhile is skipped),
+   * view by view in the batch layer's chunks, oldest first. On abort it stops between hours: the
+   * chunk being computed is interrupted, no further hour is published, no further view starts, and
+   * the hours not reached get no outcome.
+   */
   async backfill(plan: Array<{ view: string; hour: number }>, work: HourWork): Promise<HourOutcome[]> {
+    const byView = new Map<string, number[]>();
+    for (const { view, hour } of plan) byView.set(view, [...(byView.get(view) ?? []), hour]);
     const outcomes: HourOutcome[] = [];
-    for (const { view, hour } of plan) {
+    for (const [view, hours] of byView) {
       if (work.signal.aborted) break;
-      const outcome = toOutcome(await this.layer.runHour(view, hour, { trigger: 'backfill' }));
-      outcomes.push(outcome);
-      work.onHour?.(outcome);
+      await this.layer.runHours(view, hours, {
+        trigger: 'backfill',
+        signal: work.signal,
+        onOutcome: (outcome) => {
+          const converted = toOutcome(outcome);
+          outcomes.push(converted);
+          work.onHour?.(converted);
+        },
+      });
     }
     return outcomes;
   }
 
-  async startScheduler(): Promise<{ stop(): Promise<void> }> {
+  async startScheduler(): Promise<{ stop(): Promise<void>; health(): SchedulerHealth }> {
     const scheduler = this.layer.createScheduler();
     scheduler.start();
-    return { stop: () => scheduler.stop() };
+    return { stop: () => scheduler.stop(), health: () => scheduler.health() };
+  }
+
+  /** The reader for status pages and serving: sealed-through and stale hours from the status record. */
+  statusReader(): StatusBackedViewReader {
+    return this.layer.statusReader();
+  }
+
+  /** A recompute job queue run by this process (closed with the batch layer, or earlier by its owner). */
+  recomputeJobs(options: Partial<RecomputeJobsOptions> = {}): RecomputeJobs {
+    return this.layer.createRecomputeJobs(options);
   }
 
   close(): Promise<void> {

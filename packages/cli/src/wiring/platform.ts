@@ -4,12 +4,16 @@
 // the components have stopped. Every component gets the same catalog: the serving layer, the batch
 // layer, the speed reader and the janitor resolve view names in it, and the long-running speed
 // workers and archivers run one per stream of it (or of a subset, `--stream`).
+//
+// The platform also keeps what the serving layer's probes ask: one readiness probe per dependency
+// the process needs (Redis and the lake always; Kafka once a speed worker or an archiver runs here)
+// and one health check per running component that can tell whether it still makes progress.
 import { createArchiver } from '@tandem/archiver';
 import { archiverOptionsFromConfig } from '@tandem/archiver';
 import type { Catalog, Stream, TandemConfig } from '@tandem/core';
 import { builtinCatalog } from '@tandem/core';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
-import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
+import { buildServer, type HealthCheck, type ReadinessProbe, serverOptionsFromConfig } from '@tandem/serving';
 import { createSpeedMetrics, type SpeedMetrics } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
@@ -39,6 +43,18 @@ export class Platform {
   metricsRegistry: Registry | null = null;
   /** Why Kafka could not be reached for lag, when it could not (shown by `tandem status`). */
   kafkaProblem: string | null = null;
+  /**
+   * What `/readyz` probes: the dependencies this process needs, each with one cheap call. Kafka
+   * joins when a component that consumes starts (`serve` alone reads Kafka only for lag figures).
+   */
+  readonly readinessProbes: Record<string, ReadinessProbe> = {
+    redis: async () => (await this.redis()).ping(),
+    // One HEAD of a fixed key: O(1) on S3 and on a directory, however large the lake grows (a
+    // missing object is an answer; an unreachable store or a missing bucket throws).
+    lake: async () => this.lake().head('_tandem/readiness-probe'),
+  };
+  /** What `/healthz` asks: the running components that can tell whether they still make progress. */
+  readonly healthChecks: Record<string, HealthCheck> = {};
 
   /** Without a catalog, the built-in web catalog on the config's topics (as without a config file). */
   constructor(config: TandemConfig, logger: Logger, catalog?: Catalog) {
@@ -168,6 +184,7 @@ export class Platform {
     return streams.map((stream) => ({
       name: `speed layer (${stream.name})`,
       start: async (): Promise<Running> => {
+        this.#needKafka();
         await this.ensureTopics(streams);
         const metrics = this.speedMetrics();
         const worker = new LiveSpeedWorker({
@@ -193,12 +210,18 @@ export class Platform {
     }));
   }
 
+  /** Consuming components need Kafka: from their start on, `/readyz` probes it too. */
+  #needKafka(): void {
+    this.readinessProbes.kafka ??= async () => (await this.admin()).listTopics();
+  }
+
   /** One archiver per stream (every stream of the catalog by default), each in its own consumer group. */
   archiverStarters(onFatal: (error: unknown) => void, names?: readonly string[]): Starter[] {
     const streams = this.streams(names);
     return streams.map((stream) => ({
       name: `archiver (${stream.name})`,
       start: async (): Promise<Running> => {
+        this.#needKafka();
         await this.ensureTopics(streams);
         const archiver = createArchiver({
           ...archiverOptionsFromConfig(this.config, stream),
@@ -209,8 +232,26 @@ export class Platform {
           logger: this.logger.child({ component: 'archiver', stream: stream.name }),
         });
         await archiver.start();
-        archiver.stopped.catch(onFatal);
-        return { name: `archiver (${stream.name})`, stop: () => archiver.stop() };
+        const name = `archiver (${stream.name})`;
+        let ended: string | null = null;
+        archiver.stopped.then(
+          () => {
+            ended = 'stopped';
+          },
+          (error: unknown) => {
+            ended = `stopped by a fatal error: ${error instanceof Error ? error.message : String(error)}`;
+            onFatal(error);
+          },
+        );
+        this.healthChecks[name] = () =>
+          ended === null ? { ok: true, detail: 'consuming' } : { ok: false, detail: ended };
+        return {
+          name,
+          stop: async () => {
+            delete this.healthChecks[name];
+            await archiver.stop();
+          },
+        };
       },
     }));
   }
@@ -221,7 +262,18 @@ export class Platform {
       start: async () => {
         const batch = await this.batch();
         const scheduler = await batch.startScheduler();
-        return { name: 'batch scheduler', stop: () => scheduler.stop() };
+        this.healthChecks['batch scheduler'] = () => {
+          const { ok, detail } = scheduler.health();
+          return { ok, detail };
+        };
+        return {
+          name: 'batch scheduler',
+          stop: async () => {
+            // Aborts a catch-up or an hourly run between hours, then waits for it.
+            delete this.healthChecks['batch scheduler'];
+            await scheduler.stop();
+          },
+        };
       },
     };
   }
@@ -252,36 +304,41 @@ export class Platform {
         const batch = await this.batch();
         const speed = await this.speedReader();
         const redis = await this.redis();
+        // Status pages read sealed-through and stale hours from the batch layer's status record.
+        const statusReader = batch.statusReader();
+        const jobs = batch.recomputeJobs({ concurrency: this.config.batch.jobConcurrency });
+        this.healthChecks['recompute jobs'] = () => {
+          const { running, queued } = jobs.active;
+          return { ok: true, detail: `${running} running, ${queued} queued` };
+        };
         const app = await buildServer({
           ...serverOptionsFromConfig(this.config),
           catalog: this.catalog,
-          batch: batch.reader,
+          batch: statusReader,
+          batchStatus: (view) => statusReader.status(view),
           speed,
           redis,
           loggerInstance: this.logger.child({ component: 'serving' }),
-          requestRecompute: async (view, range) => {
-            // Queued, not awaited: the HTTP answer says what will run; progress shows in run history.
-            const hours = Math.ceil((range.to - range.from) / 3_600_000);
-            void batch
-              .recompute(view, range, { signal: new AbortController().signal })
-              .catch((error: unknown) => this.logger.error({ err: error, view, range }, 'recompute failed'));
-            return { queued: true, hours };
-          },
-          readinessProbes: {
-            redis: async () => (await this.redis()).ping(),
-            kafka: async () => (await this.admin()).listTopics(),
-            lake: async () => {
-              const iterator = this.lake().list('logs/')[Symbol.asyncIterator]();
-              await iterator.next();
-              await iterator.return?.();
-            },
-          },
+          recomputeJobs: jobs,
+          readinessProbes: this.readinessProbes,
+          healthChecks: this.healthChecks,
         });
         // Components started after the server report on its /metrics.
         this.metricsRegistry ??= app.metricsRegistry;
         const address = await app.listen({ host: this.config.serving.host, port: this.config.serving.port });
         onListening(address.replace('[::1]', 'localhost'));
-        return { name: 'serving layer', stop: () => app.close() };
+        return {
+          name: 'serving layer',
+          stop: async () => {
+            // Jobs first: a running one stops between hours, queued ones are cancelled, and every
+            // replica sees that in Redis; new submits meanwhile answer 503.
+            delete this.healthChecks['recompute jobs'];
+            const errors: unknown[] = [];
+            await jobs.close().catch((error: unknown) => errors.push(error));
+            await app.close().catch((error: unknown) => errors.push(error));
+            if (errors.length > 0) throw new AggregateError(errors, 'the serving layer did not stop cleanly');
+          },
+        };
       },
     };
   }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { buildServer } from '../../src/index.ts';
 import { HOUR_MS } from '@tandem/core';
 import { generateEvents, seedReaders } from './fixtures.ts';
+import { RecordingRecomputeQueue } from './recompute-queue.ts';
 import { generateMessages, generateReadings, testCatalog } from './streams.ts';
 
 const adminKey = process.env.FUZZ_ADMIN_KEY ?? 'fuzz-admin-key';
@@ -31,8 +32,9 @@ const app = await buildServer({
   ],
   // High enough that the fuzzer is never limited; the plugin still runs on every request.
   rateLimit: { max: 10_000_000, windowMs: 60_000 },
-  requestRecompute: async () => ({ queued: true }),
+  recomputeJobs: new RecordingRecomputeQueue(),
   readinessProbes: { redis: async () => 'PONG', kafka: async () => true, lake: async () => true },
+  healthChecks: { 'batch scheduler': () => ({ ok: true, detail: 'idle' }) },
   logLevel: 'warn',
   dashboardDir: null,
 });
