@@ -39,6 +39,12 @@ export interface LakeConfig {
   s3: S3Config;
 }
 
+/**
+ * Fewest characters an API key given in the clear may have (`TANDEM_API_KEYS`): 32 hex digits
+ * are 128 random bits (`openssl rand -hex 16`), too many to guess at any rate limit.
+ */
+export const MIN_API_KEY_LENGTH = 32;
+
 export interface ApiKeyConfig {
   name: string;
   /** SHA-256 hex of the key; the key itself is never kept. */
@@ -49,6 +55,11 @@ export interface ApiKeyConfig {
 export interface ServingConfig {
   host: string;
   port: number;
+  /**
+   * From `TANDEM_API_KEYS` (`name:read+admin:key,...`): a key in the clear needs at least
+   * `MIN_API_KEY_LENGTH` (32) characters, else loading the config fails with
+   * `TANDEM_ERR_CONFIG_INVALID` naming the entry; `sha256=<hex>` gives a digest instead.
+   */
   apiKeys: ApiKeyConfig[];
   corsOrigins: string[];
   rateLimit: { max: number; windowMs: number };
@@ -221,9 +232,10 @@ export function parseLakeUrl(
 
 function apiKeys(env: Env): ApiKeyConfig[] {
   // TANDEM_API_KEYS: comma-separated `name:scope+scope:key` entries. A key given in the clear is
-  // hashed here and dropped; `sha256=<hex>` in the key position keeps secrets out of the env.
+  // hashed here and dropped, and must have MIN_API_KEY_LENGTH characters; `sha256=<hex>` in the
+  // key position keeps secrets out of the env (a digest cannot be checked for length).
   const keys: ApiKeyConfig[] = [];
-  for (const entry of list(env, 'TANDEM_API_KEYS')) {
+  for (const [index, entry] of list(env, 'TANDEM_API_KEYS').entries()) {
     const parts = entry.split(':');
     const accepted = 'comma-separated name:scopes:key entries, scopes read and/or admin joined by +';
     if (parts.length < 3) throw invalid('TANDEM_API_KEYS', '<redacted>', accepted);
@@ -233,7 +245,17 @@ function apiKeys(env: Env): ApiKeyConfig[] {
     if (!name || secret === '' || scopes.some((scope) => scope !== 'read' && scope !== 'admin')) {
       throw invalid('TANDEM_API_KEYS', '<redacted>', accepted);
     }
-    const sha256 = secret.startsWith('sha256=') ? secret.slice(7).toLowerCase() : sha256Hex(secret);
+    const digestGiven = secret.startsWith('sha256=');
+    if (!digestGiven && secret.length < MIN_API_KEY_LENGTH) {
+      // Named by its position and name, never by the secret.
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
+        `TANDEM_API_KEYS entry ${index + 1} ("${name}") has a key of ${secret.length} characters; keys need ` +
+          `at least ${MIN_API_KEY_LENGTH} (make one with \`openssl rand -hex 16\`), or give its digest as sha256=<hex>`,
+        { details: { variable: 'TANDEM_API_KEYS', entry: index + 1, name, minLength: MIN_API_KEY_LENGTH } },
+      );
+    }
+    const sha256 = digestGiven ? secret.slice(7).toLowerCase() : sha256Hex(secret);
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw invalid('TANDEM_API_KEYS', '<redacted>', accepted);
     keys.push({ name, sha256, scopes: scopes as Array<'read' | 'admin'> });
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseLakeUrl } from '../src/config.ts';
+import { loadConfig, MIN_API_KEY_LENGTH, parseLakeUrl } from '../src/config.ts';
 import { TandemError } from '../src/errors.ts';
 
 function configError(env: Record<string, string>): TandemError {
@@ -42,13 +42,32 @@ describe('loadConfig', () => {
   });
 
   it('hashes API keys and never keeps them in the clear', () => {
-    const config = loadConfig({ TANDEM_API_KEYS: 'ops:read+admin:s3cret,viewer:read:abc' });
+    const ops = 's3cret-0123456789abcdef0123456789';
+    const viewer = 'v'.repeat(MIN_API_KEY_LENGTH);
+    const config = loadConfig({ TANDEM_API_KEYS: `ops:read+admin:${ops},viewer:read:${viewer}` });
     expect(config.serving.apiKeys).toEqual([
-      { name: 'ops', scopes: ['read', 'admin'], sha256: createHash('sha256').update('s3cret').digest('hex') },
-      { name: 'viewer', scopes: ['read'], sha256: createHash('sha256').update('abc').digest('hex') },
+      { name: 'ops', scopes: ['read', 'admin'], sha256: createHash('sha256').update(ops).digest('hex') },
+      { name: 'viewer', scopes: ['read'], sha256: createHash('sha256').update(viewer).digest('hex') },
     ]);
     expect(JSON.stringify(config)).not.toContain('s3cret');
     expect(configError({ TANDEM_API_KEYS: 'ops:write:x' }).message).not.toContain(':x');
+  });
+
+  it('refuses a key shorter than the minimum, naming the entry and never the key', () => {
+    const good = 'k'.repeat(MIN_API_KEY_LENGTH);
+    const short = 'tooShort-0123456789abcdef012345'; // 31 characters
+    const error = configError({ TANDEM_API_KEYS: `ops:admin:${good},viewer:read:${short}` });
+    expect(error.code).toBe('TANDEM_ERR_CONFIG_INVALID');
+    expect(error.message).toBe(
+      'TANDEM_API_KEYS entry 2 ("viewer") has a key of 31 characters; keys need at least 32 ' +
+        '(make one with `openssl rand -hex 16`), or give its digest as sha256=<hex>',
+    );
+    expect(JSON.stringify({ message: error.message, details: error.details })).not.toContain(short);
+    // A digest cannot be checked for length and is taken as given.
+    const digest = createHash('sha256').update('short').digest('hex');
+    expect(loadConfig({ TANDEM_API_KEYS: `ops:read:sha256=${digest}` }).serving.apiKeys[0]?.sha256).toBe(
+      digest,
+    );
   });
 
   it('parses production options', () => {
