@@ -1,7 +1,7 @@
 // The one place where errors become HTTP responses: core error codes map to status codes here,
 // and schema-validation failures become a 400 that names the parameter and the broken rule.
 import { type ErrorCode, isTandemError, TandemError } from '@tandem/core';
-import { timeInputPattern } from './routes/schemas.ts';
+import { timeInputPattern, timeInputRule } from './routes/schemas.ts';
 
 /** The code of a rejected rate (raised only at the HTTP edge, but kept in core's one catalog). */
 export const RATE_LIMITED_CODE: ErrorCode = 'TANDEM_ERR_RATE_LIMITED';
@@ -44,7 +44,7 @@ interface AjvError {
 
 /** Messages for our custom formats, so a 400 says what is accepted instead of a format name. */
 const formatMessages: Record<string, string> = {
-  'tandem-time': 'must be ISO-8601 or epoch ms',
+  'tandem-time': timeInputRule,
 };
 
 /** Turns the first ajv error of a failed validation into the 400 body's message and parameter. */

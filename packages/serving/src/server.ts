@@ -89,7 +89,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
         ): Ajv => {
           ajv.addFormat(timeInputFormat, {
             type: 'string' as const,
-            validate: (text: string) => parseTimeParameter(text) !== null,
+            validate: (text: string) => parseTimeParameter(text, now()) !== null,
           });
           return ajv;
         },

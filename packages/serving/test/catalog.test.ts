@@ -287,7 +287,12 @@ describe('a catalog with the web stream and an IoT stream', () => {
       ['series', { groupBy: 'device' }, 'groupBy', 'must match pattern'],
       ['series', { measures: 'readings,humidity' }, 'measures', 'must match pattern'],
       ['series', { site: 'x'.repeat(513) }, 'site', 'must NOT have more than 512 characters'],
-      ['series', { from: 'yesterday' }, 'from', 'must be ISO-8601 or epoch ms'],
+      [
+        'series',
+        { from: 'yesterday' },
+        'from',
+        'must be ISO-8601 (2025-01-31T14:00Z), epoch ms, now, or relative',
+      ],
       ['series', { from: H(3), to: H(2) }, 'to', 'must be later than from'],
       ['top', { by: 'nope' }, 'by', 'must be one of readings, avg_temperature_c'],
       ['top', { dimension: 'device' }, 'dimension', 'must be one of site'],

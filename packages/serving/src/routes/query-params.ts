@@ -5,7 +5,7 @@ import { queryInvalid, queryTooLarge } from '../http-errors.ts';
 import type { SeriesQuery } from '../query/merge-engine.ts';
 import { alignRange, type Granularity } from '../query/time-grid.ts';
 import type { ViewModel } from '../query/view-model.ts';
-import { parseTimeParameter } from './schemas.ts';
+import { parseTimeParameter, timeInputRule } from './schemas.ts';
 
 /** Limits on what one query may ask for; exceeding one is a 400 `TANDEM_ERR_QUERY_TOO_LARGE`. */
 export interface QueryLimits {
@@ -47,8 +47,8 @@ export interface RangeParameters {
 }
 
 /**
- * The requested range: `to` defaults to now, `from` to 24 hours before `to`; both widen to whole
- * buckets of the granularity (and whole hours).
+ * The requested range: `to` defaults to now, `from` to 24 hours before `to`; relative times
+ * (`now`, `-2h`) count from `now`; both widen to whole buckets of the granularity (and whole hours).
  */
 export function resolveRange(
   parameters: RangeParameters,
@@ -56,8 +56,8 @@ export function resolveRange(
   now: number,
   limits: QueryLimits,
 ): TimeRange {
-  const to = parameters.to === undefined ? now : parseTime('to', parameters.to);
-  const from = parameters.from === undefined ? to - 24 * HOUR_MS : parseTime('from', parameters.from);
+  const to = parameters.to === undefined ? now : parseTime('to', parameters.to, now);
+  const from = parameters.from === undefined ? to - 24 * HOUR_MS : parseTime('from', parameters.from, now);
   if (from >= to) throw queryInvalid('to', 'querystring/to must be later than from');
   const maxRange = limits.maxRangeMs[granularity];
   if (to - from > maxRange) {
@@ -70,9 +70,10 @@ export function resolveRange(
   return alignRange({ from, to }, granularity);
 }
 
-function parseTime(parameter: string, text: string): number {
-  const value = parseTimeParameter(text);
-  if (value === null) throw queryInvalid(parameter, `querystring/${parameter} must be ISO-8601 or epoch ms`);
+/** Relative times (`-2h`) count from the same `now` as the defaults, once per request. */
+function parseTime(parameter: string, text: string, now: number): number {
+  const value = parseTimeParameter(text, now);
+  if (value === null) throw queryInvalid(parameter, `querystring/${parameter} ${timeInputRule}`);
   return value;
 }
 

@@ -1,26 +1,25 @@
 // JSON Schemas shared by the routes: parameters (validated by ajv, published in the OpenAPI spec)
 // and response bodies. Every object schema states its `additionalProperties` rule.
-import { parseTimeInput } from '@tandem/core';
+import { parseTimeExpression, RELATIVE_TIME_PATTERN, timeExpressionForms } from '@tandem/core';
 import { granularities } from '../query/time-grid.ts';
 
-/** ajv format name of time parameters: ISO-8601 or epoch milliseconds. */
+/** ajv format name of time parameters: ISO-8601, epoch ms, `now` or relative to now. */
 export const timeInputFormat = 'tandem-time';
+
+/** What a 400 says a time parameter must be (the same forms the cli accepts). */
+export const timeInputRule = `must be ${timeExpressionForms}`;
 
 /** Latest instant accepted: 9999-12-31T23:59:59.999Z. */
 const maxTime = 253_402_300_799_999;
 
 /**
- * Parses a time parameter with core's `parseTimeInput` (ISO-8601, a missing zone meaning UTC, or
- * epoch ms); null when it is not one, or lies before 1970 or after 9999.
+ * Parses a time parameter with core's `parseTimeExpression` (ISO-8601, a missing zone meaning
+ * UTC, epoch ms, `now`, or relative to `now` like `-2h`), as the cli reads its flags; null when
+ * it is none of these, or lies before 1970 or after 9999.
  */
-export function parseTimeParameter(text: string): number | null {
-  let value: number;
-  try {
-    value = parseTimeInput(text);
-  } catch {
-    return null;
-  }
-  return Number.isFinite(value) && value >= 0 && value <= maxTime ? value : null;
+export function parseTimeParameter(text: string, now: number = Date.now()): number | null {
+  const value = parseTimeExpression(text, now);
+  return value !== null && Number.isFinite(value) && value >= 0 && value <= maxTime ? value : null;
 }
 
 /**
@@ -28,15 +27,20 @@ export function parseTimeParameter(text: string): number | null {
  * `tandem-time` format then checks the calendar (no February 30) with core's parser.
  */
 export const timeInputPattern =
-  '^(?:[0-9]{1,15}|[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])' +
-  '(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?(?:Z|[+-](?:0[0-9]|1[0-4]):?[0-5][0-9])?)?)$';
+  '^(?:now|' +
+  RELATIVE_TIME_PATTERN.slice(1, -1) +
+  '|[0-9]{1,15}|[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])' +
+  // An hour alone (`T14`) takes no zone; a zone follows minutes or seconds.
+  '(?:T(?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{1,9})?)?(?:Z|[+-](?:0[0-9]|1[0-4]):?[0-5][0-9])?)?)?)$';
 
 export const timeParameter = (description: string) => ({
   type: 'string',
   format: timeInputFormat,
   pattern: timeInputPattern,
   maxLength: 40,
-  description: `${description}; ISO-8601 (a missing zone means UTC) or epoch milliseconds`,
+  description:
+    `${description}; ISO-8601 (a missing zone means UTC), epoch milliseconds, \`now\`, or relative ` +
+    'to now: a sign, a number and a unit of s, m, h or d (`-2h`, `-30m`, `-1d`, `-1.5h`), as the cli accepts',
 });
 
 export const errorBody = {

@@ -1,0 +1,138 @@
+// The real batch and speed layers under a serving test: events archived as the archiver writes them
+// (gzipped NDJSON per hour in a file:// lake), published by the real batch layer (DuckDB → Parquet →
+// pointers), and written into the shared Redis through the speed layer's own apply script, all under
+// a prefix of the test's own. The real LakeBatchViewReader and SpeedViewReader then feed a server.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { type BatchLayer, openBatchLayer } from '@tandem/batch';
+import { compileReducer, getView, HOUR_MS, type TandemEvent } from '@tandem/core';
+import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
+import { SpeedViewReader, speedKeys } from '@tandem/speed';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { expect } from 'vitest';
+import { createTestLake, type TestLake } from '../../../../test/support/lake.ts';
+import { deleteKeys } from '../../../../test/support/redis.ts';
+import { connectRedis, uniqueName } from '../../../../test/support/stack.ts';
+// The speed layer's write path is private to its package (its contract is the Redis layout);
+// the test drives the very modules the worker uses, since a Kafka round trip adds nothing here.
+import { BucketDeltaBuilder } from '../../../speed/src/bucket-deltas.ts';
+import { applyBatch, claimPartition } from '../../../speed/src/scripts.ts';
+
+/** Views the speed layer holds in these tests (the web stream's). */
+export const SPEED_VIEWS = ['endpoint_hourly', 'trending_pages'];
+
+export interface RealLayers {
+  redis: Redis;
+  store: ObjectStore;
+  lake: TestLake;
+  batch: BatchLayer;
+  speed: SpeedViewReader;
+  /** Redis prefix of this test's speed keys, run history and rate-limit counters. */
+  prefix: string;
+  /** Removes what the test wrote (Redis keys, lake, temp files) and closes every client. */
+  teardown(): Promise<void>;
+}
+
+/** Opens the layers over a fresh file lake holding `events` as archived hourly log files. */
+export async function openRealLayers(events: readonly TandemEvent[]): Promise<RealLayers> {
+  const redis = connectRedis(undefined, { maxRetriesPerRequest: 2 });
+  const lake = await createTestLake('file');
+  const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-serving-tmp-'));
+  const prefix = uniqueName();
+  await writeLogs(lake.store, events);
+  const batch = await openBatchLayer({
+    store: lake.store,
+    redis,
+    redisPrefix: prefix,
+    tempDirectory,
+    threads: 1,
+    memoryLimit: '512MB',
+    logger: pino({ level: 'silent' }),
+    pointerCacheTtlMs: 0,
+  });
+  return {
+    redis,
+    store: lake.store,
+    lake,
+    batch,
+    speed: new SpeedViewReader({ redis, prefix }),
+    prefix,
+    async teardown() {
+      const errors: unknown[] = [];
+      await batch.close().catch((error) => errors.push(error));
+      await deleteKeys(redis, `${prefix}*`).catch((error) => errors.push(error));
+      await redis.quit().catch((error) => errors.push(error));
+      await lake.teardown().catch((error) => errors.push(error));
+      await rm(tempDirectory, { recursive: true, force: true });
+      if (errors.length > 0) throw new AggregateError(errors, 'teardown failed');
+    },
+  };
+}
+
+/** One archived log file per hour that has events, as the archiver names them. */
+async function writeLogs(store: ObjectStore, events: readonly TandemEvent[]): Promise<void> {
+  const byHour = new Map<number, string[]>();
+  for (const event of events) {
+    const hour = Math.floor(event.timestamp / HOUR_MS) * HOUR_MS;
+    const lines = byHour.get(hour) ?? [];
+    lines.push(JSON.stringify({ ...event, timestamp: new Date(event.timestamp).toISOString() }));
+    byHour.set(hour, lines);
+  }
+  let offset = 0;
+  for (const [hour, lines] of [...byHour].sort(([a], [b]) => a - b)) {
+    await store.put(
+      `${logPartitionPrefix(hour)}events+0+${offset}.json.gz`,
+      gzipSync(`${lines.join('\n')}\n`),
+    );
+    offset += lines.length;
+  }
+}
+
+/** Writes events of one Kafka partition through the speed layer's apply script. */
+export async function writeSpeed(
+  layers: Pick<RealLayers, 'redis' | 'prefix'>,
+  partition: number,
+  partitionEvents: readonly TandemEvent[],
+): Promise<void> {
+  const { redis, prefix } = layers;
+  const keys = speedKeys(prefix);
+  const claim = await claimPartition(redis, keys.meta(partition), 'serving-test', Date.now());
+  await redis.sadd(keys.partitions(), String(partition));
+  const deltas = new BucketDeltaBuilder(keys, partition, 86_400_000);
+  SPEED_VIEWS.forEach((name, index) => {
+    const view = getView(name);
+    const reducer = compileReducer(view);
+    for (const event of partitionEvents) reducer.add(event);
+    const ops = new Map(Object.entries(view.measures).map(([measure, spec]) => [measure, spec.op]));
+    deltas.addRows(
+      { name, version: view.version, bucketMs: view.bucketMs, measureOps: ops },
+      index,
+      reducer.rows(),
+    );
+  });
+  const maxEventTime = Math.max(...partitionEvents.map((event) => event.timestamp));
+  const result = await applyBatch(redis, {
+    metaKey: keys.meta(partition),
+    sessionsKey: keys.sessions(partition),
+    epoch: claim.epoch,
+    owner: 'serving-test',
+    prevOffset: claim.appliedOffset,
+    nextOffset: String(partitionEvents.length - 1),
+    maxEventTime,
+    watermark: maxEventTime - 30_000,
+    nowMs: Date.now(),
+    counters: { applied: partitionEvents.length, dlq: 0, late: 0, duplicates: 0 },
+    indexes: SPEED_VIEWS.map((name) => ({
+      key: keys.bucketIndex(partition, name, getView(name).version),
+      trimBelowMs: 0,
+      ttlMs: 2 * 86_400_000,
+    })),
+    sessionUpserts: [],
+    sessionDeletions: [],
+    buckets: deltas.build(),
+  });
+  expect(result.status).toBe('OK');
+}
