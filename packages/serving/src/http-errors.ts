@@ -85,13 +85,26 @@ interface HttpishError {
   validationContext?: string;
 }
 
-/** Maps any thrown value to a status and body. 5xx bodies never echo internal messages. */
+/**
+ * The message of a 5xx body. A thrown message may hold file paths, endpoints, keys or a driver's
+ * words, so none is ever sent: the body says which service failed when the error names it as a
+ * plain word (`batch`, `speed`, `redis`, ...), and the error handler logs the whole error under the
+ * request id the body carries.
+ */
+function serverErrorMessage(status: number, service: unknown): string {
+  const details = 'the server log has the details under this requestId';
+  if (status !== 503) return `internal error; ${details}`;
+  const named = typeof service === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(service);
+  return `${named ? `the ${service} service` : 'a service this request needs'} is unavailable; retry later (${details})`;
+}
+
+/** Maps any thrown value to a status and body. 5xx bodies never echo a thrown message. */
 export function toHttpError(error: unknown): { status: number; body: ErrorBody; retryAfter?: number } {
   if (isTandemError(error)) {
     const status = statusByCode[error.code] ?? 500;
     const parameter = typeof error.details.parameter === 'string' ? error.details.parameter : undefined;
-    const message =
-      status >= 500 && status !== 503 ? 'internal error; the server log has the details' : error.message;
+    const service = error.code === 'TANDEM_ERR_LAKE_IO' ? 'lake' : error.details.service;
+    const message = status >= 500 ? serverErrorMessage(status, service) : error.message;
     return {
       status,
       body: { error: { code: error.code, message, ...(parameter === undefined ? {} : { parameter }) } },
@@ -122,10 +135,7 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody; 
   return {
     status: 500,
     body: {
-      error: {
-        code: 'TANDEM_ERR_INTERNAL' satisfies ErrorCode,
-        message: 'internal error; the server log has the details',
-      },
+      error: { code: 'TANDEM_ERR_INTERNAL' satisfies ErrorCode, message: serverErrorMessage(500, undefined) },
     },
   };
 }

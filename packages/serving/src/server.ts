@@ -1,6 +1,6 @@
-// Builds the serving layer's Fastify instance: one plugin per concern (errors and logging, auth,
-// rate limits, metrics, docs, routes, dashboard), all reading through the injected readers, with
-// routes generated for every view of the injected catalog.
+// Builds the serving layer's Fastify instance: one plugin per concern (errors and logging, security
+// headers, auth, rate limits, metrics, docs, routes, dashboard), all reading through the injected
+// readers, with routes generated for every view of the injected catalog.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { docsPlugin } from './plugins/docs.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
+import { securityHeadersPlugin } from './plugins/security-headers.ts';
 import { MergeEngine } from './query/merge-engine.ts';
 import { buildViewModel } from './query/view-model.ts';
 import { operationRoutes } from './routes/operations.ts';
@@ -117,6 +118,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
 
   app.addSchema(errorBody);
   await app.register(errorHandlerPlugin);
+  await app.register(securityHeadersPlugin);
   await app.register(authPlugin, {
     apiKeys: settings.apiKeys,
     allowAdminWithoutKeys: settings.allowAdminWithoutKeys,

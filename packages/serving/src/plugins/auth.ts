@@ -2,6 +2,8 @@
 // and compared to every stored digest with `timingSafeEqual`, so neither the key nor its position
 // leaks through timing. With no keys configured the read API is open and admin routes are refused
 // (unless `allowAdminWithoutKeys`), so an unconfigured server can never be told to recompute.
+// A refused request is answered only after every onRequest hook, so the rate limiter (per client
+// IP while no key authenticated it) counts it: a client guessing keys is throttled with 429.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type ApiKeyConfig, TandemError } from '@tandem/core';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -23,6 +25,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The key that authenticated this request, or null (open API, or a public route). */
     apiKey: AuthenticatedKey | null;
+    /** Why authentication refused this request; thrown once the rate limiter has counted it. */
+    authFailure: TandemError | null;
   }
 }
 
@@ -68,37 +72,50 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (app, option
     return found;
   }
 
-  app.decorateRequest('apiKey', null);
-  app.addHook('onRequest', async (request) => {
-    const scope = request.routeOptions.config?.scope ?? 'public';
-    if (scope === 'public') return;
+  /** The key a request authenticates with, or why it is refused. */
+  function check(request: FastifyRequest, scope: 'read' | 'admin'): AuthenticatedKey | TandemError | null {
     if (open) {
       if (scope === 'admin' && !options.allowAdminWithoutKeys) {
-        throw new TandemError(
+        return new TandemError(
           'TANDEM_ERR_AUTH_FORBIDDEN',
           'admin routes are disabled while no API keys are configured; set TANDEM_API_KEYS with an admin key',
         );
       }
-      return;
+      return null;
     }
     const secret = presentedKey(request);
     if (secret === null) {
-      throw new TandemError(
+      return new TandemError(
         'TANDEM_ERR_AUTH_MISSING',
         'this route needs an API key; send it as `x-api-key: <key>` or `Authorization: Bearer <key>`',
       );
     }
     const key = authenticate(secret);
     if (key === null) {
-      throw new TandemError('TANDEM_ERR_AUTH_MISSING', 'the API key is not valid; check the key you sent');
+      return new TandemError('TANDEM_ERR_AUTH_MISSING', 'the API key is not valid; check the key you sent');
     }
     if (scope === 'admin' && !key.scopes.includes('admin')) {
-      throw new TandemError('TANDEM_ERR_AUTH_FORBIDDEN', `API key "${key.name}" lacks the admin scope`);
+      return new TandemError('TANDEM_ERR_AUTH_FORBIDDEN', `API key "${key.name}" lacks the admin scope`);
     }
     if (scope === 'read' && !key.scopes.includes('read') && !key.scopes.includes('admin')) {
-      throw new TandemError('TANDEM_ERR_AUTH_FORBIDDEN', `API key "${key.name}" lacks the read scope`);
+      return new TandemError('TANDEM_ERR_AUTH_FORBIDDEN', `API key "${key.name}" lacks the read scope`);
     }
-    request.apiKey = key;
+    return key;
+  }
+
+  app.decorateRequest('apiKey', null);
+  app.decorateRequest('authFailure', null);
+  app.addHook('onRequest', async (request) => {
+    const scope = request.routeOptions.config?.scope ?? 'public';
+    if (scope === 'public') return;
+    const outcome = check(request, scope);
+    // A refusal leaves `apiKey` null, so the limiter counts it against the client's IP.
+    if (outcome instanceof TandemError) request.authFailure = outcome;
+    else request.apiKey = outcome;
+  });
+  // preParsing runs after every onRequest hook, the rate limiter's (route-level) ones included.
+  app.addHook('preParsing', async (request) => {
+    if (request.authFailure !== null) throw request.authFailure;
   });
 };
 

@@ -19,7 +19,9 @@ const docsPluginImpl: FastifyPluginAsync<DocsPluginOptions> = async (app, option
         version: '1.0.0',
         description:
           'Merged batch + real-time views. Every answer says, per base hour, whether sealed batch ' +
-          'data or the speed layer served it. Errors are `{ error: { code, message, parameter? } }`.',
+          'data or the speed layer served it. Errors are `{ error: { code, message, parameter?, requestId } }`; ' +
+          'a 5xx says only which service failed, and the server log holds the details under its requestId. ' +
+          'Times (`from`, `to`) are ISO-8601, epoch ms, `now`, or relative to now like `-2h`, as in the cli.',
       },
       tags: [
         { name: 'views', description: 'Merged view queries' },
@@ -37,7 +39,9 @@ const docsPluginImpl: FastifyPluginAsync<DocsPluginOptions> = async (app, option
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: false },
+    // Swagger UI's own policy for its pages, less `upgrade-insecure-requests` (see security-headers.ts).
     staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
   });
 };
 

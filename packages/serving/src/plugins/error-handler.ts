@@ -13,7 +13,8 @@ const errorHandlerPluginImpl: FastifyPluginAsync = async (app) => {
       return methodNotAllowed(request, reply, allowed);
     }
     const { status, body } = toHttpError(error);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    // A 5xx body holds no detail: the log line, under the same requestId, holds all of it.
+    if (status >= 500) request.log.error({ err: error, status, code: body.error.code }, 'request failed');
     else request.log.debug({ err: error }, 'request rejected');
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="tandem", ApiKey header="x-api-key"');
     body.error.requestId = request.id;

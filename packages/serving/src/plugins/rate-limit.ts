@@ -1,7 +1,9 @@
 // Per-key request limits with @fastify/rate-limit. Counters live in Redis when a client is given
 // (shared by every serving replica), else in process memory. Only keyed routes (`read`, `admin`)
-// are limited; health, metrics, docs and the dashboard are not. Requests without a key (open API)
-// are limited per client IP. If Redis fails, requests pass (availability over strict limiting).
+// are limited; health, metrics, docs and the dashboard are not. Requests without an authenticated
+// key (open API, or refused by auth: no key, a wrong key) are limited per client IP, so a burst of
+// bad keys throttles its sender and no one else. If Redis fails, requests pass (availability over
+// strict limiting).
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -24,7 +26,8 @@ const rateLimitPluginImpl: FastifyPluginAsync<RateLimitPluginOptions> = async (a
     ...(options.redis === null ? {} : { redis: options.redis }),
     nameSpace: `${options.redisPrefix}:ratelimit:`,
     skipOnError: true,
-    // Runs after the auth hook (registered first), so the key is known and rejected keys never count.
+    // Runs after the auth hook (registered first) and before it answers a refusal, so the key is
+    // known, and a refused request counts against its IP.
     keyGenerator: (request) => (request.apiKey === null ? `ip:${request.ip}` : `key:${request.apiKey.name}`),
     allowList: (request) => (request.routeOptions.config?.scope ?? 'public') === 'public',
     errorResponseBuilder: (_request, context) =>
