@@ -1,7 +1,8 @@
 // The serving layer's window into the batch layer: which hours are sealed (by following pointers
 // only), and the partial rows of exactly the runs those pointers named. Run files are immutable, so
 // decoded rows are cached by run id (LRU by size) and states are decoded lazily, only for the rows a
-// filter keeps.
+// filter keeps. Listings and pointers are cached too, each in an LRU bounded by entry count, so a
+// reader serving years of hours for months keeps a fixed amount of them.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -18,6 +19,7 @@ import {
   type View,
 } from '@tandem/core';
 import { mapWithConcurrency, type ObjectInfo, type ObjectStore } from '@tandem/lake';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { BatchOptions } from './batch-options.ts';
 import type { DuckDbEngine } from './duckdb-engine.ts';
@@ -69,6 +71,11 @@ export interface LakeBatchViewReaderDeps {
   logger: Logger;
   /** Resolves view names and each view's stream (its lake prefix, for staleness). */
   catalog: Catalog;
+  /**
+   * Most day listings and parsed pointers kept.
+   * @defaultValue `{ listings: MAX_CACHED_LISTINGS, pointers: MAX_CACHED_POINTERS }`
+   */
+  cacheEntries?: { listings?: number; pointers?: number };
 }
 
 interface CachedRow {
@@ -90,10 +97,23 @@ interface CachedRun {
  */
 const DECODED_WEIGHT = 7;
 
+/**
+ * Day listings kept (each a day's pointer infos of one view version, at most 24): a dashboard polling
+ * a few views over 93 days needs a few hundred. Past the bound the oldest listing is read again.
+ */
+export const MAX_CACHED_LISTINGS = 5_000;
+
+/**
+ * Parsed pointers kept, by key (each a few KiB with its input fingerprint): 20,000 are about 2 years
+ * of hours of one view, or the longest range (93 days) of nine views at once.
+ */
+export const MAX_CACHED_POINTERS = 20_000;
+
 export class LakeBatchViewReader implements BatchViewReader {
   readonly #deps: LakeBatchViewReaderDeps;
-  readonly #listings = new Map<string, { at: number; infos: Promise<ObjectInfo[]> }>();
-  readonly #pointers = new Map<string, { etag: string; pointer: HourPointer }>();
+  readonly #listings: LRUCache<string, { at: number; infos: Promise<ObjectInfo[]> }>;
+  readonly #pointers: LRUCache<string, { etag: string; pointer: HourPointer }>;
+  // One entry per view version of the catalog: bounded by the catalog itself.
   readonly #sealedThrough = new Map<string, { at: number; value: Promise<number | null> }>();
   readonly #runs = new Map<string, CachedRun>();
   readonly #loading = new Map<string, Promise<CachedRun>>();
@@ -101,6 +121,18 @@ export class LakeBatchViewReader implements BatchViewReader {
 
   constructor(deps: LakeBatchViewReaderDeps) {
     this.#deps = deps;
+    this.#listings = new LRUCache({ max: deps.cacheEntries?.listings ?? MAX_CACHED_LISTINGS });
+    this.#pointers = new LRUCache({ max: deps.cacheEntries?.pointers ?? MAX_CACHED_POINTERS });
+  }
+
+  /** How many entries each cache holds now (for metrics and tests). */
+  cachedEntries(): { listings: number; pointers: number; runs: number; runBytes: number } {
+    return {
+      listings: this.#listings.size,
+      pointers: this.#pointers.size,
+      runs: this.#runs.size,
+      runBytes: this.#cachedWeight,
+    };
   }
 
   /** Forgets cached listings (run files stay cached: they never change). */
@@ -167,8 +199,12 @@ export class LakeBatchViewReader implements BatchViewReader {
       }
       return found;
     })();
-    this.#listings.set(prefix, { at: now, infos });
-    infos.catch(() => this.#listings.delete(prefix));
+    const entry = { at: now, infos };
+    this.#listings.set(prefix, entry);
+    // A failed listing is forgotten, unless a newer one has replaced it meanwhile.
+    infos.catch(() => {
+      if (this.#listings.peek(prefix) === entry) this.#listings.delete(prefix);
+    });
     return infos;
   }
 

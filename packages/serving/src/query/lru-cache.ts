@@ -1,17 +1,19 @@
-// A small weighted LRU for immutable query inputs and results (batch partials of a pointer
-// version never change, so entries need no invalidation, only eviction).
+// Caches for immutable query inputs and results (batch partials of a pointer version never change,
+// so entries need no invalidation, only eviction), and a TTL loader for the values that do change.
+import { LRUCache } from 'lru-cache';
 
-/** Least-recently-used map bounded by the summed weight of its entries. */
-export class LruCache<V> {
-  readonly #entries = new Map<string, { value: V; weight: number }>();
-  readonly #maxWeight: number;
-  #weight = 0;
+/**
+ * Least-recently-used map bounded by the summed weight of its entries: the `lru-cache` package
+ * (also what bounds the batch reader's caches), plus the hit and miss counts /metrics reports.
+ */
+export class LruCache<V extends NonNullable<unknown>> {
+  readonly #entries: LRUCache<string, V>;
   hits = 0;
   misses = 0;
 
   /** @param maxWeight - total weight kept; an entry heavier than this is never stored. */
   constructor(maxWeight: number) {
-    this.#maxWeight = maxWeight;
+    this.#entries = new LRUCache<string, V>({ maxSize: maxWeight });
   }
 
   get size(): number {
@@ -19,41 +21,25 @@ export class LruCache<V> {
   }
 
   get weight(): number {
-    return this.#weight;
+    return this.#entries.calculatedSize;
   }
 
   get(key: string): V | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    // Re-insert so Map iteration order stays least-recent first.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    return entry.value;
+    const value = this.#entries.get(key);
+    if (value === undefined) this.misses++;
+    else this.hits++;
+    return value;
   }
 
+  /** @param weight - a positive integer (cells, entries or 64 KiB units). */
   set(key: string, value: V, weight = 1): void {
-    if (weight > this.#maxWeight) return;
-    const previous = this.#entries.get(key);
-    if (previous !== undefined) {
-      this.#weight -= previous.weight;
-      this.#entries.delete(key);
-    }
-    this.#entries.set(key, { value, weight });
-    this.#weight += weight;
-    for (const [oldest, entry] of this.#entries) {
-      if (this.#weight <= this.#maxWeight) break;
-      this.#entries.delete(oldest);
-      this.#weight -= entry.weight;
-    }
+    // lru-cache skips an entry above its maxSize too, but also drops the key's older value.
+    if (weight > this.#entries.maxSize) return;
+    this.#entries.set(key, value, { size: weight });
   }
 
   clear(): void {
     this.#entries.clear();
-    this.#weight = 0;
   }
 }
 
