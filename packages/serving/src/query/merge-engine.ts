@@ -228,8 +228,7 @@ export class MergeEngine {
     const buckets = outputBuckets(range, granularity);
     const bucketSources = this.#bucketSources(coverage, buckets, granularity, range);
 
-    // Step three: batch partials for exactly the snapshotted versions, per output bucket. Buckets
-    // made only of sealed hours are finished once and cached under their versions.
+    // Batch-only buckets are cached finished, under the query's shape and their pointer versions.
     const shapeKey = [
       model.name,
       granularity,
@@ -240,7 +239,7 @@ export class MergeEngine {
       query.outputs.join(','),
     ].join('\u0001');
     const finished = new Map<number, FinishedBucket>();
-    const toMerge = new Map<number, PartialRow[]>();
+    const mergeBuckets = new Set<number>();
     // Hours to read, once each: the minute buckets of one hour all draw on that hour.
     const batchHoursNeeded = new Map<number, SealedHour>();
     const bucketKeys = new Map<number, string>();
@@ -264,23 +263,36 @@ export class MergeEngine {
         bucketKeys.set(bucket, key);
       }
       for (const sealed of bucketHours) batchHoursNeeded.set(sealed.hour, sealed);
-      toMerge.set(bucket, []);
-    }
-    const batchRows = await this.#readBatch(model.name, [...batchHoursNeeded.values()], query.filter);
-
-    // Batch hours are read whole; a range that starts or ends inside an hour (trending) cuts them.
-    for (const rows of [speedRows, batchRows]) {
-      for (const row of rows) {
-        if (row.bucket < range.from || row.bucket >= range.to) continue;
-        toMerge.get(outputBucket(row.bucket, granularity, range))?.push(row);
-      }
+      mergeBuckets.add(bucket);
     }
 
+    // Every group of the answer so far; it only grows, so the limits are checked as rows arrive
+    // and a query that would exceed them is refused before the rest of its partials are read.
+    const seen = new Set<string>();
+    for (const result of finished.values()) for (const key of result.keys()) seen.add(key);
+    const refuseIfTooLarge = () =>
+      this.#refuseIfTooLarge(seen.size, buckets.length * Math.max(1, query.outputs.length));
+    refuseIfTooLarge();
     const groupIndexes = query.groupBy.map((dimension) => model.dimensions.indexOf(dimension));
     const merged = new Map<string, MergedGroup>();
-    for (const [bucket, rows] of toMerge) {
-      for (const row of rows) this.#fold(query, merged, groupIndexes, bucket, row);
+    const foldRows = (rows: PartialRow[]) => {
+      for (const row of rows) {
+        // Batch hours are read whole; a range that starts or ends inside an hour (trending) cuts them.
+        if (row.bucket < range.from || row.bucket >= range.to) continue;
+        const bucket = outputBucket(row.bucket, granularity, range);
+        if (!mergeBuckets.has(bucket)) continue;
+        const created = this.#fold(query, merged, groupIndexes, bucket, row);
+        if (created !== null) seen.add(created);
+      }
+      refuseIfTooLarge();
+    };
+    foldRows(speedRows);
+    // Step three: batch partials for exactly the snapshotted versions, a growing chunk at a time.
+    for (const hours of growingChunks([...batchHoursNeeded.values()].sort((a, b) => a.hour - b.hour))) {
+      foldRows(await this.#readBatch(model.name, hours, query.filter));
     }
+
+    // Buckets made only of sealed hours are finished once and cached under their versions.
     for (const [bucket, key] of bucketKeys) {
       const result: FinishedBucket = new Map();
       for (const [groupKey, group] of merged) {
@@ -299,21 +311,6 @@ export class MergeEngine {
     for (const [key, group] of merged) groupDims.set(key, group.dims);
     for (const result of finished.values()) {
       for (const [key, entry] of result) if (!groupDims.has(key)) groupDims.set(key, entry.dims);
-    }
-    if (groupDims.size > this.#options.maxGroups) {
-      throw queryTooLarge(
-        'groupBy',
-        `the query yields ${groupDims.size} groups, more than the limit of ${this.#options.maxGroups}; ` +
-          'filter on a dimension or group by fewer dimensions',
-      );
-    }
-    const valueCount = groupDims.size * buckets.length * Math.max(1, query.outputs.length);
-    if (valueCount > this.#options.maxValues) {
-      throw queryTooLarge(
-        'granularity',
-        `the answer would hold ${valueCount} values, more than the limit of ${this.#options.maxValues}; ` +
-          'use a coarser granularity, a shorter range, fewer measures or a filter',
-      );
     }
 
     const emptyValues = model.finalize({}, query.outputs);
@@ -353,12 +350,15 @@ export class MergeEngine {
 
   /**
    * Merged partial states of the whole range per group (granularity `all`, nothing finalized),
-   * for answers computed from states themselves, such as the top keys of a topK measure.
+   * for answers computed from states themselves, such as the top keys of a topK measure or the
+   * top values of a dimension. More than `maxGroups` groups are refused while reading, as in
+   * `series`.
    */
   async mergeAll(
     query: SeriesQuery,
     snapshot: BatchSnapshot,
     freshness: Freshness,
+    maxGroups = Number.POSITIVE_INFINITY,
   ): Promise<{
     coverage: CoverageEntry[];
     source: PointSource;
@@ -366,14 +366,19 @@ export class MergeEngine {
   }> {
     const allQuery: SeriesQuery = { ...query, granularity: 'all' };
     const { rows: speedRows, coverage } = await this.#readSpeed(allQuery, snapshot, freshness);
-    const batchRows = await this.#readBatch(query.model.name, [...snapshot.sealed.values()], query.filter);
     const groupIndexes = query.groupBy.map((dimension) => query.model.dimensions.indexOf(dimension));
     const merged = new Map<string, MergedGroup>();
-    for (const rows of [speedRows, batchRows]) {
+    const foldRows = (rows: PartialRow[]) => {
       for (const row of rows) {
         if (row.bucket < query.range.from || row.bucket >= query.range.to) continue;
         this.#fold(allQuery, merged, groupIndexes, query.range.from, row);
       }
+      if (merged.size > maxGroups) throw tooManyGroups(merged.size, maxGroups);
+    };
+    foldRows(speedRows);
+    const sealed = [...snapshot.sealed.values()].sort((a, b) => a.hour - b.hour);
+    for (const hours of growingChunks(sealed)) {
+      foldRows(await this.#readBatch(query.model.name, hours, query.filter));
     }
     const [source] = this.#bucketSources(coverage, [query.range.from], 'all', query.range);
     const groups = [...merged.values()].map((group) => ({
@@ -383,19 +388,35 @@ export class MergeEngine {
     return { coverage, source: source!, groups };
   }
 
+  /** Refuses an answer of more groups, or values (groups x values per group), than the limits. */
+  #refuseIfTooLarge(groups: number, valuesPerGroup: number): void {
+    if (groups > this.#options.maxGroups) throw tooManyGroups(groups, this.#options.maxGroups);
+    const valueCount = groups * valuesPerGroup;
+    if (valueCount > this.#options.maxValues) {
+      throw queryTooLarge(
+        'granularity',
+        `the answer would hold at least ${valueCount} values, more than the limit of ${this.#options.maxValues}; ` +
+          'use a coarser granularity, a shorter range, fewer measures or a filter',
+      );
+    }
+  }
+
+  /** Folds a row into its group's bucket; returns the group's key when the row created it. */
   #fold(
     query: SeriesQuery,
     merged: Map<string, MergedGroup>,
     groupIndexes: number[],
     bucket: number,
     row: PartialRow,
-  ): void {
+  ): string | null {
     const dims = groupIndexes.map((index) => row.dims[index] ?? null);
     const key = groupKey(dims);
     let group = merged.get(key);
+    let created: string | null = null;
     if (group === undefined) {
       group = { dims, states: new Map() };
       merged.set(key, group);
+      created = key;
     }
     const current = group.states.get(bucket);
     const measures = query.model.view.measures;
@@ -407,7 +428,7 @@ export class MergeEngine {
         if (state !== undefined) picked[name] = state;
       }
       group.states.set(bucket, picked);
-      return;
+      return created;
     }
     for (const name of query.measures) {
       const state = row.states[name];
@@ -415,6 +436,7 @@ export class MergeEngine {
       const before = current[name];
       current[name] = before === undefined ? state : measures[name]!.merge(before, state);
     }
+    return created;
   }
 
   /**
@@ -583,6 +605,29 @@ async function readerCall<T>(layer: 'batch' | 'speed', call: () => Promise<T>): 
       { cause: error, retryable: true, details: { service: layer } },
     );
   }
+}
+
+/** Hours of the first chunk of batch partials a query reads; each later chunk is twice as long. */
+const FIRST_CHUNK_HOURS = 24;
+
+/**
+ * The hours to read in chunks of 24, 48, 96, ... hours: a query over too many groups is refused
+ * after its first day or so, while one that fits costs only a few reads more than one (7 for the
+ * longest hourly range of 93 days).
+ */
+function* growingChunks<T>(hours: readonly T[]): Generator<T[]> {
+  let size = FIRST_CHUNK_HOURS;
+  for (let start = 0; start < hours.length; start += size, size *= 2) {
+    yield hours.slice(start, start + size);
+  }
+}
+
+function tooManyGroups(groups: number, limit: number): TandemError {
+  return queryTooLarge(
+    'groupBy',
+    `the query yields at least ${groups} groups, more than the limit of ${limit}; ` +
+      'filter on a dimension or group by fewer dimensions',
+  );
 }
 
 function hourOf(ts: number): number {

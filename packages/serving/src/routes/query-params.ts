@@ -19,6 +19,11 @@ export interface QueryLimits {
   maxResponseBytes: number;
   /** Longest range a top-k query may rank over (it merges every hour of it). */
   maxTopRangeMs: number;
+  /**
+   * Most distinct values a top-k query may rank (each is merged over the range in memory; only
+   * k of them are kept ranked). Far above `maxGroups`, which bounds what an answer carries.
+   */
+  maxTopGroups: number;
   /** Longest range one recompute request may cover. */
   maxRecomputeRangeMs: number;
 }
@@ -35,6 +40,7 @@ export const defaultQueryLimits: QueryLimits = {
     all: 400 * DAY_MS,
   },
   maxTopRangeMs: 93 * DAY_MS,
+  maxTopGroups: 1_000_000,
   maxGroups: 5000,
   maxValues: 1_000_000,
   maxResponseBytes: 16 * 1024 * 1024,

@@ -1,6 +1,6 @@
 // GET /v1/views/<view>/series and /top, registered once per view so each route's schema names
 // exactly that view's dimensions, measures and granularities (and the OpenAPI spec says so).
-import { TandemError } from '@tandem/core';
+import { type DimensionValue, TandemError } from '@tandem/core';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { queryTooLarge } from '../http-errors.ts';
 import type {
@@ -11,6 +11,7 @@ import type {
   SeriesResult,
 } from '../query/merge-engine.ts';
 import { LruCache } from '../query/lru-cache.ts';
+import { TopK } from '../query/top-ranking.ts';
 import type { Granularity } from '../query/time-grid.ts';
 import { hasTopRoute, type ViewModel } from '../query/view-model.ts';
 import {
@@ -330,8 +331,6 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
             measures: [...model.measureNames],
           };
           const [snapshot, freshness] = await snapshotAndFreshness(model, range);
-          const result = await engine.series(seriesQuery, snapshot, freshness);
-          const items = rankGroups(result, dimension, by, k);
           const head = headJson(
             {
               view: model.name,
@@ -344,16 +343,25 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
             freshness,
             snapshot.allSealed,
           );
-          const coverage = result.coverage.map((entry) => ({
-            bucket: isoOf(entry.bucket),
-            source: entry.source,
-            runId: entry.runId,
-          }));
-          return sendJson(
-            reply,
-            `${head},"coverage":${JSON.stringify(coverage)},"items":${JSON.stringify(items)}}`,
-            limits,
-          );
+          // A ranking of sealed hours only changes with their pointer versions: kept like a sealed
+          // series tail, so a repeated /top costs no merge.
+          const filterJson = JSON.stringify(seriesQuery.filter);
+          const tailKey = snapshot.allSealed
+            ? `top\u0001${model.name}\u0001${range.from}\u0001${range.to}\u0001${filterJson}\u0001${dimension}\u0001${by}\u0001${k}\u0001${snapshot.versionsKey}`
+            : null;
+          let tail = tailKey === null ? undefined : sealedTails.get(tailKey);
+          if (tail === undefined) {
+            const merged = await engine.mergeAll(seriesQuery, snapshot, freshness, limits.maxTopGroups);
+            const coverage = merged.coverage.map((entry) => ({
+              bucket: isoOf(entry.bucket),
+              source: entry.source,
+              runId: entry.runId,
+            }));
+            const items = rankGroups(model, merged, by, k);
+            tail = Buffer.from(`"coverage":${JSON.stringify(coverage)},"items":${JSON.stringify(items)}}`);
+            if (tailKey !== null) sealedTails.set(tailKey, tail, weightOf(tail));
+          }
+          return sendJson(reply, Buffer.concat([Buffer.from(`${head},`), tail]), limits);
         },
       );
     }
@@ -391,36 +399,39 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
   }
 };
 
-/** Ranks the groups of an `all`-granularity answer by one value, descending, nulls last. */
+/**
+ * The k groups (of one dimension) ranking highest by one value, descending, nulls last, ties by
+ * value: scored one group at a time into a heap of k, and only the winners finalized whole.
+ */
 export function rankGroups(
-  result: SeriesResult,
-  dimension: string,
+  model: ViewModel,
+  merged: Awaited<ReturnType<MergeEngine['mergeAll']>>,
   by: string,
   k: number,
 ): Array<{
   rank: number;
-  value: unknown;
+  value: DimensionValue;
   score: number | null;
   source: string;
   values: Record<string, unknown>;
 }> {
-  const scored = result.groups.map((group) => {
-    const point = group.points[0]!;
-    const raw = point.values[by];
-    return {
-      value: group.dims[dimension] ?? null,
-      score: typeof raw === 'number' ? raw : null,
-      source: point.source,
-      values: point.values,
-    };
-  });
-  scored.sort((a, b) => {
-    if (a.score !== b.score) {
-      if (a.score === null) return 1;
-      if (b.score === null) return -1;
-      return b.score - a.score;
-    }
-    return String(a.value).localeCompare(String(b.value));
-  });
-  return scored.slice(0, k).map((item, index) => ({ rank: index + 1, ...item }));
+  const top = new TopK<(typeof merged.groups)[number]>(k);
+  // Scores need only the state of the measure that yields `by` (a sketch's estimate is not free).
+  const owner = model.measureNames.find((measure) => model.outputsByMeasure[measure]!.includes(by))!;
+  for (const group of merged.groups) {
+    const state = group.states[owner];
+    const raw = model.finalize(state === undefined ? {} : { [owner]: state }, [by])[by];
+    top.offer({
+      score: typeof raw === 'number' && Number.isFinite(raw) ? raw : null,
+      label: String(group.dims[0] ?? null),
+      item: group,
+    });
+  }
+  return top.ranked().map((candidate, index) => ({
+    rank: index + 1,
+    value: candidate.item.dims[0] ?? null,
+    score: candidate.score,
+    source: merged.source,
+    values: model.finalize(candidate.item.states, model.outputs),
+  }));
 }
