@@ -56,6 +56,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
   await app.register(recomputeJobRoutes, {
     viewNames: options.models.map((model) => model.name),
     limits: options.limits,
+    now: options.now,
     jobs: options.recomputeJobs,
   });
   await app.register(probeRoutes, {

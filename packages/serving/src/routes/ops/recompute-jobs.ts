@@ -7,13 +7,15 @@ import { HOUR_MS, TandemError } from '@tandem/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { queryInvalid, queryTooLarge } from '../../http-errors.ts';
 import type { QueryLimits } from '../query-params.ts';
-import { errorRef, iso, keyedErrors, parseTimeParameter, timeParameter } from '../schemas.ts';
+import { errorRef, iso, keyedErrors, parseTimeParameter, timeInputRule, timeParameter } from '../schemas.ts';
 import type { RecomputeJobRecord, RecomputeQueue } from './contracts.ts';
 
 export interface RecomputeJobRoutesOptions {
   /** Views that may be recomputed (the catalog's). */
   viewNames: string[];
   limits: QueryLimits;
+  /** The request's now, which relative times (`-6h`, `now`) count from. */
+  now: () => number;
   /** Null: the routes answer 503 (recompute with `tandem recompute` instead). */
   jobs: RecomputeQueue | null;
 }
@@ -234,10 +236,11 @@ export const recomputeJobRoutes: FastifyPluginAsync<RecomputeJobRoutesOptions> =
     },
     async (request, reply) => {
       const { view } = request.body;
-      const from = parseTimeParameter(request.body.from);
-      const to = parseTimeParameter(request.body.to);
-      if (from === null) throw queryInvalid('from', 'body/from must be ISO-8601 or epoch ms');
-      if (to === null) throw queryInvalid('to', 'body/to must be ISO-8601 or epoch ms');
+      const at = options.now();
+      const from = parseTimeParameter(request.body.from, at);
+      const to = parseTimeParameter(request.body.to, at);
+      if (from === null) throw queryInvalid('from', `body/from ${timeInputRule}`);
+      if (to === null) throw queryInvalid('to', `body/to ${timeInputRule}`);
       const range = { from: Math.floor(from / HOUR_MS) * HOUR_MS, to: Math.ceil(to / HOUR_MS) * HOUR_MS };
       if (range.from >= range.to) throw queryInvalid('to', 'body/to must be later than from');
       if (range.to - range.from > options.limits.maxRecomputeRangeMs) {
