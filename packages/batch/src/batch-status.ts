@@ -104,6 +104,8 @@ export class StatusBackedViewReader implements BatchViewReader {
   readonly #options: StatusBackedViewReaderOptions;
   readonly #cache = new Map<string, { at: number; record: Promise<ViewStatusRecord> }>();
   readonly #refreshing = new Map<string, Promise<ViewStatusRecord>>();
+  /** Whether the last read fell back to the lake: logged once per outage, not once per call. */
+  #degraded = false;
 
   constructor(options: StatusBackedViewReaderOptions) {
     this.#options = options;
@@ -123,20 +125,37 @@ export class StatusBackedViewReader implements BatchViewReader {
 
   async sealedThrough(view: string): Promise<number | null> {
     try {
-      return (await this.status(view)).sealedThrough;
+      return this.#recovered((await this.status(view)).sealedThrough);
     } catch (error) {
-      this.#options.logger.warn({ err: error, view }, 'batch status record unreadable; listing the lake');
+      this.#fellBack(error, view);
       return this.#options.reader.sealedThrough(view);
     }
   }
 
   async staleHours(view: string): Promise<number[]> {
     try {
-      return (await this.status(view)).staleHours;
+      return this.#recovered((await this.status(view)).staleHours);
     } catch (error) {
-      this.#options.logger.warn({ err: error, view }, 'batch status record unreadable; listing the lake');
+      this.#fellBack(error, view);
       return this.#options.reader.staleHours(view);
     }
+  }
+
+  #fellBack(error: unknown, view: string): void {
+    if (this.#degraded) return;
+    this.#degraded = true;
+    this.#options.logger.warn(
+      { err: error, view },
+      'batch status records unreadable; listing the lake until they are back',
+    );
+  }
+
+  #recovered<T>(value: T): T {
+    if (this.#degraded) {
+      this.#degraded = false;
+      this.#options.logger.info('batch status records readable again');
+    }
+    return value;
   }
 
   /** The view's status record: from memory, else Redis, else computed now (and stored for everyone). */
