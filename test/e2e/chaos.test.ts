@@ -49,6 +49,7 @@ describe('chaos: Tandem heals from Redis, Kafka and S3 restarts by itself', () =
       SPEED_ALLOWED_LATENESS_MS: String(3 * HOUR_MS),
       BATCH_LATENESS_MS: '0',
       BATCH_HOURLY_CRON: '*/5 * * * * *',
+      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
     });
     baseUrl = `http://127.0.0.1:${port}`;
     up = world.start(['up']);

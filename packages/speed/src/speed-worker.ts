@@ -51,6 +51,15 @@ interface ViewRuntime {
   indexPosition: number;
 }
 
+/** How often a worker holding a partition through a Redis outage checks whether Redis is back. */
+const REDIS_OUTAGE_POLL_MS = 250;
+/**
+ * How often a worker checks that Redis still holds the state of the partitions it owns. A Redis
+ * restarted without persistence (or flushed) loses it, and without this check an idle partition
+ * would only notice at its next message — its real-time views missing until then.
+ */
+const STATE_CHECK_INTERVAL_MS = 5_000;
+
 /** In-memory state of one partition this worker owns; authoritative only while its epoch holds. */
 interface PartitionState {
   partition: number;
@@ -135,6 +144,8 @@ export class SpeedWorker {
   #admin: Admin | null = null;
   #stopping = false;
   #started = false;
+  #stateCheck: NodeJS.Timeout | null = null;
+  #checkingStates = false;
   #topicOffsetsCache: { at: number; value: Promise<Map<number, { low: number; high: number }>> } | null =
     null;
 
@@ -240,10 +251,52 @@ export class SpeedWorker {
       eachBatch: (payload) =>
         this.#withPartitionLock(payload.batch.partition, () => this.#guardedBatch(payload)),
     });
+    this.#stateCheck = setInterval(() => void this.#checkPartitionStates(), STATE_CHECK_INTERVAL_MS);
+    this.#stateCheck.unref();
     this.#logger.info(
       { topic: this.tuning.topic, groupId: this.groupId, views: this.viewNames, owner: this.owner },
       'speed worker started',
     );
+  }
+
+  /**
+   * Finds owned partitions whose state Redis no longer holds (their meta hash lost our epoch: Redis
+   * restarted without persistence, or was flushed), drops their memory and makes Kafka deliver the
+   * last message again, so the partition is re-claimed at once — and rebuilt from Kafka by the
+   * claim — instead of at its next new message. Runs under the partition's lock, so it never races
+   * an apply; skipped while Redis is unreachable (a batch that fails then waits for it anyway).
+   */
+  async #checkPartitionStates(): Promise<void> {
+    const redis = this.#redis;
+    if (this.#checkingStates || this.#stopping || redis === null || redis.status !== 'ready') return;
+    this.#checkingStates = true;
+    try {
+      for (const [partition, known] of [...this.#states]) {
+        if (known.appliedOffset === null) continue;
+        await this.#withPartitionLock(partition, async () => {
+          const state = this.#states.get(partition);
+          if (state !== known || this.#stopping) return;
+          const stored = await redis.hget(this.keys.meta(partition), 'epoch');
+          if (stored === state.epoch) return;
+          this.#logger.warn(
+            { partition, epoch: state.epoch, storedEpoch: stored },
+            "Redis no longer holds the partition's state; re-claiming it",
+          );
+          this.#states.delete(partition);
+          // The claim runs on the next batch: go back one message so that one arrives; the claim
+          // then seeks to wherever the rebuild starts.
+          this.#consumer?.seek({
+            topic: this.tuning.topic,
+            partition,
+            offset: String(Math.max(0, state.position - 1)),
+          });
+        });
+      }
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'checking the partitions held in Redis failed; next time');
+    } finally {
+      this.#checkingStates = false;
+    }
   }
 
   /**
@@ -253,6 +306,7 @@ export class SpeedWorker {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    if (this.#stateCheck !== null) clearInterval(this.#stateCheck);
     const errors: unknown[] = [];
     const attempt = async (what: string, close: (() => Promise<unknown>) | undefined) => {
       if (close === undefined) return;
@@ -303,12 +357,46 @@ export class SpeedWorker {
    * events Redis has not applied must not survive: the next batch would skip them.
    */
   async #guardedBatch(payload: EachBatchPayload): Promise<void> {
-    try {
-      await this.#consumeBatch(payload);
-    } finally {
-      const state = this.#states.get(payload.batch.partition);
-      if (state !== undefined && !isConsistentWithRedis(state)) this.#states.delete(state.partition);
+    for (;;) {
+      try {
+        await this.#consumeBatch(payload);
+        return;
+      } catch (error) {
+        if (!(await this.#waitOutRedisOutage(payload, error))) throw error;
+      } finally {
+        const state = this.#states.get(payload.batch.partition);
+        if (state !== undefined && !isConsistentWithRedis(state)) this.#states.delete(state.partition);
+      }
     }
+  }
+
+  /**
+   * A batch failed while Redis is unreachable: hold the partition (heartbeating, so the group keeps
+   * it here) until the client is ready again, then the caller retries the batch at once — re-claiming
+   * from Redis, which rebuilds from Kafka if Redis came back empty. Rethrowing instead would hand the
+   * batch to kafkajs's retries, whose backoff grows to 30 s, so a worker would sit idle for up to a
+   * minute after Redis was back. False (rethrow) when Redis is ready (another failure) or when the
+   * worker stops, the batch goes stale or Kafka refuses the heartbeat.
+   */
+  async #waitOutRedisOutage(payload: EachBatchPayload, error: unknown): Promise<boolean> {
+    const redis = this.#redis;
+    // A function, not a narrowed property: the status changes while this waits.
+    const ready = (): boolean => redis === null || redis.status === 'ready';
+    if (ready()) return false;
+    this.#logger.warn(
+      { partition: payload.batch.partition, err: error },
+      'Redis is unreachable; holding the partition until it is back',
+    );
+    while (!this.#stopping && payload.isRunning() && !payload.isStale()) {
+      await new Promise((resolve) => setTimeout(resolve, REDIS_OUTAGE_POLL_MS));
+      if (ready()) return true;
+      try {
+        await payload.heartbeat();
+      } catch {
+        return false;
+      }
+    }
+    return false;
   }
 
   async #consumeBatch(payload: EachBatchPayload): Promise<void> {
