@@ -3,8 +3,9 @@
 // config (`speed` and `archiver` a subset with --stream: one worker / archiver per stream, sharing
 // the process's clients). Each runs until SIGINT/SIGTERM, then
 // stops its components in reverse order — the speed worker abandons its in-flight micro-batch
-// uncommitted, the archiver flushes and commits, the scheduler lets a running hour finish or lose
-// its lease, so nothing is left half-published.
+// uncommitted, the archiver flushes and commits, the scheduler and recompute jobs stop between
+// hours (the chunk being computed is interrupted and not published), so nothing is left
+// half-published.
 import { randomInt } from 'node:crypto';
 import { type Stream, webStream } from '@tandem/core';
 import { type CommandContext, defineCommand, option, repeatable, withDefault } from '../framework/command.ts';
@@ -119,7 +120,10 @@ export const serveCommand = defineCommand({
     '(127.0.0.1:8080 by default). API keys come from TANDEM_API_KEYS.',
   options: {},
   reports: false,
-  examples: ['tandem serve', 'PORT=9090 HOST=0.0.0.0 TANDEM_API_KEYS=ops:read+admin:s3cret tandem serve'],
+  examples: [
+    'tandem serve',
+    'PORT=9090 HOST=0.0.0.0 TANDEM_API_KEYS="ops:read+admin:$(openssl rand -hex 16)" tandem serve',
+  ],
   async run(context) {
     return runComponents(context, (platform, _components, announce) => [platform.serveStarter(announce)]);
   },
