@@ -97,6 +97,14 @@ export interface EventsConfig {
   futureToleranceMs: number;
 }
 
+/** Where sealed batch views are exported for BI tools (`@tandem/export-postgres`). */
+export interface ExportPostgresConfig {
+  /** `EXPORT_POSTGRES_URL` (postgres://user:password@host:5432/db); null turns the export off. */
+  url: string | null;
+  /** `EXPORT_POSTGRES_SCHEMA`: the schema of the exported tables. @defaultValue 'tandem' */
+  schema: string;
+}
+
 export interface TandemConfig {
   kafka: KafkaConfig;
   redis: RedisConfig;
@@ -105,6 +113,7 @@ export interface TandemConfig {
   batch: BatchConfig;
   speed: SpeedConfig;
   events: EventsConfig;
+  exportPostgres: ExportPostgresConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -228,6 +237,16 @@ export function parseLakeUrl(
     return { kind: 's3', bucket: url.host, prefix };
   }
   throw unsupported;
+}
+
+function postgresUrl(env: Env): string | null {
+  const url = optionalText(env, 'EXPORT_POSTGRES_URL');
+  if (url !== null && !/^postgres(ql)?:\/\/[^/]/.test(url)) {
+    // The password is never echoed back.
+    const shown = url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+    throw invalid('EXPORT_POSTGRES_URL', shown, 'postgres://user:password@host:5432/database');
+  }
+  return url;
 }
 
 function apiKeys(env: Env): ApiKeyConfig[] {
@@ -358,6 +377,10 @@ export function loadConfig(env: Env = process.env, defaults: { lakeDir?: string 
     events: {
       maxBytes: integer(env, 'EVENT_MAX_BYTES', 65_536, 256),
       futureToleranceMs: integer(env, 'EVENT_FUTURE_TOLERANCE_MS', 5 * 60_000, 0),
+    },
+    exportPostgres: {
+      url: postgresUrl(env),
+      schema: text(env, 'EXPORT_POSTGRES_SCHEMA', 'tandem'),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   };

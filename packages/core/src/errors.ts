@@ -36,6 +36,10 @@ export const errorCodes = [
   'TANDEM_ERR_SPEED_NAMESPACE',
   // archiver
   'TANDEM_ERR_ARCHIVER_UPLOAD',
+  // export of sealed views (PostgreSQL)
+  'TANDEM_ERR_EXPORT_AUTH',
+  'TANDEM_ERR_EXPORT_TABLE_ALTERED',
+  'TANDEM_ERR_EXPORT_FAILED',
   // services
   'TANDEM_ERR_SERVICE_UNAVAILABLE',
   // serving / queries

@@ -3,6 +3,7 @@ import type { AnyCommand } from '../framework/parse.ts';
 import { backfillCommand, batchRunCommand, recomputeCommand } from './batch-ops.ts';
 import { configCheckCommand } from './config-check.ts';
 import { dlqListCommand, dlqReplayCommand, dlqShowCommand } from './dlq.ts';
+import { exportCommand } from './export.ts';
 import { generateCommand } from './generate.ts';
 import { replayCommand } from './replay.ts';
 import { archiverCommand, batchScheduleCommand, serveCommand, speedCommand, upCommand } from './run.ts';
@@ -22,6 +23,7 @@ export const commands: AnyCommand[] = [
   batchRunCommand,
   recomputeCommand,
   backfillCommand,
+  exportCommand,
   verifyCommand,
   replayCommand,
   dlqListCommand,
