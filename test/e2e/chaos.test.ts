@@ -136,6 +136,17 @@ describe('chaos: Tandem heals from Redis, Kafka and S3 restarts by itself', () =
     return { byHour, sources: body.coverage.map((c) => c.source) };
   }
 
+  /** `/healthz` answers 200 and names every component of `tandem up` healthy. */
+  async function expectHealthy(): Promise<void> {
+    const response = await fetch(`${baseUrl}/healthz`);
+    const body = (await response.json()) as { checks: Record<string, { ok: boolean }> };
+    expect(response.status).toBe(200);
+    expect(Object.keys(body.checks)).toEqual(
+      expect.arrayContaining(['speed layer (events)', 'archiver (events)', 'batch scheduler']),
+    );
+    expect(Object.values(body.checks).every((check) => check.ok)).toBe(true);
+  }
+
   /** Waits until every hour's answer equals the truth of what was sent; fails with the last difference. */
   async function expectExact(what: string): Promise<string[]> {
     let last = '';
@@ -175,6 +186,7 @@ describe('chaos: Tandem heals from Redis, Kafka and S3 restarts by itself', () =
       stack.up();
       await expectExact(`after Redis restart ${round + 1}`);
       expect(await probe('/readyz')).toBe(200);
+      await expectHealthy();
     }
   }, 420_000);
 
@@ -185,6 +197,7 @@ describe('chaos: Tandem heals from Redis, Kafka and S3 restarts by itself', () =
     await sleep(3_000);
     stack.up();
     await expectExact('after the Kafka restart');
+    await expectHealthy();
   }, 240_000);
 
   it('the S3 server killed during archiver uploads and batch publishes: both resume, sealed hours exact', async () => {

@@ -146,6 +146,8 @@ export class SpeedWorker {
   #started = false;
   #stateCheck: NodeJS.Timeout | null = null;
   #checkingStates = false;
+  /** Why the consumer stopped for good (a crash kafkajs does not restart from), or null. */
+  #fatal: string | null = null;
   #topicOffsetsCache: { at: number; value: Promise<Map<number, { low: number; high: number }>> } | null =
     null;
 
@@ -241,6 +243,7 @@ export class SpeedWorker {
         { err: event.payload.error, restart: event.payload.restart },
         'speed consumer crashed',
       );
+      if (!event.payload.restart) this.#fatal = event.payload.error.message;
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.tuning.topic], fromBeginning: true });
@@ -257,6 +260,18 @@ export class SpeedWorker {
       { topic: this.tuning.topic, groupId: this.groupId, views: this.viewNames, owner: this.owner },
       'speed worker started',
     );
+  }
+
+  /**
+   * Whether this worker can still do its job, for `/healthz`: not once it stopped, nor after its
+   * consumer crashed with an error kafkajs does not restart from (a supervisor should restart the
+   * process then). A Redis or Kafka outage is not ill health: the worker waits it out and heals.
+   */
+  health(): { ok: boolean; detail: string } {
+    if (this.#fatal !== null) return { ok: false, detail: `consumer crashed for good: ${this.#fatal}` };
+    if (this.#stopping) return { ok: false, detail: 'stopped' };
+    if (!this.#started) return { ok: false, detail: 'not started' };
+    return { ok: true, detail: `consuming (${this.#states.size} partitions claimed)` };
   }
 
   /**

@@ -205,7 +205,15 @@ export class Platform {
             }),
         });
         await worker.start();
-        return { name: `speed layer (${stream.name})`, stop: () => worker.stop() };
+        const name = `speed layer (${stream.name})`;
+        this.healthChecks[name] = () => worker.health();
+        return {
+          name,
+          stop: async () => {
+            delete this.healthChecks[name];
+            await worker.stop();
+          },
+        };
       },
     }));
   }

@@ -155,6 +155,11 @@ export class LiveSpeedWorker {
     return this.#namespace;
   }
 
+  /** The current worker's health (`/healthz`); while a namespace switch swaps workers, the old one's. */
+  health(): { ok: boolean; detail: string } {
+    return this.#worker?.health() ?? { ok: false, detail: 'not started' };
+  }
+
   async start(): Promise<void> {
     const { redis, config, stream } = this.#options;
     this.#namespace = await activeNamespace(redis, config.redis.prefix, stream.name);
