@@ -82,13 +82,16 @@ async function selectedStreams(context: CommandContext, names: string[] | undefi
 
 function metricsPortOption() {
   return option(v.integer(0, 65535), {
-    description: 'serve Prometheus metrics on this port at /metrics (on HOST)',
+    description: 'serve Prometheus metrics at /metrics, and /healthz and /readyz, on this port (on HOST)',
     placeholder: 'port',
     defaultText: 'no metrics endpoint',
   });
 }
 
-/** A /metrics endpoint whose registry the components started after it register on. */
+/**
+ * A /metrics endpoint whose registry the components started after it register on, answering
+ * /healthz and /readyz from the platform's checks too (components register theirs as they start).
+ */
 function metricsStarter(
   context: CommandContext,
   platform: Platform,
@@ -101,7 +104,11 @@ function metricsStarter(
       name: 'metrics endpoint',
       start: async () => {
         const { startMetricsServer } = await import('../wiring/metrics-server.ts');
-        const server = await startMetricsServer(platform.config.serving.host, port, prefix);
+        const server = await startMetricsServer(platform.config.serving.host, port, prefix, {
+          healthChecks: platform.healthChecks,
+          readinessProbes: platform.readinessProbes,
+          logger: platform.logger,
+        });
         platform.metricsRegistry = server.registry;
         context.out.info(`  metrics    ${server.url}`);
         return { name: 'metrics endpoint', stop: () => server.close() };
@@ -190,11 +197,18 @@ export const batchScheduleCommand = defineCommand({
     'first); then computes each hour once it is complete ' +
     '(BATCH_HOURLY_CRON) and recomputes the previous day nightly (BATCH_NIGHTLY_CRON). A Redis lease per ' +
     '(view, hour) lets several schedulers share the work without writing the same hour twice.',
-  options: {},
+  options: { 'metrics-port': metricsPortOption() },
   reports: false,
-  examples: ['tandem batch schedule', 'BATCH_HOURLY_CRON="*/5 * * * *" tandem batch schedule'],
-  async run(context) {
-    return runComponents(context, (platform) => [platform.schedulerStarter()]);
+  examples: [
+    'tandem batch schedule',
+    'tandem batch schedule --metrics-port 9466',
+    'BATCH_HOURLY_CRON="*/5 * * * *" tandem batch schedule',
+  ],
+  async run(context, options) {
+    return runComponents(context, (platform) => [
+      ...metricsStarter(context, platform, options['metrics-port'], 'tandem_batch_'),
+      platform.schedulerStarter(),
+    ]);
   },
 });
 

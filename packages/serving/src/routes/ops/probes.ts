@@ -6,7 +6,7 @@
 // returns. A dependency outage never fails /healthz: a restart would not bring Redis back.
 import type { FastifyPluginAsync } from 'fastify';
 import { errorRef } from '../schemas.ts';
-import type { HealthCheck, ReadinessProbe } from './contracts.ts';
+import type { ComponentHealth, HealthCheck, ReadinessProbe } from './contracts.ts';
 
 export interface ProbeRoutesOptions {
   /** Checked at every request, so components may register after the server starts. */
@@ -81,20 +81,9 @@ export const probeRoutes: FastifyPluginAsync<ProbeRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const checks: Record<string, { ok: boolean; detail: string }> = {};
-      for (const [name, check] of Object.entries(options.healthChecks)) {
-        try {
-          const { ok, detail } = check();
-          checks[name] = { ok, detail };
-        } catch (error) {
-          request.log.error({ err: error, component: name }, 'health check threw');
-          checks[name] = { ok: false, detail: 'its health check failed; see the log' };
-        }
-      }
-      const healthy = Object.values(checks).every((check) => check.ok);
-      if (!healthy) request.log.warn({ checks }, 'health check failing');
-      reply.code(healthy ? 200 : 503);
-      return { status: healthy ? ('ok' as const) : ('failing' as const), checks };
+      const answer = evaluateHealth(options.healthChecks, request.log);
+      reply.code(answer.statusCode);
+      return answer.body;
     },
   );
 
@@ -115,31 +104,72 @@ export const probeRoutes: FastifyPluginAsync<ProbeRoutesOptions> = async (app, o
       },
     },
     async (request, reply) => {
-      const entries = await Promise.all(
-        Object.entries(options.readinessProbes).map(async ([name, probe]) => {
-          const started = performance.now();
-          try {
-            await withTimeout(probe(), options.probeTimeoutMs, name);
-            return [name, { ok: true, ms: Math.round(performance.now() - started) }] as const;
-          } catch (error) {
-            request.log.warn({ err: error, dependency: name }, 'readiness probe failed');
-            return [
-              name,
-              {
-                ok: false,
-                ms: Math.round(performance.now() - started),
-                error: `${name} is not reachable`,
-              },
-            ] as const;
-          }
-        }),
-      );
-      const ready = entries.every(([, check]) => check.ok);
-      reply.code(ready ? 200 : 503);
-      return { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) };
+      const answer = await evaluateReadiness(options.readinessProbes, options.probeTimeoutMs, request.log);
+      reply.code(answer.statusCode);
+      return answer.body;
     },
   );
 };
+
+/** Where a probe's failures are logged (pino's or Fastify's logger). */
+export interface ProbeLog {
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** `/healthz`'s answer: every component's own report, 503 when any is not ok. */
+export function evaluateHealth(
+  healthChecks: Record<string, HealthCheck>,
+  log: ProbeLog,
+): { statusCode: 200 | 503; body: { status: 'ok' | 'failing'; checks: Record<string, ComponentHealth> } } {
+  const checks: Record<string, ComponentHealth> = {};
+  for (const [name, check] of Object.entries(healthChecks)) {
+    try {
+      const { ok, detail } = check();
+      checks[name] = { ok, detail };
+    } catch (error) {
+      log.error({ err: error, component: name }, 'health check threw');
+      checks[name] = { ok: false, detail: 'its health check failed; see the log' };
+    }
+  }
+  const healthy = Object.values(checks).every((check) => check.ok);
+  if (!healthy) log.warn({ checks }, 'health check failing');
+  return { statusCode: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'failing', checks } };
+}
+
+/** `/readyz`'s answer: one probe per dependency, each within `timeoutMs`; 503 naming what is down. */
+export async function evaluateReadiness(
+  readinessProbes: Record<string, ReadinessProbe>,
+  timeoutMs: number,
+  log: ProbeLog,
+): Promise<{
+  statusCode: 200 | 503;
+  body: {
+    status: 'ready' | 'unavailable';
+    checks: Record<string, { ok: boolean; ms: number; error?: string }>;
+  };
+}> {
+  const entries = await Promise.all(
+    Object.entries(readinessProbes).map(async ([name, probe]) => {
+      const started = performance.now();
+      try {
+        await withTimeout(probe(), timeoutMs, name);
+        return [name, { ok: true, ms: Math.round(performance.now() - started) }] as const;
+      } catch (error) {
+        log.warn({ err: error, dependency: name }, 'readiness probe failed');
+        return [
+          name,
+          { ok: false, ms: Math.round(performance.now() - started), error: `${name} is not reachable` },
+        ] as const;
+      }
+    }),
+  );
+  const ready = entries.every(([, check]) => check.ok);
+  return {
+    statusCode: ready ? 200 : 503,
+    body: { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) },
+  };
+}
 
 function withTimeout(promise: Promise<unknown>, ms: number, name: string): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
