@@ -182,7 +182,7 @@ describe('the minimal values', () => {
     expect(args).toEqual({
       speed: ['speed', '--metrics-port', '9464'],
       archiver: ['archiver', '--metrics-port', '9465'],
-      batch: ['batch', 'schedule'],
+      batch: ['batch', 'schedule', '--metrics-port', '9466'],
       serve: ['serve'],
     });
   });
@@ -196,10 +196,10 @@ describe('the minimal values', () => {
     expect(serve.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     const service = find(objects, 'Service', 'tandem-serve');
     expect(service.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
-    for (const component of ['speed', 'archiver']) {
+    for (const component of ['speed', 'archiver', 'batch']) {
       const spec = container(find(objects, 'Deployment', `tandem-${component}`));
-      expect(spec.livenessProbe.httpGet.port).toBe('metrics');
-      expect(spec.readinessProbe.httpGet.port).toBe('metrics');
+      expect(spec.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+      expect(spec.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     }
   });
 

@@ -109,8 +109,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- else -}}
 {{- $args = list .component -}}
 {{- end -}}
-{{- if has .component (list "speed" "archiver") -}}
+{{- if has .component (list "speed" "archiver" "batch") -}}
 {{- $args = concat $args (list "--metrics-port" (toString $c.metricsPort)) -}}
+{{- end -}}
+{{- if has .component (list "speed" "archiver") -}}
 {{- with $c.streams }}{{ $args = concat $args (list "--stream" (join "," .)) }}{{ end -}}
 {{- end -}}
 {{- toYaml $args -}}
@@ -121,7 +123,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $c := index .root.Values .component -}}
 {{- if eq .component "serve" -}}
 http {{ $c.port }}
-{{- else if has .component (list "speed" "archiver") -}}
+{{- else if has .component (list "speed" "archiver" "batch") -}}
 metrics {{ $c.metricsPort }}
 {{- end -}}
 {{- end -}}
