@@ -63,7 +63,10 @@ export interface HourExportOutcome {
   upserted: number;
   deleted: number;
   attempts: number;
+  /** From the first attempt to the outcome, reading the run included. */
   durationMs: number;
+  /** Of which in the hour's PostgreSQL transaction (the last attempt's). */
+  writeMs: number;
   error: TandemError | null;
 }
 
@@ -271,6 +274,32 @@ export class PostgresExporter {
       }
     }
     const { layout, pointers, held } = plan;
+    const needsExport = (hour: number): boolean => {
+      const sealed = pointers.get(hour);
+      const token = held.get(hour);
+      return (
+        sealed !== undefined && (options.force === true || token === undefined || token < sealed.fencingToken)
+      );
+    };
+    // The next hour to export is read from the lake while this one is written: reading is Node's
+    // work, writing mostly PostgreSQL's, so on two cores they overlap.
+    let prefetched: { hour: number; rows: Promise<PartialRow[]> } | null = null;
+    const prefetch = (after: number): void => {
+      for (let hour = after + HOUR_MS; hour < to; hour += HOUR_MS) {
+        if (!needsExport(hour)) continue;
+        const rows = this.#read(viewName, pointers.get(hour)!);
+        // A failed read surfaces when the hour's attempt awaits it (and is retried then).
+        rows.catch(() => {});
+        prefetched = { hour, rows };
+        return;
+      }
+    };
+    // A function, not a read of the variable: the compiler does not see the closure assign it.
+    const takePrefetched = (): { hour: number; rows: Promise<PartialRow[]> } | null => {
+      const taken = prefetched;
+      prefetched = null;
+      return taken;
+    };
     for (let hour = from; hour < to; hour += HOUR_MS) {
       if (options.signal?.aborted) break;
       const sealed = pointers.get(hour) ?? null;
@@ -279,7 +308,7 @@ export class PostgresExporter {
         continue;
       }
       const token = held.get(hour);
-      if (!options.force && token !== undefined && token >= sealed.fencingToken) {
+      if (!needsExport(hour) && token !== undefined) {
         report({
           ...this.#outcome(
             layout,
@@ -292,7 +321,10 @@ export class PostgresExporter {
         });
         continue;
       }
-      const outcome = await this.#exportWithRetries(viewName, hour, sealed, options);
+      const current = takePrefetched();
+      const rows = current !== null && current.hour === hour ? current.rows : this.#read(viewName, sealed);
+      prefetch(hour);
+      const outcome = await this.#exportWithRetries(viewName, hour, sealed, options, rows);
       report(outcome);
       if (outcome.status === 'failed' && outcome.error !== null && ENVIRONMENT_CODES.has(outcome.error.code))
         break;
@@ -407,9 +439,12 @@ export class PostgresExporter {
     hour: number,
     known: SealedPointer | null,
     options: Omit<ExportRangeOptions, 'onHour'>,
+    /** The known run's rows, already being read (first attempt only). */
+    reading: Promise<PartialRow[]> | null = null,
   ): Promise<HourExportOutcome> {
     const started = this.#now();
     let sealed = known;
+    let rows = reading;
     for (let attempt = 1; ; attempt++) {
       try {
         const layout = await this.ensureTable(viewName);
@@ -419,8 +454,10 @@ export class PostgresExporter {
         }
         if (sealed === null)
           return { ...this.#outcome(layout, hour, 'not-sealed', null, started), attempts: attempt };
+        const read = rows ?? this.#read(viewName, sealed);
+        rows = null;
         return {
-          ...(await this.#attempt(layout, sealed, options.force ?? false, started)),
+          ...(await this.#attempt(layout, sealed, await read, options.force ?? false, started)),
           attempts: attempt,
         };
       } catch (caught) {
@@ -457,19 +494,25 @@ export class PostgresExporter {
     return true;
   }
 
+  /** The partial rows of exactly the run a pointer named, through the batch reader. */
+  #read(viewName: string, sealed: SealedPointer): Promise<PartialRow[]> {
+    return this.#source.readPartials(
+      viewName,
+      [{ hour: sealed.hour, runId: sealed.runId, pointerVersion: sealed.pointerVersion }],
+      {},
+    );
+  }
+
   async #attempt(
     layout: TableLayout,
     sealed: SealedPointer,
+    rows: readonly PartialRow[],
     force: boolean,
     started: number,
   ): Promise<HourExportOutcome> {
     const view = layout.view.name;
-    const rows = await this.#source.readPartials(
-      view,
-      [{ hour: sealed.hour, runId: sealed.runId, pointerVersion: sealed.pointerVersion }],
-      {},
-    );
     await this.#hooks.onStage?.('read', view, sealed.hour);
+    const writeStarted = this.#now();
     const result = await this.#withClient(
       `exporting ${view} ${new Date(sealed.hour).toISOString()}`,
       (client) =>
@@ -493,6 +536,7 @@ export class PostgresExporter {
       rows: rows.length,
       upserted: result.upserted,
       deleted: result.deleted,
+      writeMs: this.#now() - writeStarted,
     };
   }
 
@@ -585,6 +629,7 @@ export class PostgresExporter {
       deleted: 0,
       attempts: 1,
       durationMs: this.#now() - started,
+      writeMs: 0,
       error: null,
     };
   }
@@ -615,6 +660,7 @@ export class PostgresExporter {
       deleted: 0,
       attempts,
       durationMs: this.#now() - started,
+      writeMs: 0,
       error,
     };
   }

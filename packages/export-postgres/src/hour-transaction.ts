@@ -1,6 +1,7 @@
 // One sealed hour into its table, in one transaction: claim the hour in the bookkeeping table
 // (only a newer fencing token may), COPY the run's rows into a temporary table, upsert them guarded
-// by the fencing token, delete the hour's rows the run no longer has, commit. A crash anywhere
+// by the fencing token, delete the hour's rows the run no longer has, commit (an hour the table
+// holds no row of yet is COPYed straight in). A crash anywhere
 // before COMMIT leaves the hour as the previous run wrote it; a retry of the same run changes nothing.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,9 +85,34 @@ export async function exportHourInTransaction(
 
     const columns = copyColumns(layout);
     const columnList = columns.map(ident).join(', ');
+    const encoded = () => Readable.from(copyChunks(layout, rows, run, options.chunkRows));
+    // An hour the table holds no row of has nothing to upsert against or delete: its rows are
+    // COPYed straight into the table. No other writer can add rows of the hour meanwhile (they
+    // wait on the claim above), and a conflict would fail the whole transaction, so the guarantees
+    // are those of the staged path, at the cost of a plain COPY (the first export of every hour).
+    const held = await client.query(
+      `SELECT 1 FROM ${layout.qualified} WHERE bucket >= $1 AND bucket < $2 LIMIT 1`,
+      [new Date(hour), new Date(hour + HOUR_MS)],
+    );
+    if (held.rowCount === 0) {
+      const copy = client.query(copyStreams.from(`COPY ${layout.qualified} (${columnList}) FROM STDIN`));
+      await pipeline(encoded(), copy);
+      await options.onStage('copied');
+      await options.onStage('upserted');
+      await options.onStage('deleted');
+      await client.query('COMMIT');
+      return {
+        status: 'exported',
+        upserted: rows.length,
+        deleted: 0,
+        heldRunId: run.runId,
+        heldToken: run.fencingToken,
+      };
+    }
+
     await client.query(`CREATE TEMPORARY TABLE ${STAGE_TABLE} (LIKE ${layout.qualified}) ON COMMIT DROP`);
     const copy = client.query(copyStreams.from(`COPY ${STAGE_TABLE} (${columnList}) FROM STDIN`));
-    await pipeline(Readable.from(copyChunks(layout, rows, run, options.chunkRows)), copy);
+    await pipeline(encoded(), copy);
     await options.onStage('copied');
 
     const updates = columns

@@ -90,6 +90,35 @@ describe.each(['s3', 'file'] as const)('export to PostgreSQL (%s lake)', (kind) 
       ]);
     }
 
+    // The README's BI query (its week taken at this data): per day and busiest endpoint, the
+    // request-weighted mean latency equals the plain mean over the generated 2xx events.
+    const bi = await env.admin.query<{
+      endpoint: string;
+      requests: string;
+      error_pct: string | null;
+      avg_latency_ms: string | null;
+    }>(
+      `SELECT date_trunc('day', bucket) AS day, endpoint, sum(requests) AS requests,
+              round(100.0 * sum(errors_5xx) / nullif(sum(requests), 0), 2) AS error_pct,
+              round((sum(avg_latency_ms * requests_2xx) / nullif(sum(requests_2xx), 0))::numeric, 1) AS avg_latency_ms,
+              max(p95_latency_ms) AS worst_hourly_p95_ms
+         FROM "${env.schema}".endpoint_hourly
+        WHERE bucket >= $1
+          AND endpoint IN (SELECT endpoint FROM "${env.schema}".endpoint_hourly WHERE bucket >= $1
+                            GROUP BY endpoint ORDER BY sum(requests) DESC LIMIT 5)
+        GROUP BY 1, 2 ORDER BY 1, 3 DESC`,
+      [new Date(BASE)],
+    );
+    expect(bi.rows).toHaveLength(5);
+    for (const row of bi.rows) {
+      const events = data.flatMap((hour) => hour.events).filter((event) => event.endpoint === row.endpoint);
+      const ok = events.filter((event) => event.status_code >= 200 && event.status_code <= 299);
+      expect(Number(row.requests)).toBe(events.length);
+      const mean = ok.reduce((sum, event) => sum + event.response_time_ms, 0) / ok.length;
+      // rounded to 0.1 by the query
+      expect(Math.abs(Number(row.avg_latency_ms) - mean)).toBeLessThanOrEqual(0.05 + 1e-9);
+    }
+
     // The stable alias reads the same rows; the bookkeeping names each hour's run.
     const alias = await env.admin.query(`SELECT count(*)::int AS n FROM "${env.schema}".user_minutes`);
     expect(alias.rows[0].n).toBe((await sealedTruth(env.layer, 'user_minutes', range)).size);
