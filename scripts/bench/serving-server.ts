@@ -8,7 +8,7 @@ import { openBatchLayer } from '../../packages/batch/src/index.ts';
 import { openObjectStore } from '../../packages/lake/src/index.ts';
 import { buildServer } from '../../packages/serving/src/index.ts';
 import { SpeedViewReader } from '../../packages/speed/src/index.ts';
-import { createRedisClient } from '../../packages/speed/src/clients.ts';
+import { connectRedis } from '../../packages/clients/src/index.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
 
 // fastify is a dependency of @tandem/serving, not of the workspace root: resolve it from there.
@@ -33,7 +33,7 @@ if (mode === 'hello') {
   const lakeUrl = process.env.BENCH_LAKE_URL!;
   const prefix = process.env.BENCH_PREFIX!;
   const apiKey = process.env.BENCH_API_KEY!;
-  const redis = createRedisClient(config.redis);
+  const redis = await connectRedis(config.redis);
   const store = openObjectStore({ url: lakeUrl });
   const batch = await openBatchLayer({
     store,
