@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { openBatchLayer } from '../../packages/batch/src/index.ts';
 import { openObjectStore } from '../../packages/lake/src/index.ts';
 import { buildServer } from '../../packages/serving/src/index.ts';
-import { SpeedViewReader } from '../../packages/speed/src/index.ts';
+import { RedisSpeedViewReader } from '../../packages/speed/src/index.ts';
 import { connectRedis } from '../../packages/clients/src/index.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
 
@@ -45,7 +45,7 @@ if (mode === 'hello') {
   });
   const app = await buildServer({
     batch: batch.reader,
-    speed: new SpeedViewReader({ redis, prefix }),
+    speed: new RedisSpeedViewReader({ redis, prefix }),
     redis,
     redisPrefix: prefix,
     apiKeys: [{ name: 'bench', sha256: createHash('sha256').update(apiKey).digest('hex'), scopes: ['read'] }],

@@ -3,7 +3,7 @@
 //   Redis views for endpoint_hourly + trending_pages, worker in its own process;
 // - raw_consume_per_s: kafkajs consuming the same messages with no processing, same run, same
 //   fetch settings — the baseline;
-// - freshness_p50_ms / freshness_p99_ms: produce → visible through the SpeedViewReader (the batch
+// - freshness_p50_ms / freshness_p99_ms: produce → visible through the RedisSpeedViewReader (the batch
 //   holding the message is applied) at a steady 5k events/s;
 // - peak_rss_mib: the worker's peak RSS (VmHWM) over the whole run; rss_growth_mib: its RSS at the
 //   end minus at a quarter of the backlog, which stays near zero when memory is flat.
@@ -15,8 +15,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { resolveCatalog } from '../../packages/core/src/index.ts';
-import { connectRedis, createKafkaClient } from '../../packages/clients/src/index.ts';
-import { SpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
+import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
+import { RedisSpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
 import { consumeRate, iotBenchConfig, iotBenchStream, speedBenchStream } from './speed-stream.ts';
 
@@ -39,9 +39,9 @@ const prefix = `bench-speed-${runId}`;
 const log = (message: string) => process.stderr.write(`[bench speed] ${message}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const kafka = createKafkaClient(config.kafka, { clientId: 'bench-speed' });
+const kafka = createKafkaClient(config.kafka, 'bench-speed');
 const admin = kafka.admin();
-const redis = await connectRedis(config.redis);
+const redis = createRedisClient(config.redis);
 // the IoT stream on this run's topic, as a config file would declare it
 const iotConfig = {
   ...iotBenchConfig,
@@ -49,8 +49,8 @@ const iotConfig = {
 };
 const reader =
   STREAM === 'iot'
-    ? new SpeedViewReader({ redis, prefix, catalog: resolveCatalog(iotConfig, 'bench'), admin })
-    : new SpeedViewReader({ redis, prefix, topic, admin });
+    ? new RedisSpeedViewReader({ redis, prefix, catalog: resolveCatalog(iotConfig, 'bench'), admin })
+    : new RedisSpeedViewReader({ redis, prefix, topic, admin });
 
 const { userOf, eventJson, partitionOf } = (STREAM === 'iot' ? iotBenchStream : speedBenchStream)(PARTITIONS);
 

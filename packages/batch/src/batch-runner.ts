@@ -13,6 +13,8 @@ import {
   HOUR_MS,
   isRetryable,
   isTandemError,
+  type RunRecord,
+  type RunTrigger,
   type Stream,
   TandemError,
   type View,
@@ -44,7 +46,7 @@ import {
   sameFingerprint,
 } from './pointer.ts';
 import { type EncodedPartialRow, writeRunParquet } from './run-files.ts';
-import type { RunHistory, RunRecord, RunTrigger } from './run-history.ts';
+import type { RunHistory } from './run-history.ts';
 
 /** Points of a run where a hook may observe (or, in the crash tests, kill) the process. */
 export type RunStage =

@@ -4,16 +4,17 @@
 // lake; the serving layer reads through `StatusBackedViewReader`, which computes a record itself only
 // when none is fresh enough (no scheduler running) and shares it with every replica.
 import {
+  type BatchViewReader,
   type DimensionFilter,
   type PartialRow,
+  type RunRecord,
+  type SealedHour,
   serviceUnavailable,
   type TimeRange,
   type View,
 } from '@tandem/core';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { BatchViewReader, SealedHour } from './batch-view-reader.ts';
-import type { RunRecord } from './run-history.ts';
 
 /** What the batch layer knows about one view, and when it found out. */
 export interface ViewStatusRecord {

@@ -6,6 +6,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  type BatchViewReader,
   type Catalog,
   type Cells,
   type DimensionFilter,
@@ -13,6 +14,8 @@ import {
   HOUR_MS,
   hourStart,
   type PartialRow,
+  type RunRecord,
+  type SealedHour,
   type Stream,
   TandemError,
   type TimeRange,
@@ -35,28 +38,9 @@ import {
 } from './layout.ts';
 import { type HourPointer, inputFingerprint, parsePointer, sameFingerprint } from './pointer.ts';
 import { type EncodedPartialRow, readRunParquets } from './run-files.ts';
-import type { RunHistory, RunRecord } from './run-history.ts';
+import type { RunHistory } from './run-history.ts';
 
 const DAY_MS = 24 * HOUR_MS;
-
-/** A sealed hour as a pointer named it when listed. */
-export interface SealedHour {
-  hour: number;
-  runId: string;
-  /** The pointer object's etag: changes with every publish of the hour. */
-  pointerVersion: string;
-}
-
-/** What the serving layer reads from the batch layer (docs/contracts.md). */
-export interface BatchViewReader {
-  sealedHours(view: string, range: TimeRange): Promise<SealedHour[]>;
-  /** Every hour before it is sealed; null while the view has no sealed hour. */
-  sealedThrough(view: string): Promise<number | null>;
-  /** Partial rows of exactly these runs, filtered by dimension equality. */
-  readPartials(view: string, hours: SealedHour[], filter: DimensionFilter): Promise<PartialRow[]>;
-  staleHours(view: string): Promise<number[]>;
-  runHistory(view: string, limit: number): Promise<RunRecord[]>;
-}
 
 export interface LakeBatchViewReaderDeps {
   store: ObjectStore;

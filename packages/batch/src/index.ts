@@ -35,7 +35,7 @@ export {
   defaultStatusBackedViewReaderOptions,
   StatusBackedViewReader,
 } from './batch-status.ts';
-export type { BatchViewReader, LakeBatchViewReaderDeps, SealedHour } from './batch-view-reader.ts';
+export type { LakeBatchViewReaderDeps } from './batch-view-reader.ts';
 export { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
 export type { CompletenessOptions } from './completeness.ts';
 export { completeBefore, isHourComplete, lastCompleteHour, topicPartitionsOf } from './completeness.ts';
@@ -71,7 +71,6 @@ export {
   RecomputeJobs,
   resolveRecomputeJobsOptions,
 } from './recompute-jobs.ts';
-export type { RunRecord, RunStatus, RunTrigger } from './run-history.ts';
 export { RunHistory } from './run-history.ts';
 export type { BatchSchedulerOptions, CronScheduleFn, SchedulerHealth } from './scheduler.ts';
 export { BatchScheduler, defaultBatchSchedulerOptions, nodeCronSchedule } from './scheduler.ts';

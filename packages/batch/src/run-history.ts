@@ -1,38 +1,8 @@
 // The batch run history: one record per finished attempt (published, failed or skipped), newest
 // first, in a capped Redis list per view, so ops commands and the status route can show what ran.
-import { serviceUnavailable } from '@tandem/core';
+// The record's shape is the contract `RunRecord` of @tandem/core.
+import { type RunRecord, serviceUnavailable } from '@tandem/core';
 import type { Redis } from 'ioredis';
-
-export type RunStatus = 'published' | 'failed' | 'skipped';
-
-/** What started a run. */
-export type RunTrigger = 'hourly' | 'nightly' | 'catch-up' | 'manual' | 'recompute' | 'backfill';
-
-export interface RunRecord {
-  runId: string;
-  view: string;
-  viewVersion: number;
-  /** Start of the hour, epoch ms. */
-  hour: number;
-  status: RunStatus;
-  trigger: RunTrigger;
-  /** 1 for the first attempt; retries of retryable failures count up. */
-  attempt: number;
-  startedAt: number;
-  finishedAt: number;
-  durationMs: number;
-  rowsIn: number;
-  rowsOut: number;
-  badRows: number;
-  duplicateRows: number;
-  fencingToken: number | null;
-  owner: string;
-  /** Why a run was skipped or failed (`up-to-date`, `leased-elsewhere`, an error code). */
-  reason: string | null;
-  /** The bad-row report of the run, if it found bad lines. */
-  quarantineKey: string | null;
-  error: { code: string; message: string } | null;
-}
 
 export class RunHistory {
   readonly #redis: Redis;

@@ -1,4 +1,5 @@
-// Public face of @tandem/core: events, views, measures, both compilers, time helpers, errors.
+// Public face of @tandem/core: events, views, measures, both compilers, time helpers, errors, and
+// the contracts between the layers (layer-readers.ts).
 // No I/O anywhere in this package. Left out on purpose: accumulators.ts, the reducer's internal
 // fast path (use compileReducer).
 export * from './builtin-views.ts';
@@ -11,6 +12,7 @@ export * from './event-staging-sql.ts';
 export * from './events.ts';
 export * from './fields.ts';
 export * from './filter.ts';
+export * from './layer-readers.ts';
 export * from './measures.ts';
 export * from './reducer.ts';
 export * from './redis-scripts.ts';

@@ -1,18 +1,24 @@
 // Options of `buildServer`: ready readers and clients (whoever builds a client closes it),
 // security and limits from config, cache sizes and timings, validated once at construction.
-import type { ApiKeyConfig, Catalog, ServingConfig, TandemConfig } from '@tandem/core';
+import type {
+  ApiKeyConfig,
+  BatchViewReader,
+  Catalog,
+  ServingConfig,
+  SpeedViewReader,
+  TandemConfig,
+} from '@tandem/core';
 import { TandemError } from '@tandem/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { BatchReader, SpeedReader } from './readers.ts';
 import type { QueryLimits } from './routes/query-params.ts';
 import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from './routes/operations.ts';
 
 export interface BuildServerOptions {
   /** The batch layer's reader (`BatchViewReader`). Not closed by the server. */
-  batch: BatchReader;
+  batch: BatchViewReader;
   /** The speed layer's reader (`SpeedViewReader`). Not closed by the server. */
-  speed: SpeedReader;
+  speed: SpeedViewReader;
   /** Redis client for the shared rate-limit counters; null keeps counters in memory. Not closed. */
   redis?: Redis | null;
   /** Key prefix for what serving stores in Redis. @defaultValue 'tandem' */

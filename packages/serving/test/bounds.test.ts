@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbEngine, LakeBatchViewReader } from '@tandem/batch';
 import { builtinCatalog, finalizeStates, getView, HOUR_MS, type TandemEvent } from '@tandem/core';
+import type { BatchViewReader } from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { mulberry32 } from '../../../test/support/random.ts';
 import { buildServer } from '../src/index.ts';
-import type { BatchReader } from '../src/readers.ts';
 import { defaultQueryLimits } from '../src/routes/query-params.ts';
 import { diffSeries, type SeriesAnswer } from './support/compare.ts';
 import { openRealLayers, type RealLayers } from './support/real-layers.ts';
@@ -75,7 +75,7 @@ afterAll(async () => {
 });
 
 /** The batch reader, recording how many hours each readPartials call asked for. */
-function countingReader(reader: BatchReader): { reader: BatchReader; hoursRead: number[] } {
+function countingReader(reader: BatchViewReader): { reader: BatchViewReader; hoursRead: number[] } {
   const hoursRead: number[] = [];
   return {
     hoursRead,
@@ -92,7 +92,7 @@ function countingReader(reader: BatchReader): { reader: BatchReader; hoursRead: 
   };
 }
 
-async function server(batch: BatchReader, limits: Parameters<typeof buildServer>[0]['limits'] = {}) {
+async function server(batch: BatchViewReader, limits: Parameters<typeof buildServer>[0]['limits'] = {}) {
   return buildServer({
     batch,
     speed: layers.speed,

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { type BatchLayer, type BatchScheduler, openBatchLayer, type RecomputeJobs } from '@tandem/batch';
 import { HOUR_MS, type TandemEvent } from '@tandem/core';
 import { logPartitionPrefix } from '@tandem/lake';
-import { SpeedViewReader } from '@tandem/speed';
+import { RedisSpeedViewReader } from '@tandem/speed';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -78,7 +78,7 @@ beforeAll(async () => {
   app = await buildServer({
     batch: statusReader,
     batchStatus: (view) => statusReader.status(view),
-    speed: new SpeedViewReader({ redis, prefix }),
+    speed: new RedisSpeedViewReader({ redis, prefix }),
     redis,
     redisPrefix: prefix,
     apiKeys: [

@@ -1,6 +1,6 @@
 // The serving layer on the real stack: events are published hour by hour through the real batch
 // layer (DuckDB → Parquet → pointers in a file:// lake) and written through the speed layer's own
-// apply script into Redis; the real LakeBatchViewReader and SpeedViewReader feed the server. 1,000
+// apply script into Redis; the real LakeBatchViewReader and RedisSpeedViewReader feed the server. 1,000
 // random range queries, many while batch hours are being published, must equal a truth folded
 // straight from the events.
 import { finalizeStates, getView, HOUR_MS, type TandemEvent } from '@tandem/core';

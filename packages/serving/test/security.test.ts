@@ -14,12 +14,12 @@ import {
   type TandemEvent,
   TandemError,
 } from '@tandem/core';
+import type { SpeedViewReader } from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { buildServer, defaultDashboardDir, serverOptionsFromConfig } from '../src/index.ts';
 import { contentSecurityPolicy } from '../src/plugins/security-headers.ts';
-import type { SpeedReader } from '../src/readers.ts';
 import { generateEvents } from './support/fixtures.ts';
 import { openRealLayers, type RealLayers } from './support/real-layers.ts';
 
@@ -204,7 +204,7 @@ describe('5xx answers', () => {
   test('a reader that breaks the contract answers 500 with only a requestId; the log has the error', async () => {
     const log = capturedLogger();
     // Speed rows without states: the merge fails on them, as a bug would.
-    const broken: SpeedReader = {
+    const broken: SpeedViewReader = {
       status: (stream) => layers.speed.status(stream),
       readPartials: async () => [{ bucket: base + HOURS * HOUR_MS, dims: ['/a'], states: null as never }],
     };

@@ -36,11 +36,9 @@ export {
 export type { RedisClient } from './scripts.ts';
 export {
   dropHours,
-  type SpeedStatus,
+  RedisSpeedViewReader,
+  type RedisSpeedViewReaderOptions,
   type SpeedStore,
-  SpeedViewReader,
-  type SpeedViewReaderContract,
-  type SpeedViewReaderOptions,
 } from './speed-view-reader.ts';
 export { defaultPipelineVersion, SpeedWorker, startSpeedWorker, stopOnSignals } from './speed-worker.ts';
 export {

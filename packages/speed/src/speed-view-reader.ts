@@ -1,6 +1,7 @@
-// Reads the real-time views for the serving layer: fans out over the Kafka partitions' hash-tagged
-// keys, merges each cell with its measure's merge (add / min / max commute across partitions),
-// and reports the watermark, applied offsets, lag and the exactly-once counters kept in Redis.
+// Reads the real-time views for the serving layer (core's `SpeedViewReader` contract): fans out
+// over the Kafka partitions' hash-tagged keys, merges each cell with its measure's merge (add /
+// min / max commute across partitions), and reports the watermark, applied offsets, lag and the
+// exactly-once counters kept in Redis.
 // Views come from a catalog; each is read under its own stream's keys, and status is per stream.
 import {
   builtinCatalog,
@@ -10,6 +11,8 @@ import {
   HOUR_MS,
   type MergeOp,
   type PartialRow,
+  type SpeedStatus,
+  type SpeedViewReader,
   TandemError,
   type TimeRange,
   type View,
@@ -19,36 +22,7 @@ import type { Admin } from 'kafkajs';
 import { BUCKET_MARKER_FIELD, parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { RedisClient } from './scripts.ts';
 
-/** The speed layer's freshness and counters (docs/contracts.md), plus what else Redis knows. */
-export interface SpeedStatus {
-  /** The stream these figures are of. */
-  stream: string;
-  /** Global watermark: the minimum over partitions that have seen events. */
-  watermark: number | null;
-  maxEventTime: number | null;
-  partitions: Array<{
-    partition: number;
-    appliedOffset: string | null;
-    lag: number | null;
-    watermark: number | null;
-    updatedAt: number | null;
-  }>;
-  dlqCount: number;
-  lateCount: number;
-  eventsApplied: number;
-  duplicateCount: number;
-  /** Buckets ending at or before this time can no longer change (watermark − allowed lateness). */
-  closedThrough: number | null;
-}
-
-/** What serving reads from the speed layer (docs/contracts.md). */
-export interface SpeedViewReaderContract {
-  readPartials(view: string, range: TimeRange, filter: DimensionFilter): Promise<PartialRow[]>;
-  /** Freshness and counters of one stream (the web stream `events` when the catalog has it, else its first). */
-  status(stream?: string): Promise<SpeedStatus>;
-}
-
-export interface SpeedViewReaderOptions {
+export interface RedisSpeedViewReaderOptions {
   /** Not closed by the reader. */
   redis: RedisClient;
   /** Same as the worker's. @defaultValue 'tandem' */
@@ -74,8 +48,8 @@ export interface SpeedStore {
   catalog?: Catalog;
 }
 
-/** Reads partial rows and status of the real-time views. */
-export class SpeedViewReader implements SpeedViewReaderContract {
+/** Reads partial rows and status of the real-time views from Redis (core's `SpeedViewReader`). */
+export class RedisSpeedViewReader implements SpeedViewReader {
   readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #catalog: Catalog;
@@ -86,7 +60,7 @@ export class SpeedViewReader implements SpeedViewReaderContract {
   /** The stream `status()` and `partitions()` report without an argument. */
   readonly defaultStream: string;
 
-  constructor(options: SpeedViewReaderOptions) {
+  constructor(options: RedisSpeedViewReaderOptions) {
     this.#redis = options.redis;
     this.#prefix = options.prefix ?? 'tandem';
     this.#catalog = options.catalog ?? builtinCatalog();

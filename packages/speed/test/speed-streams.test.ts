@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterHeaders } from '../src/dead-letters.ts';
 import { speedKeys } from '../src/key-schema.ts';
 import { createSpeedMetrics } from '../src/metrics.ts';
-import { SpeedViewReader } from '../src/speed-view-reader.ts';
+import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
 import { SpeedWorkerGroup } from '../src/speed-workers.ts';
 import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
 import { deletePrefix } from '../../../test/support/redis.ts';
@@ -224,7 +224,7 @@ describe('SpeedWorkerGroup with several streams', () => {
       metrics,
       logger,
     };
-    const reader = new SpeedViewReader({ redis, prefix, catalog, admin });
+    const reader = new RedisSpeedViewReader({ redis, prefix, catalog, admin });
     const appliedOf = (stream: string) => async () => {
       const status = await reader.status(stream);
       return new Map(status.partitions.map((p) => [p.partition, p.appliedOffset]));

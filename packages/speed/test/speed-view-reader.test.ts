@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BucketDeltaBuilder } from '../src/bucket-deltas.ts';
 import { speedKeys } from '../src/key-schema.ts';
 import { applyBatch, claimPartition } from '../src/scripts.ts';
-import { SpeedViewReader } from '../src/speed-view-reader.ts';
+import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
 import { deletePrefix } from '../../../test/support/redis.ts';
 import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
 import { canonicalRows } from './helpers/truth.ts';
@@ -80,13 +80,13 @@ async function writePartition(partition: number, views: string[], events: Tandem
   });
 }
 
-describe('SpeedViewReader', () => {
+describe('RedisSpeedViewReader', () => {
   it('merges partitions with each measure’s merge, filters dimensions, and drops sealed hours', async () => {
     const views = ['endpoint_hourly', 'trending_pages'];
     const byPartition = [0, 1, 2].map((p) => Array.from({ length: 120 }, (_, i) => event(i, p)));
     for (const [partition, events] of byPartition.entries()) await writePartition(partition, views, events);
     const all = byPartition.flat();
-    const reader = new SpeedViewReader({ redis, prefix });
+    const reader = new RedisSpeedViewReader({ redis, prefix });
     const range = { from: base, to: base + 2 * HOUR_MS };
 
     for (const name of views) {

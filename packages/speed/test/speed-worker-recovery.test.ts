@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { speedKeys } from '../src/key-schema.ts';
 import type { SpeedTuning } from '../src/options.ts';
 import { claimPartition } from '../src/scripts.ts';
-import { SpeedViewReader } from '../src/speed-view-reader.ts';
+import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
 import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
 import { deletePrefix } from '../../../test/support/redis.ts';
 import {
@@ -96,7 +96,7 @@ async function expectExact(
   topic: string,
   stream: GeneratedStream,
 ): Promise<void> {
-  const reader = new SpeedViewReader({ redis, prefix, topic, admin });
+  const reader = new RedisSpeedViewReader({ redis, prefix, topic, admin });
   await waitUntilApplied(admin, topic, async () => {
     const status = await reader.status();
     return new Map(status.partitions.map((p) => [p.partition, p.appliedOffset]));
@@ -178,7 +178,7 @@ describe('SpeedWorker recovery', () => {
     const backlog = { ...stream, messages: stream.messages.slice(0, 60_000) };
     const rest = { ...stream, messages: stream.messages.slice(60_000) };
     const start = () => startWorkerProcess({ brokers: kafkaBrokers, redisUrl, tuning });
-    const reader = new SpeedViewReader({ redis, prefix, topic });
+    const reader = new RedisSpeedViewReader({ redis, prefix, topic });
 
     await produceStream(kafka, topic, backlog.messages);
     const zombie = await start();
@@ -205,7 +205,7 @@ describe('SpeedWorker recovery', () => {
     const { topic, prefix, tuning } = await setup(redis, 'rival');
     const stream = generateStream({ count: 60_000, partitions, seed: 23 });
     const start = () => startWorkerProcess({ brokers: kafkaBrokers, redisUrl, tuning });
-    const reader = new SpeedViewReader({ redis, prefix, topic });
+    const reader = new RedisSpeedViewReader({ redis, prefix, topic });
 
     const first = await start();
     cleanups.push(() => first.kill());
@@ -242,7 +242,7 @@ describe('SpeedWorker recovery', () => {
     cleanups.push(() => worker.kill());
     const producing = producePaced(topic, stream, 10_000);
     await sleep(5000);
-    const before = await new SpeedViewReader({ redis, prefix, topic }).status();
+    const before = await new RedisSpeedViewReader({ redis, prefix, topic }).status();
     expect(before.eventsApplied).toBeGreaterThan(0);
     await server.restart(); // nothing on disk: every key is gone
     await producing;
@@ -262,7 +262,7 @@ describe('SpeedWorker recovery', () => {
     const { topic, prefix, tuning } = await setup(redis, 'redis-snapshot');
     const stream = generateStream({ count: 60_000, partitions, seed: 29 });
     const start = () => startWorkerProcess({ brokers: kafkaBrokers, redisUrl: server.url, tuning });
-    const reader = new SpeedViewReader({ redis, prefix, topic });
+    const reader = new RedisSpeedViewReader({ redis, prefix, topic });
     const keys = speedKeys(prefix);
     const owners = async () =>
       Promise.all([...Array(partitions).keys()].map((p) => redis.hmget(keys.meta(p), 'owner', 'epoch')));

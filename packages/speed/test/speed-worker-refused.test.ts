@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterHeaders } from '../src/dead-letters.ts';
 import { createSpeedMetrics } from '../src/metrics.ts';
-import { SpeedViewReader } from '../src/speed-view-reader.ts';
+import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
 import { startSpeedWorker } from '../src/speed-worker.ts';
 import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
 import { deletePrefix } from '../../../test/support/redis.ts';
@@ -98,7 +98,7 @@ describe('a micro-batch Redis refuses', () => {
       metrics: createSpeedMetrics(registry),
       logger,
     });
-    const reader = new SpeedViewReader({ redis, prefix, catalog });
+    const reader = new RedisSpeedViewReader({ redis, prefix, catalog });
     const start = Date.now() - 120_000;
     const reading = (n: number, meter: string, value: number): StreamEvent => ({
       reading_id: `r${n}`,

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterHeaders } from '../src/dead-letters.ts';
 import { createSpeedMetrics } from '../src/metrics.ts';
-import { SpeedViewReader } from '../src/speed-view-reader.ts';
+import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
 import { SpeedWorker } from '../src/speed-worker.ts';
 import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
 import { deletePrefix } from '../../../test/support/redis.ts';
@@ -63,7 +63,7 @@ describe('SpeedWorker', () => {
       metrics,
       logger: pino({ level: 'warn' }),
     });
-    const reader = new SpeedViewReader({ redis, prefix, topic, admin });
+    const reader = new RedisSpeedViewReader({ redis, prefix, topic, admin });
     await worker.start();
     try {
       await produceStream(kafka, topic, stream.messages);

@@ -265,7 +265,7 @@ function streams() {
   };
 }
 
-/** Shaped like the serving layer's `/v1/status` (routes/operations.ts), runs like batch's `RunRecord`. */
+/** Shaped like the serving layer's `/v1/status` (routes/operations.ts), runs like core's `RunRecord`. */
 function status(state: FixtureState, now: number) {
   const currentHour = Math.floor(now / HOUR_MS) * HOUR_MS;
   const sealedThrough = currentHour - state.sealedLagHours * HOUR_MS;

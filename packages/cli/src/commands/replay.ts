@@ -73,7 +73,7 @@ export const replayCommand = defineCommand({
   async run(context, options) {
     const stream = resolveStream(await context.catalog(), options.stream);
     return withPlatform(context, async (platform) => {
-      const { SpeedViewReader, startSpeedWorker } = await import('@tandem/speed');
+      const { RedisSpeedViewReader, startSpeedWorker } = await import('@tandem/speed');
       const config = platform.config;
       const catalog = platform.catalog;
       const redis = await platform.redis();
@@ -132,8 +132,8 @@ export const replayCommand = defineCommand({
         rebuildFrom: () => from,
         logger: platform.logger.child({ component: 'replay', stream: stream.name, namespace: target }),
       });
-      const targetReader = new SpeedViewReader({ redis, prefix: target, catalog });
-      const liveReader = new SpeedViewReader({ redis, prefix: current, catalog });
+      const targetReader = new RedisSpeedViewReader({ redis, prefix: target, catalog });
+      const liveReader = new RedisSpeedViewReader({ redis, prefix: current, catalog });
       const started = performance.now();
       const progress = context.out.progress({ label: 'replay', total: toReplay, unit: 'messages' });
       let switched = false;

@@ -2,13 +2,11 @@
 // sealed, what is stale, the last runs and what the speed layer holds live; per stream the speed
 // layer's watermark, lag, and its DLQ, late and duplicate counters. A layer that cannot be read is
 // reported, not hidden.
-import { HOUR_MS, type View } from '@tandem/core';
+import { HOUR_MS, type RunRecord, type SpeedStatus, type View } from '@tandem/core';
 import type { Redis } from 'ioredis';
 import { defineCommand } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
 import { formatDuration, formatHour, formatTime } from '../framework/time.ts';
-import type { RunRecordLike } from '../wiring/batch.ts';
-import type { SpeedStatus } from '../wiring/speed-runtime.ts';
 import { withPlatform } from './batch-ops.ts';
 
 export interface ViewStatus {
@@ -19,7 +17,7 @@ export interface ViewStatus {
   sealedThrough: number | null;
   sealedHours24h: number;
   staleHours: number[];
-  lastRuns: RunRecordLike[];
+  lastRuns: RunRecord[];
   /** Real-time buckets held in the stream's active speed namespace, and the newest one. */
   speedBuckets: number;
   newestSpeedBucket: number | null;

@@ -5,7 +5,6 @@
 // never leaves half an hour.
 import {
   type BatchLayer,
-  type BatchViewReader,
   type HourOutcome as BatchHourOutcome,
   openBatchLayer,
   type RecomputeJobs,
@@ -14,13 +13,10 @@ import {
   type SchedulerHealth,
   type StatusBackedViewReader,
 } from '@tandem/batch';
-import type { Catalog, TandemConfig, TimeRange } from '@tandem/core';
+import type { BatchViewReader, Catalog, TandemConfig, TimeRange } from '@tandem/core';
 import type { ObjectStore } from '@tandem/lake';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-
-export type BatchReaderLike = BatchViewReader;
-export type RunRecordLike = Awaited<ReturnType<BatchViewReader['runHistory']>>[number];
 
 /** Outcome of one (view, hour), as the ops commands print and return it. */
 export interface HourOutcome {

@@ -12,13 +12,12 @@
 // entry is still in its grace, the new hour is not tracked yet and its grace starts on a later
 // sweep. Work is repeated or a drop delayed (at worst until the buckets' TTL), never data dropped
 // early, and the hours in their grace always get dropped, so the janitor keeps making progress.
-import { builtinCatalog, type Catalog } from '@tandem/core';
+import { type BatchViewReader, builtinCatalog, type Catalog } from '@tandem/core';
 import type { Logger } from 'pino';
-import type { BatchReaderLike } from './batch.ts';
 import type { NamespacedSpeedReader } from './speed-runtime.ts';
 
 export interface JanitorOptions {
-  batch: BatchReaderLike;
+  batch: BatchViewReader;
   speed: NamespacedSpeedReader;
   /** The views to sweep (the deployment's, the same batch and speed read). @defaultValue the speed reader's */
   catalog?: Catalog;

@@ -8,22 +8,22 @@ import {
   type Catalog,
   type DimensionFilter,
   type PartialRow,
+  type SpeedStatus,
+  type SpeedViewReader,
   type Stream,
   type TandemConfig,
   type TimeRange,
 } from '@tandem/core';
 import {
   activeNamespace,
+  RedisSpeedViewReader,
   type SpeedMetrics,
-  SpeedViewReader,
   type SpeedWorker,
   startSpeedWorker,
 } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-
-export type SpeedStatus = Awaited<ReturnType<SpeedViewReader['status']>>;
 
 export interface NamespacedSpeedReaderOptions {
   redis: Redis;
@@ -37,9 +37,9 @@ export interface NamespacedSpeedReaderOptions {
 }
 
 /** A `SpeedViewReader` over whichever namespace each stream's pointer names at the time of the read. */
-export class NamespacedSpeedReader {
+export class NamespacedSpeedReader implements SpeedViewReader {
   readonly #options: NamespacedSpeedReaderOptions;
-  readonly #readers = new Map<string, SpeedViewReader>();
+  readonly #readers = new Map<string, RedisSpeedViewReader>();
   readonly #resolved = new Map<string, { at: number; namespace: Promise<string> }>();
   readonly catalog: Catalog;
   /** The stream `status()` and `namespace()` mean without an argument: the web stream, else the first. */
@@ -68,10 +68,10 @@ export class NamespacedSpeedReader {
   }
 
   /** The plain reader of one namespace, over the whole catalog (for replay progress, verify, tests). */
-  readerFor(namespace: string): SpeedViewReader {
+  readerFor(namespace: string): RedisSpeedViewReader {
     let reader = this.#readers.get(namespace);
     if (!reader) {
-      reader = new SpeedViewReader({
+      reader = new RedisSpeedViewReader({
         redis: this.#options.redis,
         prefix: namespace,
         catalog: this.catalog,
@@ -99,8 +99,8 @@ export class NamespacedSpeedReader {
     }
   }
 
-  #lagless(namespace: string): SpeedViewReader {
-    return new SpeedViewReader({
+  #lagless(namespace: string): RedisSpeedViewReader {
+    return new RedisSpeedViewReader({
       redis: this.#options.redis,
       prefix: namespace,
       catalog: this.catalog,

@@ -1,10 +1,9 @@
 // The janitor drops an hour's real-time data only after the grace has passed since it first saw the
 // hour sealed, exactly once per namespace, and only in the active namespace; what it remembers to do
 // so is bounded.
-import { listViews, resolveCatalog, webStreamSpec, webViewSpecs } from '@tandem/core';
+import { type BatchViewReader, listViews, resolveCatalog, webStreamSpec, webViewSpecs } from '@tandem/core';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { BatchReaderLike } from '../../src/wiring/batch.ts';
 import { SealedHourJanitor } from '../../src/wiring/janitor.ts';
 import type { NamespacedSpeedReader } from '../../src/wiring/speed-runtime.ts';
 import { iotStreamSpec, iotViewSpec } from '../support/run-cli.ts';
@@ -19,7 +18,7 @@ describe('SealedHourJanitor', () => {
     const drops: string[] = [];
     const batch = {
       sealedHours: async () => sealed.map((hour) => ({ hour, runId: 'r', pointerVersion: 'v' })),
-    } as unknown as BatchReaderLike;
+    } as unknown as BatchViewReader;
     const speed = {
       namespace: async () => namespace,
       readerFor: (ns: string) => ({
@@ -61,7 +60,7 @@ describe('SealedHourJanitor', () => {
     const batch = {
       sealedHours: async (view: string) =>
         view === 'site_minutely' ? [{ hour: 98 * HOUR, runId: 'r', pointerVersion: 'v' }] : [],
-    } as unknown as BatchReaderLike;
+    } as unknown as BatchViewReader;
     const drops: string[] = [];
     const speed = {
       namespace: async (stream: string) => (stream === 'iot' ? 'tandem~riot' : 'tandem'),
@@ -99,7 +98,7 @@ describe('SealedHourJanitor', () => {
         }
         return hours;
       },
-    } as unknown as BatchReaderLike;
+    } as unknown as BatchViewReader;
     const drops: string[] = [];
     const speed = {
       namespace: async () => namespace,

@@ -18,7 +18,7 @@ import {
   TandemError,
   type TimeRange,
 } from '@tandem/core';
-import type { BatchReader, SealedHour, SpeedReader } from '../readers.ts';
+import type { BatchViewReader, SealedHour, SpeedViewReader } from '@tandem/core';
 import { queryTooLarge } from '../http-errors.ts';
 import { LruCache, TtlLoader } from './lru-cache.ts';
 import { type Granularity, hoursOf, outputBucket, outputBucketEnd, outputBuckets } from './time-grid.ts';
@@ -91,8 +91,8 @@ export interface SeriesResult {
 }
 
 export interface MergeEngineOptions {
-  batch: BatchReader;
-  speed: SpeedReader;
+  batch: BatchViewReader;
+  speed: SpeedViewReader;
   now: () => number;
   /**
    * How long a batch snapshot (sealed hours and versions) and the freshness figures are reused.

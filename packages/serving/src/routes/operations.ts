@@ -1,10 +1,9 @@
 // The routes that are not queries: the view list, layer status, the admin recompute jobs and the
 // health / readiness probes, one module each (routes/view-list.ts, routes/ops/*.ts), registered here.
-import type { Catalog } from '@tandem/core';
+import type { BatchViewReader, Catalog, SpeedViewReader } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { MergeEngine } from '../query/merge-engine.ts';
 import type { ViewModel } from '../query/view-model.ts';
-import type { BatchReader, SpeedReader } from '../readers.ts';
 import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from './ops/contracts.ts';
 import { probeRoutes } from './ops/probes.ts';
 import { recomputeJobRoutes } from './ops/recompute-jobs.ts';
@@ -28,8 +27,8 @@ export interface OperationRoutesOptions {
   catalog: Catalog;
   models: ViewModel[];
   engine: MergeEngine;
-  batch: BatchReader;
-  speed: SpeedReader;
+  batch: BatchViewReader;
+  speed: SpeedViewReader;
   batchStatus: BatchStatusSource | null;
   limits: QueryLimits;
   now: () => number;

@@ -18,8 +18,8 @@ import {
   type View,
   webStream,
 } from '@tandem/core';
+import type { BatchViewReader, RunRecord, SealedHour, SpeedStatus, SpeedViewReader } from '@tandem/core';
 import { mulberry32 } from '../../../../test/support/random.ts';
-import type { BatchReader, SealedHour, SpeedReader, SpeedStatus } from '../../src/readers.ts';
 
 /**
  * Events spread over [from, to): integer latencies and sizes so sums are exact in any order.
@@ -77,7 +77,7 @@ interface StoredHour {
 }
 
 /** A batch reader over memory: every publish makes a new pointer version; old versions stay readable. */
-export class MemoryBatchReader implements BatchReader {
+export class MemoryBatchReader implements BatchViewReader {
   readonly views: Map<string, View>;
   readonly #hours = new Map<string, Map<number, StoredHour>>();
   #counter = 0;
@@ -147,10 +147,28 @@ export class MemoryBatchReader implements BatchReader {
     return [];
   }
 
-  async runHistory(view: string, limit: number): Promise<object[]> {
-    return [...(this.#hours.get(view)?.entries() ?? [])]
-      .slice(-limit)
-      .map(([hour, stored]) => ({ hour, runId: stored.runId, status: 'succeeded', durationMs: 12 }));
+  async runHistory(view: string, limit: number): Promise<RunRecord[]> {
+    return [...(this.#hours.get(view)?.entries() ?? [])].slice(-limit).map(([hour, stored]) => ({
+      runId: stored.runId,
+      view,
+      viewVersion: this.views.get(view)!.version,
+      hour,
+      status: 'published',
+      trigger: 'hourly',
+      attempt: 1,
+      startedAt: hour + HOUR_MS,
+      finishedAt: hour + HOUR_MS + 12,
+      durationMs: 12,
+      rowsIn: 0,
+      rowsOut: 0,
+      badRows: 0,
+      duplicateRows: 0,
+      fencingToken: 1,
+      owner: 'memory',
+      reason: null,
+      quarantineKey: null,
+      error: null,
+    }));
   }
 }
 
@@ -158,7 +176,7 @@ export class MemoryBatchReader implements BatchReader {
  * A speed reader over memory: rows per view, a watermark per stream (`watermarks`, else the one
  * `watermark`), optional failure.
  */
-export class MemorySpeedReader implements SpeedReader {
+export class MemorySpeedReader implements SpeedViewReader {
   readonly views: Map<string, View>;
   readonly rows = new Map<string, PartialRow[]>();
   watermark: number | null = null;
@@ -194,12 +212,15 @@ export class MemorySpeedReader implements SpeedReader {
     if (this.fail) throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
     const watermark = this.watermarks.has(stream) ? this.watermarks.get(stream)! : this.watermark;
     return {
+      stream,
       watermark,
       maxEventTime: watermark === null ? null : watermark + 30_000,
-      partitions: [{ partition: 0, appliedOffset: '42', lag: 0 }],
+      partitions: [{ partition: 0, appliedOffset: '42', lag: 0, watermark, updatedAt: watermark }],
       dlqCount: 1,
       lateCount: 2,
       eventsApplied: 3,
+      duplicateCount: 0,
+      closedThrough: watermark === null ? null : watermark - 5 * 60_000,
     };
   }
 }

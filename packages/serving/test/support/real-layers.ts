@@ -1,7 +1,7 @@
 // The real batch and speed layers under a serving test: events archived as the archiver writes them
 // (gzipped NDJSON per hour in a file:// lake), published by the real batch layer (DuckDB → Parquet →
 // pointers), and written into the shared Redis through the speed layer's own apply script, all under
-// a prefix of the test's own. The real LakeBatchViewReader and SpeedViewReader then feed a server.
+// a prefix of the test's own. The real LakeBatchViewReader and RedisSpeedViewReader then feed a server.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { type BatchLayer, openBatchLayer } from '@tandem/batch';
 import { compileReducer, getView, HOUR_MS, type TandemEvent } from '@tandem/core';
 import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
-import { SpeedViewReader, speedKeys } from '@tandem/speed';
+import { RedisSpeedViewReader, speedKeys } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { expect } from 'vitest';
@@ -29,7 +29,7 @@ export interface RealLayers {
   store: ObjectStore;
   lake: TestLake;
   batch: BatchLayer;
-  speed: SpeedViewReader;
+  speed: RedisSpeedViewReader;
   /** Redis prefix of this test's speed keys, run history and rate-limit counters. */
   prefix: string;
   /** Removes what the test wrote (Redis keys, lake, temp files) and closes every client. */
@@ -58,7 +58,7 @@ export async function openRealLayers(events: readonly TandemEvent[]): Promise<Re
     store: lake.store,
     lake,
     batch,
-    speed: new SpeedViewReader({ redis, prefix }),
+    speed: new RedisSpeedViewReader({ redis, prefix }),
     prefix,
     async teardown() {
       const errors: unknown[] = [];

@@ -1,6 +1,7 @@
 // What the operation routes are handed by whoever builds the server (the cli wires the batch layer's
 // recompute job queue, its status records, the process's components and its clients), as
-// structural types like `readers.ts`, so the real implementations and small test doubles fit alike.
+// structural types like core's reader contracts (layer-readers.ts), so the real implementations and
+// small test doubles fit alike.
 import type { TimeRange } from '@tandem/core';
 
 /** A readiness probe: resolves when the dependency answers, rejects (or times out) otherwise. */

@@ -2,18 +2,17 @@
 // last computed them, with when, and its last runs), per stream its speed layer's. The dashboard
 // polls it every few seconds, so nothing here lists the lake: the batch figures come from the
 // batch layer's status record. A layer that cannot be read answers with `error` and nulls.
-import type { Catalog } from '@tandem/core';
+import type { BatchViewReader, Catalog, SpeedViewReader } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ViewModel } from '../../query/view-model.ts';
-import type { BatchReader, SpeedReader } from '../../readers.ts';
 import { iso, keyedErrors } from '../schemas.ts';
 import type { BatchStatusSource } from './contracts.ts';
 
 export interface StatusRouteOptions {
   catalog: Catalog;
   models: ViewModel[];
-  batch: BatchReader;
-  speed: SpeedReader;
+  batch: BatchViewReader;
+  speed: SpeedViewReader;
   /**
    * Each view's sealed-through and stale hours with their computation time (the batch layer's
    * status record). Null: asked of `batch` (`sealedThrough`, `staleHours`), with no time.
