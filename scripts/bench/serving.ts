@@ -25,7 +25,7 @@ import { loadConfig } from '../../packages/core/src/config.ts';
 import { compileReducer, DAY_MS, getView, HOUR_MS, type TandemEvent } from '../../packages/core/src/index.ts';
 import { logPartitionPrefix, openObjectStore } from '../../packages/lake/src/index.ts';
 import { BucketDeltaBuilder } from '../../packages/speed/src/bucket-deltas.ts';
-import { createRedisClient } from '../../packages/speed/src/clients.ts';
+import { connectRedis } from '../../packages/clients/src/index.ts';
 import { speedKeys } from '../../packages/speed/src/key-schema.ts';
 import { applyBatch, claimPartition } from '../../packages/speed/src/scripts.ts';
 import { mulberry32 } from '../../test/support/random.ts';
@@ -97,7 +97,7 @@ async function seed(lakeDir: string, tempDirectory: string): Promise<void> {
     );
   }
   log(`wrote ${hours.length} hours of logs (${hours.length * EVENTS_PER_HOUR} events) in ${ms(started)}`);
-  const redis = createRedisClient(config.redis);
+  const redis = await connectRedis(config.redis);
   const batch = await openBatchLayer({
     store,
     redis,
@@ -220,7 +220,7 @@ const lakeDir = await mkdtemp(join(tmpdir(), 'tandem-bench-serving-lake-'));
 const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-bench-serving-tmp-'));
 const children: ChildProcess[] = [];
 const cleanupRedis = async () => {
-  const redis = createRedisClient(config.redis);
+  const redis = await connectRedis(config.redis);
   await deleteKeys(redis, `${prefix}*`);
   await redis.quit();
 };

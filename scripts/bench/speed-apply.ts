@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { compileReducer, getView, loadConfig, parseEvent } from '../../packages/core/src/index.ts';
 import { BucketDeltaBuilder } from '../../packages/speed/src/bucket-deltas.ts';
-import { createRedisClient } from '../../packages/speed/src/clients.ts';
+import { connectRedis } from '../../packages/clients/src/index.ts';
 import { speedKeys } from '../../packages/speed/src/key-schema.ts';
 import { applyBatch, claimPartition } from '../../packages/speed/src/scripts.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
@@ -17,7 +17,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 5000);
 const PARTITIONS = 6;
 const config = loadConfig();
-const redis = createRedisClient(config.redis);
+const redis = await connectRedis(config.redis);
 const prefix = `bench-speed-apply-${randomUUID().slice(0, 8)}`;
 const keys = speedKeys(prefix);
 const views = ['endpoint_hourly', 'trending_pages'].map((name) => getView(name));

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { parseEvent } from '../../packages/core/src/events.ts';
-import { createKafkaClient } from '../../packages/speed/src/clients.ts';
+import { createKafkaClient } from '../../packages/clients/src/index.ts';
 import { consumeRate, speedBenchStream } from './speed-stream.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -16,7 +16,7 @@ const PARTITIONS = 6;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const topic = `bench-floor-${randomUUID().slice(0, 8)}`;
 const log = (message: string) => process.stderr.write(`[bench speed-floor] ${message}\n`);
-const kafka = createKafkaClient(loadConfig().kafka, 'bench-speed-floor');
+const kafka = createKafkaClient(loadConfig().kafka, { clientId: 'bench-speed-floor' });
 const admin = kafka.admin();
 
 // the speed bench's own stream (same seed, keys and partitions), 2 hours of event time

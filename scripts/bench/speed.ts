@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { resolveCatalog } from '../../packages/core/src/index.ts';
-import { createKafkaClient, createRedisClient } from '../../packages/speed/src/clients.ts';
+import { connectRedis, createKafkaClient } from '../../packages/clients/src/index.ts';
 import { RedisSpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
 import { consumeRate, iotBenchConfig, iotBenchStream, speedBenchStream } from './speed-stream.ts';
@@ -39,9 +39,9 @@ const prefix = `bench-speed-${runId}`;
 const log = (message: string) => process.stderr.write(`[bench speed] ${message}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const kafka = createKafkaClient(config.kafka, 'bench-speed');
+const kafka = createKafkaClient(config.kafka, { clientId: 'bench-speed' });
 const admin = kafka.admin();
-const redis = createRedisClient(config.redis);
+const redis = await connectRedis(config.redis);
 // the IoT stream on this run's topic, as a config file would declare it
 const iotConfig = {
   ...iotBenchConfig,

@@ -1,7 +1,8 @@
-// The archiver's Kafka client: the one given, or one built from connection options with its logs
-// routed to pino; and what a Kafka error means to an operator.
+// The archiver's Kafka client: the one given, or one built by the shared factory from connection
+// options; and what a Kafka error means to an operator.
+import { createKafkaClient } from '@tandem/clients';
 import { type Stream, serviceUnavailable, TandemError, webStream } from '@tandem/core';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { ArchiverOptions } from './options.ts';
 
@@ -15,26 +16,12 @@ function isKafkaClient(value: ArchiverOptions['kafka']): value is Kafka {
   return typeof (value as Kafka).consumer === 'function' && typeof (value as Kafka).admin === 'function';
 }
 
-/** The given client, or a new one built from `{ brokers, clientId, ssl, sasl }`. */
+/** The given client, or one from the shared factory (@tandem/clients) for `{ brokers, clientId, ssl, sasl }`. */
 export function archiverKafka(kafka: ArchiverOptions['kafka'], logger: Logger): ArchiverKafka {
   if (isKafkaClient(kafka)) return { kafka, brokers: 'the configured Kafka brokers' };
-  const kafkaLogger = logger.child({ component: 'kafkajs' });
   return {
     brokers: kafka.brokers.join(','),
-    kafka: new Kafka({
-      clientId: kafka.clientId ?? 'tandem-archiver',
-      brokers: kafka.brokers,
-      ssl: kafka.ssl ?? false,
-      ...(kafka.sasl ? { sasl: kafka.sasl as SASLOptions } : {}),
-      logLevel: logLevel.WARN,
-      logCreator:
-        () =>
-        ({ level, log }) => {
-          const { message, ...extra } = log;
-          if (level <= logLevel.ERROR) kafkaLogger.error(extra, message);
-          else kafkaLogger.warn(extra, message);
-        },
-    }),
+    kafka: createKafkaClient(kafka, { clientId: kafka.clientId ?? 'tandem-archiver', logger }),
   };
 }
 

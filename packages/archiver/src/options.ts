@@ -1,7 +1,8 @@
 // The archiver's one options object: defaults, validation (once, at construction), and the mapping
 // from a loaded TandemConfig.
 import { availableParallelism } from 'node:os';
-import type { EventParseOptions, KafkaConfig, Stream, TandemConfig } from '@tandem/core';
+import type { KafkaConnection } from '@tandem/clients';
+import type { EventParseOptions, Stream, TandemConfig } from '@tandem/core';
 import { invalidOption, webStream, webStreamOn } from '@tandem/core';
 import type { ArchiverWatermark, LakeOptions, ObjectStore } from '@tandem/lake';
 import type { Kafka } from 'kafkajs';
@@ -10,8 +11,7 @@ import type { Registry } from 'prom-client';
 import type { SealReason } from './segment.ts';
 
 /** How to reach Kafka when no ready client is passed (a `KafkaConfig` from `loadConfig` fits). */
-export type KafkaConnectionOptions = Pick<KafkaConfig, 'brokers'> &
-  Partial<Pick<KafkaConfig, 'clientId' | 'ssl' | 'sasl'>>;
+export type KafkaConnectionOptions = KafkaConnection;
 
 /** What `onAfterUpload` receives: a segment whose files are all durable but not yet committed. */
 export interface SegmentUploaded {

@@ -4,6 +4,7 @@
 // plus the status record per view kept in Redis (sealed-through, stale hours) and the queue of
 // recompute jobs the serving layer hands work to. It maintains every view of its catalog (injected;
 // the built-in web catalog by default), each from its own stream's raw logs.
+import { connectRedis } from '@tandem/clients';
 import {
   builtinCatalog,
   type Catalog,
@@ -18,7 +19,7 @@ import {
   type View,
 } from '@tandem/core';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import { type BatchOptions, batchOptionsFromConfig, resolveBatchOptions } from './batch-options.ts';
 import {
@@ -513,11 +514,10 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
   let redis = options.redis;
   if (redis === undefined) {
     if (config === undefined) throw missing('redis');
-    const built = new Redis(config.redis.url, {
-      ...(config.redis.username === null ? {} : { username: config.redis.username }),
-      ...(config.redis.password === null ? {} : { password: config.redis.password }),
-      ...(config.redis.tls ? { tls: {} } : {}),
-      maxRetriesPerRequest: 3,
+    // the shared client policy (@tandem/clients): a Redis that is not there fails the open at once
+    const built = await connectRedis(config.redis, logger).catch(async (error: unknown) => {
+      for (const close of owned) await close().catch(() => {});
+      throw error;
     });
     owned.push(async () => {
       await built.quit();

@@ -18,7 +18,7 @@ import type {
 } from 'kafkajs';
 import { type Logger, pino } from 'pino';
 import { BucketDeltaBuilder, type DeltaView } from './bucket-deltas.ts';
-import { createKafkaClient, createRedisClient } from './clients.ts';
+import { connectRedis, createKafkaClient } from './clients.ts';
 import { deadLetterMessage, lateEventMessage, replayedOriginalOffset } from './dead-letters.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { type SpeedKeys, speedKeys } from './key-schema.ts';
@@ -206,13 +206,14 @@ export class SpeedWorker {
     if (this.#started) return;
     this.#started = true;
     const { config } = this.#options;
-    this.#kafka = this.#options.kafka ?? createKafkaClient(config!.kafka);
-    this.#redis = this.#options.redis ?? createRedisClient(config!.redis);
+    this.#kafka = this.#options.kafka ?? createKafkaClient(config!.kafka, { logger: this.#logger });
     this.#ownsRedis = this.#options.redis === undefined;
     try {
+      // a Redis that is not there fails the start at once with a coded error (the shared policy)
+      this.#redis = this.#options.redis ?? (await connectRedis(config!.redis, this.#logger));
       await assertRedisKeepsSpeedKeys(this.#redis, this.#logger);
     } catch (error) {
-      if (this.#ownsRedis) this.#redis.disconnect();
+      if (this.#ownsRedis) this.#redis?.disconnect();
       this.#started = false;
       throw error;
     }

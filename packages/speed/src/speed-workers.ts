@@ -1,11 +1,11 @@
 // Several streams in one process: one SpeedWorker per stream (each its own consumer group, topics,
 // keys and dedup windows), sharing one Kafka client, one Redis client and the metrics. A stream's
 // worker fails or stops with the group, so a process never serves some of its streams silently.
-import type { Catalog } from '@tandem/core';
+import type { Catalog, RedisConfig } from '@tandem/core';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createKafkaClient, createRedisClient } from './clients.ts';
+import { createKafkaClient, createRedisClient, openRedis } from './clients.ts';
 import type { SpeedTuning, SpeedWorkerOptions } from './options.ts';
-import type { RedisClient } from './scripts.ts';
 import { SpeedWorker } from './speed-worker.ts';
 
 /** Options of a group of workers: those of `SpeedWorker` for every stream, plus which streams. */
@@ -23,7 +23,8 @@ export interface SpeedWorkersOptions
 export class SpeedWorkerGroup {
   /** One worker per stream, in the order of `streams` (or the catalog's). */
   readonly workers: readonly SpeedWorker[];
-  readonly #ownedRedis: RedisClient | null;
+  readonly #ownedRedis: Redis | null;
+  readonly #redisConfig: RedisConfig | undefined;
   readonly #logger: Logger | undefined;
   #started = false;
   #stopping: Promise<void> | null = null;
@@ -35,10 +36,20 @@ export class SpeedWorkerGroup {
     for (const name of Object.keys(perStream ?? {})) catalog.stream(name);
     // one client of each for every stream; the group closes the Redis client only when it made it
     const kafka =
-      shared.kafka ?? (shared.config === undefined ? undefined : createKafkaClient(shared.config.kafka));
-    const redis =
-      shared.redis ?? (shared.config === undefined ? undefined : createRedisClient(shared.config.redis));
-    this.#ownedRedis = shared.redis === undefined && redis !== undefined ? redis : null;
+      shared.kafka ??
+      (shared.config === undefined
+        ? undefined
+        : createKafkaClient(
+            shared.config.kafka,
+            shared.logger === undefined ? {} : { logger: shared.logger },
+          ));
+    // built here without connecting (a constructor cannot wait); start() makes the first connection
+    this.#ownedRedis =
+      shared.redis === undefined && shared.config !== undefined
+        ? createRedisClient(shared.config.redis, shared.logger)
+        : null;
+    const redis = shared.redis ?? this.#ownedRedis ?? undefined;
+    this.#redisConfig = shared.config?.redis;
     this.#logger = shared.logger;
     try {
       this.workers = selected.map(
@@ -68,6 +79,9 @@ export class SpeedWorkerGroup {
     if (this.#started) return;
     this.#started = true;
     try {
+      // a Redis that is not there fails the start at once with a coded error (the shared policy)
+      if (this.#ownedRedis !== null && this.#redisConfig !== undefined)
+        await openRedis(this.#ownedRedis, this.#redisConfig);
       for (const worker of this.workers) await worker.start();
     } catch (error) {
       await this.stop().catch((stopError: unknown) =>
@@ -84,7 +98,9 @@ export class SpeedWorkerGroup {
       const errors = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
       if (this.#ownedRedis !== null) {
         try {
-          await this.#ownedRedis.quit();
+          // a client whose first connect failed (or never ran) has nothing to QUIT
+          if (this.#ownedRedis.status === 'ready') await this.#ownedRedis.quit();
+          else this.#ownedRedis.disconnect();
         } catch (error) {
           errors.push(error);
         }

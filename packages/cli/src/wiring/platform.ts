@@ -97,7 +97,7 @@ export class Platform {
   }
 
   kafka(): Kafka {
-    this.#kafka ??= createKafka(this.config.kafka, 'tandem');
+    this.#kafka ??= createKafka(this.config.kafka, 'tandem', this.logger);
     return this.#kafka;
   }
 
@@ -117,7 +117,7 @@ export class Platform {
   }
 
   redis(): Promise<Redis> {
-    this.#redis ??= connectRedis(this.config.redis).catch((error: unknown) => {
+    this.#redis ??= connectRedis(this.config.redis, this.logger).catch((error: unknown) => {
       this.#redis = null;
       throw error;
     });

@@ -1,0 +1,18 @@
+// The one place Kafka and Redis clients are built from config, with one connection, TLS, retry and
+// logging policy for every component (see README.md). Core stays free of I/O; this package holds it.
+export {
+  createKafkaClient,
+  type KafkaClientOptions,
+  type KafkaConnection,
+  kafkaLogCreator,
+  kafkaRetry,
+  kafkaUnavailable,
+} from './kafka.ts';
+export {
+  connectRedis,
+  createRedisClient,
+  openRedis,
+  redisFirstConnectAttempts,
+  redisReconnectDelay,
+  redisTarget,
+} from './redis.ts';

@@ -1,0 +1,81 @@
+// Kafka clients from config: one TLS/SASL mapping, one retry policy and one log level for every
+// component, with kafkajs's own logs routed to pino.
+import { type KafkaConfig, serviceUnavailable, type TandemError } from '@tandem/core';
+import { Kafka, type logCreator, logLevel, type RetryOptions, type SASLOptions } from 'kafkajs';
+import { type Logger, pino } from 'pino';
+
+/** What a Kafka client is built from: a `KafkaConfig` from `loadConfig` fits, as do `{ brokers }`. */
+export type KafkaConnection = Pick<KafkaConfig, 'brokers'> &
+  Partial<Pick<KafkaConfig, 'clientId' | 'ssl' | 'sasl'>>;
+
+export interface KafkaClientOptions {
+  /** The client id brokers see in their logs and quotas. @defaultValue the config's `clientId`, else `tandem` */
+  clientId?: string;
+  /** Where kafkajs's warnings and errors go. @defaultValue a pino logger on stderr at `warn` */
+  logger?: Logger;
+}
+
+/**
+ * The retry policy of every request a client makes (connect, metadata, produce, fetch, commit):
+ * kafkajs's own defaults, written out so every component has the same and a reader sees them.
+ * About 10 s of backoff (300 ms doubling, ±20 % jitter) before a request fails, long enough to ride
+ * out a leader election or a broker restart, short enough that a command run against a stopped
+ * stack fails within seconds. Consumers may still raise `retries` for their restart loop.
+ */
+export const kafkaRetry: RetryOptions = Object.freeze({
+  initialRetryTime: 300,
+  maxRetryTime: 30_000,
+  factor: 0.2,
+  multiplier: 2,
+  retries: 5,
+});
+
+/**
+ * TCP connect, TLS and SASL handshake budget per broker connection. kafkajs's default of 1 s is too
+ * short for TLS + SASL to a remote cluster; 5 s still reports a dead broker quickly.
+ */
+const connectionTimeoutMs = 5_000;
+
+// kafkajs logs this once per process when a producer is created without `createPartitioner`.
+// Tandem has always used the v2 default partitioner, so the warning asks nothing of an operator.
+const partitionerNotice = 'KafkaJS v2.0.0 switched default partitioner';
+
+/** Routes kafkajs log entries to `logger` (child `component: kafkajs`) at the matching pino level. */
+export function kafkaLogCreator(logger: Logger): logCreator {
+  const kafkaLogger = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ level, log }) => {
+      const { message, ...extra } = log;
+      if (message.startsWith(partitionerNotice)) return;
+      if (level <= logLevel.ERROR) kafkaLogger.error(extra, message);
+      else if (level === logLevel.WARN) kafkaLogger.warn(extra, message);
+      else if (level === logLevel.INFO) kafkaLogger.info(extra, message);
+      else kafkaLogger.debug(extra, message);
+    };
+}
+
+/**
+ * A kafkajs client for the configured brokers, TLS (`KAFKA_SSL`) and SASL as configured, with the
+ * shared retry policy and kafkajs logging warnings and errors only (one level for every component;
+ * its info level logs every group join and fetch session). Whoever builds the client disconnects
+ * the producers, consumers and admins it makes.
+ */
+export function createKafkaClient(config: KafkaConnection, options: KafkaClientOptions = {}): Kafka {
+  const logger = options.logger ?? pino({ name: 'tandem', level: 'warn' }, pino.destination(2));
+  return new Kafka({
+    clientId: options.clientId ?? config.clientId ?? 'tandem',
+    brokers: config.brokers,
+    ssl: config.ssl ?? false,
+    // the config's union of mechanisms is exactly kafkajs's union of option shapes
+    ...(config.sasl ? { sasl: config.sasl as SASLOptions } : {}),
+    connectionTimeout: connectionTimeoutMs,
+    retry: { ...kafkaRetry },
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+  });
+}
+
+/** The coded error for brokers that cannot be reached: names Kafka and how to start it. */
+export function kafkaUnavailable(config: Pick<KafkaConfig, 'brokers'>, cause: unknown): TandemError {
+  return serviceUnavailable('Kafka', config.brokers.join(','), cause);
+}
