@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOUR_MS } from '@tandem/core';
 import { createArchiver, defaultArchiverOptions } from '../../packages/archiver/src/index.ts';
+import { createKafkaClient } from '../../packages/clients/src/index.ts';
 import {
   type LakeOptions,
   listAll,
@@ -23,10 +24,8 @@ import {
   openObjectStore,
 } from '../../packages/lake/src/index.ts';
 
-// kafkajs and pino are dependencies of the archiver; resolve them from there.
-type KafkaJs = typeof import('../../packages/archiver/node_modules/kafkajs/types/index.d.ts');
+// pino is a dependency of the archiver; resolve it from there.
 const requireFromArchiver = createRequire(new URL('../../packages/archiver/package.json', import.meta.url));
-const { Kafka, logLevel } = requireFromArchiver('kafkajs') as KafkaJs;
 const { pino } = requireFromArchiver(
   'pino',
 ) as typeof import('../../packages/archiver/node_modules/pino/pino.js');
@@ -37,7 +36,10 @@ const PARTITIONS = 6;
 const LAKE = process.env.BENCH_LAKE ?? 's3';
 const brokers = (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
 
-const kafka = new Kafka({ clientId: 'tandem-bench-archiver', brokers, logLevel: logLevel.NOTHING });
+const kafka = createKafkaClient(
+  { brokers },
+  { clientId: 'tandem-bench-archiver', logger: pino({ level: 'warn' }) },
+);
 const admin = kafka.admin();
 await admin.connect();
 const topic = `bench-archiver-${randomUUID()}`;

@@ -7,8 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { connectRedis } from '../../packages/clients/src/index.ts';
+import { loadConfig } from '../../packages/core/src/config.ts';
 import { ensureForeignData } from './batch-foreign-data.ts';
 import { HOUR_MS } from '../../packages/core/src/time.ts';
 
@@ -168,11 +169,7 @@ function checkPointers(hours: HourResult[]): void {
 }
 
 async function dropRedisKeys(prefix: string): Promise<void> {
-  const requireFromBatch = createRequire(new URL('../../packages/batch/package.json', import.meta.url));
-  const { Redis } = (await import(
-    requireFromBatch.resolve('ioredis')
-  )) as typeof import('../../packages/batch/node_modules/ioredis/built/index.js');
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redis = await connectRedis(loadConfig().redis);
   try {
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);

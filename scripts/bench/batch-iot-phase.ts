@@ -6,15 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { DuckDbEngine, openBatchLayer } from '../../packages/batch/src/index.ts';
+import { connectRedis } from '../../packages/clients/src/index.ts';
+import { loadConfig } from '../../packages/core/src/config.ts';
 import { openObjectStore } from '../../packages/lake/src/index.ts';
 import { IOT_BENCH_DAY, iotBenchCatalog, iotBenchStream, iotBenchView } from './batch-iot-data.ts';
 import { HOUR_MS, MINUTE_MS } from '../../packages/core/src/time.ts';
 
 const requireFromBatch = createRequire(new URL('../../packages/batch/package.json', import.meta.url));
-// ioredis and pino are dependencies of the batch package only; resolve them from there.
-const { Redis } = (await import(
-  requireFromBatch.resolve('ioredis')
-)) as typeof import('../../packages/batch/node_modules/ioredis/built/index.js');
+// pino is a dependency of the batch package only; resolve it from there.
 const { pino } = (await import(
   requireFromBatch.resolve('pino')
 )) as typeof import('../../packages/batch/node_modules/pino/pino.js');
@@ -28,7 +27,7 @@ const peakRssMib = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
 if (phase === 'tandem') {
   const store = openObjectStore({ url: `file://${lakeDir}`, fsync: false });
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const redis = await connectRedis(loadConfig().redis);
   const prefix = `bench-${randomUUID()}`;
   let files = 0;
   let trustedFiles = 0;
