@@ -18,16 +18,18 @@ export interface KafkaClientOptions {
 /**
  * The retry policy of every request a client makes (connect, metadata, produce, fetch, commit):
  * kafkajs's own defaults, written out so every component has the same and a reader sees them.
- * About 10 s of backoff (300 ms doubling, ±20 % jitter) before a request fails, long enough to ride
- * out a leader election or a broker restart, short enough that a command run against a stopped
- * stack fails within seconds. Consumers may still raise `retries` for their restart loop.
+ * 300 ms doubling (±20 % jitter, at most 30 s) over kafkajs's default of 5 retries, about 10 s
+ * before a request fails: long enough to ride out a leader election or a broker restart, short
+ * enough that a command run against a stopped stack fails within seconds. `retries` is left unset
+ * on purpose: kafkajs warns that an explicit count on the client "may invalidate EoS guarantees"
+ * of every idempotent producer, though the count (5) is the same. Consumers may raise `retries`
+ * for their restart loop.
  */
 export const kafkaRetry: RetryOptions = Object.freeze({
   initialRetryTime: 300,
   maxRetryTime: 30_000,
   factor: 0.2,
   multiplier: 2,
-  retries: 5,
 });
 
 /**
