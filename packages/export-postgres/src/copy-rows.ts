@@ -1,7 +1,7 @@
 // Sealed partial rows as lines of PostgreSQL's COPY text format: each measure finalized with core's
-// finalizeStates (the same finished values the serving layer answers with), each value spelled the
+// measure.finalize, as finalizeStates does (the same finished values the serving layer answers with), each value spelled the
 // way its column's input function reads it, every row stamped with the run that produced it.
-import { finalizeStates, type PartialRow, TandemError } from '@tandem/core';
+import { type PartialRow, TandemError } from '@tandem/core';
 import type { ColumnSpec, TableLayout } from './table-layout.ts';
 
 /** The run an hour's rows come from. */
@@ -57,7 +57,9 @@ export function copyColumns(layout: TableLayout): string[] {
 
 /**
  * Encodes rows as COPY text, `chunkRows` rows per string, so a large hour is written in bounded
- * pieces while the previous piece is on the wire.
+ * pieces while the previous piece is on the wire. Each measure is finished by its own core
+ * `finalize` (what `finalizeStates` calls, without building a record per row), and a bucket's text
+ * is computed once per bucket.
  */
 export function* copyChunks(
   layout: TableLayout,
@@ -66,20 +68,21 @@ export function* copyChunks(
   chunkRows: number,
 ): Generator<string> {
   const dimensionColumns = layout.columns.filter((column) => column.role === 'dimension');
-  const measureColumns = layout.measureColumns.map(({ column }) => ({
-    name: column,
-    spec: layout.columns.find((candidate) => candidate.name === column)!,
-  }));
+  const finishers = measureFinishers(layout);
   const runSuffix = `\t${escapeText(run.runId)}\t${run.fencingToken}\t${escapeText(run.pointerVersion)}\n`;
+  const bucketText = new Map<number, string>();
   let chunk = '';
   let inChunk = 0;
   for (const row of rows) {
-    let line = new Date(row.bucket).toISOString();
+    let line = bucketText.get(row.bucket);
+    if (line === undefined) {
+      line = new Date(row.bucket).toISOString();
+      bucketText.set(row.bucket, line);
+    }
     for (let i = 0; i < dimensionColumns.length; i++) {
       line += `\t${encodeValue(dimensionColumns[i]!, row.dims[i])}`;
     }
-    const finished = finalizeStates(layout.view, row.states);
-    for (const { name, spec } of measureColumns) line += `\t${encodeValue(spec, finished[name])}`;
+    for (const finish of finishers) line += finish(row);
     chunk += line + runSuffix;
     if (++inChunk >= chunkRows) {
       yield chunk;
@@ -88,4 +91,34 @@ export function* copyChunks(
     }
   }
   if (chunk !== '') yield chunk;
+}
+
+/**
+ * Per measure, `\t`-prefixed COPY text of its finished value(s) from a row's states, in column
+ * order: `measure.finalize(state ?? empty)`, quantiles spread to one column per output, exactly as
+ * core's `finalizeStates` does.
+ */
+function measureFinishers(layout: TableLayout): Array<(row: PartialRow) => string> {
+  const finishers: Array<(row: PartialRow) => string> = [];
+  const seen = new Set<string>();
+  for (const { measure } of layout.measureColumns) {
+    if (seen.has(measure.name)) continue;
+    seen.add(measure.name);
+    const columns = layout.measureColumns
+      .filter((entry) => entry.measure === measure)
+      .map(({ column }) => layout.columns.find((candidate) => candidate.name === column)!);
+    const finish = (row: PartialRow) => measure.finalize(row.states[measure.name] ?? measure.empty());
+    if (measure.kind === 'quantiles') {
+      finishers.push((row) => {
+        const values = finish(row) as Record<string, number | null>;
+        let text = '';
+        for (const column of columns) text += `\t${encodeValue(column, values[column.name])}`;
+        return text;
+      });
+    } else {
+      const column = columns[0]!;
+      finishers.push((row) => `\t${encodeValue(column, finish(row))}`);
+    }
+  }
+  return finishers;
 }

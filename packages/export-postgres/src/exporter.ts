@@ -281,25 +281,8 @@ export class PostgresExporter {
         sealed !== undefined && (options.force === true || token === undefined || token < sealed.fencingToken)
       );
     };
-    // The next hour to export is read from the lake while this one is written: reading is Node's
-    // work, writing mostly PostgreSQL's, so on two cores they overlap.
-    let prefetched: { hour: number; rows: Promise<PartialRow[]> } | null = null;
-    const prefetch = (after: number): void => {
-      for (let hour = after + HOUR_MS; hour < to; hour += HOUR_MS) {
-        if (!needsExport(hour)) continue;
-        const rows = this.#read(viewName, pointers.get(hour)!);
-        // A failed read surfaces when the hour's attempt awaits it (and is retried then).
-        rows.catch(() => {});
-        prefetched = { hour, rows };
-        return;
-      }
-    };
-    // A function, not a read of the variable: the compiler does not see the closure assign it.
-    const takePrefetched = (): { hour: number; rows: Promise<PartialRow[]> } | null => {
-      const taken = prefetched;
-      prefetched = null;
-      return taken;
-    };
+    // One hour at a time: reading the next hour while this one is written (tried) was slower on two
+    // cores, as the reader's decoding stalls the COPY stream on the same thread.
     for (let hour = from; hour < to; hour += HOUR_MS) {
       if (options.signal?.aborted) break;
       const sealed = pointers.get(hour) ?? null;
@@ -321,10 +304,7 @@ export class PostgresExporter {
         });
         continue;
       }
-      const current = takePrefetched();
-      const rows = current !== null && current.hour === hour ? current.rows : this.#read(viewName, sealed);
-      prefetch(hour);
-      const outcome = await this.#exportWithRetries(viewName, hour, sealed, options, rows);
+      const outcome = await this.#exportWithRetries(viewName, hour, sealed, options);
       report(outcome);
       if (outcome.status === 'failed' && outcome.error !== null && ENVIRONMENT_CODES.has(outcome.error.code))
         break;
@@ -439,12 +419,9 @@ export class PostgresExporter {
     hour: number,
     known: SealedPointer | null,
     options: Omit<ExportRangeOptions, 'onHour'>,
-    /** The known run's rows, already being read (first attempt only). */
-    reading: Promise<PartialRow[]> | null = null,
   ): Promise<HourExportOutcome> {
     const started = this.#now();
     let sealed = known;
-    let rows = reading;
     for (let attempt = 1; ; attempt++) {
       try {
         const layout = await this.ensureTable(viewName);
@@ -454,10 +431,9 @@ export class PostgresExporter {
         }
         if (sealed === null)
           return { ...this.#outcome(layout, hour, 'not-sealed', null, started), attempts: attempt };
-        const read = rows ?? this.#read(viewName, sealed);
-        rows = null;
+        const rows = await this.#read(viewName, sealed);
         return {
-          ...(await this.#attempt(layout, sealed, await read, options.force ?? false, started)),
+          ...(await this.#attempt(layout, sealed, rows, options.force ?? false, started)),
           attempts: attempt,
         };
       } catch (caught) {
