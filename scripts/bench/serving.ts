@@ -22,12 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { openBatchLayer } from '../../packages/batch/src/index.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
-import { compileReducer, DAY_MS, getView, HOUR_MS, type TandemEvent } from '../../packages/core/src/index.ts';
+import { DAY_MS, getView, HOUR_MS, type TandemEvent } from '../../packages/core/src/index.ts';
 import { logPartitionPrefix, openObjectStore } from '../../packages/lake/src/index.ts';
-import { BucketDeltaBuilder } from '../../packages/speed/src/bucket-deltas.ts';
 import { connectRedis } from '../../packages/clients/src/index.ts';
-import { speedKeys } from '../../packages/speed/src/key-schema.ts';
-import { applyBatch, claimPartition } from '../../packages/speed/src/scripts.ts';
+import { seedSpeedViews } from '../../packages/speed/src/testing.ts';
 import { mulberry32 } from '../../test/support/random.ts';
 import { deleteKeys } from '../../test/support/redis.ts';
 
@@ -117,39 +115,15 @@ async function seed(lakeDir: string, tempDirectory: string): Promise<void> {
     log(`batch published ${outcomes.length} hours of endpoint_hourly in ${ms(batchStarted)}`);
 
     // Live hours through the speed layer's apply script (partition 0), watermark near now.
-    const keys = speedKeys(prefix);
     const live: TandemEvent[] = [];
     for (let hour = speedStart; hour <= currentHour; hour += HOUR_MS) live.push(...hourEvents(hour, now));
-    const claim = await claimPartition(redis, keys.meta(0), 'bench', Date.now());
-    await redis.sadd(keys.partitions(), '0');
-    const deltas = new BucketDeltaBuilder(keys, 0, DAY_MS);
-    const view = getView('endpoint_hourly');
-    const reducer = compileReducer(view);
-    for (const event of live) reducer.add(event);
-    const ops = new Map(Object.entries(view.measures).map(([name, measure]) => [name, measure.op]));
-    deltas.addRows(
-      { name: view.name, version: view.version, bucketMs: view.bucketMs, measureOps: ops },
-      0,
-      reducer.rows(),
-    );
-    const maxEventTime = Math.max(...live.map((event) => event.timestamp));
-    const result = await applyBatch(redis, {
-      metaKey: keys.meta(0),
-      sessionsKey: keys.sessions(0),
-      epoch: claim.epoch,
+    await seedSpeedViews(redis, {
+      prefix,
+      partition: 0,
+      views: [getView('endpoint_hourly')],
+      events: live,
       owner: 'bench',
-      prevOffset: claim.appliedOffset,
-      nextOffset: String(live.length - 1),
-      maxEventTime,
-      watermark: maxEventTime - 30_000,
-      nowMs: Date.now(),
-      counters: { applied: live.length, dlq: 0, late: 0, duplicates: 0 },
-      indexes: [{ key: keys.bucketIndex(0, view.name, view.version), trimBelowMs: 0, ttlMs: 2 * DAY_MS }],
-      sessionUpserts: [],
-      sessionDeletions: [],
-      buckets: deltas.build(),
     });
-    if (result.status !== 'OK') throw new Error(`speed apply failed: ${result.status}`);
     log(
       `speed holds ${live.length} live events (${((now - speedStart) / HOUR_MS) | 0}h); seeding took ${ms(started)}`,
     );

@@ -7,19 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type BatchLayer, openBatchLayer } from '@tandem/batch';
-import { compileReducer, getView, HOUR_MS, type TandemEvent } from '@tandem/core';
+import { getView, HOUR_MS, type TandemEvent } from '@tandem/core';
 import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
-import { RedisSpeedViewReader, speedKeys } from '@tandem/speed';
+import { RedisSpeedViewReader } from '@tandem/speed';
+// Seeded as a worker would write them (claim, fold, the worker's apply script), through the speed
+// layer's public test entry: a Kafka round trip adds nothing here.
+import { seedSpeedViews } from '@tandem/speed/testing';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { expect } from 'vitest';
 import { createTestLake, type TestLake } from '../../../../test/support/lake.ts';
 import { deleteKeys } from '../../../../test/support/redis.ts';
 import { connectRedis, uniqueName } from '../../../../test/support/stack.ts';
-// The speed layer's write path is private to its package (its contract is the Redis layout);
-// the test drives the very modules the worker uses, since a Kafka round trip adds nothing here.
-import { BucketDeltaBuilder } from '../../../speed/src/bucket-deltas.ts';
-import { applyBatch, claimPartition } from '../../../speed/src/scripts.ts';
 
 /** Views the speed layer holds in these tests (the web stream's). */
 export const SPEED_VIEWS = ['endpoint_hourly', 'trending_pages'];
@@ -97,42 +95,11 @@ export async function writeSpeed(
   partition: number,
   partitionEvents: readonly TandemEvent[],
 ): Promise<void> {
-  const { redis, prefix } = layers;
-  const keys = speedKeys(prefix);
-  const claim = await claimPartition(redis, keys.meta(partition), 'serving-test', Date.now());
-  await redis.sadd(keys.partitions(), String(partition));
-  const deltas = new BucketDeltaBuilder(keys, partition, 86_400_000);
-  SPEED_VIEWS.forEach((name, index) => {
-    const view = getView(name);
-    const reducer = compileReducer(view);
-    for (const event of partitionEvents) reducer.add(event);
-    const ops = new Map(Object.entries(view.measures).map(([measure, spec]) => [measure, spec.op]));
-    deltas.addRows(
-      { name, version: view.version, bucketMs: view.bucketMs, measureOps: ops },
-      index,
-      reducer.rows(),
-    );
-  });
-  const maxEventTime = Math.max(...partitionEvents.map((event) => event.timestamp));
-  const result = await applyBatch(redis, {
-    metaKey: keys.meta(partition),
-    sessionsKey: keys.sessions(partition),
-    epoch: claim.epoch,
+  await seedSpeedViews(layers.redis, {
+    prefix: layers.prefix,
+    partition,
+    views: SPEED_VIEWS.map((name) => getView(name)),
+    events: partitionEvents,
     owner: 'serving-test',
-    prevOffset: claim.appliedOffset,
-    nextOffset: String(partitionEvents.length - 1),
-    maxEventTime,
-    watermark: maxEventTime - 30_000,
-    nowMs: Date.now(),
-    counters: { applied: partitionEvents.length, dlq: 0, late: 0, duplicates: 0 },
-    indexes: SPEED_VIEWS.map((name) => ({
-      key: keys.bucketIndex(partition, name, getView(name).version),
-      trimBelowMs: 0,
-      ttlMs: 2 * 86_400_000,
-    })),
-    sessionUpserts: [],
-    sessionDeletions: [],
-    buckets: deltas.build(),
   });
-  expect(result.status).toBe('OK');
 }
