@@ -8,8 +8,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, it } from 'vitest';
-import { createTestLake, type LakeKind } from '../../../test/support/lake.ts';
-import { kafkaBrokers } from '../../../test/support/stack.ts';
+import { createTestLake, type LakeKind } from '@tandem/test-support/lake.ts';
+import { kafkaBrokers } from '@tandem/test-support/stack.ts';
 import { createArchiver } from '../src/index.ts';
 import {
   batchAgainstTruth,
@@ -19,7 +19,7 @@ import {
   produce,
   readLake,
   waitForCommitted,
-} from './helpers.ts';
+} from './support/archiver-world.ts';
 
 const PARTITIONS = 3;
 const JITTER_MS = 10 * MINUTE_MS;

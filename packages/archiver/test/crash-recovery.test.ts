@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { HOUR_MS, MINUTE_MS, type TandemEvent } from '@tandem/core';
 import { archiveFileName, logPartitionPrefix } from '@tandem/lake';
 import { describe, it } from 'vitest';
-import type { LakeKind } from '../../../test/support/lake.ts';
-import { kafkaBrokers } from '../../../test/support/stack.ts';
+import type { LakeKind } from '@tandem/test-support/lake.ts';
+import { kafkaBrokers } from '@tandem/test-support/stack.ts';
 import {
   batchAgainstTruth,
   compareWithTruth,
@@ -20,7 +20,7 @@ import {
   produce,
   readLake,
   waitForCommitted,
-} from './helpers.ts';
+} from './support/archiver-world.ts';
 
 const RUNNER = fileURLToPath(new URL('./fixtures/run-archiver.ts', import.meta.url));
 const PARTITIONS = 3;

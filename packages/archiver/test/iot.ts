@@ -4,7 +4,7 @@
 // field, not by core's validator.
 import { randomUUID } from 'node:crypto';
 import { defineStream, HOUR_MS, MINUTE_MS, type Stream, type StreamSpec } from '@tandem/core';
-import { mulberry32 } from '../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 
 /** The IoT stream's declaration; `topic` is the test's own. */
 export function iotStreamSpec(topic: string): StreamSpec {

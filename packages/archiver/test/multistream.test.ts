@@ -10,9 +10,9 @@ import { listAll, listArchiverWatermarks } from '@tandem/lake';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, it } from 'vitest';
-import { createTopics, deleteTopics } from '../../../test/support/kafka.ts';
-import type { LakeKind } from '../../../test/support/lake.ts';
-import { kafkaBrokers, uniqueName } from '../../../test/support/stack.ts';
+import { createTopics, deleteTopics } from '@tandem/test-support/kafka.ts';
+import type { LakeKind } from '@tandem/test-support/lake.ts';
+import { kafkaBrokers, uniqueName } from '@tandem/test-support/stack.ts';
 import { archiverGroupId, createArchiver, createArchivers } from '../src/index.ts';
 import {
   compareWithTruth,
@@ -22,7 +22,7 @@ import {
   readLake,
   readLakeLines,
   waitForCommitted,
-} from './helpers.ts';
+} from './support/archiver-world.ts';
 import { generateIotStream, iotLine, iotStream } from './iot.ts';
 
 const PARTITIONS = 3;

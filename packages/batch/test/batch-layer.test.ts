@@ -23,8 +23,8 @@ import {
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pointerKey, type QuarantineReport, readPointer, viewHourPrefix } from '../src/index.ts';
-import type { LakeKind } from '../../../test/support/lake.ts';
-import { mulberry32 } from '../../../test/support/random.ts';
+import type { LakeKind } from '@tandem/test-support/lake.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 import { expectEndpointTruth, expectSameRows } from './support/assertions.ts';
 import {
   createTestEnv,

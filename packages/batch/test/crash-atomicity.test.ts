@@ -7,9 +7,9 @@ import { builtinViews, compileReducer, HOUR_MS, type PartialRow } from '@tandem/
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunStage, viewHourPrefix } from '../src/index.ts';
 import { expectSameRows } from './support/assertions.ts';
-import type { LakeKind } from '../../../test/support/lake.ts';
-import { mulberry32 } from '../../../test/support/random.ts';
-import { redisUrl } from '../../../test/support/stack.ts';
+import type { LakeKind } from '@tandem/test-support/lake.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
+import { redisUrl } from '@tandem/test-support/stack.ts';
 import { createTestEnv, generateHour, type TestEnv, writeHour } from './support/fixtures.ts';
 
 const BASE = Date.UTC(2024, 3, 7, 5);

@@ -32,7 +32,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pointerKey, type QuarantineReport, readPointer } from '../src/index.ts';
-import type { LakeKind } from '../../../test/support/lake.ts';
+import type { LakeKind } from '@tandem/test-support/lake.ts';
 import { expectEndpointTruth, expectSameRows } from './support/assertions.ts';
 import {
   createTestEnv,

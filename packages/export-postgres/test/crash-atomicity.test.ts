@@ -7,8 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { HOUR_MS } from '@tandem/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateHour, writeHour } from '../../batch/test/support/fixtures.ts';
-import { mulberry32 } from '../../../test/support/random.ts';
-import { redisUrl } from '../../../test/support/stack.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
+import { redisUrl } from '@tandem/test-support/stack.ts';
 import type { ExportStage } from '../src/index.ts';
 import {
   createExportEnv,

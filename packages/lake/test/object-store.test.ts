@@ -12,8 +12,8 @@ import {
   openObjectStore,
   probeConditionalWrites,
 } from '../src/index.ts';
-import { createTestLake, type LakeKind, type TestLake } from '../../../test/support/lake.ts';
-import { s3Settings } from '../../../test/support/stack.ts';
+import { createTestLake, type LakeKind, type TestLake } from '@tandem/test-support/lake.ts';
+import { s3Settings } from '@tandem/test-support/stack.ts';
 
 const text = (bytes: Uint8Array | null): string | null =>
   bytes === null ? null : Buffer.from(bytes).toString('utf8');

@@ -8,7 +8,7 @@ import {
   readArchiverWatermark,
   writeArchiverWatermark,
 } from '../src/index.ts';
-import { createTestLake } from '../../../test/support/lake.ts';
+import { createTestLake } from '@tandem/test-support/lake.ts';
 
 describe('archiver watermarks', () => {
   it('round-trips per partition and lists one topic only', async ({ onTestFinished }) => {

@@ -10,7 +10,7 @@ import type { BatchViewReader } from '@tandem/core';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { mulberry32 } from '../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 import { buildServer } from '../src/index.ts';
 import { defaultQueryLimits } from '../src/routes/query-params.ts';
 import { diffSeries, type SeriesAnswer } from './support/compare.ts';

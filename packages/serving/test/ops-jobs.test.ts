@@ -16,9 +16,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createTestLake, type TestLake } from '../../../test/support/lake.ts';
-import { deleteKeys } from '../../../test/support/redis.ts';
-import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
+import { createTestLake, type TestLake } from '@tandem/test-support/lake.ts';
+import { deleteKeys } from '@tandem/test-support/redis.ts';
+import { connectRedis, uniqueName } from '@tandem/test-support/stack.ts';
 import { buildServer } from '../src/index.ts';
 import { generateEvents } from './support/fixtures.ts';
 

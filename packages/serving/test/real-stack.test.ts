@@ -7,7 +7,7 @@ import { finalizeStates, getView, HOUR_MS, type TandemEvent } from '@tandem/core
 import { dropHours } from '@tandem/speed';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { mulberry32 } from '../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 import { buildServer } from '../src/index.ts';
 import { diffSeries, type SeriesAnswer } from './support/compare.ts';
 import { generateEvents } from './support/fixtures.ts';

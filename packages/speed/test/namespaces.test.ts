@@ -10,8 +10,8 @@ import {
   replayNamespace,
   switchNamespace,
 } from '../src/namespaces.ts';
-import { deleteKeys } from '../../../test/support/redis.ts';
-import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
+import { deleteKeys } from '@tandem/test-support/redis.ts';
+import { connectRedis, uniqueName } from '@tandem/test-support/stack.ts';
 
 const redis = connectRedis();
 const base = uniqueName('namespaces');

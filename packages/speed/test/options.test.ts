@@ -3,7 +3,7 @@
 import { builtinViews, createCatalog, defineStream, defineView, loadConfig, webStream } from '@tandem/core';
 import { describe, expect, it } from 'vitest';
 import { defaultSpeedWorkerOptions, resolveStream, resolveTuning, speedGroupId } from '../src/options.ts';
-import { iotStreamSpec } from './helpers/iot-stream.ts';
+import { iotStreamSpec } from './support/iot-stream.ts';
 
 describe('resolveTuning', () => {
   it('lets explicit options win over the config, and the config over the defaults', () => {

@@ -6,8 +6,8 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertRedisKeepsSpeedKeys } from '../src/redis-requirements.ts';
 import { startSpeedWorker } from '../src/speed-worker.ts';
-import { kafkaClient } from '../../../test/support/stack.ts';
-import { type PrivateRedis, startPrivateRedis } from './helpers/private-redis.ts';
+import { kafkaClient } from '@tandem/test-support/stack.ts';
+import { type PrivateRedis, startPrivateRedis } from './support/private-redis.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {

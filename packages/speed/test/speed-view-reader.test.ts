@@ -13,9 +13,9 @@ import { BucketDeltaBuilder } from '../src/bucket-deltas.ts';
 import { speedKeys } from '../src/key-schema.ts';
 import { applyBatch, claimPartition } from '../src/scripts.ts';
 import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
-import { deletePrefix } from '../../../test/support/redis.ts';
-import { connectRedis, uniqueName } from '../../../test/support/stack.ts';
-import { canonicalRows } from './helpers/truth.ts';
+import { deletePrefix } from '@tandem/test-support/redis.ts';
+import { connectRedis, uniqueName } from '@tandem/test-support/stack.ts';
+import { canonicalRows } from './support/truth.ts';
 
 const redis = connectRedis();
 const prefix = uniqueName('reader');

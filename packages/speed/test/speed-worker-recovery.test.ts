@@ -12,20 +12,20 @@ import { speedKeys } from '../src/key-schema.ts';
 import type { SpeedTuning } from '../src/options.ts';
 import { claimPartition } from '../src/scripts.ts';
 import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
-import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
-import { deletePrefix } from '../../../test/support/redis.ts';
+import { createTopics, deleteTopics, topicWithSideTopics } from '@tandem/test-support/kafka.ts';
+import { deletePrefix } from '@tandem/test-support/redis.ts';
 import {
   connectRedis,
   kafkaBrokers,
   kafkaClient,
   redisUrl,
   uniqueName,
-} from '../../../test/support/stack.ts';
-import { type GeneratedStream, generateStream } from './helpers/event-stream.ts';
-import { produceStream, readTopic, waitUntilApplied } from './helpers/kafka-topics.ts';
-import { type PrivateRedis, startPrivateRedis } from './helpers/private-redis.ts';
-import { canonicalRows, truthRows } from './helpers/truth.ts';
-import { startWorkerProcess, type WorkerProcess } from './helpers/worker-process.ts';
+} from '@tandem/test-support/stack.ts';
+import { type GeneratedStream, generateStream } from './support/event-stream.ts';
+import { produceStream, readTopic, waitUntilApplied } from './support/kafka-topics.ts';
+import { type PrivateRedis, startPrivateRedis } from './support/private-redis.ts';
+import { canonicalRows, truthRows } from './support/truth.ts';
+import { startWorkerProcess, type WorkerProcess } from './support/worker-process.ts';
 
 const partitions = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

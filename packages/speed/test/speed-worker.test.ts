@@ -11,12 +11,12 @@ import { deadLetterHeaders } from '../src/dead-letters.ts';
 import { createSpeedMetrics } from '../src/metrics.ts';
 import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
 import { SpeedWorker } from '../src/speed-worker.ts';
-import { createTopics, deleteTopics, topicWithSideTopics } from '../../../test/support/kafka.ts';
-import { deletePrefix } from '../../../test/support/redis.ts';
-import { connectRedis, kafkaClient, uniqueName } from '../../../test/support/stack.ts';
-import { generateStream } from './helpers/event-stream.ts';
-import { produceStream, readTopic, waitUntilApplied } from './helpers/kafka-topics.ts';
-import { canonicalRows, truthRows } from './helpers/truth.ts';
+import { createTopics, deleteTopics, topicWithSideTopics } from '@tandem/test-support/kafka.ts';
+import { deletePrefix } from '@tandem/test-support/redis.ts';
+import { connectRedis, kafkaClient, uniqueName } from '@tandem/test-support/stack.ts';
+import { generateStream } from './support/event-stream.ts';
+import { produceStream, readTopic, waitUntilApplied } from './support/kafka-topics.ts';
+import { canonicalRows, truthRows } from './support/truth.ts';
 
 const topic = uniqueName('speed');
 const prefix = uniqueName('speed');

@@ -3,7 +3,7 @@
 import { defineStream } from '@tandem/core';
 import { describe, expect, it } from 'vitest';
 import { compileStreamEventRules, MAX_CONTENT_IDENTITY_CHARS } from '../src/stream-events.ts';
-import { iotStreamSpec } from './helpers/iot-stream.ts';
+import { iotStreamSpec } from './support/iot-stream.ts';
 
 const nowMs = Date.UTC(2026, 0, 1);
 const options = { maxBytes: 65_536, futureToleranceMs: 300_000, now: () => nowMs };

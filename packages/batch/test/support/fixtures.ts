@@ -9,10 +9,10 @@ import { HOUR_MS, type TandemEvent } from '@tandem/core';
 import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createTestLake, type LakeKind, type TestLake } from '../../../../test/support/lake.ts';
-import { mulberry32 } from '../../../../test/support/random.ts';
-import { deletePrefix } from '../../../../test/support/redis.ts';
-import { connectRedis, uniqueName } from '../../../../test/support/stack.ts';
+import { createTestLake, type LakeKind, type TestLake } from '@tandem/test-support/lake.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
+import { deletePrefix } from '@tandem/test-support/redis.ts';
+import { connectRedis, uniqueName } from '@tandem/test-support/stack.ts';
 import { type BatchLayer, type BatchLayerOptions, openBatchLayer } from '../../src/index.ts';
 
 export interface TestEnv {

@@ -18,7 +18,7 @@ import {
 } from '@tandem/core';
 import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
 import { expect } from 'vitest';
-import { mulberry32 } from '../../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 import { encodeNdjson } from './fixtures.ts';
 
 /** The IoT stream's declaration; `withId: false` drops `reading_id` (dedup by whole content). */

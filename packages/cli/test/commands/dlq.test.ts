@@ -9,15 +9,15 @@ import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DeadLetter, forEachDeadLetterPage, replayedKey } from '../../src/commands/dlq.ts';
 import { readTopicSnapshot } from '../../src/wiring/topic-reader.ts';
-import { createTopics, deleteTopics, topicWithSideTopics } from '../../../../test/support/kafka.ts';
-import { deletePrefix } from '../../../../test/support/redis.ts';
+import { createTopics, deleteTopics, topicWithSideTopics } from '@tandem/test-support/kafka.ts';
+import { deletePrefix } from '@tandem/test-support/redis.ts';
 import {
   connectRedis,
   kafkaBrokers,
   kafkaClient,
   redisUrl,
   uniqueName,
-} from '../../../../test/support/stack.ts';
+} from '@tandem/test-support/stack.ts';
 import { runTandem } from '../support/run-cli.ts';
 
 const topic = uniqueName('dlq');

@@ -11,8 +11,8 @@ import { openObjectStore } from '@tandem/lake';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateHour, writeHour } from '../../../batch/test/support/fixtures.ts';
-import { deletePrefix } from '../../../../test/support/redis.ts';
-import { connectRedis, redisUrl, uniqueName } from '../../../../test/support/stack.ts';
+import { deletePrefix } from '@tandem/test-support/redis.ts';
+import { connectRedis, redisUrl, uniqueName } from '@tandem/test-support/stack.ts';
 import { runTandem } from '../support/run-cli.ts';
 
 const postgresUrl = process.env.EXPORT_POSTGRES_URL ?? 'postgres://tandem:tandem@127.0.0.1:5432/tandem';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadConfig } from '@tandem/core';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../../../test/support/net.ts';
+import { freePort } from '@tandem/test-support/net.ts';
 import type { Running } from '../../src/wiring/lifecycle.ts';
 import { Platform } from '../../src/wiring/platform.ts';
 

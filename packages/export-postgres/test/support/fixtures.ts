@@ -17,7 +17,7 @@ import {
 import pg from 'pg';
 import { pino } from 'pino';
 import { createTestEnv, type TestEnv } from '../../../batch/test/support/fixtures.ts';
-import type { LakeKind } from '../../../../test/support/lake.ts';
+import type { LakeKind } from '@tandem/test-support/lake.ts';
 import { PostgresExporter, type PostgresExporterInit } from '../../src/index.ts';
 
 /** The stack's PostgreSQL (`TANDEM_STACK_POSTGRES=1 scripts/stack up`), or the one EXPORT_POSTGRES_URL names. */

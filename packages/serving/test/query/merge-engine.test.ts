@@ -2,7 +2,7 @@
 // from events, sources overlapping on purpose, and batch publishes landing in the middle of a query.
 import { DAY_MS, finalizeStates, getView, HOUR_MS, MINUTE_MS } from '@tandem/core';
 import { afterEach, describe, expect, test } from 'vitest';
-import { mulberry32 } from '../../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 import { partialsOf } from '../support/fixtures.ts';
 import { diffSeries, type SeriesAnswer } from '../support/compare.ts';
 import { type Seeded, seededServer, T0 } from '../support/server.ts';

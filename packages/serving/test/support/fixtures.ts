@@ -19,7 +19,7 @@ import {
   webStream,
 } from '@tandem/core';
 import type { BatchViewReader, RunRecord, SealedHour, SpeedStatus, SpeedViewReader } from '@tandem/core';
-import { mulberry32 } from '../../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 
 /**
  * Events spread over [from, to): integer latencies and sizes so sums are exact in any order.

@@ -15,9 +15,9 @@ import { RedisSpeedViewReader } from '@tandem/speed';
 import { seedSpeedViews } from '@tandem/speed/testing';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createTestLake, type TestLake } from '../../../../test/support/lake.ts';
-import { deleteKeys } from '../../../../test/support/redis.ts';
-import { connectRedis, uniqueName } from '../../../../test/support/stack.ts';
+import { createTestLake, type TestLake } from '@tandem/test-support/lake.ts';
+import { deleteKeys } from '@tandem/test-support/redis.ts';
+import { connectRedis, uniqueName } from '@tandem/test-support/stack.ts';
 
 /** Views the speed layer holds in these tests (the web stream's). */
 export const SPEED_VIEWS = ['endpoint_hourly', 'trending_pages'];

@@ -10,7 +10,7 @@ import {
   webStreamSpec,
   webViewSpecs,
 } from '@tandem/core';
-import { mulberry32 } from '../../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 
 /** Sensor readings: an id, epoch-ms time, site and device, a temperature and a battery flag. */
 export const iotStreamSpec = {

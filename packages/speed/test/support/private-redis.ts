@@ -2,7 +2,7 @@
 // cache: the shared instance of the local stack is never restarted or flushed.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort } from '../../../../test/support/net.ts';
+import { freePort } from '@tandem/test-support/net.ts';
 
 export interface PrivateRedis {
   readonly port: number;

@@ -21,11 +21,11 @@ import {
 } from '@tandem/lake';
 import type { Admin, Kafka } from 'kafkajs';
 import { pino } from 'pino';
-import { createTopics, deleteTopics } from '../../../test/support/kafka.ts';
-import { createTestLake, type LakeKind, type TestLake } from '../../../test/support/lake.ts';
-import { mulberry32 } from '../../../test/support/random.ts';
-import { deleteKeys } from '../../../test/support/redis.ts';
-import { connectRedis, kafkaClient, uniqueName } from '../../../test/support/stack.ts';
+import { createTopics, deleteTopics } from '@tandem/test-support/kafka.ts';
+import { createTestLake, type LakeKind, type TestLake } from '@tandem/test-support/lake.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
+import { deleteKeys } from '@tandem/test-support/redis.ts';
+import { connectRedis, kafkaClient, uniqueName } from '@tandem/test-support/stack.ts';
 
 const gunzip = promisify(gunzipCallback);
 

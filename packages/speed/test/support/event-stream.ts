@@ -4,7 +4,7 @@
 // lateness, poison of every kind, and one closing "sentinel" per partition that moves its
 // watermark far enough to close every session.
 import { parseEvent, type TandemEvent } from '@tandem/core';
-import { mulberry32 } from '../../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 
 export type MessageKind = 'valid' | 'duplicate' | 'late' | 'poison' | 'sentinel';
 

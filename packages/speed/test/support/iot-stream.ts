@@ -6,7 +6,7 @@
 // readings beyond the allowed lateness, poison of every kind, and one sentinel per partition.
 // The normalized events are built here from what was generated, not by core's validator.
 import type { StreamEvent, StreamSpec } from '@tandem/core';
-import { mulberry32 } from '../../../../test/support/random.ts';
+import { mulberry32 } from '@tandem/test-support/random.ts';
 import { partitionOf } from './event-stream.ts';
 
 export type IotMessageKind = 'valid' | 'duplicate' | 'late' | 'poison' | 'sentinel';
