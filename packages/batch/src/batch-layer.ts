@@ -138,6 +138,7 @@ export class BatchLayer {
   readonly statusStore: BatchStatusStore;
   readonly #owned: Array<() => Promise<void>>;
   readonly #schedulers = new Set<BatchScheduler>();
+  readonly #publishListeners = new Set<(view: string, hour: number) => void>();
   readonly #jobQueues = new Set<RecomputeJobs>();
 
   /** Use `openBatchLayer`. */
@@ -223,6 +224,16 @@ export class BatchLayer {
     return earliestLogHour(this.store, stream.lakePrefix);
   }
 
+  /**
+   * Calls `listener(view, hour)` after every hour this layer publishes (scheduler, jobs, backfill,
+   * recompute), for work that follows a publish — the PostgreSQL export. It must not block or throw
+   * (a throw is logged and ignored: publishing never waits on a listener). Returns the unsubscribe.
+   */
+  onPublished(listener: (view: string, hour: number) => void): () => void {
+    this.#publishListeners.add(listener);
+    return () => this.#publishListeners.delete(listener);
+  }
+
   /** Computes and publishes one hour (skipped when up to date unless `force`). */
   async runHour(view: string, hour: number, options: RunHoursOptions = {}): Promise<HourOutcome> {
     const [outcome] = await this.runHours(view, [hour], options);
@@ -244,6 +255,16 @@ export class BatchLayer {
       outcomes = await this.runner.runHours(view, hours, options);
     } finally {
       this.reader.invalidate();
+    }
+    for (const outcome of outcomes) {
+      if (outcome.status !== 'published') continue;
+      for (const listener of this.#publishListeners) {
+        try {
+          listener(view, outcome.hour);
+        } catch (error) {
+          this.runtime.logger.warn({ err: error, view, hour: outcome.hour }, 'a publish listener threw');
+        }
+      }
     }
     if (outcomes.some((outcome) => outcome.status === 'published') && !options.signal?.aborted) {
       await this.refreshStatus(view).catch((error: unknown) =>

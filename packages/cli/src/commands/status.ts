@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis';
 import { defineCommand } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
 import { formatDuration, formatHour, formatTime } from '../framework/time.ts';
+import type { BatchOps } from '../wiring/batch.ts';
+import type { Platform } from '../wiring/platform.ts';
 import { withPlatform } from './batch-ops.ts';
 
 export interface ViewStatus {
@@ -21,6 +23,11 @@ export interface ViewStatus {
   /** Real-time buckets held in the stream's active speed namespace, and the newest one. */
   speedBuckets: number;
   newestSpeedBucket: number | null;
+  /**
+   * The PostgreSQL export (only when EXPORT_POSTGRES_URL is set): exported through which hour, and
+   * how many sealed hours of the last day are not exported yet; or why it could not be read.
+   */
+  export?: { exportedThrough: number | null; lagging: number } | { error: string };
 }
 
 /** The speed layer of one stream: its active namespace and status, or why it could not be read. */
@@ -154,6 +161,8 @@ export const statusCommand = defineCommand({
         }
         views.push(entry);
       }
+      if (batch && platform.config.exportPostgres.url !== null)
+        await addExportStatus(platform, batch, views, now);
       const streams: StreamSpeedStatus[] = [];
       for (const stream of platform.catalog.streams) {
         const namespace = namespaces.get(stream.name)!;
@@ -201,6 +210,21 @@ export const statusCommand = defineCommand({
             return `${formatHour(run.hour)} ${state} ${formatDuration(run.durationMs)}, ${formatDuration(now - run.finishedAt)} ago`;
           },
         },
+        ...(platform.config.exportPostgres.url === null
+          ? []
+          : [
+              {
+                header: 'EXPORTED THROUGH',
+                cell: (s: ViewStatus) =>
+                  s.export === undefined
+                    ? '—'
+                    : 'error' in s.export
+                      ? out.style('unreadable', 'red')
+                      : `${s.export.exportedThrough === null ? '—' : formatHour(s.export.exportedThrough)}${
+                          s.export.lagging > 0 ? out.style(` (${s.export.lagging} lagging)`, 'yellow') : ''
+                        }`,
+              },
+            ]),
         {
           header: 'LIVE (SPEED)',
           cell: (s) =>
@@ -219,3 +243,33 @@ export const statusCommand = defineCommand({
     });
   },
 });
+
+/** Each view's exported-through hour and lagging hours of the last day, from the export database. */
+async function addExportStatus(
+  platform: Platform,
+  batch: BatchOps,
+  views: ViewStatus[],
+  now: number,
+): Promise<void> {
+  const { exportOptionsFromConfig, PostgresExporter } = await import('@tandem/export-postgres');
+  const options = exportOptionsFromConfig(platform.config);
+  if (options === null) return;
+  const exporter = new PostgresExporter({
+    ...options,
+    catalog: platform.catalog,
+    source: batch.layer.reader,
+    logger: platform.logger.child({ component: 'export' }),
+  });
+  try {
+    for (const entry of views) {
+      try {
+        const status = await exporter.status(entry.view, { from: now - 24 * HOUR_MS, to: now });
+        entry.export = { exportedThrough: status.exportedThrough, lagging: status.lagging.length };
+      } catch (error) {
+        entry.export = { error: errorText(error) };
+      }
+    }
+  } finally {
+    await exporter.close();
+  }
+}

@@ -14,6 +14,7 @@ import {
   type StatusBackedViewReader,
 } from '@tandem/batch';
 import type { BatchViewReader, Catalog, TandemConfig, TimeRange } from '@tandem/core';
+import type { PostgresExporter } from '@tandem/export-postgres';
 import type { ObjectStore } from '@tandem/lake';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -67,6 +68,7 @@ function toOutcome(outcome: BatchHourOutcome): HourOutcome {
 
 export class BatchOps {
   readonly layer: BatchLayer;
+  #exporter: { exporter: PostgresExporter; unsubscribe: () => void } | null = null;
 
   constructor(layer: BatchLayer) {
     this.layer = layer;
@@ -170,6 +172,27 @@ export class BatchOps {
     return { stop: () => scheduler.stop(), health: () => scheduler.health() };
   }
 
+  /**
+   * With EXPORT_POSTGRES_URL set, every hour this process publishes (scheduler, recompute jobs,
+   * `tandem recompute` and `backfill`) is queued for export right after; the exporter retries with
+   * backoff on its own and never holds a publish up (a failure leaves the hour lagging for the next
+   * `tandem export`). Without it, nothing is exported.
+   */
+  async exportAfterPublish(config: TandemConfig): Promise<void> {
+    if (config.exportPostgres.url === null || this.#exporter !== null) return;
+    // Loaded only when exporting: most processes never need the PostgreSQL client.
+    const { exportOptionsFromConfig, PostgresExporter } = await import('@tandem/export-postgres');
+    const options = exportOptionsFromConfig(config);
+    if (options === null) return;
+    const exporter = new PostgresExporter({
+      ...options,
+      catalog: this.layer.catalog,
+      source: this.layer.reader,
+      logger: this.layer.runtime.logger.child({ component: 'export' }),
+    });
+    this.#exporter = { exporter, unsubscribe: this.layer.onPublished((v, h) => exporter.enqueue(v, h)) };
+  }
+
   /** The reader for status pages and serving: sealed-through and stale hours from the status record. */
   statusReader(): StatusBackedViewReader {
     return this.layer.statusReader();
@@ -180,8 +203,18 @@ export class BatchOps {
     return this.layer.createRecomputeJobs(options);
   }
 
-  close(): Promise<void> {
-    return this.layer.close();
+  /** Lets queued exports finish (30 s at most: the rest stay lagging), then closes everything. */
+  async close(): Promise<void> {
+    if (this.#exporter !== null) {
+      const { exporter, unsubscribe } = this.#exporter;
+      this.#exporter = null;
+      unsubscribe();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exporter.idle(), new Promise((done) => (timer = setTimeout(done, 30_000)))]);
+      clearTimeout(timer);
+      await exporter.close();
+    }
+    await this.layer.close();
   }
 }
 
@@ -216,5 +249,7 @@ export async function openBatchOps(
     redis,
     logger: logger.child({ component: 'batch' }),
   });
-  return new BatchOps(layer);
+  const ops = new BatchOps(layer);
+  await ops.exportAfterPublish(config);
+  return ops;
 }
