@@ -64,7 +64,7 @@ export type { HourPointer, InputFingerprintEntry, PointedRun } from './pointer.t
 export { parsePointer, readPointer, sameFingerprint } from './pointer.ts';
 export type { EncodedPartialRow } from './run-files.ts';
 export { readRunParquets, writeRunParquet } from './run-files.ts';
-export type { RecomputeJob, RecomputeJobState, RecomputeJobsOptions } from './recompute-jobs.ts';
+export type { RecomputeJobsOptions } from './recompute-jobs.ts';
 export {
   defaultRecomputeJobsOptions,
   isFinalJobState,

@@ -11,44 +11,19 @@
 // Not bullmq: it would add a second Redis client per process with its own retry policy and keys,
 // and its cross-process cancel needs its pub/sub relay; jobs here are a few admin requests an hour.
 import { randomUUID } from 'node:crypto';
-import { HOUR_MS, invalidOption, isTandemError, TandemError, type TimeRange } from '@tandem/core';
+import {
+  HOUR_MS,
+  invalidOption,
+  isTandemError,
+  type RecomputeJob,
+  type RecomputeJobState,
+  type RecomputeQueue,
+  TandemError,
+  type TimeRange,
+} from '@tandem/core';
 import type { Redis } from 'ioredis';
 import type { BatchLayer } from './batch-layer.ts';
 import type { HourOutcome } from './batch-runner.ts';
-
-export type RecomputeJobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-/** One recompute job as every replica sees it. Times are epoch ms. */
-export interface RecomputeJob {
-  id: string;
-  view: string;
-  /** Hour-aligned range, `to` exclusive. */
-  from: number;
-  to: number;
-  state: RecomputeJobState;
-  /** Hours of the range. */
-  hoursTotal: number;
-  /** Hours with an outcome: published, failed, or skipped (incomplete, leased elsewhere). */
-  hoursDone: number;
-  hoursPublished: number;
-  hoursFailed: number;
-  hoursSkipped: number;
-  /** The oldest hour not done yet while running; null otherwise. */
-  currentHour: number | null;
-  /** Failed hours (the first `maxErrors`), with their error code and message. */
-  errors: Array<{ hour: number; code: string; message: string }>;
-  /** A cancel was asked for and the job has not stopped yet. */
-  cancelRequested: boolean;
-  /** Why the job failed or was cancelled; null while it runs or when it is done. */
-  reason: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  /** Last write by the process that runs the job (a heartbeat while queued or running). */
-  updatedAt: number;
-  /** The batch layer owner id of the process that accepted and runs the job. */
-  owner: string;
-}
 
 export interface RecomputeJobsOptions {
   /** Jobs run at once by this process. @defaultValue 1 */
@@ -89,7 +64,7 @@ export function isFinalJobState(state: RecomputeJobState): boolean {
   return finalStates.has(state);
 }
 
-export class RecomputeJobs {
+export class RecomputeJobs implements RecomputeQueue {
   readonly options: RecomputeJobsOptions;
   readonly #layer: BatchLayer;
   readonly #redis: Redis;

@@ -3,9 +3,9 @@
 // queued job cancelled never runs; a running job cancelled from another replica, or stopped by a
 // shutdown, stops between hours — the hours it published are complete, the others untouched; the
 // records kept in Redis are bounded; a job whose process died shows as failed.
-import { builtinViews, HOUR_MS, type TandemEvent } from '@tandem/core';
+import { builtinViews, HOUR_MS, type RecomputeJob, type TandemEvent } from '@tandem/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchLayer, RecomputeJob, RecomputeJobs, RunStage } from '../src/index.ts';
+import type { BatchLayer, RecomputeJobs, RunStage } from '../src/index.ts';
 import { pointerKey, viewHourPrefix } from '../src/index.ts';
 import { expectEndpointTruth } from './support/assertions.ts';
 import { createTestEnv, endpointTruth, generateHour, type TestEnv, writeHour } from './support/fixtures.ts';

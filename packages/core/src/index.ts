@@ -13,6 +13,7 @@ export * from './events.ts';
 export * from './fields.ts';
 export * from './filter.ts';
 export * from './layer-readers.ts';
+export * from './ops-contracts.ts';
 export * from './measures.ts';
 export * from './reducer.ts';
 export * from './redis-scripts.ts';

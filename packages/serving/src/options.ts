@@ -12,7 +12,7 @@ import { TandemError } from '@tandem/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { QueryLimits } from './routes/query-params.ts';
-import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from './routes/operations.ts';
+import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from '@tandem/core';
 
 export interface BuildServerOptions {
   /** The batch layer's reader (`BatchViewReader`). Not closed by the server. */

@@ -14,13 +14,7 @@ import { claimPartition } from '../src/scripts.ts';
 import { RedisSpeedViewReader } from '../src/speed-view-reader.ts';
 import { createTopics, deleteTopics, topicWithSideTopics } from '@tandem/test-support/kafka.ts';
 import { deletePrefix } from '@tandem/test-support/redis.ts';
-import {
-  connectRedis,
-  kafkaBrokers,
-  kafkaClient,
-  redisUrl,
-  uniqueName,
-} from '@tandem/test-support/stack.ts';
+import { connectRedis, kafkaBrokers, kafkaClient, redisUrl, uniqueName } from '@tandem/test-support/stack.ts';
 import { type GeneratedStream, generateStream } from './support/event-stream.ts';
 import { produceStream, readTopic, waitUntilApplied } from './support/kafka-topics.ts';
 import { type PrivateRedis, startPrivateRedis } from './support/private-redis.ts';

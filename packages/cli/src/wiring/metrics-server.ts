@@ -3,7 +3,8 @@
 // the same /healthz and /readyz answers as the serving layer (serving's evaluators, over the
 // platform's health checks and readiness probes), so an orchestrator can probe every component.
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { evaluateHealth, evaluateReadiness, type HealthCheck, type ReadinessProbe } from '@tandem/serving';
+import type { HealthCheck, ReadinessProbe } from '@tandem/core';
+import { evaluateHealth, evaluateReadiness } from '@tandem/serving';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 

@@ -10,10 +10,10 @@
 // and one health check per running component that can tell whether it still makes progress.
 import { createArchiver } from '@tandem/archiver';
 import { archiverOptionsFromConfig } from '@tandem/archiver';
-import type { Catalog, Stream, TandemConfig } from '@tandem/core';
+import type { Catalog, HealthCheck, ReadinessProbe, Stream, TandemConfig } from '@tandem/core';
 import { builtinCatalog } from '@tandem/core';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
-import { buildServer, type HealthCheck, type ReadinessProbe, serverOptionsFromConfig } from '@tandem/serving';
+import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
 import { createSpeedMetrics, type SpeedMetrics } from '@tandem/speed';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';

@@ -11,13 +11,7 @@ import { type DeadLetter, forEachDeadLetterPage, replayedKey } from '../../src/c
 import { readTopicSnapshot } from '../../src/wiring/topic-reader.ts';
 import { createTopics, deleteTopics, topicWithSideTopics } from '@tandem/test-support/kafka.ts';
 import { deletePrefix } from '@tandem/test-support/redis.ts';
-import {
-  connectRedis,
-  kafkaBrokers,
-  kafkaClient,
-  redisUrl,
-  uniqueName,
-} from '@tandem/test-support/stack.ts';
+import { connectRedis, kafkaBrokers, kafkaClient, redisUrl, uniqueName } from '@tandem/test-support/stack.ts';
 import { runTandem } from '../support/run-cli.ts';
 
 const topic = uniqueName('dlq');

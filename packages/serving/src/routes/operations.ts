@@ -4,23 +4,12 @@ import type { BatchViewReader, Catalog, SpeedViewReader } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { MergeEngine } from '../query/merge-engine.ts';
 import type { ViewModel } from '../query/view-model.ts';
-import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from './ops/contracts.ts';
+import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from '@tandem/core';
 import { probeRoutes } from './ops/probes.ts';
 import { recomputeJobRoutes } from './ops/recompute-jobs.ts';
 import { statusRoute } from './ops/status.ts';
 import type { QueryLimits } from './query-params.ts';
 import { viewListRoute } from './view-list.ts';
-
-export type {
-  BatchStatusRecord,
-  BatchStatusSource,
-  ComponentHealth,
-  HealthCheck,
-  ReadinessProbe,
-  RecomputeJobRecord,
-  RecomputeJobState,
-  RecomputeQueue,
-} from './ops/contracts.ts';
 
 export interface OperationRoutesOptions {
   /** The deployment's streams and views; `models` are its views. */

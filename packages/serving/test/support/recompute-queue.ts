@@ -2,23 +2,22 @@
 // validation, the fuzzer's server); the batch layer's real queue is tested with the routes in
 // test/ops-jobs.test.ts on the real stack.
 import { randomUUID } from 'node:crypto';
-import type { TimeRange } from '@tandem/core';
-import type { RecomputeJobRecord, RecomputeQueue } from '../../src/index.ts';
+import type { RecomputeJob, RecomputeQueue, TimeRange } from '@tandem/core';
 
 export class RecordingRecomputeQueue implements RecomputeQueue {
   /** Every accepted submit, in order. */
   readonly submitted: Array<{ view: string; range: TimeRange }> = [];
-  readonly #jobs = new Map<string, RecomputeJobRecord>();
+  readonly #jobs = new Map<string, RecomputeJob>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
-  async submit(view: string, range: TimeRange): Promise<RecomputeJobRecord> {
+  async submit(view: string, range: TimeRange): Promise<RecomputeJob> {
     this.submitted.push({ view, range });
     const at = this.#now();
-    const job: RecomputeJobRecord = {
+    const job: RecomputeJob = {
       id: randomUUID(),
       view,
       from: range.from,
@@ -43,16 +42,16 @@ export class RecordingRecomputeQueue implements RecomputeQueue {
     return { ...job };
   }
 
-  async get(id: string): Promise<RecomputeJobRecord | null> {
+  async get(id: string): Promise<RecomputeJob | null> {
     const job = this.#jobs.get(id);
     return job === undefined ? null : { ...job };
   }
 
-  async list(limit: number): Promise<RecomputeJobRecord[]> {
+  async list(limit: number): Promise<RecomputeJob[]> {
     return [...this.#jobs.values()].reverse().slice(0, limit);
   }
 
-  async cancel(id: string): Promise<RecomputeJobRecord | null> {
+  async cancel(id: string): Promise<RecomputeJob | null> {
     const job = this.#jobs.get(id);
     if (job === undefined) return null;
     if (job.state === 'queued') {

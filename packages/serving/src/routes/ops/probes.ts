@@ -6,7 +6,7 @@
 // returns. A dependency outage never fails /healthz: a restart would not bring Redis back.
 import type { FastifyPluginAsync } from 'fastify';
 import { errorRef } from '../schemas.ts';
-import type { ComponentHealth, HealthCheck, ReadinessProbe } from './contracts.ts';
+import type { ComponentHealth, HealthCheck, ReadinessProbe } from '@tandem/core';
 
 export interface ProbeRoutesOptions {
   /** Checked at every request, so components may register after the server starts. */

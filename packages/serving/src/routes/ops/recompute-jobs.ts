@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { queryInvalid, queryTooLarge } from '../../http-errors.ts';
 import type { QueryLimits } from '../query-params.ts';
 import { errorRef, iso, keyedErrors, parseTimeParameter, timeInputRule, timeParameter } from '../schemas.ts';
-import type { RecomputeJobRecord, RecomputeQueue } from './contracts.ts';
+import type { RecomputeJob, RecomputeQueue } from '@tandem/core';
 
 export interface RecomputeJobRoutesOptions {
   /** Views that may be recomputed (the catalog's). */
@@ -106,7 +106,7 @@ const jobErrors = {
 } as const;
 
 /** A job as HTTP shows it: times as ISO-8601, progress grouped. */
-export function jobBody(job: RecomputeJobRecord) {
+export function jobBody(job: RecomputeJob) {
   return {
     id: job.id,
     view: job.view,

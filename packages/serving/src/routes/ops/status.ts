@@ -6,7 +6,7 @@ import type { BatchViewReader, Catalog, SpeedViewReader } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ViewModel } from '../../query/view-model.ts';
 import { iso, keyedErrors } from '../schemas.ts';
-import type { BatchStatusSource } from './contracts.ts';
+import type { BatchStatusSource } from '@tandem/core';
 
 export interface StatusRouteOptions {
   catalog: Catalog;
