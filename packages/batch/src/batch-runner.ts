@@ -415,7 +415,7 @@ export class BatchRunner {
         return await engine.withConnection(async (connection) => {
           // An abort interrupts the query in flight (its hours are not published).
           const interrupt = () => connection.interrupt();
-          if (signal?.aborted) throw new Error('interrupted');
+          signal?.throwIfAborted();
           signal?.addEventListener('abort', interrupt, { once: true });
           try {
             const result = await computeHours(connection, {

@@ -17,13 +17,18 @@ export function invalidOption(
   );
 }
 
-/** A value as an operator would write it (JSON), or its kind when JSON has no form for it. */
+/** Longest value a message quotes: an options object handed in whole could be any size. */
+const MAX_VALUE_CHARS = 120;
+
+/** A value as an operator would write it (JSON, cut short), or its kind when JSON has no form for it. */
 function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'bigint') return `${value}n`;
+  let text: string;
   try {
-    return JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value) ?? String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    text = Object.prototype.toString.call(value);
   }
+  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}…` : text;
 }

@@ -8,7 +8,7 @@ import type {
   SpeedViewReader,
   TandemConfig,
 } from '@tandem/core';
-import { TandemError } from '@tandem/core';
+import { invalidOption } from '@tandem/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { QueryLimits } from './routes/query-params.ts';
@@ -149,14 +149,14 @@ export function serverOptionsFromConfig(
 
 /** Throws `TANDEM_ERR_CONFIG_INVALID` naming the first bad option. */
 export function validateServerOptions(options: BuildServerOptions): void {
-  const fail = (name: string, rule: string): never => {
-    throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `buildServer option ${name} ${rule}`);
+  const fail = (name: string, value: unknown, expected: string): never => {
+    throw invalidOption('serving', name, value, expected);
   };
   if (options.batch === undefined || typeof options.batch.sealedHours !== 'function') {
-    fail('batch', 'must be a BatchViewReader');
+    fail('batch', options.batch, 'a BatchViewReader');
   }
   if (options.speed === undefined || typeof options.speed.readPartials !== 'function') {
-    fail('speed', 'must be a SpeedViewReader');
+    fail('speed', options.speed, 'a SpeedViewReader');
   }
   const jobs = options.recomputeJobs;
   if (
@@ -166,7 +166,7 @@ export function validateServerOptions(options: BuildServerOptions): void {
       (name) => typeof jobs[name as keyof typeof jobs] === 'function',
     )
   ) {
-    fail('recomputeJobs', "must be a RecomputeQueue (batch's createRecomputeJobs) or null");
+    fail('recomputeJobs', jobs, "a RecomputeQueue (batch's createRecomputeJobs) or null");
   }
   if (
     options.catalog !== undefined &&
@@ -174,7 +174,7 @@ export function validateServerOptions(options: BuildServerOptions): void {
       !Array.isArray(options.catalog?.streams) ||
       typeof options.catalog.view !== 'function')
   ) {
-    fail('catalog', "must be a Catalog (core's createCatalog or resolveCatalog)");
+    fail('catalog', options.catalog, "a Catalog (core's createCatalog or resolveCatalog)");
   }
   const nonNegative = [
     'snapshotTtlMs',
@@ -186,22 +186,23 @@ export function validateServerOptions(options: BuildServerOptions): void {
   ] as const;
   for (const name of nonNegative) {
     const value = options[name];
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) fail(name, 'must be a number >= 0');
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) fail(name, value, 'a number >= 0');
   }
   const positive = ['partialCacheCells', 'bucketCacheEntries', 'responseCacheEntries', 'bodyLimit'] as const;
   for (const name of positive) {
     const value = options[name];
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) fail(name, 'must be an integer > 0');
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) fail(name, value, 'an integer > 0');
   }
   if (options.rateLimit) {
     if (!(Number.isInteger(options.rateLimit.max) && options.rateLimit.max > 0)) {
-      fail('rateLimit.max', 'must be an integer > 0');
+      fail('rateLimit.max', options.rateLimit.max, 'an integer > 0');
     }
     if (!(Number.isInteger(options.rateLimit.windowMs) && options.rateLimit.windowMs > 0)) {
-      fail('rateLimit.windowMs', 'must be an integer > 0');
+      fail('rateLimit.windowMs', options.rateLimit.windowMs, 'an integer > 0');
     }
   }
   for (const key of options.apiKeys ?? []) {
-    if (!/^[0-9a-f]{64}$/.test(key.sha256)) fail(`apiKeys[${key.name}].sha256`, 'must be 64 hex digits');
+    if (!/^[0-9a-f]{64}$/.test(key.sha256))
+      fail(`apiKeys[${key.name}].sha256`, '(not shown)', '64 hex digits');
   }
 }

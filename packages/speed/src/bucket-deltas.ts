@@ -2,6 +2,7 @@
 // field per (dimension tuple, measure, cell), grouped by the measure's merge so Redis adds, keeps
 // the minimum or keeps the maximum — the same monoid the batch layer uses.
 import type { MergeOp, PartialRow, ViewReducer } from '@tandem/core';
+import { TandemError } from '@tandem/core';
 import { FIELD_SEPARATOR, type SpeedKeys } from './key-schema.ts';
 import type { BucketDelta } from './scripts.ts';
 
@@ -94,7 +95,8 @@ export class BucketDeltaBuilder {
       const dimsJson = JSON.stringify(row.dims);
       for (const measure in row.states) {
         const op = view.measureOps.get(measure);
-        if (op === undefined) throw new Error(`view ${view.name} has no measure ${measure}`);
+        if (op === undefined)
+          throw new TandemError('TANDEM_ERR_MEASURE_INVALID', `view ${view.name} has no measure ${measure}`);
         const list = delta[op];
         const prefix = dimsJson + FIELD_SEPARATOR + measure + FIELD_SEPARATOR;
         const cells = row.states[measure]!;

@@ -3,7 +3,7 @@
 // views' compiled reducers, and apply the deltas and the offset with the worker's own Lua script —
 // without running Kafka. Other packages seed real-time views through this, never through speed's
 // private modules, so the key layout and the script stay speed's own business.
-import { compileReducer, type TandemEvent, type View } from '@tandem/core';
+import { compileReducer, TandemError, type TandemEvent, type View } from '@tandem/core';
 import { BucketDeltaBuilder, type DeltaView } from './bucket-deltas.ts';
 import { speedKeys } from './key-schema.ts';
 import { applyBatch, claimPartition, type RedisClient } from './scripts.ts';
@@ -38,7 +38,10 @@ export async function seedSpeedViews(redis: RedisClient, options: SeedOptions): 
   const { partition, views, events } = options;
   if (events.length === 0) return;
   if (views.some((view) => view.sessionize !== null)) {
-    throw new Error('seedSpeedViews folds plain views only; sessionized views need the worker');
+    throw new TandemError(
+      'TANDEM_ERR_VIEW_INVALID',
+      'seedSpeedViews folds plain views only; sessionized views need the worker',
+    );
   }
   const owner = options.owner ?? 'test';
   const ttlMs = options.ttlMs ?? 2 * 86_400_000;
@@ -80,6 +83,9 @@ export async function seedSpeedViews(redis: RedisClient, options: SeedOptions): 
     buckets: deltas.build(),
   });
   if (result.status !== 'OK') {
-    throw new Error(`seedSpeedViews: Redis did not apply the batch (${JSON.stringify(result)})`);
+    throw new TandemError(
+      'TANDEM_ERR_INTERNAL',
+      `seedSpeedViews: Redis did not apply the batch (${JSON.stringify(result)})`,
+    );
   }
 }
