@@ -11,6 +11,7 @@ import {
   type Cells,
   type DimensionFilter,
   decodeStates,
+  DAY_MS,
   HOUR_MS,
   hourStart,
   type PartialRow,
@@ -39,8 +40,6 @@ import {
 import { type HourPointer, inputFingerprint, parsePointer, sameFingerprint } from './pointer.ts';
 import { type EncodedPartialRow, readRunParquets } from './run-files.ts';
 import type { RunHistory } from './run-history.ts';
-
-const DAY_MS = 24 * HOUR_MS;
 
 export interface LakeBatchViewReaderDeps {
   store: ObjectStore;
