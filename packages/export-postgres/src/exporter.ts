@@ -153,6 +153,10 @@ export class PostgresExporter {
         connectionTimeoutMillis: this.options.connectTimeoutMs,
         idleTimeoutMillis: 30_000,
         application_name: 'tandem-export',
+        // A lock wait (another exporter's claim of the same hour, a DDL) fails after this instead
+        // of hanging: the export is retried with backoff, and a process can always stop.
+        lock_timeout: 30_000,
+        idle_in_transaction_session_timeout: 120_000,
       });
     // An idle connection dropped by the server emits here; without a listener it would crash the
     // process. The next checkout opens a new connection.
@@ -406,8 +410,30 @@ export class PostgresExporter {
   }
 
   /** Waits for queued exports, then ends the pool if this exporter built it. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking exports, lets the queued ones finish — for at most `waitMs`, after which the hours
+   * not started are dropped (they stay lagging, for `tandem export` to catch up) — then closes the
+   * pool once the export in flight, if any, is done.
+   */
+  async close(waitMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.#closed = true;
+    if (Number.isFinite(waitMs)) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        this.idle().then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), waitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut && this.#queued.size > 0) {
+        this.#logger.warn(
+          { hours: this.#queued.size },
+          'stopping with exports still queued; those hours stay lagging until the next tandem export',
+        );
+        this.#queued.clear();
+      }
+    }
     await this.idle();
     if (this.#ownsPool) await this.pool.end();
   }

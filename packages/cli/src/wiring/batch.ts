@@ -203,16 +203,13 @@ export class BatchOps {
     return this.layer.createRecomputeJobs(options);
   }
 
-  /** Lets queued exports finish (30 s at most: the rest stay lagging), then closes everything. */
+  /** Lets queued exports finish (30 s at most: the hours not started stay lagging), then closes everything. */
   async close(): Promise<void> {
     if (this.#exporter !== null) {
       const { exporter, unsubscribe } = this.#exporter;
       this.#exporter = null;
       unsubscribe();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([exporter.idle(), new Promise((done) => (timer = setTimeout(done, 30_000)))]);
-      clearTimeout(timer);
-      await exporter.close();
+      await exporter.close(30_000);
     }
     await this.layer.close();
   }

@@ -29,9 +29,15 @@ function startRedis(port: number, dir: string): Promise<ChildProcess> {
     },
   );
   return new Promise((resolve, reject) => {
+    let output = '';
     child.once('error', reject);
+    // A line may arrive split across chunks, and a server that cannot start exits: neither may hang.
+    child.once('exit', (code) =>
+      reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)),
+    );
     child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Ready to accept connections')) resolve(child);
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) resolve(child);
     });
   });
 }
@@ -48,7 +54,8 @@ interface ProbeAnswer {
 }
 
 async function probe(url: string): Promise<ProbeAnswer> {
-  const response = await fetch(url);
+  // Bounded: a probe that does not answer is a failure to report, not a test that hangs.
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return { status: response.status, body: (await response.json()) as ProbeAnswer['body'] };
 }
 
