@@ -1,6 +1,6 @@
 // The archiver's Kafka client: the one given, or one built by the shared factory from connection
 // options; and what a Kafka error means to an operator.
-import { createKafkaClient } from '@tandem/clients';
+import { createKafkaClient } from '@tandem/connections';
 import { type Stream, serviceUnavailable, TandemError, webStream } from '@tandem/core';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -16,7 +16,7 @@ function isKafkaClient(value: ArchiverOptions['kafka']): value is Kafka {
   return typeof (value as Kafka).consumer === 'function' && typeof (value as Kafka).admin === 'function';
 }
 
-/** The given client, or one from the shared factory (@tandem/clients) for `{ brokers, clientId, ssl, sasl }`. */
+/** The given client, or one from the shared factory (@tandem/connections) for `{ brokers, clientId, ssl, sasl }`. */
 export function archiverKafka(kafka: ArchiverOptions['kafka'], logger: Logger): ArchiverKafka {
   if (isKafkaClient(kafka)) return { kafka, brokers: 'the configured Kafka brokers' };
   return {

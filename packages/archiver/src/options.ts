@@ -1,7 +1,7 @@
 // The archiver's one options object: defaults, validation (once, at construction), and the mapping
 // from a loaded TandemConfig.
 import { availableParallelism } from 'node:os';
-import type { KafkaConnection } from '@tandem/clients';
+import type { KafkaConnection } from '@tandem/connections';
 import type { EventParseOptions, Stream, TandemConfig } from '@tandem/core';
 import { invalidOption, webStream, webStreamOn } from '@tandem/core';
 import type { ArchiverWatermark, LakeOptions, ObjectStore } from '@tandem/lake';

@@ -4,7 +4,7 @@
 // plus the status record per view kept in Redis (sealed-through, stale hours) and the queue of
 // recompute jobs the serving layer hands work to. It maintains every view of its catalog (injected;
 // the built-in web catalog by default), each from its own stream's raw logs.
-import { connectRedis } from '@tandem/clients';
+import { connectRedis } from '@tandem/connections';
 import {
   builtinCatalog,
   type Catalog,
@@ -535,7 +535,7 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
   let redis = options.redis;
   if (redis === undefined) {
     if (config === undefined) throw missing('redis');
-    // the shared client policy (@tandem/clients): a Redis that is not there fails the open at once
+    // the shared client policy (@tandem/connections): a Redis that is not there fails the open at once
     const built = await connectRedis(config.redis, logger).catch(async (error: unknown) => {
       for (const close of owned) await close().catch(() => {});
       throw error;
