@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOUR_MS } from '@tandem/core';
 import { createArchiver, defaultArchiverOptions } from '../../packages/archiver/src/index.ts';
-import { createKafkaClient } from '../../packages/clients/src/index.ts';
+import { createKafkaClient } from '../../packages/connections/src/index.ts';
 import {
   type LakeOptions,
   listAll,

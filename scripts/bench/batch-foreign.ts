@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectRedis } from '../../packages/clients/src/index.ts';
+import { connectRedis } from '../../packages/connections/src/index.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { ensureForeignData } from './batch-foreign-data.ts';
 import { HOUR_MS } from '../../packages/core/src/time.ts';

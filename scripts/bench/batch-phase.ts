@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { DuckDbEngine, openBatchLayer } from '../../packages/batch/src/index.ts';
-import { connectRedis } from '../../packages/clients/src/index.ts';
+import { connectRedis } from '../../packages/connections/src/index.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { openObjectStore } from '../../packages/lake/src/index.ts';
 import { BENCH_DAY } from './batch-data.ts';

@@ -8,7 +8,7 @@ import { openBatchLayer } from '../../packages/batch/src/index.ts';
 import { openObjectStore } from '../../packages/lake/src/index.ts';
 import { buildServer } from '../../packages/serving/src/index.ts';
 import { RedisSpeedViewReader } from '../../packages/speed/src/index.ts';
-import { connectRedis } from '../../packages/clients/src/index.ts';
+import { connectRedis } from '../../packages/connections/src/index.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
 
 // fastify is a dependency of @tandem/serving, not of the workspace root: resolve it from there.

@@ -24,7 +24,7 @@ import { openBatchLayer } from '../../packages/batch/src/index.ts';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { DAY_MS, getView, HOUR_MS, type TandemEvent } from '../../packages/core/src/index.ts';
 import { logPartitionPrefix, openObjectStore } from '../../packages/lake/src/index.ts';
-import { connectRedis } from '../../packages/clients/src/index.ts';
+import { connectRedis } from '../../packages/connections/src/index.ts';
 import { seedSpeedViews } from '../../packages/speed/src/testing.ts';
 import { mulberry32 } from '../../test/support/random.ts';
 import { deleteKeys } from '../../test/support/redis.ts';

@@ -6,7 +6,7 @@
 // BENCH_EVENTS (default 300k), BENCH_BATCH (default 5000).
 import { randomUUID } from 'node:crypto';
 import { compileReducer, getView, loadConfig, parseEvent } from '../../packages/core/src/index.ts';
-import { connectRedis } from '../../packages/clients/src/index.ts';
+import { connectRedis } from '../../packages/connections/src/index.ts';
 import { speedKeys } from '../../packages/speed/src/index.ts';
 // The apply-level pieces this bench measures one by one, from the speed layer's test entry.
 import { applyBatch, BucketDeltaBuilder, claimPartition } from '../../packages/speed/src/testing.ts';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { parseEvent } from '../../packages/core/src/events.ts';
-import { createKafkaClient } from '../../packages/clients/src/index.ts';
+import { createKafkaClient } from '../../packages/connections/src/index.ts';
 import { consumeRate, speedBenchStream } from './speed-stream.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);

@@ -1,7 +1,7 @@
 // The speed bench's event stream, for the benches that must see the same events (speed.ts end to
 // end through Kafka, speed-apply.ts the apply path alone, speed-floor.ts), so that their per-event
 // costs compare; and the kafkajs consumer they all measure against.
-import type { createKafkaClient } from '../../packages/clients/src/index.ts';
+import type { createKafkaClient } from '../../packages/connections/src/index.ts';
 
 type Kafka = ReturnType<typeof createKafkaClient>;
 

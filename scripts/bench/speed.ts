@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../packages/core/src/config.ts';
 import { resolveCatalog } from '../../packages/core/src/index.ts';
-import { connectRedis, createKafkaClient } from '../../packages/clients/src/index.ts';
+import { connectRedis, createKafkaClient } from '../../packages/connections/src/index.ts';
 import { RedisSpeedViewReader } from '../../packages/speed/src/speed-view-reader.ts';
 import { deletePrefix } from '../../test/support/redis.ts';
 import { consumeRate, iotBenchConfig, iotBenchStream, speedBenchStream } from './speed-stream.ts';
