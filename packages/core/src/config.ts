@@ -16,9 +16,21 @@ export interface KafkaConfig {
   lateTopic: string;
 }
 
+/** One node of a Redis Cluster, as `REDIS_CLUSTER_NODES` names it. */
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+}
+
 /** Redis connection; `prefix` namespaces every key so tests and tenants never collide. */
 export interface RedisConfig {
   url: string;
+  /**
+   * `REDIS_CLUSTER_NODES` (`host:port,…`): some or all masters of a Redis Cluster, from which the
+   * client discovers the rest. When set, every component connects to the cluster (REDIS_URL is not
+   * used; REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to every node). @defaultValue null
+   */
+  clusterNodes: RedisClusterNode[] | null;
   username: string | null;
   password: string | null;
   tls: boolean;
@@ -211,6 +223,36 @@ function redisUrl(env: Env): string {
   return raw;
 }
 
+/** `REDIS_CLUSTER_NODES`: `host:port` entries (IPv6 hosts in brackets), or null when unset. */
+function redisClusterNodes(env: Env): RedisClusterNode[] | null {
+  const raw = env.REDIS_CLUSTER_NODES ?? '';
+  if (raw.trim() === '') return null;
+  const nodes: RedisClusterNode[] = [];
+  for (const [index, entry] of raw.split(',').entries()) {
+    const item = entry.trim();
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/.exec(item);
+    const port = match ? Number(match[2]) : Number.NaN;
+    const why =
+      item === ''
+        ? 'is empty'
+        : match === null
+          ? 'is not host:port'
+          : port < 1 || port > 65535
+            ? 'has a port outside 1-65535'
+            : null;
+    if (why !== null) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
+        `REDIS_CLUSTER_NODES entry ${index + 1} ("${item}") ${why}; expected a comma-separated list of ` +
+          'host:port of Redis Cluster nodes, e.g. 10.0.0.1:6379,10.0.0.2:6379 (IPv6 as [::1]:6379)',
+        { details: { variable: 'REDIS_CLUSTER_NODES', entry: index + 1, value: item } },
+      );
+    }
+    nodes.push({ host: match![1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  return nodes;
+}
+
 /** The lake URL must be `file:///absolute/dir` or `s3://bucket[/prefix]`. */
 export function parseLakeUrl(
   raw: string,
@@ -327,6 +369,7 @@ export function loadConfig(env: Env = process.env, defaults: { lakeDir?: string 
     },
     redis: {
       url: redis,
+      clusterNodes: redisClusterNodes(env),
       username: optionalText(env, 'REDIS_USERNAME'),
       password: optionalText(env, 'REDIS_PASSWORD'),
       tls: redis.startsWith('rediss:') || flag(env, 'REDIS_TLS', false),

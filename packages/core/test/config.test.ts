@@ -70,6 +70,30 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads REDIS_CLUSTER_NODES as the nodes of a Redis Cluster, and names a bad entry and why', () => {
+    expect(loadConfig({}).redis.clusterNodes).toBeNull();
+    expect(loadConfig({ REDIS_CLUSTER_NODES: ' ' }).redis.clusterNodes).toBeNull();
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: '10.0.0.1:7001, redis-2.internal:7002,[::1]:7003',
+      REDIS_PASSWORD: 'pw',
+      REDIS_TLS: 'true',
+    });
+    expect(config.redis.clusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7001 },
+      { host: 'redis-2.internal', port: 7002 },
+      { host: '::1', port: 7003 },
+    ]);
+    expect(config.redis.password).toBe('pw');
+    expect(config.redis.tls).toBe(true);
+    const noPort = configError({ REDIS_CLUSTER_NODES: '10.0.0.1:7001,10.0.0.2' });
+    expect(noPort.code).toBe('TANDEM_ERR_CONFIG_INVALID');
+    expect(noPort.message).toMatch(/^REDIS_CLUSTER_NODES entry 2 \("10\.0\.0\.2"\) is not host:port; expected /);
+    expect(noPort.details).toMatchObject({ variable: 'REDIS_CLUSTER_NODES', entry: 2, value: '10.0.0.2' });
+    expect(configError({ REDIS_CLUSTER_NODES: 'a:7001,,b:7002' }).message).toContain('entry 2 ("") is empty');
+    expect(configError({ REDIS_CLUSTER_NODES: 'a:70000' }).message).toContain('has a port outside 1-65535');
+    expect(configError({ REDIS_CLUSTER_NODES: 'redis://a:7001' }).message).toContain('is not host:port');
+  });
+
   it('parses production options', () => {
     const config = loadConfig({
       KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
