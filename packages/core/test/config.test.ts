@@ -87,7 +87,9 @@ describe('loadConfig', () => {
     expect(config.redis.tls).toBe(true);
     const noPort = configError({ REDIS_CLUSTER_NODES: '10.0.0.1:7001,10.0.0.2' });
     expect(noPort.code).toBe('TANDEM_ERR_CONFIG_INVALID');
-    expect(noPort.message).toMatch(/^REDIS_CLUSTER_NODES entry 2 \("10\.0\.0\.2"\) is not host:port; expected /);
+    expect(noPort.message).toMatch(
+      /^REDIS_CLUSTER_NODES entry 2 \("10\.0\.0\.2"\) is not host:port; expected /,
+    );
     expect(noPort.details).toMatchObject({ variable: 'REDIS_CLUSTER_NODES', entry: 2, value: '10.0.0.2' });
     expect(configError({ REDIS_CLUSTER_NODES: 'a:7001,,b:7002' }).message).toContain('entry 2 ("") is empty');
     expect(configError({ REDIS_CLUSTER_NODES: 'a:70000' }).message).toContain('has a port outside 1-65535');
