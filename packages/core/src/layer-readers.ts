@@ -2,7 +2,8 @@
 // exporter) read from the batch layer and from the speed layer (docs/contracts.md). Batch implements
 // `BatchViewReader` over the lake (`LakeBatchViewReader`), speed implements `SpeedViewReader` over
 // Redis (`RedisSpeedViewReader`); serving depends on these interfaces only, so it needs neither
-// layer at run time and its tests can hand it small doubles. Views are named, never passed: each
+// layer at run time and its tests can hand it small doubles. The exporter reads sealed runs as text
+// through `SealedRunTextReader` (also implemented by batch's reader). Views are named, never passed: each
 // reader resolves a name in its own catalog (view names are unique in a deployment).
 import type { DimensionFilter, PartialRow, TimeRange } from './types.ts';
 
@@ -60,6 +61,56 @@ export interface BatchViewReader {
   readPartials(view: string, hours: SealedHour[], filter: DimensionFilter): Promise<PartialRow[]>;
   staleHours(view: string): Promise<number[]>;
   runHistory(view: string, limit: number): Promise<RunRecord[]>;
+}
+
+/** How `SealedRunTextReader.readRunText` spells a run. */
+export interface RunTextOptions {
+  /** Values every line carries after the finalized measures (the exporter's run id, token, pointer
+   *  version), as text; the reader escapes them. */
+  trailer: readonly string[];
+  /** Lines per chunk: bounds the size of one piece handed to a writer. */
+  chunkRows: number;
+}
+
+/** One piece of a run as text: `rows` lines, in file order. */
+export interface RunTextChunk {
+  rows: number;
+  /**
+   * `rows` lines of PostgreSQL COPY text (tab between fields, `\N` for null, backslash escapes),
+   * each ending in `\n`: the bucket start (ISO 8601, UTC), the dimensions in view order, the values
+   * of `RunText.finalized` in order, then the trailer. Text values are not checked for NUL, which
+   * COPY can not carry: the writer refuses them.
+   */
+  text: string;
+  /** Per measure of `RunText.deferred`, per line: its stored cells as JSON, or null when absent. */
+  cells: Array<Array<string | null>>;
+}
+
+/** A sealed run read once for export (see `SealedRunTextReader`). */
+export interface RunText {
+  rows: number;
+  /**
+   * The finished values in each line after the dimensions, by output name (`measure.outputs`): the
+   * scalar measures (count, sum, min, max, avg), in view order, each exactly core's `finalize` of
+   * the decoded states as `String(value)` would print it (a float may be spelled differently, e.g.
+   * `123.0`, `1.5e-07`, but reads as the same double).
+   */
+  finalized: string[];
+  /** Measures the reader leaves to the caller (the sketches: distinct, quantiles, topK), in view
+   *  order; finish each line's with core's `measure.finalize` of `adoptCells(JSON.parse(cells))`. */
+  deferred: string[];
+  chunks: RunTextChunk[];
+}
+
+/**
+ * What the exporter reads from the batch layer: one sealed run, read once (no cache) and finished
+ * into text as it is loaded into a database, without building a `PartialRow` per row. Every row's
+ * states are checked as `decodeStates` checks them (encoding, view and measure versions: a
+ * mismatch is `TANDEM_ERR_STATE_VERSION`); its values equal `finalizeStates` of the row that
+ * `BatchViewReader.readPartials` returns for the same run.
+ */
+export interface SealedRunTextReader {
+  readRunText(view: string, run: SealedHour, options: RunTextOptions): Promise<RunText>;
 }
 
 /** One Kafka partition of a stream as the speed layer has applied it. */
