@@ -4,7 +4,7 @@
 // plus the status record per view kept in Redis (sealed-through, stale hours) and the queue of
 // recompute jobs the serving layer hands work to. It maintains every view of its catalog (injected;
 // the built-in web catalog by default), each from its own stream's raw logs.
-import { connectRedis } from '@tandem/connections';
+import { connectRedis, type RedisClient } from '@tandem/connections';
 import {
   builtinCatalog,
   type Catalog,
@@ -19,7 +19,6 @@ import {
   type View,
 } from '@tandem/core';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
-import type { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import { type BatchOptions, batchOptionsFromConfig, resolveBatchOptions } from './batch-options.ts';
 import {
@@ -54,7 +53,7 @@ export interface BatchLayerOptions extends Partial<BatchOptions> {
   /** A ready object store; its owner closes it. Built from `config.lake` when absent. */
   store?: ObjectStore;
   /** A ready Redis client; its owner closes it. Built from `config.redis` when absent. */
-  redis?: Redis;
+  redis?: RedisClient;
   logger?: Logger;
   /** Lease owner id. @defaultValue `<host>:<pid>:<random>` */
   owner?: string;
@@ -127,7 +126,7 @@ export interface BatchViewStatus {
 export class BatchLayer {
   readonly options: BatchOptions;
   readonly store: ObjectStore;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly reader: LakeBatchViewReader;
   readonly runner: BatchRunner;
   readonly runtime: BatchRuntime;
@@ -145,7 +144,7 @@ export class BatchLayer {
   constructor(parts: {
     options: BatchOptions;
     store: ObjectStore;
-    redis: Redis;
+    redis: RedisClient;
     engine: DuckDbEngine;
     runtime: BatchRuntime;
     owner: string;

@@ -13,7 +13,7 @@ import {
   type TimeRange,
   type View,
 } from '@tandem/core';
-import type { Redis } from 'ioredis';
+import { describeRedis, type RedisClient } from '@tandem/connections';
 import type { Logger } from 'pino';
 
 /** What the batch layer knows about one view, and when it found out. */
@@ -36,10 +36,10 @@ export interface ViewStatusRecord {
 
 /** The Redis home of the status records: `<prefix>:batch:status:<view>:<version>`, one JSON string each. */
 export class BatchStatusStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis;
     this.#prefix = prefix;
   }
@@ -52,7 +52,7 @@ export class BatchStatusStore {
     try {
       await this.#redis.set(this.key(record.view, record.version), JSON.stringify(record));
     } catch (error) {
-      throw serviceUnavailable('Redis', this.#redis.options.host ?? 'redis', error);
+      throw serviceUnavailable('Redis', describeRedis(this.#redis), error);
     }
   }
 
@@ -62,7 +62,7 @@ export class BatchStatusStore {
     try {
       text = await this.#redis.get(this.key(view, version));
     } catch (error) {
-      throw serviceUnavailable('Redis', this.#redis.options.host ?? 'redis', error);
+      throw serviceUnavailable('Redis', describeRedis(this.#redis), error);
     }
     if (text === null) return null;
     try {

@@ -3,7 +3,7 @@
 // replaced by one carrying a lower token, so a writer that lost its lease cannot overwrite a newer run.
 import { readFileSync } from 'node:fs';
 import { type RedisScript, redisScript, scriptCommand, serviceUnavailable, TandemError } from '@tandem/core';
-import type { Redis } from 'ioredis';
+import { describeRedis, type RedisClient } from '@tandem/connections';
 
 /** Bumped when a script's contract (KEYS / ARGV / reply) changes; the command names carry it. */
 const SCRIPT_VERSION = 1;
@@ -36,7 +36,7 @@ interface LeaseCommands {
 }
 
 /** ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis). */
-function leaseCommands(redis: Redis): LeaseCommands {
+function leaseCommands(redis: RedisClient): LeaseCommands {
   return {
     acquire: scriptCommand<LeaseCommands['acquire']>(redis, acquireScript),
     renew: scriptCommand<LeaseCommands['renew']>(redis, renewScript),
@@ -58,10 +58,9 @@ export interface LeaseManagerOptions {
 }
 
 /** Wraps a Redis failure as a retryable service error naming Redis. */
-function redisError(redis: Redis, cause: unknown): TandemError {
+function redisError(redis: RedisClient, cause: unknown): TandemError {
   if (cause instanceof TandemError) return cause;
-  const { host, port } = redis.options;
-  return serviceUnavailable('Redis', `redis://${host ?? '127.0.0.1'}:${port ?? 6379}`, cause);
+  return serviceUnavailable('Redis', describeRedis(redis), cause);
 }
 
 /** A held lease. `assertHeld` is the fencing check to run right before publishing. */
@@ -69,7 +68,7 @@ export class Lease {
   readonly view: string;
   readonly hour: number;
   readonly token: number;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
   readonly #value: string;
   readonly #ttlMs: number;
@@ -77,7 +76,7 @@ export class Lease {
   #stopHeartbeat: (() => void) | null = null;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     key: string,
     view: string,
     hour: number,
@@ -160,10 +159,10 @@ export class Lease {
 
 /** Mints leases and fencing tokens for (view, hour) pairs. */
 export class LeaseManager {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #options: LeaseManagerOptions;
 
-  constructor(redis: Redis, options: LeaseManagerOptions) {
+  constructor(redis: RedisClient, options: LeaseManagerOptions) {
     this.#redis = redis;
     this.#options = options;
   }

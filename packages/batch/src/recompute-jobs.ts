@@ -21,7 +21,7 @@ import {
   TandemError,
   type TimeRange,
 } from '@tandem/core';
-import type { Redis } from 'ioredis';
+import { describeRedis, type RedisClient } from '@tandem/connections';
 import type { BatchLayer } from './batch-layer.ts';
 import type { HourOutcome } from './batch-runner.ts';
 
@@ -67,7 +67,7 @@ export function isFinalJobState(state: RecomputeJobState): boolean {
 export class RecomputeJobs implements RecomputeQueue {
   readonly options: RecomputeJobsOptions;
   readonly #layer: BatchLayer;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #keys: { index: string; job: (id: string) => string; cancel: (id: string) => string };
   readonly #queued: LocalJob[] = [];
   readonly #running = new Map<string, { job: LocalJob; done: Promise<void> }>();
@@ -444,10 +444,9 @@ export class RecomputeJobs implements RecomputeQueue {
     try {
       return await call();
     } catch (error) {
-      const { host, port } = this.#redis.options;
       throw new TandemError(
         'TANDEM_ERR_SERVICE_UNAVAILABLE',
-        `Redis at ${host ?? '127.0.0.1'}:${port ?? 6379} could not be reached to store or read recompute jobs; retry once it is back`,
+        `Redis at ${describeRedis(this.#redis)} could not be reached to store or read recompute jobs; retry once it is back`,
         { cause: error, retryable: true },
       );
     }

@@ -2,15 +2,15 @@
 // first, in a capped Redis list per view, so ops commands and the status route can show what ran.
 // The record's shape is the contract `RunRecord` of @tandem/core.
 import { type RunRecord, serviceUnavailable } from '@tandem/core';
-import type { Redis } from 'ioredis';
+import { describeRedis, type RedisClient } from '@tandem/connections';
 
 export class RunHistory {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #limit: number;
 
   /** @param limit - records kept per view. */
-  constructor(redis: Redis, prefix: string, limit: number) {
+  constructor(redis: RedisClient, prefix: string, limit: number) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#limit = limit;
@@ -28,7 +28,7 @@ export class RunHistory {
         .ltrim(this.#key(run.view), 0, this.#limit - 1)
         .exec();
     } catch (error) {
-      throw serviceUnavailable('Redis', this.#redis.options.host ?? 'redis', error);
+      throw serviceUnavailable('Redis', describeRedis(this.#redis), error);
     }
   }
 
@@ -38,7 +38,7 @@ export class RunHistory {
     try {
       items = await this.#redis.lrange(this.#key(view), 0, Math.max(0, limit - 1));
     } catch (error) {
-      throw serviceUnavailable('Redis', this.#redis.options.host ?? 'redis', error);
+      throw serviceUnavailable('Redis', describeRedis(this.#redis), error);
     }
     const runs: RunRecord[] = [];
     for (const item of items) {

@@ -11,8 +11,12 @@ export {
 export {
   connectRedis,
   createRedisClient,
+  describeRedis,
   openRedis,
+  type RedisClient,
+  redisConfigTarget,
   redisFirstConnectAttempts,
+  redisMasters,
   redisReconnectDelay,
   redisTarget,
 } from './redis.ts';

@@ -2,6 +2,7 @@
 // the coded first-connect failure, kafkajs logs routed to pino.
 import { Writable } from 'node:stream';
 import { loadConfig } from '@tandem/core';
+import { Cluster, Redis } from 'ioredis';
 import { logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import {
   createRedisClient,
   kafkaLogCreator,
   kafkaRetry,
+  redisConfigTarget,
   redisReconnectDelay,
   redisTarget,
 } from '../src/index.ts';
@@ -41,6 +43,9 @@ describe('createRedisClient', () => {
       loadConfig({ REDIS_URL: 'redis://127.0.0.1:6380', REDIS_TLS: '1' }).redis,
     );
     const plain = createRedisClient(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6380' }).redis);
+    if (!(viaUrl instanceof Redis && viaFlag instanceof Redis && plain instanceof Redis)) {
+      throw new Error('without REDIS_CLUSTER_NODES the client is a single-node Redis');
+    }
     expect(viaUrl.options).toMatchObject({ username: 'alice', password: 'secret' });
     expect(viaUrl.options.tls).toBeDefined();
     expect(viaFlag.options.tls).toBeDefined();
@@ -86,6 +91,43 @@ describe('connectRedis', () => {
       code: 'TANDEM_ERR_SERVICE_UNAVAILABLE',
       message:
         'Redis is not reachable at redis://***@127.0.0.1:1; start the local stack with `scripts/stack up` ' +
+        'or point the matching environment variable at a running Redis',
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('a Redis Cluster from REDIS_CLUSTER_NODES', () => {
+  it('builds a Cluster client with the same policy, credentials and TLS for every node', () => {
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: '127.0.0.1:7001,[::1]:7002',
+      REDIS_USERNAME: 'alice',
+      REDIS_PASSWORD: 'secret',
+      REDIS_TLS: 'true',
+    }).redis;
+    const cluster = createRedisClient(config);
+    try {
+      if (!(cluster instanceof Cluster)) throw new Error('REDIS_CLUSTER_NODES must give a Cluster client');
+      expect(cluster.status).toBe('wait');
+      expect(cluster.options).toMatchObject({
+        enableOfflineQueue: false,
+        scaleReads: 'master',
+        enableAutoPipelining: false,
+        redisOptions: { username: 'alice', password: 'secret', maxRetriesPerRequest: 2, tls: {} },
+      });
+      expect(redisConfigTarget(config)).toBe('cluster 127.0.0.1:7001,[::1]:7002');
+    } finally {
+      cluster.disconnect();
+    }
+  });
+
+  it('fails within seconds with a coded error naming the cluster nodes', async () => {
+    const started = Date.now();
+    const failure = connectRedis(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:1,127.0.0.1:2' }).redis);
+    await expect(failure).rejects.toMatchObject({
+      code: 'TANDEM_ERR_SERVICE_UNAVAILABLE',
+      message:
+        'Redis is not reachable at cluster 127.0.0.1:1,127.0.0.1:2; start the local stack with `scripts/stack up` ' +
         'or point the matching environment variable at a running Redis',
     });
     expect(Date.now() - started).toBeLessThan(5_000);

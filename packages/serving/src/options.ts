@@ -10,7 +10,7 @@ import type {
 } from '@tandem/core';
 import { invalidOption } from '@tandem/core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { QueryLimits } from './routes/query-params.ts';
 import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from '@tandem/core';
 
@@ -19,8 +19,13 @@ export interface BuildServerOptions {
   batch: BatchViewReader;
   /** The speed layer's reader (`SpeedViewReader`). Not closed by the server. */
   speed: SpeedViewReader;
-  /** Redis client for the shared rate-limit counters; null keeps counters in memory. Not closed. */
-  redis?: Redis | null;
+  /**
+   * Redis client for the shared rate-limit counters, one node or a cluster (each counter is one
+   * key, so its script stays in one slot); null keeps counters in memory. Not closed. The type is
+   * @tandem/connections' `RedisClient`, spelled with ioredis's two classes: serving depends on no
+   * package of ours but core at runtime.
+   */
+  redis?: Redis | Cluster | null;
   /** Key prefix for what serving stores in Redis. @defaultValue 'tandem' */
   redisPrefix?: string;
   /**

@@ -9,7 +9,8 @@
 // old namespace (`speedKeys(namespace, S)`) can be found and removed without touching the base
 // prefix's other keys (leases, rate limits) or any other stream's.
 import { scriptCommand, TandemError } from '@tandem/core';
-import { Cluster, type Redis } from 'ioredis';
+import { redisMasters } from '@tandem/connections';
+import type { Redis } from 'ioredis';
 import { LEGACY_KEYS_STREAM, speedKeys } from './key-schema.ts';
 import { type RedisClient, speedScript } from './scripts.ts';
 
@@ -112,8 +113,7 @@ async function scanKeys(
   pattern: string,
   onKeys: (keys: string[], node: Redis) => Promise<void>,
 ): Promise<void> {
-  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
-  for (const node of nodes) {
+  for (const node of redisMasters(redis)) {
     let cursor = '0';
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

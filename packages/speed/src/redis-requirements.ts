@@ -11,7 +11,7 @@
 // also harmless while `maxmemory` is 0, but maxmemory can be set at any time, and managed services
 // always set it, so the policy alone decides.)
 import { TandemError } from '@tandem/core';
-import { Cluster, type Redis } from 'ioredis';
+import { redisMasters } from '@tandem/connections';
 import type { Logger } from 'pino';
 import type { RedisClient } from './scripts.ts';
 
@@ -46,9 +46,8 @@ export function assertRedisKeepsSpeedKeys(redis: RedisClient, logger: Logger): P
 }
 
 async function checkNodes(redis: RedisClient, logger: Logger): Promise<RedisPolicyCheck[]> {
-  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
   const results: RedisPolicyCheck[] = [];
-  for (const node of nodes) {
+  for (const node of redisMasters(redis)) {
     const where = `${node.options.host ?? '127.0.0.1'}:${node.options.port ?? 6379}`;
     let reply: unknown;
     try {

@@ -5,10 +5,10 @@
 // restart that flushed the cache.
 import { readFileSync } from 'node:fs';
 import { type RedisScript, redisScript, scriptCommand, TandemError } from '@tandem/core';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 
-/** A connected ioredis client: a single node or a cluster. */
-export type RedisClient = Redis | Cluster;
+// A connected ioredis client, a single node or a cluster: @tandem/connections' one type for both.
+export type { RedisClient };
 
 /** Bumped when a script's contract (KEYS / ARGV / reply) changes. 3: INVALID carries a reason. */
 export const SCRIPT_VERSION = 3;

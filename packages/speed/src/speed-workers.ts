@@ -2,10 +2,10 @@
 // keys and dedup windows), sharing one Kafka client, one Redis client and the metrics. A stream's
 // worker fails or stops with the group, so a process never serves some of its streams silently.
 import type { Catalog, RedisConfig } from '@tandem/core';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createKafkaClient, createRedisClient, openRedis } from './clients.ts';
 import type { SpeedTuning, SpeedWorkerOptions } from './options.ts';
+import type { RedisClient } from './scripts.ts';
 import { SpeedWorker } from './speed-worker.ts';
 
 /** Options of a group of workers: those of `SpeedWorker` for every stream, plus which streams. */
@@ -23,7 +23,7 @@ export interface SpeedWorkersOptions
 export class SpeedWorkerGroup {
   /** One worker per stream, in the order of `streams` (or the catalog's). */
   readonly workers: readonly SpeedWorker[];
-  readonly #ownedRedis: Redis | null;
+  readonly #ownedRedis: RedisClient | null;
   readonly #redisConfig: RedisConfig | undefined;
   readonly #logger: Logger | undefined;
   #started = false;

@@ -3,7 +3,7 @@
 // stops between hours within seconds (the chunk being computed is interrupted), so an interrupted
 // command leaves every hour either as it was or fully replaced, and exits 130 (SIGINT) or 143 (SIGTERM).
 import { HOUR_MS, type TandemConfig, type View } from '@tandem/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 import { type CommandContext, defineCommand, flag, option, required } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
 import { formatDuration, formatHour } from '../framework/time.ts';
@@ -109,7 +109,7 @@ export const batchRunCommand = defineCommand({
  * janitor drops once sealed).
  */
 async function realtimeKeys(
-  redis: Redis,
+  redis: RedisClient,
   config: TandemConfig,
   view: View,
   hours: number[],

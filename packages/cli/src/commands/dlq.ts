@@ -10,7 +10,7 @@
 // the keys remembered to list each source message once are the last DEAD_LETTER_DEDUP_WINDOW.
 import type { Stream, TandemConfig } from '@tandem/core';
 import type { deadLetterHeaders as DeadLetterHeaders } from '@tandem/speed';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 import type { Kafka } from 'kafkajs';
 import { type CommandContext, defineCommand, flag, option, withDefault } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
@@ -125,7 +125,7 @@ export const DEAD_LETTER_DEDUP_WINDOW = 100_000;
  */
 export async function forEachDeadLetterPage(
   kafka: Kafka,
-  redis: Redis,
+  redis: RedisClient,
   config: TandemConfig,
   stream: Stream,
   signal: AbortSignal,
@@ -225,7 +225,7 @@ function toJson(letter: DeadLetter, withValue: boolean): Record<string, unknown>
 async function withClients<T>(
   context: CommandContext,
   streamName: string | undefined,
-  work: (kafka: Kafka, redis: Redis, config: TandemConfig, stream: Stream) => Promise<T>,
+  work: (kafka: Kafka, redis: RedisClient, config: TandemConfig, stream: Stream) => Promise<T>,
 ): Promise<T> {
   const config = context.config();
   const stream = resolveStream(await context.catalog(), streamName);

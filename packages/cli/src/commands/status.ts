@@ -3,7 +3,7 @@
 // layer's watermark, lag, and its DLQ, late and duplicate counters. A layer that cannot be read is
 // reported, not hidden.
 import { HOUR_MS, type RunRecord, type SpeedStatus, type View } from '@tandem/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 import { defineCommand } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
 import { formatDuration, formatHour, formatTime } from '../framework/time.ts';
@@ -50,7 +50,7 @@ export interface StatusReport {
 }
 
 async function liveBuckets(
-  redis: Redis,
+  redis: RedisClient,
   namespace: string,
   view: View,
 ): Promise<{ count: number; newest: number | null }> {

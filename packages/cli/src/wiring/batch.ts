@@ -16,7 +16,7 @@ import {
 import type { BatchViewReader, Catalog, TandemConfig, TimeRange } from '@tandem/core';
 import type { PostgresExporter } from '@tandem/export-postgres';
 import type { ObjectStore } from '@tandem/lake';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 import type { Logger } from 'pino';
 
 /** Outcome of one (view, hour), as the ops commands print and return it. */
@@ -236,7 +236,7 @@ export async function openBatchOps(
   config: TandemConfig,
   catalog: Catalog,
   lake: ObjectStore,
-  redis: Redis,
+  redis: RedisClient,
   logger: Logger,
 ): Promise<BatchOps> {
   const layer = await openBatchLayer({

@@ -15,7 +15,7 @@ import { builtinCatalog } from '@tandem/core';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
 import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
 import { createSpeedMetrics, type SpeedMetrics } from '@tandem/speed';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -33,7 +33,7 @@ export class Platform {
   readonly catalog: Catalog;
   #kafka: Kafka | null = null;
   #admin: Promise<Admin> | null = null;
-  #redis: Promise<Redis> | null = null;
+  #redis: Promise<RedisClient> | null = null;
   #lake: ObjectStore | null = null;
   #batch: Promise<BatchOps> | null = null;
   #speedReader: Promise<NamespacedSpeedReader> | null = null;
@@ -116,7 +116,7 @@ export class Platform {
     return this.#admin;
   }
 
-  redis(): Promise<Redis> {
+  redis(): Promise<RedisClient> {
     this.#redis ??= connectRedis(this.config.redis, this.logger).catch((error: unknown) => {
       this.#redis = null;
       throw error;

@@ -3,12 +3,16 @@
 // packages/speed/README.md "Namespaces"); the cli wires them to its commands with the configured
 // base prefix (`REDIS_PREFIX`). Loaded lazily, so commands that never touch Redis start without
 // the speed layer's dependencies.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 
 const speed = () => import('@tandem/speed');
 
 /** The Redis prefix the speed layer currently reads and writes for a stream (the web stream by default). */
-export async function activeNamespace(redis: Redis, basePrefix: string, stream?: string): Promise<string> {
+export async function activeNamespace(
+  redis: RedisClient,
+  basePrefix: string,
+  stream?: string,
+): Promise<string> {
   return (await speed()).activeNamespace(redis, basePrefix, stream);
 }
 
@@ -19,7 +23,7 @@ export async function replayNamespace(basePrefix: string, now: number): Promise<
 
 /** Points the stream at `to` if its active namespace is still `from` (compare-and-set). */
 export async function switchNamespace(
-  redis: Redis,
+  redis: RedisClient,
   basePrefix: string,
   from: string,
   to: string,
@@ -30,7 +34,7 @@ export async function switchNamespace(
 
 /** Deletes a stream's keys in a namespace that is not its active one; returns how many. */
 export async function dropNamespace(
-  redis: Redis,
+  redis: RedisClient,
   basePrefix: string,
   namespace: string,
   stream?: string,

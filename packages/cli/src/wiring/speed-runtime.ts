@@ -21,12 +21,12 @@ import {
   type SpeedWorker,
   startSpeedWorker,
 } from '@tandem/speed';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@tandem/connections';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 
 export interface NamespacedSpeedReaderOptions {
-  redis: Redis;
+  redis: RedisClient;
   basePrefix: string;
   /** The deployment's streams and views (the same the serving layer and batch get). @defaultValue the built-in catalog */
   catalog?: Catalog;
@@ -121,7 +121,7 @@ export interface LiveSpeedOptions {
   /** The stream this worker serves (one of the catalog's). */
   stream: Stream;
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   /** Oldest unsealed hour of the stream's views, for a worker whose namespace has no offsets yet. */
   rebuildFrom: (stream: Stream) => Promise<number | null>;

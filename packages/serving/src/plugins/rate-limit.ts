@@ -6,14 +6,15 @@
 // strict limiting).
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RATE_LIMITED_CODE } from '../http-errors.ts';
 import { globalPlugin } from './global-plugin.ts';
 
 export interface RateLimitPluginOptions {
   max: number;
   windowMs: number;
-  redis: Redis | null;
+  /** One node or a cluster (see BuildServerOptions.redis). */
+  redis: Redis | Cluster | null;
   /** Key prefix in Redis, so tenants and tests never share counters. */
   redisPrefix: string;
 }
