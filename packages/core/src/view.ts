@@ -7,6 +7,7 @@ import { createMeasure, type Measure, type MeasureSpec, type MeasureValue, newCe
 import { bucketSizeMs, MINUTE_MS } from './time.ts';
 import type { Stream } from './stream.ts';
 import type { BucketSize, Cells, DimensionValue, PartialRow } from './types.ts';
+import { viewFingerprint } from './view-fingerprint.ts';
 import { webStream } from './web-stream.ts';
 
 /** How a sessionized view cuts events into sessions before its measures see them. */
@@ -40,6 +41,11 @@ export interface ViewSpec {
 export interface View {
   readonly name: string;
   readonly version: number;
+  /**
+   * The derived version: a hash of the normalized definition and the rules of the stream fields it
+   * reads (view-fingerprint.ts). Cosmetic edits keep it; any change to what the numbers mean does not.
+   */
+  readonly fingerprint: string;
   /** The stream it reads. */
   readonly stream: string;
   /** The stream's event-time field (epoch ms in normalized events): what buckets are cut by. */
@@ -179,7 +185,7 @@ export function defineView(spec: ViewSpec, stream: Stream = webStream): View {
     }
     measures[measureName] = measure;
   }
-  return {
+  const definition = {
     name,
     version,
     stream: stream.name,
@@ -194,6 +200,7 @@ export function defineView(spec: ViewSpec, stream: Stream = webStream): View {
     sessionize,
     measureSchema,
   };
+  return { ...definition, fingerprint: viewFingerprint(definition, stream) };
 }
 
 /** Empty state of every measure. */

@@ -32,6 +32,9 @@ export interface ViewChange {
   version: number | null;
   /** Versions deployed: the other config's, or those the lake has built. */
   deployedVersions: number[];
+  /** The derived version (what the numbers mean) of this config's definition, and of the deployed one when known (config files only). */
+  fingerprint: string | null;
+  deployedFingerprint: string | null;
 }
 
 export interface CatalogDiff {
@@ -111,12 +114,21 @@ export function diffCatalogs(current: Catalog, deployed: Catalog, against: strin
         changes: [],
         version: view.version,
         deployedVersions: [],
+        fingerprint: view.fingerprint,
+        deployedFingerprint: null,
       });
       continue;
     }
-    const a = viewDefinition(view);
-    const b = viewDefinition(old);
-    const changes = Object.keys(a).filter((key) => a[key] !== b[key]);
+    // The fingerprint decides whether the meaning changed: a cosmetic edit (key or measure order,
+    // a description) changes none of it. The parts only name what did.
+    const changes: string[] = view.version === old.version ? [] : ['version'];
+    if (view.fingerprint !== old.fingerprint) {
+      const a = viewDefinition(view);
+      const b = viewDefinition(old);
+      changes.push(...Object.keys(a).filter((key) => key !== 'version' && a[key] !== b[key]));
+      // Same definition, different fingerprint: a rule of a stream field the view reads changed.
+      if (changes.length === 0) changes.push('fields');
+    }
     diff.views.push({
       name: view.name,
       stream: view.stream,
@@ -124,6 +136,8 @@ export function diffCatalogs(current: Catalog, deployed: Catalog, against: strin
       changes,
       version: view.version,
       deployedVersions: [old.version],
+      fingerprint: view.fingerprint,
+      deployedFingerprint: old.fingerprint,
     });
     if (changes.length > 0 && !changes.includes('version')) {
       diff.warnings.push(
@@ -142,6 +156,8 @@ export function diffCatalogs(current: Catalog, deployed: Catalog, against: strin
       changes: [],
       version: null,
       deployedVersions: [old.version],
+      fingerprint: null,
+      deployedFingerprint: old.fingerprint,
     });
   }
   return diff;
@@ -239,6 +255,9 @@ export async function diffAgainstLake(
       changes: status === 'changed' ? ['version'] : [],
       version: view.version,
       deployedVersions: versions,
+      // The lake keeps no view definitions, so no deployed fingerprint to compare with.
+      fingerprint: view.fingerprint,
+      deployedFingerprint: null,
     });
   }
   for (const [name, versions] of [...built.entries()].sort(([a], [b]) => a.localeCompare(b))) {
@@ -250,6 +269,8 @@ export async function diffAgainstLake(
       changes: [],
       version: null,
       deployedVersions: [...versions].sort((a, b) => a - b),
+      fingerprint: null,
+      deployedFingerprint: null,
     });
   }
   return diff;

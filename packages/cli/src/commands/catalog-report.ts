@@ -2,7 +2,7 @@
 // a script needs to know of each (topics, lake prefix, time and id fields, fingerprint; bucket,
 // dimensions, measures, version), and a view's definition as canonical JSON so two configs can be
 // compared view by view.
-import type { Catalog, Filter, Stream, View } from '@tandem/core';
+import { type Catalog, canonicalJson, type Filter, type Stream, type View } from '@tandem/core';
 
 /** One measure of a view as declared (its kind, the field it reads, its options). */
 export interface MeasureInfo {
@@ -23,6 +23,8 @@ export interface ViewInfo {
   stream: string;
   /** The version serving reads and the batch layer builds (`views/<name>/v<version>/` in the lake). */
   version: number;
+  /** The derived version: a hash of what the view's numbers mean (core's viewFingerprint). */
+  fingerprint: string;
   bucket: string;
   dimensions: string[];
   filter: Filter | null;
@@ -69,6 +71,7 @@ export function viewInfo(view: View): ViewInfo {
     name: view.name,
     stream: view.stream,
     version: view.version,
+    fingerprint: view.fingerprint,
     bucket: view.bucket,
     dimensions: [...view.dimensions],
     filter: view.filter,
@@ -102,16 +105,6 @@ export function catalogInfo(catalog: Catalog): StreamInfo[] {
   return catalog.streams.map((stream) => streamInfo(stream, catalog.views));
 }
 
-/** JSON with object keys sorted, so equal definitions give equal text whatever the key order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
-
 /**
  * The parts of a view's definition that decide what it computes, each as canonical JSON. Two views
  * of the same name are "unchanged" when every part is equal.
@@ -125,16 +118,19 @@ export function viewDefinition(view: View): Record<string, string> {
     dimensions: canonicalJson(info.dimensions),
     filter: canonicalJson(info.filter),
     sessionize: canonicalJson(info.sessionize),
+    // By name: the declared order is display order, which the fingerprint leaves out too.
     measures: canonicalJson(
-      Object.values(view.measures).map((m) => ({
-        name: m.name,
-        kind: m.kind,
-        version: m.version,
-        field: m.field,
-        where: m.where,
-        qs: m.qs,
-        k: m.k,
-      })),
+      Object.values(view.measures)
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .map((m) => ({
+          name: m.name,
+          kind: m.kind,
+          version: m.version,
+          field: m.field,
+          where: m.where,
+          qs: m.qs,
+          k: m.k,
+        })),
     ),
   };
 }

@@ -80,6 +80,7 @@ export const viewsCommand = defineCommand({
         measures: view.measures.map(describeMeasure).join(', '),
         // Issue 17 adds versions being built beside the one served; they go in this column.
         version: `v${view.version}`,
+        fingerprint: view.fingerprint,
       }));
       const indent = (text: string) => `  ${text}`;
       out.table(rows, [
@@ -87,6 +88,7 @@ export const viewsCommand = defineCommand({
         { header: 'bucket', cell: (row) => row.bucket },
         { header: 'dimensions', cell: (row) => row.dimensions },
         { header: 'version', cell: (row) => row.version },
+        { header: 'fingerprint', cell: (row) => row.fingerprint },
         { header: 'measures', cell: (row) => row.measures },
       ]);
     }

@@ -359,6 +359,42 @@ describe('tandem config check', () => {
     expect(run.err).toContain('bump the version');
   });
 
+  it('--against: a cosmetic rewrite changes no view; a rule of a field a view reads changes it', async () => {
+    const deployedFile = temp.write('deployed-cosmetic.json', config());
+    // Measures declared in another order, a description on a field: the same numbers.
+    const cosmetic = config();
+    const site = cosmetic.views[3];
+    site.measures = Object.fromEntries(Object.entries(site.measures).reverse());
+    cosmetic.streams[1].schema.properties.device.description = 'the reading device';
+    const same = await check(cosmetic, '--against', deployedFile);
+    expect(same.run.code).toBe(0);
+    expect(same.report.against!.views.map((view) => [view.name, view.status, view.changes])).toEqual([
+      ['endpoint_hourly', 'unchanged', []],
+      ['sessions_hourly', 'unchanged', []],
+      ['trending_pages', 'unchanged', []],
+      ['site_minutely', 'unchanged', []],
+    ]);
+    expect(same.report.against!.warnings).toEqual([]);
+    const siteView = same.report.against!.views[3]!;
+    expect(siteView.fingerprint).toBe(siteView.deployedFingerprint);
+
+    // A tighter maximum dead-letters readings the deployed version counted.
+    const tighter = config();
+    tighter.streams[1].schema.properties.temperature_c.maximum = 60;
+    const changed = await check(tighter, '--against', deployedFile);
+    expect(changed.report.against!.views.map((view) => [view.name, view.status, view.changes])).toEqual([
+      ['endpoint_hourly', 'unchanged', []],
+      ['sessions_hourly', 'unchanged', []],
+      ['trending_pages', 'unchanged', []],
+      ['site_minutely', 'changed', ['fields']],
+    ]);
+    const site2 = changed.report.against!.views[3]!;
+    expect(site2.fingerprint).not.toBe(site2.deployedFingerprint);
+    expect(changed.report.against!.warnings).toEqual([
+      expect.stringContaining('view site_minutely: its fields changed but its version is still 1'),
+    ]);
+  });
+
   it('--deployed: stream fingerprints from the newest manifests, views from the versions in the lake', async () => {
     const lakeDir = `${temp.dir}/lake`;
     const store = openObjectStore({ url: `file://${lakeDir}` });

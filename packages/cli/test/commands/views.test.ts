@@ -22,9 +22,11 @@ describe('tandem views', () => {
     expect(run.out).toContain('lake prefix   logs/');
     expect(run.out).toContain('event time    timestamp (auto)   event id event_id');
     expect(run.out).toContain(`fingerprint   ${webStream.fingerprint}`);
-    expect(run.out).toMatch(/endpoint_hourly +1h +endpoint +v1 +requests=count, /);
+    expect(run.out).toMatch(/endpoint_hourly +1h +endpoint +v1 +[0-9a-f]{12} +requests=count, /);
     expect(run.out).toMatch(/sessions_hourly +1h, sessions by user_id +— +v1 /);
-    expect(run.out).toMatch(/trending_pages +1m +— +v1 +views=count, page_views=top10\(page_id\)/);
+    expect(run.out).toMatch(
+      /trending_pages +1m +— +v1 +[0-9a-f]{12} +views=count, page_views=top10\(page_id\)/,
+    );
   });
 
   it('--json gives every stream with its views, as the config declares them', async () => {
@@ -55,6 +57,7 @@ describe('tandem views', () => {
       name: 'site_minutely',
       stream: 'iot',
       version: 1,
+      fingerprint: expect.stringMatching(/^[0-9a-f]{12}$/),
       bucket: '1m',
       dimensions: ['site'],
       filter: null,
@@ -94,7 +97,7 @@ describe('tandem views', () => {
     expect(one.out).toContain('stream iot');
     expect(one.out).not.toContain('stream events');
     expect(one.out).toMatch(
-      /site_minutely +1m +site +v1 +readings=count, avg_temperature_c=avg\(temperature_c\), .*temperature_c=p95\(temperature_c\)/,
+      /site_minutely +1m +site +v1 +[0-9a-f]{12} +readings=count, avg_temperature_c=avg\(temperature_c\), .*temperature_c=p95\(temperature_c\)/,
     );
     const unknown = await runTandem(['views', '--stream', 'orders'], env);
     expect(unknown.code).toBe(2);
