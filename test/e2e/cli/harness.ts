@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type TandemConfig } from '@tandem/core';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -26,7 +26,7 @@ export class World {
   readonly lakeDir = mkdtempSync(join(tmpdir(), `tandem-e2e-${this.id}-`));
   readonly env: Record<string, string>;
   readonly #children = new Set<ChildProcess>();
-  #redis: Redis | null = null;
+  #redis: Redis | Cluster | null = null;
 
   constructor(extraEnv: Record<string, string> = {}) {
     this.env = {
@@ -34,6 +34,7 @@ export class World {
       HOME: process.env.HOME ?? '/tmp',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? 'localhost:9092',
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      ...(process.env.REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES } : {}),
       TANDEM_TOPIC: `e2e-${this.id}`,
       REDIS_PREFIX: `e2e-${this.id}`,
       SPEED_GROUP_ID: `e2e-${this.id}-speed`,
@@ -49,8 +50,17 @@ export class World {
     return loadConfig(this.env);
   }
 
-  async redis(): Promise<Redis> {
-    this.#redis ??= new Redis(this.env.REDIS_URL!);
+  /** A client of the world's Redis: its cluster when REDIS_CLUSTER_NODES is set, else REDIS_URL. */
+  async redis(): Promise<Redis | Cluster> {
+    const nodes = this.env.REDIS_CLUSTER_NODES;
+    this.#redis ??= nodes
+      ? new Cluster(
+          nodes.split(',').map((node) => {
+            const at = node.lastIndexOf(':');
+            return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+          }),
+        )
+      : new Redis(this.env.REDIS_URL!);
     return this.#redis;
   }
 
@@ -146,12 +156,15 @@ export class World {
     for (const child of this.#children) if (child.exitCode === null) child.kill('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 200));
     const redis = await this.redis();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.env.REDIS_PREFIX}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    // every master of a cluster; one key at a time, as keys of one node span many slots
+    for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.env.REDIS_PREFIX}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await node.pipeline(keys.map((key) => ['unlink', key])).exec();
+      } while (cursor !== '0');
+    }
     redis.disconnect();
     rmSync(this.lakeDir, { recursive: true, force: true });
     const admin = new Kafka({

@@ -1,0 +1,229 @@
+// The Lambda path of lambda.test.ts past one machine: the same `tandem` processes (speed, archiver,
+// serve, batch run) on a real 3-master Redis Cluster (REDIS_CLUSTER_NODES) and a real 3-broker
+// Kafka, both started for this file by `scripts/stack up --redis-cluster` / `--kafka-brokers 3` on
+// free ports. Lighter than lambda.test.ts (half the traffic), with the same exact checks: every
+// hour's requests per endpoint, from batch where sealed and from speed otherwise, equal the truth
+// computed here from the generator's own records. It also checks what the cluster is for: the
+// topics Tandem created carry 3 replicas and min.insync.replicas 2, and the speed layer's
+// partitions live on more than one Redis master.
+import { HOUR_MS, hourStart } from '@tandem/core';
+import { listArchiverWatermarks, openObjectStore } from '@tandem/lake';
+import { Cluster } from 'ioredis';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/net.ts';
+import { PrivateKafkaCluster, PrivateRedisCluster } from '../support/private-cluster.ts';
+import { eventually, World } from './cli/harness.ts';
+import { regenerate } from './cli/truth.ts';
+
+interface SeriesBody {
+  sealedThrough: string | null;
+  coverage: Array<{ bucket: string; source: string; runId: string | null }>;
+  series: Array<{
+    dims: Record<string, string>;
+    points: Array<{ bucket: string; source: string; values: Record<string, number | null> }>;
+  }>;
+}
+
+describe('one event stream through speed, archiver, batch and serving on Redis Cluster and 3 brokers', () => {
+  let redisCluster: PrivateRedisCluster | undefined;
+  let kafkaCluster: PrivateKafkaCluster | undefined;
+  let world: World;
+  let baseUrl: string;
+  const kafkaPartitions = 6;
+  const now = Date.now();
+  const currentHour = hourStart(now);
+  const sealedHour = currentHour - 2 * HOUR_MS;
+  const speedHour = currentHour - HOUR_MS;
+  const truth = new Map<number, Map<string, number>>();
+  let runId: string;
+  const stops: Array<() => Promise<number | null>> = [];
+
+  beforeAll(async () => {
+    // both clusters come up at once: Redis in seconds, the brokers while it does
+    const [redis, kafka] = await Promise.all([PrivateRedisCluster.start(), PrivateKafkaCluster.start(3)]);
+    redisCluster = redis;
+    kafkaCluster = kafka;
+    const port = await freePort();
+    world = new World({
+      PORT: String(port),
+      SPEED_ALLOWED_LATENESS_MS: String(3 * HOUR_MS),
+      REDIS_CLUSTER_NODES: redis.nodes,
+      // a REDIS_URL nothing listens on: everything must go through the cluster
+      REDIS_URL: 'redis://127.0.0.1:1',
+      KAFKA_BROKERS: kafka.brokers,
+    });
+    baseUrl = `http://127.0.0.1:${port}`;
+    const duration = `${Math.floor((now - 60_000 - sealedHour) / 1000)}s`;
+    const generated = await world.json<{ options: Parameters<typeof regenerate>[0] }>(
+      [
+        'generate',
+        '--to',
+        'kafka',
+        '--burst',
+        '--start',
+        String(sealedHour),
+        '--duration',
+        duration,
+        '--rate',
+        '0.5',
+        '--duplicates',
+        '2%',
+        '--bad',
+        '2%',
+        '--seed',
+        '23',
+      ],
+      { timeoutMs: 180_000 },
+    );
+    const seen = new Set<string>();
+    for (const record of regenerate(generated.options)) {
+      if (record.event === null || record.label === 'bad' || seen.has(record.event.event_id)) continue;
+      seen.add(record.event.event_id);
+      const hour = hourStart(record.event.timestamp);
+      const perEndpoint = truth.get(hour) ?? new Map<string, number>();
+      perEndpoint.set(record.event.endpoint, (perEndpoint.get(record.event.endpoint) ?? 0) + 1);
+      truth.set(hour, perEndpoint);
+    }
+    const expectedEvents = seen.size;
+
+    for (const component of ['speed', 'archiver', 'serve']) {
+      const child = world.start([component]);
+      stops.push(() => child.stop());
+    }
+    await eventually(
+      'the speed layer to apply the stream',
+      async () => {
+        const status = await world.json<{ speed: { eventsApplied: number } }>(['status']);
+        return status.speed.eventsApplied === expectedEvents ? true : undefined;
+      },
+      180_000,
+    );
+    const lake = openObjectStore(world.config.lake);
+    await eventually(
+      'the archiver to archive the sealed hour',
+      async () => {
+        const marks = await listArchiverWatermarks(lake, world.env.TANDEM_TOPIC);
+        return marks.length === kafkaPartitions && marks.every((m) => m.watermark >= sealedHour + HOUR_MS)
+          ? true
+          : undefined;
+      },
+      180_000,
+    );
+    await lake.close();
+    const outcome = await world.json<{ status: string; runId: string | null }>([
+      'batch',
+      'run',
+      '--view',
+      'endpoint_hourly',
+      '--hour',
+      String(sealedHour),
+    ]);
+    expect(outcome.status).toBe('published');
+    runId = outcome.runId!;
+    await eventually('the serving layer to see the sealed hour', async () => {
+      const body = await series(sealedHour, sealedHour + HOUR_MS);
+      return body.coverage[0]?.source === 'batch' ? true : undefined;
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    const errors: unknown[] = [];
+    const codes = await Promise.all(stops.map((stop) => stop()));
+    await world?.cleanup().catch((error: unknown) => errors.push(error));
+    for (const cluster of [redisCluster, kafkaCluster]) {
+      try {
+        cluster?.stop();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'cluster e2e teardown failed');
+    expect(codes.every((code) => code === 0)).toBe(true);
+  }, 180_000);
+
+  async function series(from: number, to: number): Promise<SeriesBody> {
+    const params = new URLSearchParams({
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      granularity: '1h',
+    });
+    const response = await fetch(`${baseUrl}/v1/views/endpoint_hourly/series?${params}`);
+    expect(response.status).toBe(200);
+    return (await response.json()) as SeriesBody;
+  }
+
+  it('serves the sealed hour from batch and the next hour from speed, each exact per endpoint', async () => {
+    const body = await series(sealedHour, currentHour);
+    expect(body.coverage).toEqual([
+      { bucket: new Date(sealedHour).toISOString(), source: 'batch', runId },
+      { bucket: new Date(speedHour).toISOString(), source: 'speed', runId: null },
+    ]);
+    expect(body.sealedThrough).toBe(new Date(sealedHour + HOUR_MS).toISOString());
+    for (const hour of [sealedHour, speedHour]) {
+      const served = new Map<string, number>();
+      for (const group of body.series) {
+        const point = group.points.find((p) => p.bucket === new Date(hour).toISOString());
+        const requests = point?.values.requests;
+        if (requests !== null && requests !== undefined && requests > 0)
+          served.set(group.dims.endpoint!, requests);
+      }
+      expect(served).toEqual(truth.get(hour));
+    }
+  });
+
+  it('created every topic with 3 replicas and min.insync.replicas 2', async () => {
+    const admin = new Kafka({
+      brokers: kafkaCluster!.brokers.split(','),
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      const topic = world.env.TANDEM_TOPIC!;
+      const topics = [topic, `${topic}.dlq`, `${topic}.late`];
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+      for (const { name, partitions } of metadata) {
+        expect(partitions.length, name).toBe(kafkaPartitions);
+        for (const partition of partitions) {
+          expect(partition.replicas.length, `${name}/${partition.partitionId}`).toBe(3);
+          // at least min.insync.replicas in sync (a loaded follower may lag out of the ISR for a while)
+          expect(partition.isr.length, `${name}/${partition.partitionId}`).toBeGreaterThanOrEqual(2);
+        }
+      }
+      const configs = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: topics.map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ['min.insync.replicas'],
+        })),
+      });
+      expect(configs.resources.map((resource) => resource.configEntries[0]?.configValue)).toEqual([
+        '2',
+        '2',
+        '2',
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  it('spread the speed layer’s partitions over more than one Redis master', async () => {
+    const redis = await world.redis();
+    expect(redis).toBeInstanceOf(Cluster);
+    const mastersWithKeys = await Promise.all(
+      (redis as Cluster).nodes('master').map(async (node) => {
+        const [, keys] = await node.scan(
+          '0',
+          'MATCH',
+          `${world.env.REDIS_PREFIX}:{p*}:meta`,
+          'COUNT',
+          100_000,
+        );
+        return keys.length;
+      }),
+    );
+    expect(mastersWithKeys.reduce((a, b) => a + b, 0)).toBe(kafkaPartitions);
+    expect(mastersWithKeys.filter((count) => count > 0).length).toBeGreaterThan(1);
+  });
+});
