@@ -390,6 +390,7 @@ describe('a catalog with the web stream and an IoT stream', () => {
         {
           name: 'site_minutely',
           version: 1,
+          fingerprint: catalog.view('site_minutely').fingerprint,
           bucket: '1m',
           granularities: ['1m', '5m', '15m', '30m', '1h', '1d', 'all'],
           sessionized: false,
@@ -437,6 +438,7 @@ describe('a catalog with the web stream and an IoT stream', () => {
     const iotView = views.find((view: { name: string }) => view.name === 'site_minutely');
     expect(iotView).toMatchObject({
       stream: 'iot',
+      fingerprint: catalog.view('site_minutely').fingerprint,
       sealedThrough: iso(H(4)),
       speedWatermark: iso(iotWatermark),
     });

@@ -219,3 +219,11 @@ export const topBody = {
 export function iso(ts: number | null): string | null {
   return ts === null ? null : new Date(ts).toISOString();
 }
+
+/** A view's derived version (core's viewFingerprint), as /v1/views and /v1/streams give it. */
+export const viewFingerprintSchema = {
+  type: 'string',
+  pattern: '^[0-9a-f]{12}$',
+  description:
+    "The view's derived version: a hash of its normalized definition and the rules of the stream fields it reads",
+} as const;

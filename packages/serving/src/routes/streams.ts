@@ -4,7 +4,7 @@
 import type { Catalog } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import { hasTopRoute, type ViewModel } from '../query/view-model.ts';
-import { keyedErrors } from './schemas.ts';
+import { keyedErrors, viewFingerprintSchema } from './schemas.ts';
 
 export interface StreamRoutesOptions {
   catalog: Catalog;
@@ -77,6 +77,7 @@ const streamsResponse = {
               required: [
                 'name',
                 'version',
+                'fingerprint',
                 'bucket',
                 'granularities',
                 'sessionized',
@@ -88,6 +89,7 @@ const streamsResponse = {
               properties: {
                 name: { type: 'string' },
                 version: { type: 'integer' },
+                fingerprint: viewFingerprintSchema,
                 bucket: { type: 'string' },
                 granularities: stringList,
                 sessionized: { type: 'boolean' },
@@ -168,6 +170,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
         .map((model) => ({
           name: model.name,
           version: Number(model.view.version),
+          fingerprint: model.view.fingerprint,
           bucket: model.view.bucket,
           granularities: model.granularities,
           sessionized: model.view.sessionize !== null,

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { MergeEngine } from '../query/merge-engine.ts';
 import type { ViewModel } from '../query/view-model.ts';
-import { iso, keyedErrors } from './schemas.ts';
+import { iso, keyedErrors, viewFingerprintSchema } from './schemas.ts';
 
 export interface ViewListRouteOptions {
   models: ViewModel[];
@@ -36,6 +36,7 @@ export const viewListRoute: FastifyPluginAsync<ViewListRouteOptions> = async (ap
                     'name',
                     'stream',
                     'version',
+                    'fingerprint',
                     'bucket',
                     'dimensions',
                     'measures',
@@ -47,6 +48,7 @@ export const viewListRoute: FastifyPluginAsync<ViewListRouteOptions> = async (ap
                     name: { type: 'string' },
                     stream: { type: 'string', description: 'The stream the view reads' },
                     version: { type: 'integer' },
+                    fingerprint: viewFingerprintSchema,
                     bucket: { type: 'string' },
                     dimensions: { type: 'array', items: { type: 'string' } },
                     measures: {
@@ -82,6 +84,7 @@ export const viewListRoute: FastifyPluginAsync<ViewListRouteOptions> = async (ap
             name: model.name,
             stream: model.stream,
             version: Number(model.view.version),
+            fingerprint: model.view.fingerprint,
             bucket: model.view.bucket,
             dimensions: model.dimensions,
             measures: model.measureNames.map((name) => ({
