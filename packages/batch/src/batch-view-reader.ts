@@ -2,9 +2,11 @@
 // only), and the partial rows of exactly the runs those pointers named. Run files are immutable, so
 // decoded rows are cached by run id (LRU by size) and states are decoded lazily, only for the rows a
 // filter keeps. Listings and pointers are cached too, each in an LRU bounded by entry count, so a
-// reader serving years of hours for months keeps a fixed amount of them.
+// reader serving years of hours for months keeps a fixed amount of them. The exporter reads a run
+// once as text instead (`readRunText`), past this cache.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   type BatchViewReader,
   type Catalog,
@@ -16,7 +18,10 @@ import {
   hourStart,
   type PartialRow,
   type RunRecord,
+  type RunText,
+  type RunTextOptions,
   type SealedHour,
+  type SealedRunTextReader,
   type Stream,
   TandemError,
   type TimeRange,
@@ -40,6 +45,7 @@ import {
 import { type HourPointer, inputFingerprint, parsePointer, sameFingerprint } from './pointer.ts';
 import { type EncodedPartialRow, readRunParquets } from './run-files.ts';
 import type { RunHistory } from './run-history.ts';
+import { readRunText } from './run-text.ts';
 
 export interface LakeBatchViewReaderDeps {
   store: ObjectStore;
@@ -92,7 +98,7 @@ export const MAX_CACHED_LISTINGS = 5_000;
  */
 export const MAX_CACHED_POINTERS = 20_000;
 
-export class LakeBatchViewReader implements BatchViewReader {
+export class LakeBatchViewReader implements BatchViewReader, SealedRunTextReader {
   readonly #deps: LakeBatchViewReaderDeps;
   readonly #listings: LRUCache<string, { at: number; infos: Promise<ObjectInfo[]> }>;
   readonly #pointers: LRUCache<string, { etag: string; pointer: HourPointer }>;
@@ -308,8 +314,41 @@ export class LakeBatchViewReader implements BatchViewReader {
   }
 
   async #readRunFiles(view: View, hours: SealedHour[]): Promise<Map<string, CachedRun>> {
-    const { store, engine, options } = this.#deps;
     const keys = hours.map((sealed) => runParquetKey(view.name, view.version, sealed.hour, sealed.runId));
+    const { paths, result: byPath } = await this.#withRunFiles(keys, (connection, local) =>
+      readRunParquets(connection, local),
+    );
+    const runs = new Map<string, CachedRun>();
+    hours.forEach((sealed, index) => {
+      const rows = (byPath.get(paths[index]!) ?? []).map(toCachedRow);
+      runs.set(sealed.runId, {
+        rows,
+        weight: rows.reduce((sum, row) => sum + (row.text?.length ?? 0) + 64, 0),
+      });
+    });
+    return runs;
+  }
+
+  /**
+   * One sealed run finished into COPY text for the exporter (core's `SealedRunTextReader`): read
+   * once from its file, column-wise by DuckDB, without building or caching a row object. The
+   * serving path (`readPartials`) and its cache are untouched.
+   */
+  async readRunText(viewName: string, run: SealedHour, options: RunTextOptions): Promise<RunText> {
+    const view = this.#deps.catalog.view(viewName);
+    const key = runParquetKey(view.name, view.version, run.hour, run.runId);
+    const { result } = await this.#withRunFiles([key], (connection, [path]) =>
+      readRunText(connection, view, path!, options),
+    );
+    return result;
+  }
+
+  /** Runs `work` over local copies of the run files (the store's own, or downloaded for it). */
+  async #withRunFiles<T>(
+    keys: string[],
+    work: (connection: DuckDBConnection, paths: string[]) => Promise<T>,
+  ): Promise<{ paths: string[]; result: T }> {
+    const { store, engine, options } = this.#deps;
     const local = keys.map((key) => store.localPath(key));
     let dir: string | null = null;
     try {
@@ -326,20 +365,8 @@ export class LakeBatchViewReader implements BatchViewReader {
           return path;
         });
       }
-      const byPath = await engine
-        .withConnection((connection) => readRunParquets(connection, paths))
-        .catch((error) => {
-          throw notFoundOr(error, keys);
-        });
-      const runs = new Map<string, CachedRun>();
-      hours.forEach((sealed, index) => {
-        const rows = (byPath.get(paths[index]!) ?? []).map(toCachedRow);
-        runs.set(sealed.runId, {
-          rows,
-          weight: rows.reduce((sum, row) => sum + (row.text?.length ?? 0) + 64, 0),
-        });
-      });
-      return runs;
+      const result = await engine.withConnection((connection) => work(connection, paths));
+      return { paths, result };
     } catch (error) {
       throw notFoundOr(error, keys);
     } finally {
