@@ -16,6 +16,12 @@ import { PrivateKafkaCluster, PrivateRedisCluster } from '../support/private-clu
 import { eventually, World } from './cli/harness.ts';
 import { regenerate } from './cli/truth.ts';
 
+interface DlqList {
+  total: number;
+  /** Dead letters not replayed yet (what `dlq replay` would send). */
+  matching: number;
+}
+
 interface SeriesBody {
   sealedThrough: string | null;
   coverage: Array<{ bucket: string; source: string; runId: string | null }>;
@@ -36,6 +42,8 @@ describe('one event stream through speed, archiver, batch and serving on Redis C
   const sealedHour = currentHour - 2 * HOUR_MS;
   const speedHour = currentHour - HOUR_MS;
   const truth = new Map<number, Map<string, number>>();
+  /** Generated messages that are not valid events: each is dead-lettered once by the speed layer. */
+  let badCount = 0;
   let runId: string;
   const stops: Array<() => Promise<number | null>> = [];
 
@@ -78,6 +86,7 @@ describe('one event stream through speed, archiver, batch and serving on Redis C
     );
     const seen = new Set<string>();
     for (const record of regenerate(generated.options)) {
+      if (record.label === 'bad') badCount++;
       if (record.event === null || record.label === 'bad' || seen.has(record.event.event_id)) continue;
       seen.add(record.event.event_id);
       const hour = hourStart(record.event.timestamp);
@@ -225,5 +234,23 @@ describe('one event stream through speed, archiver, batch and serving on Redis C
     );
     expect(mastersWithKeys.reduce((a, b) => a + b, 0)).toBe(kafkaPartitions);
     expect(mastersWithKeys.filter((count) => count > 0).length).toBeGreaterThan(1);
+  });
+  it('replays each dead letter once: the replayed marks are kept in the cluster', async () => {
+    expect(badCount).toBeGreaterThan(0);
+    const listed = await world.json<DlqList>(['dlq', 'list', '--limit', '100000']);
+    expect(listed).toMatchObject({ total: badCount, matching: badCount });
+    expect((await world.json<{ replayed: number }>(['dlq', 'replay'])).replayed).toBe(badCount);
+    // still invalid, so the speed layer dead-letters every copy again; the originals stay marked
+    await eventually(
+      'the replayed copies to be dead-lettered again',
+      async () => {
+        const list = await world.json<DlqList>(['dlq', 'list', '--limit', '100000']);
+        return list.total === 2 * badCount ? list : undefined;
+      },
+      120_000,
+    );
+    const after = await world.json<DlqList>(['dlq', 'list', '--limit', '100000']);
+    expect(after).toMatchObject({ total: 2 * badCount, matching: badCount });
+    expect((await world.json<{ replayed: number }>(['dlq', 'replay'])).replayed).toBe(badCount);
   });
 });
