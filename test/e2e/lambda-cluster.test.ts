@@ -4,8 +4,8 @@
 // free ports. Lighter than lambda.test.ts (half the traffic), with the same exact checks: every
 // hour's requests per endpoint, from batch where sealed and from speed otherwise, equal the truth
 // computed here from the generator's own records. It also checks what the cluster is for: the
-// topics Tandem created carry 3 replicas and min.insync.replicas 2, and the speed layer's
-// partitions live on more than one Redis master.
+// topics Tandem created carry 3 replicas and min.insync.replicas 2, the speed layer's partitions
+// live on more than one Redis master, and `tandem dlq replay` keeps its replayed marks there.
 import { HOUR_MS, hourStart } from '@tandem/core';
 import { listArchiverWatermarks, openObjectStore } from '@tandem/lake';
 import { Cluster } from 'ioredis';
