@@ -1,11 +1,11 @@
 // The shared client policy against the local stack's real Kafka and Redis: TLS and auth options,
 // the coded first-connect failure, kafkajs logs routed to pino.
-import { Writable } from 'node:stream';
 import { loadConfig } from '@tandem/core';
 import { Cluster, Redis } from 'ioredis';
 import { logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { logLines } from '@tandem/test-support/log-lines.ts';
 import {
   connectRedis,
   createKafkaClient,
@@ -18,22 +18,8 @@ import {
 } from '../src/index.ts';
 
 function capture(): { logger: pino.Logger; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  return {
-    logger: pino({ level: 'debug' }, sink),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
+  const { stream, lines } = logLines();
+  return { logger: pino({ level: 'debug' }, stream), lines };
 }
 
 describe('createRedisClient', () => {

@@ -4,7 +4,6 @@
 // counted against the client's rate limit, and API keys shorter than the minimum refused at start.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { runParquetKey } from '@tandem/batch';
 import {
   getView,
@@ -22,6 +21,7 @@ import { buildServer, defaultDashboardDir, serverOptionsFromConfig } from '../sr
 import { contentSecurityPolicy } from '../src/plugins/security-headers.ts';
 import { generateEvents } from './support/fixtures.ts';
 import { openRealLayers, type RealLayers } from './support/real-layers.ts';
+import { logLines } from '@tandem/test-support/log-lines.ts';
 
 const HOURS = 5;
 const base = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - (HOURS + 2) * HOUR_MS;
@@ -58,22 +58,8 @@ afterAll(async () => {
 
 /** A pino logger whose lines the test reads back. */
 function capturedLogger(): { lines: () => Array<Record<string, unknown>>; logger: ReturnType<typeof pino> } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      chunks.push(String(chunk));
-      callback();
-    },
-  });
-  return {
-    logger: pino({ level: 'info' }, stream),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
+  const { stream, lines } = logLines();
+  return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 /** The server as `tandem serve` configures it: keys, rate limit and prefix from the environment. */
