@@ -1,7 +1,8 @@
 // Benchmark of @tandem/export-postgres (one JSON line on stdout): a view of ~1.1M rows — 12 hours of
 // 1-minute buckets × endpoint × user × status, computed once by the batch layer into a local lake
 // under .data/bench/export and reused — exported end to end (pointer listing, run files read and
-// decoded, measures finalized, per hour one transaction: COPY into a temporary table, fenced upsert,
+// finished into COPY text by the batch reader, the next hour read while this one is written, per
+// hour one transaction: straight COPY on a first export, or COPY into a temporary table, fenced upsert,
 // delete of vanished tuples), against a plain COPY of the same rows into an empty table of the same
 // shape (same key) in the same run and on the same server. Each figure is the best of BENCH_RUNS
 // (default 1).
@@ -242,8 +243,8 @@ process.stdout.write(
     bench: 'export',
     rows: e.rows,
     hours: HOURS,
-    // end to end: pointers listed, run files read and decoded by the batch reader, measures
-    // finalized, each hour's transaction
+    // end to end: pointers listed, run files read and finished into COPY text by the batch
+    // reader, each hour's transaction
     rows_per_s: rate(e.rows, e.ms),
     copy_rows_per_s: copyRowsPerS,
     ratio_vs_copy: Math.round((rate(e.rows, e.ms) / copyRowsPerS) * 100) / 100,

@@ -1,14 +1,21 @@
-// Sealed partial rows as lines of PostgreSQL's COPY text format: each measure finalized with core's
-// measure.finalize, as finalizeStates does (the same finished values the serving layer answers with), each value spelled the
-// way its column's input function reads it, every row stamped with the run that produced it.
-import { type PartialRow, TandemError } from '@tandem/core';
-import type { ColumnSpec, TableLayout } from './table-layout.ts';
+// A sealed run as PostgreSQL COPY text: the batch reader hands over the run as COPY lines with the
+// scalar measures already finished (core's `SealedRunTextReader`); this appends the values of the
+// sketch measures it left (distinct, quantiles, topK), each finished with core's measure.finalize,
+// as finalizeStates does — the same values the serving layer answers with — and refuses text COPY
+// can not carry. The COPY column list says which column each field is.
+import { adoptCells, type RunText, TandemError } from '@tandem/core';
+import { type ColumnSpec, RUN_COLUMNS, type TableLayout } from './table-layout.ts';
 
-/** The run an hour's rows come from. */
+/** The run an hour's rows come from (the trailer of every line). */
 export interface RunStamp {
   runId: string;
   fencingToken: number;
   pointerVersion: string;
+}
+
+/** The trailer values of a run, in `RUN_COLUMNS` order. */
+export function runTrailer(run: RunStamp): string[] {
+  return [run.runId, String(run.fencingToken), run.pointerVersion];
 }
 
 /** COPY text escapes: backslash, and the characters that end a field or a line. */
@@ -50,75 +57,82 @@ function encodeValue(column: ColumnSpec, value: unknown): string {
   }
 }
 
-/** Column order of the COPY lines (every column of the table). */
-export function copyColumns(layout: TableLayout): string[] {
-  return layout.columns.map((column) => column.name);
+/**
+ * Column order of the COPY lines: the bucket, the dimensions, the measure outputs the reader
+ * finished, the run columns, then the outputs of the measures left to `copyChunks`. Throws when
+ * the outputs do not cover the table's measure columns exactly once (a reader of another view
+ * definition).
+ */
+export function copyColumns(layout: TableLayout, text: RunText): string[] {
+  const deferred = text.deferred.flatMap((name) => {
+    const measure = layout.view.measures[name];
+    if (measure === undefined) throw layoutMismatch(layout, `measure "${name}" is not in the view`);
+    return [...measure.outputs];
+  });
+  const measures = [...text.finalized, ...deferred];
+  const expected = layout.measureColumns.map(({ column }) => column);
+  if (measures.length !== expected.length || !expected.every((column) => measures.includes(column))) {
+    throw layoutMismatch(
+      layout,
+      `the reader finished ${measures.join(', ')}; the table has ${expected.join(', ')}`,
+    );
+  }
+  return ['bucket', ...layout.view.dimensions, ...text.finalized, ...RUN_COLUMNS, ...deferred];
+}
+
+function layoutMismatch(layout: TableLayout, message: string): TandemError {
+  return new TandemError(
+    'TANDEM_ERR_EXPORT_FAILED',
+    `the run text of view "${layout.view.name}" does not match its table ${layout.table}: ${message}`,
+    { details: { view: layout.view.name, table: layout.table } },
+  );
 }
 
 /**
- * Encodes rows as COPY text, `chunkRows` rows per string, so a large hour is written in bounded
- * pieces while the previous piece is on the wire. Each measure is finished by its own core
- * `finalize` (what `finalizeStates` calls, without building a record per row), and a bucket's text
- * is computed once per bucket.
+ * The run's COPY text, one piece per chunk the reader made (so a large hour is written in bounded
+ * pieces while the previous one is on the wire). Lines pass through as they are when every measure
+ * was finished by the reader; otherwise each line gets its sketch measures' values appended.
  */
-export function* copyChunks(
-  layout: TableLayout,
-  rows: readonly PartialRow[],
-  run: RunStamp,
-  chunkRows: number,
-): Generator<string> {
-  const dimensionColumns = layout.columns.filter((column) => column.role === 'dimension');
-  const finishers = measureFinishers(layout);
-  const runSuffix = `\t${escapeText(run.runId)}\t${run.fencingToken}\t${escapeText(run.pointerVersion)}\n`;
-  const bucketText = new Map<number, string>();
-  let chunk = '';
-  let inChunk = 0;
-  for (const row of rows) {
-    let line = bucketText.get(row.bucket);
-    if (line === undefined) {
-      line = new Date(row.bucket).toISOString();
-      bucketText.set(row.bucket, line);
+export function* copyChunks(layout: TableLayout, text: RunText): Generator<string> {
+  const finishers = text.deferred.map((name) => deferredFinisher(layout, name));
+  for (const chunk of text.chunks) {
+    // The reader leaves NUL in place (COPY text can not carry it): refused as a value would be.
+    if (chunk.text.includes('\u0000')) throw nulError();
+    if (finishers.length === 0) {
+      yield chunk.text;
+      continue;
     }
-    for (let i = 0; i < dimensionColumns.length; i++) {
-      line += `\t${encodeValue(dimensionColumns[i]!, row.dims[i])}`;
+    const lines = chunk.text.split('\n');
+    let out = '';
+    for (let row = 0; row < chunk.rows; row++) {
+      let line = lines[row]!;
+      for (let m = 0; m < finishers.length; m++) line += finishers[m]!(chunk.cells[m]![row] ?? null);
+      out += `${line}\n`;
     }
-    for (const finish of finishers) line += finish(row);
-    chunk += line + runSuffix;
-    if (++inChunk >= chunkRows) {
-      yield chunk;
-      chunk = '';
-      inChunk = 0;
-    }
+    yield out;
   }
-  if (chunk !== '') yield chunk;
 }
 
 /**
- * Per measure, `\t`-prefixed COPY text of its finished value(s) from a row's states, in column
- * order: `measure.finalize(state ?? empty)`, quantiles spread to one column per output, exactly as
- * core's `finalizeStates` does.
+ * `\t`-prefixed COPY text of a sketch measure's finished value(s) from its stored cells (JSON):
+ * `measure.finalize` of the cells as decodeStates adopts them, quantiles spread to one column per
+ * output, exactly as core's `finalizeStates` does.
  */
-function measureFinishers(layout: TableLayout): Array<(row: PartialRow) => string> {
-  const finishers: Array<(row: PartialRow) => string> = [];
-  const seen = new Set<string>();
-  for (const { measure } of layout.measureColumns) {
-    if (seen.has(measure.name)) continue;
-    seen.add(measure.name);
-    const columns = layout.measureColumns
-      .filter((entry) => entry.measure === measure)
-      .map(({ column }) => layout.columns.find((candidate) => candidate.name === column)!);
-    const finish = (row: PartialRow) => measure.finalize(row.states[measure.name] ?? measure.empty());
-    if (measure.kind === 'quantiles') {
-      finishers.push((row) => {
-        const values = finish(row) as Record<string, number | null>;
-        let text = '';
-        for (const column of columns) text += `\t${encodeValue(column, values[column.name])}`;
-        return text;
-      });
-    } else {
-      const column = columns[0]!;
-      finishers.push((row) => `\t${encodeValue(column, finish(row))}`);
-    }
+function deferredFinisher(layout: TableLayout, name: string): (cells: string | null) => string {
+  const measure = layout.view.measures[name]!;
+  const columns = measure.outputs.map(
+    (output) => layout.columns.find((candidate) => candidate.name === output)!,
+  );
+  const finish = (cells: string | null) =>
+    measure.finalize(adoptCells(cells === null ? undefined : JSON.parse(cells), layout.view, name));
+  if (measure.kind === 'quantiles') {
+    return (cells) => {
+      const values = finish(cells) as Record<string, number | null>;
+      let text = '';
+      for (const column of columns) text += `\t${encodeValue(column, values[column.name])}`;
+      return text;
+    };
   }
-  return finishers;
+  const column = columns[0]!;
+  return (cells) => `\t${encodeValue(column, finish(cells))}`;
 }

@@ -4,41 +4,35 @@
 // lagging), so the batch scheduler can call them after each publish without risking publishing.
 import {
   type Catalog,
-  type DimensionFilter,
   HOUR_MS,
   hourStart,
   isRetryable,
-  type PartialRow,
+  type RunText,
+  type SealedRunTextReader,
   TandemError,
   type TimeRange,
 } from '@tandem/core';
 import pg from 'pg';
 import { type Logger, pino } from 'pino';
+import { runTrailer } from './copy-rows.ts';
 import { type ExportStage, exportHourInTransaction } from './hour-transaction.ts';
 import { exportError } from './pg-errors.ts';
 import { type ExportOptions, redactUrl, resolveExportOptions } from './options.ts';
 import { ensureTable } from './table-check.ts';
 import { HOURS_TABLE, hoursTableSql, ident, type TableLayout, tableLayoutOf } from './table-layout.ts';
 
-/** A sealed hour as the batch layer's reader names it (`SealedHour` of @tandem/batch). */
-export interface SealedRun {
-  hour: number;
-  runId: string;
-  pointerVersion: string;
-}
-
 /**
  * What the exporter reads from the batch layer: `LakeBatchViewReader` (the batch layer's `reader`)
- * has exactly these. Pointers give the run id, fencing token and pointer version of each hour.
+ * has exactly these. Pointers give the run id, fencing token and pointer version of each hour;
+ * `readRunText` (core's contract) reads a run once, finished into COPY text.
  */
-export interface SealedViewSource {
+export interface SealedViewSource extends SealedRunTextReader {
   pointersIn(
     view: string,
     range: TimeRange,
   ): Promise<
     Array<{ info: { etag: string }; pointer: { hour: number; runId: string; fencingToken: number } }>
   >;
-  readPartials(view: string, hours: SealedRun[], filter: DimensionFilter): Promise<PartialRow[]>;
   /** Forgets cached listings, so the next `pointersIn` sees the latest publish. */
   invalidate(): void;
 }
@@ -285,33 +279,60 @@ export class PostgresExporter {
         sealed !== undefined && (options.force === true || token === undefined || token < sealed.fencingToken)
       );
     };
-    // One hour at a time: reading the next hour while this one is written (tried) was slower on two
-    // cores, as the reader's decoding stalls the COPY stream on the same thread.
-    for (let hour = from; hour < to; hour += HOUR_MS) {
-      if (options.signal?.aborted) break;
-      const sealed = pointers.get(hour) ?? null;
-      if (sealed === null) {
-        report(this.#outcome(layout, hour, 'not-sealed', null, started));
-        continue;
+    // The next hour to export is read while this one is written: the reader works on DuckDB's
+    // threads, so the COPY stream keeps this thread. At most two hours' text are held: the one being
+    // written and the one read ahead.
+    const toExport = [...pointers.keys()]
+      .filter((hour) => hour >= from && hour < to && needsExport(hour))
+      .sort((a, b) => a - b);
+    let readAhead: { hour: number; text: Promise<RunText> } | null = null;
+    // The last read started (each waits for the one before): settled before returning, so no read
+    // outlives the call (a caller may close the batch layer next).
+    let lastRead: Promise<unknown> = Promise.resolve();
+    try {
+      for (let hour = from; hour < to; hour += HOUR_MS) {
+        if (options.signal?.aborted) break;
+        const sealed = pointers.get(hour) ?? null;
+        if (sealed === null) {
+          report(this.#outcome(layout, hour, 'not-sealed', null, started));
+          continue;
+        }
+        const token = held.get(hour);
+        if (!needsExport(hour) && token !== undefined) {
+          report({
+            ...this.#outcome(
+              layout,
+              hour,
+              token === sealed.fencingToken ? 'unchanged' : 'superseded',
+              sealed,
+              started,
+            ),
+            attempts: 0,
+          });
+          continue;
+        }
+        const text: Promise<RunText> =
+          readAhead?.hour === hour ? readAhead.text : this.#read(viewName, sealed);
+        // Handled where it is awaited; this keeps an attempt that fails before that from leaving an
+        // unhandled rejection.
+        text.catch(() => {});
+        const following = toExport.find((candidate) => candidate > hour);
+        readAhead =
+          following === undefined
+            ? null
+            : { hour: following, text: this.#readAfter(viewName, pointers.get(following)!, text) };
+        lastRead = readAhead?.text ?? text;
+        const outcome = await this.#exportWithRetries(viewName, hour, sealed, options, text);
+        report(outcome);
+        if (
+          outcome.status === 'failed' &&
+          outcome.error !== null &&
+          ENVIRONMENT_CODES.has(outcome.error.code)
+        )
+          break;
       }
-      const token = held.get(hour);
-      if (!needsExport(hour) && token !== undefined) {
-        report({
-          ...this.#outcome(
-            layout,
-            hour,
-            token === sealed.fencingToken ? 'unchanged' : 'superseded',
-            sealed,
-            started,
-          ),
-          attempts: 0,
-        });
-        continue;
-      }
-      const outcome = await this.#exportWithRetries(viewName, hour, sealed, options);
-      report(outcome);
-      if (outcome.status === 'failed' && outcome.error !== null && ENVIRONMENT_CODES.has(outcome.error.code))
-        break;
+    } finally {
+      await lastRead.catch(() => {});
     }
     return outcomes;
   }
@@ -445,9 +466,12 @@ export class PostgresExporter {
     hour: number,
     known: SealedPointer | null,
     options: Omit<ExportRangeOptions, 'onHour'>,
+    /** `known`'s text, already being read (the first attempt uses it). */
+    knownText: Promise<RunText> | null = null,
   ): Promise<HourExportOutcome> {
     const started = this.#now();
     let sealed = known;
+    let prefetched = knownText;
     for (let attempt = 1; ; attempt++) {
       try {
         const layout = await this.ensureTable(viewName);
@@ -457,9 +481,10 @@ export class PostgresExporter {
         }
         if (sealed === null)
           return { ...this.#outcome(layout, hour, 'not-sealed', null, started), attempts: attempt };
-        const rows = await this.#read(viewName, sealed);
+        const text = await (prefetched ?? this.#read(viewName, sealed));
+        prefetched = null;
         return {
-          ...(await this.#attempt(layout, sealed, rows, options.force ?? false, started)),
+          ...(await this.#attempt(layout, sealed, text, options.force ?? false, started)),
           attempts: attempt,
         };
       } catch (caught) {
@@ -469,6 +494,7 @@ export class PostgresExporter {
         }
         // The run may have been replaced (and its file collected) meanwhile: read the pointer again.
         sealed = null;
+        prefetched = null;
       }
     }
   }
@@ -496,19 +522,32 @@ export class PostgresExporter {
     return true;
   }
 
-  /** The partial rows of exactly the run a pointer named, through the batch reader. */
-  #read(viewName: string, sealed: SealedPointer): Promise<PartialRow[]> {
-    return this.#source.readPartials(
+  /** Exactly the run a pointer named, finished into COPY text by the batch reader. */
+  #read(viewName: string, sealed: SealedPointer): Promise<RunText> {
+    return this.#source.readRunText(
       viewName,
-      [{ hour: sealed.hour, runId: sealed.runId, pointerVersion: sealed.pointerVersion }],
-      {},
+      { hour: sealed.hour, runId: sealed.runId, pointerVersion: sealed.pointerVersion },
+      { trailer: runTrailer(sealed), chunkRows: this.options.copyChunkRows },
     );
+  }
+
+  /**
+   * Reads `sealed` once `previous` is read (one read at a time), for the hour after. A failure
+   * waits for that hour's export, which reads again with retries; never an unhandled rejection.
+   */
+  #readAfter(viewName: string, sealed: SealedPointer, previous: Promise<RunText>): Promise<RunText> {
+    const next = previous.then(
+      () => this.#read(viewName, sealed),
+      () => this.#read(viewName, sealed),
+    );
+    next.catch(() => {});
+    return next;
   }
 
   async #attempt(
     layout: TableLayout,
     sealed: SealedPointer,
-    rows: readonly PartialRow[],
+    text: RunText,
     force: boolean,
     started: number,
   ): Promise<HourExportOutcome> {
@@ -522,11 +561,10 @@ export class PostgresExporter {
           client,
           layout,
           sealed.hour,
-          rows,
+          text,
           { runId: sealed.runId, fencingToken: sealed.fencingToken, pointerVersion: sealed.pointerVersion },
           {
             force,
-            chunkRows: this.options.copyChunkRows,
             onStage: async (stage) => {
               await this.#hooks.onStage?.(stage, view, sealed.hour);
             },
@@ -535,7 +573,7 @@ export class PostgresExporter {
     );
     return {
       ...this.#outcome(layout, sealed.hour, result.status, sealed, started),
-      rows: rows.length,
+      rows: text.rows,
       upserted: result.upserted,
       deleted: result.deleted,
       writeMs: this.#now() - writeStarted,

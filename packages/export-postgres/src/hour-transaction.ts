@@ -5,7 +5,7 @@
 // before COMMIT leaves the hour as the previous run wrote it; a retry of the same run changes nothing.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HOUR_MS, type PartialRow } from '@tandem/core';
+import { HOUR_MS, type RunText } from '@tandem/core';
 import type { PoolClient } from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { copyChunks, copyColumns, type RunStamp } from './copy-rows.ts';
@@ -28,16 +28,17 @@ export interface HourTransactionResult {
 const STAGE_TABLE = 'tandem_export_stage';
 
 /**
- * Writes `rows` (the complete sealed run `run` of `hour`) into the table. `force` lets the same
- * fencing token write again (to repair rows changed by hand); a lower token never writes.
+ * Writes `text` (the complete sealed run `run` of `hour`, read with `run`'s trailer) into the
+ * table. `force` lets the same fencing token write again (to repair rows changed by hand); a lower
+ * token never writes.
  */
 export async function exportHourInTransaction(
   client: PoolClient,
   layout: TableLayout,
   hour: number,
-  rows: readonly PartialRow[],
+  text: RunText,
   run: RunStamp,
-  options: { force: boolean; chunkRows: number; onStage: (stage: ExportStage) => Promise<void> },
+  options: { force: boolean; onStage: (stage: ExportStage) => Promise<void> },
 ): Promise<HourTransactionResult> {
   const hours = `${ident(layout.schema)}.${ident(HOURS_TABLE)}`;
   const newer = options.force ? '<=' : '<';
@@ -63,7 +64,7 @@ export async function exportHourInTransaction(
         run.runId,
         run.fencingToken,
         run.pointerVersion,
-        rows.length,
+        text.rows,
       ],
     );
     if (claimed.rowCount === 0) {
@@ -83,9 +84,9 @@ export async function exportHourInTransaction(
     }
     await options.onStage('claimed');
 
-    const columns = copyColumns(layout);
+    const columns = copyColumns(layout, text);
     const columnList = columns.map(ident).join(', ');
-    const encoded = () => Readable.from(copyChunks(layout, rows, run, options.chunkRows));
+    const encoded = () => Readable.from(copyChunks(layout, text));
     // An hour the table holds no row of has nothing to upsert against or delete: its rows are
     // COPYed straight into the table. No other writer can add rows of the hour meanwhile (they
     // wait on the claim above), and a conflict would fail the whole transaction, so the guarantees
@@ -103,7 +104,7 @@ export async function exportHourInTransaction(
       await client.query('COMMIT');
       return {
         status: 'exported',
-        upserted: rows.length,
+        upserted: text.rows,
         deleted: 0,
         heldRunId: run.runId,
         heldToken: run.fencingToken,

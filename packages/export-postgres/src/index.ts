@@ -19,7 +19,6 @@ export type {
   HourExportOutcome,
   HourExportStatus,
   PostgresExporterInit,
-  SealedRun,
   SealedViewSource,
 } from './exporter.ts';
 export { PostgresExporter } from './exporter.ts';

@@ -204,7 +204,7 @@ describe.each(['s3', 'file'] as const)('export to PostgreSQL (%s lake)', (kind) 
           pointer: { hour: BASE + HOUR_MS, runId: previous.runId, fencingToken: previous.fencingToken },
         },
       ],
-      readPartials: (view, sealed, filter) => env.layer.reader.readPartials(view, sealed, filter),
+      readRunText: (view, run, options) => env.layer.reader.readRunText(view, run, options),
       invalidate: () => {},
     };
     const refused = await env.exporter({ source: stale }).exportHour('user_minutes', BASE + HOUR_MS);
