@@ -38,9 +38,18 @@ function statesEnvelope(view: View): string {
   return encoded.slice(0, encoded.indexOf(',"s":') + ',"s":'.length);
 }
 
-/** The same escapes in SQL, for text dimensions (SQL string literals take a backslash as is). */
+/**
+ * The same escapes in SQL, for text dimensions (SQL string literals take a backslash as is). Most
+ * values need none: four scans are cheaper than four replaced copies (measured ~10% of a read).
+ */
 function sqlCopyEscape(expression: string): string {
-  return `replace(replace(replace(replace(${expression}, '\\', '\\\\'), chr(9), '\\t'), chr(10), '\\n'), chr(13), '\\r')`;
+  const special = [`'\\'`, 'chr(9)', 'chr(10)', 'chr(13)']
+    .map((ch) => `contains(${expression}, ${ch})`)
+    .join(' OR ');
+  return (
+    `CASE WHEN ${special} THEN replace(replace(replace(replace(${expression}, '\\', '\\\\'), ` +
+    `chr(9), '\\t'), chr(10), '\\n'), chr(13), '\\r') ELSE ${expression} END`
+  );
 }
 
 /**
