@@ -117,6 +117,22 @@ export interface ExportPostgresConfig {
   schema: string;
 }
 
+/** The Confluent-compatible schema registry that registry-backed streams take their schemas from. */
+export interface SchemaRegistryConfig {
+  /**
+   * `SCHEMA_REGISTRY_URL`: the base URL of the registry's Confluent API, as Confluent clients take it
+   * (`http://127.0.0.1:8081/apis/ccompat/v7` for the local stack's Apicurio Registry,
+   * `https://host` for a Confluent Schema Registry), without a trailing slash or credentials; null
+   * when unset (then no stream can be registry-backed). @defaultValue null
+   */
+  url: string | null;
+  /**
+   * HTTP basic auth: `SCHEMA_REGISTRY_USERNAME` and `SCHEMA_REGISTRY_PASSWORD` (both or neither; a
+   * Confluent Cloud API key and secret), or the user info of the URL. @defaultValue null
+   */
+  auth: { username: string; password: string } | null;
+}
+
 export interface TandemConfig {
   kafka: KafkaConfig;
   redis: RedisConfig;
@@ -126,6 +142,7 @@ export interface TandemConfig {
   speed: SpeedConfig;
   events: EventsConfig;
   exportPostgres: ExportPostgresConfig;
+  schemaRegistry: SchemaRegistryConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -291,6 +308,91 @@ function postgresUrl(env: Env): string | null {
   return url;
 }
 
+function schemaRegistryError(variable: string, message: string, value?: string): TandemError {
+  return new TandemError('TANDEM_ERR_CONFIG_INVALID', message, {
+    details: value === undefined ? { variable } : { variable, value },
+  });
+}
+
+/**
+ * `SCHEMA_REGISTRY_URL` and its credentials. Passwords are never echoed: a URL is shown with its
+ * user info masked.
+ */
+function schemaRegistry(env: Env): SchemaRegistryConfig {
+  const raw = optionalText(env, 'SCHEMA_REGISTRY_URL');
+  const username = optionalText(env, 'SCHEMA_REGISTRY_USERNAME');
+  const password = optionalText(env, 'SCHEMA_REGISTRY_PASSWORD');
+  const expected =
+    'expected the base URL of a Confluent-compatible schema registry API, http(s)://host[:port][/path], ' +
+    'e.g. http://127.0.0.1:8081/apis/ccompat/v7 for the local stack';
+  if (raw === null) {
+    if (username !== null || password !== null) {
+      throw schemaRegistryError(
+        username !== null ? 'SCHEMA_REGISTRY_USERNAME' : 'SCHEMA_REGISTRY_PASSWORD',
+        `${username !== null ? 'SCHEMA_REGISTRY_USERNAME' : 'SCHEMA_REGISTRY_PASSWORD'} is set but SCHEMA_REGISTRY_URL is not; set the registry's URL too, or unset the credentials`,
+      );
+    }
+    return { url: null, auth: null };
+  }
+  const shown = raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    throw schemaRegistryError(
+      'SCHEMA_REGISTRY_URL',
+      `SCHEMA_REGISTRY_URL="${shown}" has no scheme; ${expected}`,
+      shown,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw schemaRegistryError(
+      'SCHEMA_REGISTRY_URL',
+      `SCHEMA_REGISTRY_URL="${shown}" is not a URL; ${expected}`,
+      shown,
+    );
+  }
+  const why =
+    url.protocol !== 'http:' && url.protocol !== 'https:'
+      ? `has the scheme "${url.protocol.slice(0, -1)}"`
+      : url.hostname === ''
+        ? 'has no host'
+        : url.search !== '' || url.hash !== ''
+          ? 'has a query string or a fragment'
+          : null;
+  if (why !== null) {
+    throw schemaRegistryError(
+      'SCHEMA_REGISTRY_URL',
+      `SCHEMA_REGISTRY_URL="${shown}" ${why}; ${expected}`,
+      shown,
+    );
+  }
+  let auth: SchemaRegistryConfig['auth'] = null;
+  if (url.username !== '' || url.password !== '') {
+    if (username !== null || password !== null) {
+      throw schemaRegistryError(
+        'SCHEMA_REGISTRY_URL',
+        `SCHEMA_REGISTRY_URL="${shown}" carries credentials and SCHEMA_REGISTRY_USERNAME or SCHEMA_REGISTRY_PASSWORD is set too; give them one way only`,
+        shown,
+      );
+    }
+    auth = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    url.username = '';
+    url.password = '';
+  } else if (username !== null || password !== null) {
+    if (username === null || password === null) {
+      const missing = username === null ? 'SCHEMA_REGISTRY_USERNAME' : 'SCHEMA_REGISTRY_PASSWORD';
+      const given = username === null ? 'SCHEMA_REGISTRY_PASSWORD' : 'SCHEMA_REGISTRY_USERNAME';
+      throw schemaRegistryError(
+        missing,
+        `${given} is set, so ${missing} must be set too (basic auth to the schema registry needs both)`,
+      );
+    }
+    auth = { username, password };
+  }
+  return { url: url.href.replace(/\/+$/, ''), auth };
+}
+
 function apiKeys(env: Env): ApiKeyConfig[] {
   // TANDEM_API_KEYS: comma-separated `name:scope+scope:key` entries. A key given in the clear is
   // hashed here and dropped, and must have MIN_API_KEY_LENGTH characters; `sha256=<hex>` in the
@@ -425,6 +527,7 @@ export function loadConfig(env: Env = process.env, defaults: { lakeDir?: string 
       url: postgresUrl(env),
       schema: text(env, 'EXPORT_POSTGRES_SCHEMA', 'tandem'),
     },
+    schemaRegistry: schemaRegistry(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   };
 }

@@ -112,3 +112,93 @@ describe('loadConfig', () => {
     expect(parseLakeUrl(config.lake.url)).toEqual({ kind: 's3', bucket: 'bucket', prefix: 'some/prefix' });
   });
 });
+
+describe('loadConfig: the schema registry', () => {
+  it('is off by default, and reads SCHEMA_REGISTRY_URL as the base of the Confluent API', () => {
+    expect(loadConfig({}).schemaRegistry).toEqual({ url: null, auth: null });
+    expect(loadConfig({ SCHEMA_REGISTRY_URL: '' }).schemaRegistry).toEqual({ url: null, auth: null });
+    expect(
+      loadConfig({ SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081/apis/ccompat/v7/' }).schemaRegistry,
+    ).toEqual({ url: 'http://127.0.0.1:8081/apis/ccompat/v7', auth: null });
+    expect(loadConfig({ SCHEMA_REGISTRY_URL: 'https://SR.example.com' }).schemaRegistry.url).toBe(
+      'https://sr.example.com',
+    );
+  });
+
+  it('takes basic auth from SCHEMA_REGISTRY_USERNAME and _PASSWORD, or from the URL, one way only', () => {
+    expect(
+      loadConfig({
+        SCHEMA_REGISTRY_URL: 'https://sr.example.com',
+        SCHEMA_REGISTRY_USERNAME: 'KEY1',
+        SCHEMA_REGISTRY_PASSWORD: 's:e/cret',
+      }).schemaRegistry,
+    ).toEqual({ url: 'https://sr.example.com', auth: { username: 'KEY1', password: 's:e/cret' } });
+    expect(
+      loadConfig({ SCHEMA_REGISTRY_URL: 'https://KEY1:s%3Ae%2Fcret@sr.example.com:8443/' }).schemaRegistry,
+    ).toEqual({ url: 'https://sr.example.com:8443', auth: { username: 'KEY1', password: 's:e/cret' } });
+  });
+
+  it('refuses a bad value with a coded error naming the variable and why, never echoing a password', () => {
+    const cases: Array<[Record<string, string>, string, string]> = [
+      [
+        { SCHEMA_REGISTRY_URL: 'localhost:8081' },
+        'SCHEMA_REGISTRY_URL',
+        'SCHEMA_REGISTRY_URL="localhost:8081" has no scheme; expected the base URL of a ' +
+          'Confluent-compatible schema registry API, http(s)://host[:port][/path], e.g. ' +
+          'http://127.0.0.1:8081/apis/ccompat/v7 for the local stack',
+      ],
+      [
+        { SCHEMA_REGISTRY_URL: 'http://sr example:8081' },
+        'SCHEMA_REGISTRY_URL',
+        'SCHEMA_REGISTRY_URL="http://sr example:8081" is not a URL; expected the base URL of a Confluent-compatible ' +
+          'schema registry API, http(s)://host[:port][/path], e.g. http://127.0.0.1:8081/apis/ccompat/v7 ' +
+          'for the local stack',
+      ],
+      [
+        { SCHEMA_REGISTRY_URL: 'ftp://u:hunter2@sr.example.com' },
+        'SCHEMA_REGISTRY_URL',
+        'SCHEMA_REGISTRY_URL="ftp://***@sr.example.com" has the scheme "ftp"; expected the base URL of a ' +
+          'Confluent-compatible schema registry API, http(s)://host[:port][/path], e.g. ' +
+          'http://127.0.0.1:8081/apis/ccompat/v7 for the local stack',
+      ],
+      [
+        { SCHEMA_REGISTRY_URL: 'http://sr:8081/?x=1' },
+        'SCHEMA_REGISTRY_URL',
+        'SCHEMA_REGISTRY_URL="http://sr:8081/?x=1" has a query string or a fragment; expected the base URL ' +
+          'of a Confluent-compatible schema registry API, http(s)://host[:port][/path], e.g. ' +
+          'http://127.0.0.1:8081/apis/ccompat/v7 for the local stack',
+      ],
+      [
+        { SCHEMA_REGISTRY_URL: 'http://sr:8081', SCHEMA_REGISTRY_USERNAME: 'u' },
+        'SCHEMA_REGISTRY_PASSWORD',
+        'SCHEMA_REGISTRY_USERNAME is set, so SCHEMA_REGISTRY_PASSWORD must be set too (basic auth to the ' +
+          'schema registry needs both)',
+      ],
+      [
+        { SCHEMA_REGISTRY_URL: 'http://sr:8081', SCHEMA_REGISTRY_PASSWORD: 'hunter2' },
+        'SCHEMA_REGISTRY_USERNAME',
+        'SCHEMA_REGISTRY_PASSWORD is set, so SCHEMA_REGISTRY_USERNAME must be set too (basic auth to the ' +
+          'schema registry needs both)',
+      ],
+      [
+        { SCHEMA_REGISTRY_USERNAME: 'u', SCHEMA_REGISTRY_PASSWORD: 'hunter2' },
+        'SCHEMA_REGISTRY_USERNAME',
+        "SCHEMA_REGISTRY_USERNAME is set but SCHEMA_REGISTRY_URL is not; set the registry's URL too, or " +
+          'unset the credentials',
+      ],
+      [
+        { SCHEMA_REGISTRY_URL: 'http://u:hunter2@sr:8081', SCHEMA_REGISTRY_USERNAME: 'u' },
+        'SCHEMA_REGISTRY_URL',
+        'SCHEMA_REGISTRY_URL="http://***@sr:8081" carries credentials and SCHEMA_REGISTRY_USERNAME or ' +
+          'SCHEMA_REGISTRY_PASSWORD is set too; give them one way only',
+      ],
+    ];
+    for (const [env, variable, message] of cases) {
+      const error = configError(env);
+      expect(error.code).toBe('TANDEM_ERR_CONFIG_INVALID');
+      expect(error.message).toBe(message);
+      expect(error.details.variable).toBe(variable);
+      expect(JSON.stringify({ message: error.message, details: error.details })).not.toContain('hunter2');
+    }
+  });
+});
