@@ -40,6 +40,7 @@ export const errorCodes = [
   'TANDEM_ERR_EXPORT_FAILED',
   // services
   'TANDEM_ERR_SERVICE_UNAVAILABLE',
+  'TANDEM_ERR_TIMEOUT',
   // serving / queries
   'TANDEM_ERR_QUERY_INVALID',
   'TANDEM_ERR_QUERY_TOO_LARGE',

@@ -5,6 +5,7 @@
 export * from './builtin-views.ts';
 export * from './catalog.ts';
 export * from './config.ts';
+export * from './deadline.ts';
 export * from './errors.ts';
 export * from './option-error.ts';
 export * from './event-rules.ts';

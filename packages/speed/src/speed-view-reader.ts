@@ -9,6 +9,7 @@ import {
   type Cells,
   type DimensionFilter,
   HOUR_MS,
+  isDeadlineExceeded,
   type MergeOp,
   type PartialRow,
   type SpeedStatus,
@@ -17,10 +18,14 @@ import {
   type TimeRange,
   type View,
   webStream,
+  withDeadline,
 } from '@tandem/core';
 import type { Admin } from 'kafkajs';
 import { BUCKET_MARKER_FIELD, parseCellField, type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { RedisClient } from './scripts.ts';
+
+/** How long a status call waits for Kafka's topic list and offsets before reporting lag as unknown. */
+const KAFKA_STATUS_TIMEOUT_MS = 5_000;
 
 export interface RedisSpeedViewReaderOptions {
   /** Not closed by the reader. */
@@ -211,10 +216,24 @@ export class RedisSpeedViewReader implements SpeedViewReader {
       stream === webStream.name && this.#webTopic !== undefined
         ? this.#webTopic
         : this.#catalog.stream(stream).topic;
-    const offsets = await this.#admin.fetchTopicOffsets(topic);
-    return new Map(
-      offsets.map((entry) => [entry.partition, { low: Number(entry.low), high: Number(entry.high) }]),
-    );
+    // kafkajs answers a topic that does not exist (yet) with a retriable metadata error, and
+    // retries it for minutes, so one missing topic would hang every status call: ask which topics
+    // exist first, and bound both requests. Either way the lag is unknown, not an error.
+    try {
+      const topics = await withDeadline(this.#admin.listTopics(), KAFKA_STATUS_TIMEOUT_MS, 'Kafka (topics)');
+      if (!topics.includes(topic)) return null;
+      const offsets = await withDeadline(
+        this.#admin.fetchTopicOffsets(topic),
+        KAFKA_STATUS_TIMEOUT_MS,
+        `Kafka (offsets of ${topic})`,
+      );
+      return new Map(
+        offsets.map((entry) => [entry.partition, { low: Number(entry.low), high: Number(entry.high) }]),
+      );
+    } catch (error) {
+      if (isDeadlineExceeded(error)) return null;
+      throw error;
+    }
   }
 }
 

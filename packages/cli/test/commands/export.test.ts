@@ -44,6 +44,8 @@ describe('tandem export', () => {
       EXPORT_POSTGRES_URL: postgresUrl,
       EXPORT_POSTGRES_SCHEMA: schema,
       LOG_LEVEL: 'silent',
+      // A topic that does not exist, as on a fresh stack: `tandem status` must answer anyway.
+      TANDEM_TOPIC: uniqueName('export-events'),
     };
     const store = openObjectStore({ url: `file://${dir}` });
     for (let i = 0; i < 2; i++) {
@@ -98,6 +100,40 @@ describe('tandem export', () => {
     expect(again.code, again.err).toBe(0);
     expect(again.err).toContain('export endpoint_hourly: 0 exported, 2 unchanged, 1 not sealed, 0 failed');
     expect(again.out).toContain(`exported through ${hourText(BASE + 2 * HOUR_MS)}`);
+  });
+
+  it('re-exports every hour a recompute republishes, and tandem status shows exported-through', async () => {
+    const recompute = await runTandem(
+      [
+        'recompute',
+        '--view',
+        'endpoint_hourly',
+        '--from',
+        iso(BASE),
+        '--to',
+        iso(BASE + 2 * HOUR_MS),
+        '--json',
+      ],
+      env,
+    );
+    expect(recompute.code, recompute.err).toBe(0);
+    const published = (JSON.parse(recompute.out) as { hours: Array<{ status: string; runId: string }> })
+      .hours;
+    expect(published.map((h) => h.status)).toEqual(['published', 'published']);
+    // The rows in the table are the new runs', exported before the command exited.
+    const runs = await admin.query(`SELECT DISTINCT run_id FROM "${schema}".endpoint_hourly ORDER BY run_id`);
+    expect(runs.rows.map((row) => row.run_id)).toEqual(published.map((h) => h.runId).sort());
+
+    const status = await runTandem(['status', '--json'], env);
+    expect(status.code, status.err).toBe(0);
+    const views = (JSON.parse(status.out) as { views: Array<{ view: string; export?: unknown }> }).views;
+    expect(views.find((v) => v.view === 'endpoint_hourly')?.export).toEqual({
+      exportedThrough: BASE + 2 * HOUR_MS,
+      lagging: 0,
+    });
+    const table = await runTandem(['status'], env);
+    expect(table.out).toContain('EXPORTED THROUGH');
+    expect(table.out).toContain(hourText(BASE + 2 * HOUR_MS));
   });
 
   it('names a missing URL, refused credentials and an unreachable database', async () => {

@@ -6,7 +6,7 @@
 // returns. A dependency outage never fails /healthz: a restart would not bring Redis back.
 import type { FastifyPluginAsync } from 'fastify';
 import { errorRef } from '../schemas.ts';
-import type { ComponentHealth, HealthCheck, ReadinessProbe } from '@tandem/core';
+import { type ComponentHealth, type HealthCheck, type ReadinessProbe, withDeadline } from '@tandem/core';
 
 export interface ProbeRoutesOptions {
   /** Checked at every request, so components may register after the server starts. */
@@ -153,7 +153,7 @@ export async function evaluateReadiness(
     Object.entries(readinessProbes).map(async ([name, probe]) => {
       const started = performance.now();
       try {
-        await withTimeout(probe(), timeoutMs, name);
+        await withDeadline(probe(), timeoutMs, name);
         return [name, { ok: true, ms: Math.round(performance.now() - started) }] as const;
       } catch (error) {
         log.warn({ err: error, dependency: name }, 'readiness probe failed');
@@ -169,14 +169,4 @@ export async function evaluateReadiness(
     statusCode: ready ? 200 : 503,
     body: { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) },
   };
-}
-
-function withTimeout(promise: Promise<unknown>, ms: number, name: string): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${name} did not answer within ${ms} ms`)), ms);
-  });
-  // A probe that rejects after the timeout won it must not surface as an unhandled rejection.
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
