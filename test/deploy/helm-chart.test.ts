@@ -447,11 +447,31 @@ describe('the values of a platform team that brings its own Secrets and ConfigMa
   });
 });
 
+describe('a Redis Cluster', () => {
+  it('is named by its nodes instead of a URL, and every component gets them', async () => {
+    const rendered = await render('minimal', [
+      '--set',
+      'redis.url=',
+      '--set',
+      'redis.clusterNodes=redis-0.redis:6379\\,redis-1.redis:6379',
+    ]);
+    expect(rendered.stderr).toBe('');
+    expect(rendered.code).toBe(0);
+    const objects = await decode(rendered.stdout);
+    const env = find(objects, 'ConfigMap', 'tandem-env').data;
+    expect(env.REDIS_CLUSTER_NODES).toBe('redis-0.redis:6379,redis-1.redis:6379');
+    expect(env).not.toHaveProperty('REDIS_URL');
+    expect(env.REDIS_PREFIX).toBe('tandem');
+  });
+});
+
 describe('values the chart refuses', () => {
   it.each([
     [[], 'kafka.brokers is required'],
     [['--set', 'lake.url=file:///data/lake'], 'lake'],
     [['--set', 'redis.url=redis://user:secret@redis:6379'], 'redis.url carries credentials'],
+    [['--set', 'redis.clusterNodes=redis-0:6379'], 'set redis.url or redis.clusterNodes, not both'],
+    [['--set', 'redis.url=', '--set', 'redis.clusterNodes=redis-0'], 'clusterNodes'],
     [['--set', 'speed.replicas=3'], 'replicas'],
     [['--set', 'config.fileName=streams.yaml'], 'fileName'],
   ])('helm template with minimal values and %j fails naming %s', async (extra, message) => {
