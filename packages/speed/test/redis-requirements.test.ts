@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { assertRedisKeepsSpeedKeys } from '../src/redis-requirements.ts';
 import { startSpeedWorker } from '../src/speed-worker.ts';
 import { kafkaClient } from '@tandem/test-support/stack.ts';
-import { type PrivateRedis, startPrivateRedis } from './support/private-redis.ts';
+import { type PrivateRedis, startPrivateRedis } from '@tandem/test-support/private-redis.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {

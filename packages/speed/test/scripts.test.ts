@@ -5,7 +5,7 @@ import { scriptCommand } from '@tandem/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKET_MARKER_FIELD, speedKeys } from '../src/key-schema.ts';
 import { type ApplyBatchInput, applyBatch, claimPartition, speedScript } from '../src/scripts.ts';
-import { startPrivateRedis } from './support/private-redis.ts';
+import { startPrivateRedis } from '@tandem/test-support/private-redis.ts';
 import { deletePrefix } from '@tandem/test-support/redis.ts';
 import { connectRedis, uniqueName } from '@tandem/test-support/stack.ts';
 

@@ -17,7 +17,7 @@ import { deletePrefix } from '@tandem/test-support/redis.ts';
 import { connectRedis, kafkaBrokers, kafkaClient, redisUrl, uniqueName } from '@tandem/test-support/stack.ts';
 import { type GeneratedStream, generateStream } from './support/event-stream.ts';
 import { produceStream, readTopic, waitUntilApplied } from './support/kafka-topics.ts';
-import { type PrivateRedis, startPrivateRedis } from './support/private-redis.ts';
+import { type PrivateRedis, startPrivateRedis } from '@tandem/test-support/private-redis.ts';
 import { canonicalRows, truthRows } from './support/truth.ts';
 import { startWorkerProcess, type WorkerProcess } from './support/worker-process.ts';
 

@@ -2,46 +2,16 @@
 // up after three reconnect attempts, leaving every later request with "Connection is closed.".
 // Runs its own redis-server (Debian's, as scripts/stack uses) on a free port, so killing it disturbs
 // no other test.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadConfig } from '@tandem/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '@tandem/test-support/net.ts';
+import { startPrivateRedis } from '@tandem/test-support/private-redis.ts';
 import { connectRedis } from '../../src/wiring/clients.ts';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-function startRedis(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
-    {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('Ready to accept connections')) resolve(child);
-    });
-  });
-}
 
 async function until<T>(attempt: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -57,25 +27,22 @@ async function until<T>(attempt: () => Promise<T>, timeoutMs: number): Promise<T
 
 describe('connectRedis', () => {
   it('answers again after Redis is killed and restarted twice', async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'tandem-redis-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    let server = await startRedis(port, dir);
-    cleanups.push(() => server.kill('SIGKILL'));
-    const config = loadConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    const server = await startPrivateRedis();
+    cleanups.push(() => server.stop());
+    const config = loadConfig({ REDIS_URL: server.url });
     const redis = await connectRedis(config.redis);
     cleanups.push(() => redis.disconnect());
     await redis.set('k', '1');
 
     for (let restart = 1; restart <= 2; restart++) {
-      server.kill('SIGKILL');
+      await server.stop();
       // While Redis is away, commands fail fast instead of queueing.
       await until(async () => {
         await expect(redis.ping()).rejects.toThrow();
       }, 5_000);
       // Long enough for the old client to have given up after its 3 attempts.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      server = await startRedis(port, dir);
+      await server.start();
       await until(() => redis.set('k', String(restart + 1)), 15_000);
       expect(await redis.get('k')).toBe(String(restart + 1));
     }

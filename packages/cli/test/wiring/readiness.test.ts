@@ -2,15 +2,13 @@
 // (killed and started again; the shared stack's Redis is never touched) and a directory lake:
 // /readyz turns 503 naming Redis while it is down and 200 again once it is back, twice; /healthz
 // stays 200 throughout, because a dependency outage is not something a restart fixes.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@tandem/core';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '@tandem/test-support/net.ts';
+import { startPrivateRedis } from '@tandem/test-support/private-redis.ts';
 import type { Running } from '../../src/wiring/lifecycle.ts';
 import { Platform } from '../../src/wiring/platform.ts';
 
@@ -18,35 +16,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** redis-server on `port`, keeping nothing on disk; resolves once it accepts connections. */
-function startRedis(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
-    {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.once('error', reject);
-    // A line may arrive split across chunks, and a server that cannot start exits: neither may hang.
-    child.once('exit', (code) =>
-      reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)),
-    );
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) resolve(child);
-    });
-  });
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-}
 
 interface ProbeAnswer {
   status: number;
@@ -76,19 +45,18 @@ async function until(
 
 describe('serve readiness and health', () => {
   it('is unavailable while Redis is down and ready again once it is back; healthy throughout', async () => {
-    const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'tandem-readiness-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    let redis = await startRedis(port, dir);
-    cleanups.push(() => kill(redis));
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.stop());
     const config = loadConfig({
-      REDIS_URL: `redis://127.0.0.1:${port}`,
+      REDIS_URL: redis.url,
       LAKE_URL: `file://${join(dir, 'lake')}`,
       HOST: '127.0.0.1',
       PORT: '0',
       KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? 'localhost:9092',
       // A topic that does not exist, as on a fresh stack: /v1/status must answer anyway.
-      TANDEM_TOPIC: `readiness-${port}-${Date.now()}`,
+      TANDEM_TOPIC: `readiness-${redis.port}-${Date.now()}`,
       LOG_LEVEL: 'silent',
     });
     const platform = new Platform(config, pino({ level: 'silent' }));
@@ -112,14 +80,14 @@ describe('serve readiness and health', () => {
     });
 
     for (let restart = 1; restart <= 2; restart++) {
-      await kill(redis);
+      await redis.stop();
       const down = await until(`${url}/readyz`, (answer) => answer.status === 503);
       expect(down.body).toMatchObject({
         status: 'unavailable',
         checks: { redis: { ok: false, error: 'redis is not reachable' }, lake: { ok: true } },
       });
       expect((await probe(`${url}/healthz`)).status).toBe(200);
-      redis = await startRedis(port, dir);
+      await redis.start();
       const back = await until(`${url}/readyz`, (answer) => answer.status === 200);
       expect(back.body).toMatchObject({
         status: 'ready',

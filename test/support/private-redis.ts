@@ -1,8 +1,8 @@
-// A throwaway redis-server on a free port, for tests that restart Redis or flush its script
-// cache: the shared instance of the local stack is never restarted or flushed.
+// A throwaway redis-server on a free port, for tests that kill and restart Redis or flush its
+// script cache: the shared instance of the local stack is never restarted or flushed.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort } from '@tandem/test-support/net.ts';
+import { freePort } from './net.ts';
 
 export interface PrivateRedis {
   readonly port: number;
@@ -13,7 +13,10 @@ export interface PrivateRedis {
    * it loads whatever the last `SAVE` wrote there.
    */
   restart(): Promise<void>;
+  /** Kills the server (SIGKILL); a no-op when it is not running. */
   stop(): Promise<void>;
+  /** Starts it again on the same port after `stop`; resolves once it accepts connections. */
+  start(): Promise<void>;
 }
 
 export interface PrivateRedisOptions {
@@ -68,5 +71,8 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
       await launch();
     },
     stop: kill,
+    start: async () => {
+      if (child === null) await launch();
+    },
   };
 }
