@@ -279,16 +279,26 @@ export class PostgresExporter {
         sealed !== undefined && (options.force === true || token === undefined || token < sealed.fencingToken)
       );
     };
-    // The next hour to export is read while this one is written: the reader works on DuckDB's
-    // threads, so the COPY stream keeps this thread. At most two hours' text are held: the one being
-    // written and the one read ahead.
+    // The next hours to export are read while this one is written: each read is a query on the
+    // batch engine's DuckDB threads, so the COPY stream keeps this thread and reading keeps pace
+    // with it. At most `readAheadHours` + 1 hours' text are held; every read has settled before
+    // this returns (a caller may close the batch layer next).
     const toExport = [...pointers.keys()]
       .filter((hour) => hour >= from && hour < to && needsExport(hour))
       .sort((a, b) => a - b);
-    let readAhead: { hour: number; text: Promise<RunText> } | null = null;
-    // The last read started (each waits for the one before): settled before returning, so no read
-    // outlives the call (a caller may close the batch layer next).
-    let lastRead: Promise<unknown> = Promise.resolve();
+    const reads = new Map<number, Promise<RunText>>();
+    const readAhead = (after: number): void => {
+      for (const hour of toExport) {
+        if (reads.size >= this.options.readAheadHours) break;
+        if (hour <= after || reads.has(hour)) continue;
+        const text = this.#read(viewName, pointers.get(hour)!);
+        // Handled where it is awaited; this keeps a read that is never awaited (a stop, an
+        // attempt failing before it) from being an unhandled rejection.
+        text.catch(() => {});
+        reads.set(hour, text);
+      }
+    };
+    let current: Promise<unknown> = Promise.resolve();
     try {
       for (let hour = from; hour < to; hour += HOUR_MS) {
         if (options.signal?.aborted) break;
@@ -311,17 +321,11 @@ export class PostgresExporter {
           });
           continue;
         }
-        const text: Promise<RunText> =
-          readAhead?.hour === hour ? readAhead.text : this.#read(viewName, sealed);
-        // Handled where it is awaited; this keeps an attempt that fails before that from leaving an
-        // unhandled rejection.
+        const text = reads.get(hour) ?? this.#read(viewName, sealed);
         text.catch(() => {});
-        const following = toExport.find((candidate) => candidate > hour);
-        readAhead =
-          following === undefined
-            ? null
-            : { hour: following, text: this.#readAfter(viewName, pointers.get(following)!, text) };
-        lastRead = readAhead?.text ?? text;
+        reads.delete(hour);
+        current = text;
+        readAhead(hour);
         const outcome = await this.#exportWithRetries(viewName, hour, sealed, options, text);
         report(outcome);
         if (
@@ -332,7 +336,7 @@ export class PostgresExporter {
           break;
       }
     } finally {
-      await lastRead.catch(() => {});
+      await Promise.allSettled([current, ...reads.values()]);
     }
     return outcomes;
   }
@@ -529,19 +533,6 @@ export class PostgresExporter {
       { hour: sealed.hour, runId: sealed.runId, pointerVersion: sealed.pointerVersion },
       { trailer: runTrailer(sealed), chunkRows: this.options.copyChunkRows },
     );
-  }
-
-  /**
-   * Reads `sealed` once `previous` is read (one read at a time), for the hour after. A failure
-   * waits for that hour's export, which reads again with retries; never an unhandled rejection.
-   */
-  #readAfter(viewName: string, sealed: SealedPointer, previous: Promise<RunText>): Promise<RunText> {
-    const next = previous.then(
-      () => this.#read(viewName, sealed),
-      () => this.#read(viewName, sealed),
-    );
-    next.catch(() => {});
-    return next;
   }
 
   async #attempt(
