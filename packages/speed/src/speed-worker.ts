@@ -281,12 +281,20 @@ export class SpeedWorker {
    * last message again, so the partition is re-claimed at once — and rebuilt from Kafka by the
    * claim — instead of at its next new message. Runs under the partition's lock, so it never races
    * an apply; skipped while Redis is unreachable (a batch that fails then waits for it anyway).
+   * First it lists the partitions held here in the partition set again, in case that key was lost.
    */
   async #checkPartitionStates(): Promise<void> {
     const redis = this.#redis;
     if (this.#checkingStates || this.#stopping || redis === null || redis.status !== 'ready') return;
     this.#checkingStates = true;
     try {
+      // The partition set is one key outside every partition's hash tag: on a Redis Cluster it
+      // lives on one master, and when that master restarts empty the partitions kept on the others
+      // would drop out of every reader's listing until their next claim (a rebalance that may never
+      // come). Listing the partitions held here again (SADD is idempotent) heals it within a check.
+      if (this.#states.size > 0) {
+        await redis.sadd(this.keys.partitions(), ...[...this.#states.keys()].map(String));
+      }
       for (const [partition, known] of [...this.#states]) {
         if (known.appliedOffset === null) continue;
         await this.#withPartitionLock(partition, async () => {

@@ -244,6 +244,26 @@ describe('SpeedWorker recovery', () => {
     expect(await worker.stop()).toBe(0);
   });
 
+  it('lists its partitions again when the partition set alone is lost, as a Redis Cluster master restarted empty loses it', async () => {
+    // The set is the one key outside the partitions' hash tags, so on a cluster it can sit on a
+    // master that restarts empty while every partition's state lives on the others: nothing is
+    // rebuilt and no rebalance comes, so only the worker's own check can list them again.
+    const redis = connectRedis(redisUrl);
+    cleanups.push(async () => void (await redis.quit()));
+    const { topic, prefix, tuning } = await setup(redis, 'partition-set-loss');
+    const stream = generateStream({ count: 20_000, partitions, seed: 41 });
+    const worker = await startWorkerProcess({ brokers: kafkaBrokers, redisUrl, tuning });
+    cleanups.push(() => worker.kill());
+    const producing = producePaced(topic, stream, 8_000);
+    const reader = new RedisSpeedViewReader({ redis, prefix, topic });
+    while ((await reader.status()).partitions.length < partitions) await sleep(50);
+    await redis.del(speedKeys(prefix).partitions());
+    expect(await reader.partitions()).toEqual([]);
+    await producing;
+    await expectExact(redis, prefix, topic, stream);
+    expect(await worker.stop()).toBe(0);
+  });
+
   it('resumes from the restored offsets when Redis comes back from a snapshot older than a rebalance', async () => {
     // RDB persistence, or an AOF that missed its last second: Redis restarts at an earlier point in
     // time, where the partitions' meta hashes name owners and epochs from before the last claims.
