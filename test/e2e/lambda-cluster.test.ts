@@ -7,14 +7,14 @@
 // topics Tandem created carry 3 replicas and min.insync.replicas 2, the speed layer's partitions
 // live on more than one Redis master, and `tandem dlq replay` keeps its replayed marks there.
 import { HOUR_MS, hourStart } from '@tandem/core';
-import { listArchiverWatermarks, openObjectStore } from '@tandem/lake';
 import { Cluster } from 'ioredis';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { PrivateKafkaCluster, PrivateRedisCluster } from '../support/private-cluster.ts';
 import { eventually, World } from './cli/harness.ts';
-import { regenerate } from './cli/truth.ts';
+import { endpointTruth, runLambdaPath } from './cli/lambda-path.ts';
+import type { regenerate } from './cli/truth.ts';
 
 interface DlqList {
   total: number;
@@ -84,55 +84,17 @@ describe('one event stream through speed, archiver, batch and serving on Redis C
       ],
       { timeoutMs: 180_000 },
     );
-    const seen = new Set<string>();
-    for (const record of regenerate(generated.options)) {
-      if (record.label === 'bad') badCount++;
-      if (record.event === null || record.label === 'bad' || seen.has(record.event.event_id)) continue;
-      seen.add(record.event.event_id);
-      const hour = hourStart(record.event.timestamp);
-      const perEndpoint = truth.get(hour) ?? new Map<string, number>();
-      perEndpoint.set(record.event.endpoint, (perEndpoint.get(record.event.endpoint) ?? 0) + 1);
-      truth.set(hour, perEndpoint);
-    }
-    const expectedEvents = seen.size;
-
-    for (const component of ['speed', 'archiver', 'serve']) {
-      const child = world.start([component]);
-      stops.push(() => child.stop());
-    }
-    await eventually(
-      'the speed layer to apply the stream',
-      async () => {
-        const status = await world.json<{ speed: { eventsApplied: number } }>(['status']);
-        return status.speed.eventsApplied === expectedEvents ? true : undefined;
-      },
-      180_000,
-    );
-    const lake = openObjectStore(world.config.lake);
-    await eventually(
-      'the archiver to archive the sealed hour',
-      async () => {
-        const marks = await listArchiverWatermarks(lake, world.env.TANDEM_TOPIC);
-        return marks.length === kafkaPartitions && marks.every((m) => m.watermark >= sealedHour + HOUR_MS)
-          ? true
-          : undefined;
-      },
-      180_000,
-    );
-    await lake.close();
-    const outcome = await world.json<{ status: string; runId: string | null }>([
-      'batch',
-      'run',
-      '--view',
-      'endpoint_hourly',
-      '--hour',
-      String(sealedHour),
-    ]);
-    expect(outcome.status).toBe('published');
-    runId = outcome.runId!;
-    await eventually('the serving layer to see the sealed hour', async () => {
-      const body = await series(sealedHour, sealedHour + HOUR_MS);
-      return body.coverage[0]?.source === 'batch' ? true : undefined;
+    const computed = endpointTruth(generated.options);
+    for (const [hour, perEndpoint] of computed.perHour) truth.set(hour, perEndpoint);
+    badCount = computed.bad;
+    runId = await runLambdaPath(world, {
+      sealedHour,
+      expectedEvents: computed.distinct,
+      kafkaPartitions,
+      servedFromBatch: async () =>
+        (await series(sealedHour, sealedHour + HOUR_MS)).coverage[0]?.source === 'batch',
+      stops,
+      timeoutMs: 180_000,
     });
   }, 600_000);
 

@@ -4,11 +4,11 @@
 // HTTP, hour by hour, from batch where sealed and from speed otherwise, and says which. Every count
 // is checked against a truth computed here with plain loops over the generator's own records.
 import { HOUR_MS, hourStart } from '@tandem/core';
-import { listArchiverWatermarks, openObjectStore } from '@tandem/lake';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
-import { eventually, World } from './cli/harness.ts';
-import { regenerate } from './cli/truth.ts';
+import { World } from './cli/harness.ts';
+import { endpointTruth, runLambdaPath } from './cli/lambda-path.ts';
+import type { regenerate } from './cli/truth.ts';
 
 interface SeriesBody {
   sealedThrough: string | null;
@@ -59,57 +59,16 @@ describe('one event stream through speed, archiver, batch and serving', () => {
       '--seed',
       '11',
     ]);
-    const seen = new Set<string>();
-    for (const record of regenerate(generated.options)) {
-      if (record.event === null || record.label === 'bad' || seen.has(record.event.event_id)) continue;
-      seen.add(record.event.event_id);
-      const hour = Math.floor(record.event.timestamp / HOUR_MS) * HOUR_MS;
-      const perEndpoint = truth.get(hour) ?? new Map<string, number>();
-      perEndpoint.set(record.event.endpoint, (perEndpoint.get(record.event.endpoint) ?? 0) + 1);
-      truth.set(hour, perEndpoint);
-    }
-    const expectedEvents = seen.size;
-
-    for (const component of ['speed', 'archiver', 'serve']) {
-      const child = world.start([component]);
-      stops.push(() => child.stop());
-    }
-    // the speed layer has applied every distinct valid event
-    await eventually(
-      'the speed layer to apply the stream',
-      async () => {
-        const status = await world.json<{ speed: { eventsApplied: number } }>(['status']);
-        return status.speed.eventsApplied === expectedEvents ? true : undefined;
-      },
-      120_000,
-    );
-    // the archiver's watermark objects say every partition has archived the sealed hour
-    const lake = openObjectStore(world.config.lake);
-    await eventually(
-      'the archiver to archive the sealed hour',
-      async () => {
-        const marks = await listArchiverWatermarks(lake, world.env.TANDEM_TOPIC);
-        return marks.length === kafkaPartitions && marks.every((m) => m.watermark >= sealedHour + HOUR_MS)
-          ? true
-          : undefined;
-      },
-      120_000,
-    );
-    await lake.close();
-    const outcome = await world.json<{ status: string; runId: string | null }>([
-      'batch',
-      'run',
-      '--view',
-      'endpoint_hourly',
-      '--hour',
-      String(sealedHour),
-    ]);
-    expect(outcome.status).toBe('published');
-    runId = outcome.runId!;
-    // the serving layer re-reads sealed hours about once a second
-    await eventually('the serving layer to see the sealed hour', async () => {
-      const body = await series(sealedHour, sealedHour + HOUR_MS, '1h');
-      return body.coverage[0]?.source === 'batch' ? true : undefined;
+    const computed = endpointTruth(generated.options);
+    for (const [hour, perEndpoint] of computed.perHour) truth.set(hour, perEndpoint);
+    runId = await runLambdaPath(world, {
+      sealedHour,
+      expectedEvents: computed.distinct,
+      kafkaPartitions,
+      servedFromBatch: async () =>
+        (await series(sealedHour, sealedHour + HOUR_MS, '1h')).coverage[0]?.source === 'batch',
+      stops,
+      timeoutMs: 120_000,
     });
   }, 300_000);
 
