@@ -4,6 +4,7 @@ export {
   createKafkaClient,
   type KafkaClientOptions,
   type KafkaConnection,
+  createTopicsAndWait,
   kafkaLogCreator,
   kafkaRetry,
   kafkaUnavailable,

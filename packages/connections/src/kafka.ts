@@ -1,7 +1,15 @@
 // Kafka clients from config: one TLS/SASL mapping, one retry policy and one log level for every
 // component, with kafkajs's own logs routed to pino.
 import { type KafkaConfig, serviceUnavailable, type TandemError } from '@tandem/core';
-import { Kafka, type logCreator, logLevel, type RetryOptions, type SASLOptions } from 'kafkajs';
+import {
+  type Admin,
+  type ITopicConfig,
+  Kafka,
+  type logCreator,
+  logLevel,
+  type RetryOptions,
+  type SASLOptions,
+} from 'kafkajs';
 import { type Logger, pino } from 'pino';
 
 /** What a Kafka client is built from: a `KafkaConfig` from `loadConfig` fits, as do `{ brokers }`. */
@@ -80,4 +88,41 @@ export function createKafkaClient(config: KafkaConnection, options: KafkaClientO
 /** The coded error for brokers that cannot be reached: names Kafka and how to start it. */
 export function kafkaUnavailable(config: Pick<KafkaConfig, 'brokers'>, cause: unknown): TandemError {
   return serviceUnavailable('Kafka', config.brokers.join(','), cause);
+}
+
+/**
+ * Creates those of `topics` that are missing and waits until every partition of each has a leader.
+ * kafkajs's own `waitForLeaders` retries only "leader not available"; a KRaft broker that has not
+ * applied a new topic to its metadata yet answers "does not host this topic-partition", which
+ * kafkajs throws, failing a start that only had to wait a moment. So the wait is done here, taking
+ * that answer as "not yet", for up to `timeoutMs`. Two processes creating the same topic at once
+ * are fine: the loser's create reports the topic as existing. Returns whether it created any.
+ */
+export async function createTopicsAndWait(
+  admin: Admin,
+  topics: ITopicConfig[],
+  timeoutMs = 30_000,
+): Promise<boolean> {
+  const created = await admin.createTopics({ waitForLeaders: false, topics });
+  const names = topics.map((topic) => topic.topic);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names });
+      const led = metadata.every(
+        (topic) =>
+          topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0),
+      );
+      if (led && metadata.length === names.length) return created;
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Kafka topics ${names.join(', ')} have no leader for every partition after ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

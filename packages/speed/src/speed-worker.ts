@@ -18,6 +18,7 @@ import type {
 } from 'kafkajs';
 import { type Logger, pino } from 'pino';
 import { BucketDeltaBuilder, type DeltaView } from './bucket-deltas.ts';
+import { createTopicsAndWait } from '@tandem/connections';
 import { connectRedis, createKafkaClient } from './clients.ts';
 import { deadLetterMessage, lateEventMessage, replayedOriginalOffset } from './dead-letters.ts';
 import { DedupWindow } from './dedup-window.ts';
@@ -221,10 +222,10 @@ export class SpeedWorker {
     this.#admin = this.#kafka.admin();
     await this.#admin.connect();
     if (this.tuning.createTopics) {
-      await this.#admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: this.tuning.dlqTopic }, { topic: this.tuning.lateTopic }],
-      });
+      await createTopicsAndWait(this.#admin, [
+        { topic: this.tuning.dlqTopic },
+        { topic: this.tuning.lateTopic },
+      ]);
     }
     this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.#producer.connect();

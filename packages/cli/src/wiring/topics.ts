@@ -2,6 +2,7 @@
 // the partition count the platform expects instead of whatever auto-creation would pick.
 import type { KafkaConfig, Stream } from '@tandem/core';
 import type { Kafka } from 'kafkajs';
+import { createTopicsAndWait } from '@tandem/connections';
 import { kafkaUnavailable } from './clients.ts';
 
 /** Partitions of a topic the cli creates. Six spreads the speed layer and archiver over up to six workers each. */
@@ -29,10 +30,10 @@ export async function ensureTopics(
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((topic) => !existing.has(topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
-      });
+      await createTopicsAndWait(
+        admin,
+        missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
+      );
     }
     return missing;
   } finally {
