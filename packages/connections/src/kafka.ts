@@ -1,6 +1,6 @@
 // Kafka clients from config: one TLS/SASL mapping, one retry policy and one log level for every
 // component, with kafkajs's own logs routed to pino.
-import { type KafkaConfig, serviceUnavailable, type TandemError } from '@tandem/core';
+import { type KafkaConfig, serviceUnavailable, TandemError } from '@tandem/core';
 import {
   type Admin,
   type ITopicConfig,
@@ -119,8 +119,10 @@ export async function createTopicsAndWait(
       if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw error;
     }
     if (Date.now() > deadline) {
-      throw new Error(
+      throw new TandemError(
+        'TANDEM_ERR_TIMEOUT',
         `Kafka topics ${names.join(', ')} have no leader for every partition after ${timeoutMs} ms`,
+        { retryable: true, details: { topics: names, timeoutMs } },
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -3,7 +3,7 @@
 // validated by the same compilers as one declared in the config file. What the subset cannot express
 // is refused here, at load, naming the construct and its path, never dropped silently: a field Tandem
 // could not check would let events through that the producer's schema forbids, or the reverse.
-import { configPathError, jsonPath, normalizeStreamSchema } from './stream-schema.ts';
+import { configPathError, jsonPath, normalizeStreamSchema, propertyKeywords } from './stream-schema.ts';
 import type {
   StreamField,
   StreamFieldType,
@@ -333,19 +333,6 @@ const jsonAnnotations = new Set([
   '$defs',
   'definitions',
 ]);
-const jsonPropertyKept = new Set([
-  'type',
-  'nullable',
-  'minLength',
-  'maxLength',
-  'minimum',
-  'maximum',
-  'enum',
-  'default',
-  'title',
-  'description',
-  '$comment',
-]);
 /** Keywords the subset cannot express, with what to say about them. */
 const jsonRefusedKeywords: ReadonlyMap<string, string> = new Map([
   ['$ref', 'a $ref to another schema'],
@@ -430,7 +417,7 @@ function jsonProperty(
     if (keyword === 'type' || keyword === 'const' || keyword === 'format') continue;
     if (keyword === 'exclusiveMinimum' || keyword === 'exclusiveMaximum') continue;
     if (keyword === 'default') continue;
-    if (jsonPropertyKept.has(keyword)) {
+    if (propertyKeywords.has(keyword)) {
       (property as Record<string, unknown>)[keyword] = raw[keyword];
     } else if (!jsonAnnotations.has(keyword)) {
       throw refused(jsonPath(path, keyword), keyword, `keyword "${keyword}" in field "${name}"`);

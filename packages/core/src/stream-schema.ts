@@ -68,7 +68,8 @@ const objectKeywords = new Set([
   '$id',
   '$comment',
 ]);
-const propertyKeywords = new Set([
+/** The keywords a property of the subset may carry (what registry schemas are translated into). */
+export const propertyKeywords: ReadonlySet<string> = new Set([
   'type',
   'nullable',
   'minLength',
@@ -106,7 +107,7 @@ export function jsonPath(base: string, key: string | number): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
 }
 
-function unsupported(path: string, keyword: string, allowed: Set<string>): TandemError {
+function unsupported(path: string, keyword: string, allowed: ReadonlySet<string>): TandemError {
   return configPathError(
     jsonPath(path, keyword),
     `keyword "${keyword}" is not supported in a stream schema; supported: ${[...allowed].join(', ')}`,
