@@ -3,7 +3,8 @@
 // when there is no config file. Reading the file is the cli's job (core does no I/O); this module
 // turns what the file exports into checked streams and views, or a coded error naming the JSON path.
 import { TandemError } from './errors.ts';
-import { defineStream, type Stream, type StreamSpec } from './stream.ts';
+import type { RegistryVersion } from './registry-stream.ts';
+import { defineStream, type RegistryStreamSpec, type Stream, type StreamSpec } from './stream.ts';
 import { configPathError, jsonPath } from './stream-schema.ts';
 import { defineView, type View, type ViewSpec } from './view.ts';
 
@@ -15,7 +16,7 @@ export type ConfigViewSpec = ViewSpec & {
 
 /** What `tandem.config.ts` exports (default export) or `tandem.config.json` holds. */
 export interface TandemConfigSpec {
-  streams: readonly StreamSpec[];
+  streams: readonly (StreamSpec | RegistryStreamSpec)[];
   views: readonly ConfigViewSpec[];
 }
 
@@ -72,6 +73,22 @@ export function createCatalog(streams: readonly Stream[], views: readonly View[]
   };
 }
 
+/**
+ * The registry subjects a config file's streams name (`streams[i].registry.subject`), with the first
+ * stream naming each: what a loader fetches before `resolveCatalog`. Malformed entries are left for
+ * `resolveCatalog` to report.
+ */
+export function registrySubjectsOf(raw: unknown): Map<string, string> {
+  const subjects = new Map<string, string>();
+  if (!isPlainObject(raw) || !Array.isArray(raw.streams)) return subjects;
+  for (const spec of raw.streams) {
+    if (!isPlainObject(spec) || !isPlainObject(spec.registry)) continue;
+    const subject = spec.registry.subject;
+    if (typeof subject === 'string' && !subjects.has(subject)) subjects.set(subject, String(spec.name));
+  }
+  return subjects;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -108,8 +125,14 @@ function uniqueBy<T>(
  * (`TANDEM_ERR_CONFIG_INVALID`, or the view's own `TANDEM_ERR_VIEW_*` / `TANDEM_ERR_MEASURE_INVALID`)
  * whose message starts with the JSON path of the offending entry, and whose details carry it.
  * @param source - names the file in messages (`tandem.config.ts`).
+ * @param registryVersions - every version of each subject that registry-backed streams name, by
+ * subject (the cli's loader fetches them; see `registrySubjectsOf`).
  */
-export function resolveCatalog(raw: unknown, source = 'config'): Catalog {
+export function resolveCatalog(
+  raw: unknown,
+  source = 'config',
+  registryVersions?: ReadonlyMap<string, readonly RegistryVersion[]>,
+): Catalog {
   if (!isPlainObject(raw)) {
     throw configPathError(
       source,
@@ -125,7 +148,9 @@ export function resolveCatalog(raw: unknown, source = 'config'): Catalog {
   if (!Array.isArray(raw.streams) || raw.streams.length === 0) {
     throw configPathError(streamsPath, 'must be a non-empty array of streams');
   }
-  const streams = raw.streams.map((spec, i) => defineStream(spec as StreamSpec, jsonPath(streamsPath, i)));
+  const streams = raw.streams.map((spec, i) =>
+    defineStream(spec as StreamSpec, jsonPath(streamsPath, i), registryVersions),
+  );
   uniqueBy(
     streams,
     (s) => s.name,

@@ -10,6 +10,11 @@ export const errorCodes = [
   'TANDEM_ERR_EVENT_INVALID_UTF8',
   'TANDEM_ERR_EVENT_TOO_LARGE',
   'TANDEM_ERR_EVENT_INVALID',
+  // Confluent-framed messages of registry-backed streams
+  'TANDEM_ERR_EVENT_FRAMING',
+  'TANDEM_ERR_EVENT_SCHEMA_UNKNOWN',
+  'TANDEM_ERR_EVENT_UNDECODABLE',
+  'TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE',
   // views, measures, compilers
   'TANDEM_ERR_VIEW_INVALID',
   'TANDEM_ERR_VIEW_UNKNOWN',

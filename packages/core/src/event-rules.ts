@@ -33,7 +33,10 @@ export interface EventRejection {
 /**
  * Every rule a rejection can name. `size`, `utf8`, `json` come with the codes
  * `TANDEM_ERR_EVENT_TOO_LARGE`, `_INVALID_UTF8`, `_INVALID_JSON`; the rest with `TANDEM_ERR_EVENT_INVALID`
- * (`object`: the message is not a JSON object; field is null then).
+ * (`object`: the message is not a JSON object; field is null then). The Confluent framing rules of
+ * registry-backed streams have their own codes: `framing` (no magic byte 0 or shorter than the
+ * 5-byte header) `TANDEM_ERR_EVENT_FRAMING`, `schema_id` `_SCHEMA_UNKNOWN`, `decode`
+ * `_UNDECODABLE`, `schema_compat` (a writer version that breaks a view) `_SCHEMA_INCOMPATIBLE`.
  */
 export const eventRules = [
   'size',
@@ -51,6 +54,11 @@ export const eventRules = [
   'maximum',
   'enum',
   'future',
+  // Only registry-backed streams (Confluent framing): see registryRejectionCodes.
+  'framing',
+  'schema_id',
+  'decode',
+  'schema_compat',
 ] as const;
 export type EventRule = (typeof eventRules)[number];
 
@@ -63,6 +71,14 @@ export function rejectionCode(rule: EventRule): ErrorCode {
       return 'TANDEM_ERR_EVENT_INVALID_UTF8';
     case 'json':
       return 'TANDEM_ERR_EVENT_INVALID_JSON';
+    case 'framing':
+      return 'TANDEM_ERR_EVENT_FRAMING';
+    case 'schema_id':
+      return 'TANDEM_ERR_EVENT_SCHEMA_UNKNOWN';
+    case 'decode':
+      return 'TANDEM_ERR_EVENT_UNDECODABLE';
+    case 'schema_compat':
+      return 'TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE';
     default:
       return 'TANDEM_ERR_EVENT_INVALID';
   }
@@ -112,6 +128,10 @@ const ruleText: Record<EventRule, string> = {
   maximum: 'is above its maximum',
   enum: 'is not one of the allowed values',
   future: 'lies further in the future than the allowed tolerance',
+  framing: 'the message is not Confluent-framed (magic byte 0, then a 4-byte schema id)',
+  schema_id: "the message's schema id is not a version of the stream's registry subject",
+  decode: "the message body does not decode with its writer's schema",
+  schema_compat: "the message's schema version drops or retypes a field a view reads",
 };
 
 const timeText: Record<Stream['timeEncoding'], string> = {

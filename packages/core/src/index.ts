@@ -19,6 +19,7 @@ export * from './measures.ts';
 export * from './reducer.ts';
 export * from './redis-scripts.ts';
 export * from './registry-schema.ts';
+export * from './registry-stream.ts';
 export * from './sessionizer.ts';
 export * from './sketches/ddsketch.ts';
 export * from './sketches/hll.ts';

@@ -13,6 +13,13 @@ import {
   type StreamSchemaSpec,
 } from './stream-schema.ts';
 import { TandemError } from './errors.ts';
+import {
+  type RegistryVersion,
+  readStreamRegistrySpec,
+  resolveRegistrySchema,
+  type StreamRegistry,
+  type StreamRegistrySpec,
+} from './registry-stream.ts';
 
 /**
  * How the event-time field is written.
@@ -37,8 +44,15 @@ export interface StreamSpec {
   lateTopic?: string;
   /** Where its raw-log partitions live under the lake URL. @defaultValue `streams/<name>/logs` */
   lakePrefix?: string;
+  /** The event schema (a JSON Schema subset). */
   schema: StreamSchemaSpec;
-  /** The event-time field (declared in the schema and required) and how it is written. */
+  /** Only on a `RegistryStreamSpec`. */
+  registry?: undefined;
+  /**
+   * The event-time field (declared in the schema and required) and how it is written. A
+   * registry-backed stream takes the encoding its schema implies when none is given (Avro
+   * `timestamp-millis`/`-micros`, JSON Schema `format: "date-time"`).
+   */
   time: { field: string; encoding?: TimeEncoding };
   /**
    * A required string or integer field naming each event uniquely: events with the same id are
@@ -47,6 +61,16 @@ export interface StreamSpec {
    */
   idField?: string | null;
 }
+
+/**
+ * A stream whose messages are Confluent-framed Avro or JSON Schema: instead of `schema`, `registry`
+ * names the subject whose pinned or latest version (in the schema registry at `SCHEMA_REGISTRY_URL`)
+ * is its schema.
+ */
+export type RegistryStreamSpec = Omit<StreamSpec, 'schema' | 'registry'> & {
+  schema?: undefined;
+  registry: StreamRegistrySpec;
+};
 
 /** A validated stream. */
 export interface Stream {
@@ -64,6 +88,8 @@ export interface Stream {
   readonly timeField: string;
   readonly timeEncoding: TimeEncoding;
   readonly idField: string | null;
+  /** Where a registry-backed stream's schema lives and which writer schemas are known; null otherwise. */
+  readonly registry: StreamRegistry | null;
   /**
    * Names the validation rules and the normalized form: a hash of the fields, time and id
    * declarations and the compilers' semantics version. The archiver stores it in each file's
@@ -90,6 +116,7 @@ const specKeys = new Set([
   'schema',
   'time',
   'idField',
+  'registry',
 ]);
 
 const sqlTypeOf: Record<FieldType, string> = {
@@ -118,7 +145,12 @@ function optionalTopic(path: string, raw: unknown, fallback: string): string {
  * Validates a stream declaration. Throws `TANDEM_ERR_CONFIG_INVALID` naming the JSON path below
  * `path` (a config file's `streams[0]`, say).
  */
-export function defineStream(spec: StreamSpec, path = 'stream'): Stream {
+export function defineStream(
+  spec: StreamSpec | RegistryStreamSpec,
+  path = 'stream',
+  /** Every version of each registry subject, fetched by the caller (core does no I/O), by subject. */
+  registryVersions?: ReadonlyMap<string, readonly RegistryVersion[]>,
+): Stream {
   if (!isPlainObject(spec))
     throw configPathError(path, 'a stream must be an object with name, schema and time');
   for (const key of Object.keys(spec)) {
@@ -153,7 +185,34 @@ export function defineStream(spec: StreamSpec, path = 'stream'): Stream {
       `${JSON.stringify(lakePrefix)} is not a relative lake path like "streams/${name}/logs"`,
     );
   }
-  const fields = normalizeStreamSchema(spec.schema, jsonPath(path, 'schema'));
+  let schema: StreamSchemaSpec | undefined = spec.schema;
+  let registry: StreamRegistry | null = null;
+  let impliedEncoding: TimeEncoding | undefined;
+  if (spec.registry !== undefined) {
+    if (spec.schema !== undefined) {
+      throw configPathError(
+        path,
+        'give schema or registry, not both (a registry-backed stream takes its schema from the registry)',
+      );
+    }
+    const registrySpec = readStreamRegistrySpec(spec.registry, path);
+    const resolved = resolveRegistrySchema(
+      name,
+      registrySpec,
+      registryVersions?.get(registrySpec.subject),
+      isPlainObject(spec.time) ? String(spec.time.field) : '',
+      path,
+    );
+    schema = resolved.schema;
+    registry = resolved.registry;
+    impliedEncoding = resolved.timeEncoding;
+  } else if (schema === undefined) {
+    throw configPathError(
+      jsonPath(path, 'schema'),
+      'is required (or registry, for Confluent-framed messages)',
+    );
+  }
+  const fields = normalizeStreamSchema(schema, jsonPath(path, 'schema'));
   const byName = new Map(fields.map((field) => [field.name, field]));
 
   const timePath = jsonPath(path, 'time');
@@ -170,7 +229,7 @@ export function defineStream(spec: StreamSpec, path = 'stream'): Stream {
       `the event-time field ${JSON.stringify(spec.time.field)} is not a property of the schema`,
     );
   }
-  const timeEncoding = spec.time.encoding ?? 'auto';
+  const timeEncoding = spec.time.encoding ?? impliedEncoding ?? 'auto';
   if (!(timeEncodings as readonly string[]).includes(timeEncoding)) {
     throw configPathError(
       jsonPath(timePath, 'encoding'),
@@ -211,6 +270,8 @@ export function defineStream(spec: StreamSpec, path = 'stream'): Stream {
         fields,
         time: [timeField.name, timeEncoding],
         idField,
+        // Only registry-backed streams add a key, so every other stream keeps its fingerprint.
+        ...(registry === null ? {} : { registry: [registry.subject, registry.format] }),
       }),
     )
     .digest('hex')
@@ -227,6 +288,7 @@ export function defineStream(spec: StreamSpec, path = 'stream'): Stream {
     timeField: timeField.name,
     timeEncoding,
     idField,
+    registry,
     fingerprint: `${name}/${fingerprint}`,
   };
 }
