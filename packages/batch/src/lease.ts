@@ -8,8 +8,8 @@ import { describeRedis, type RedisClient } from '@tandem/connections';
 /** Bumped when a script's contract (KEYS / ARGV / reply) changes; the command names carry it. */
 const SCRIPT_VERSION = 1;
 
-/** One of this package's scripts under `src/lua/`; core's loader reads the key count from the file name. */
-const batchScript = (file: string): RedisScript =>
+/** One of this package's scripts under `src/lua/` (leases, view generations); core's loader reads the key count from the file name. */
+export const batchScript = (file: string): RedisScript =>
   redisScript(
     'tandemBatch',
     SCRIPT_VERSION,

@@ -2,17 +2,25 @@
 // scripts/stack): the hour leases and their fencing tokens (one script, two keys of one slot), the
 // run history (MULTI on one key), the status records and the recompute job queue (index, records
 // and cancel flags under one hash tag: MULTI and MGET in one slot). A layout that crossed slots
-// would fail here with CROSSSLOT; the published hours must still equal the truth.
+// would fail here with CROSSSLOT, as would the generation registry's scripts (one hash per view); the published hours must still equal the truth.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtinViews, HOUR_MS, loadConfig, type TandemEvent } from '@tandem/core';
+import {
+  builtinViews,
+  defineView,
+  HOUR_MS,
+  loadConfig,
+  type TandemEvent,
+  viewSpecOf,
+  webStream,
+} from '@tandem/core';
 import { connectRedis, type RedisClient } from '@tandem/connections';
 import { createTestLake, type TestLake } from '@tandem/test-support/lake.ts';
 import { PrivateRedisCluster } from '@tandem/test-support/private-cluster.ts';
 import { uniqueName } from '@tandem/test-support/stack.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BatchLayer, openBatchLayer } from '../src/index.ts';
+import { type BatchLayer, GenerationRegistry, openBatchLayer } from '../src/index.ts';
 import { expectEndpointTruth } from './support/assertions.ts';
 import { endpointTruth, generateHour, quietLogger, writeHour } from './support/fixtures.ts';
 
@@ -113,5 +121,19 @@ describe('the batch layer on a Redis Cluster', () => {
     const status = await layer.refreshStatus('endpoint_hourly');
     expect(status.sealedThrough).toBe(BASE + HOURS * HOUR_MS);
     expect(await replica.statusStore.read('endpoint_hourly', status.version)).toEqual(status);
+  });
+
+  it('registers and switches view generations, each view in its own slot', async () => {
+    const registry = new GenerationRegistry(redis, prefix);
+    const v1 = builtinViews.endpoint_hourly;
+    const v2 = defineView({ ...viewSpecOf(v1), dimensions: ['endpoint', 'method'] }, webStream);
+    expect(await registry.register(v1, BASE)).toEqual({ n: 1, state: 'active', created: true });
+    expect(await registry.register(v2, BASE + 1)).toEqual({ n: 2, state: 'building', created: true });
+    await registry.switch('endpoint_hourly', 1, 2, BASE + 2);
+    expect(await registry.active('endpoint_hourly')).toMatchObject({ n: 2, fingerprint: v2.fingerprint });
+    expect((await registry.list('endpoint_hourly')).generations.map((gen) => gen.state)).toEqual([
+      'previous',
+      'active',
+    ]);
   });
 });

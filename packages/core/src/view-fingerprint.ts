@@ -6,10 +6,10 @@
 // version counted).
 import { createHash } from 'node:crypto';
 import type { Filter } from './filter.ts';
-import type { Measure } from './measures.ts';
+import type { Measure, MeasureSpec } from './measures.ts';
 import type { Stream } from './stream.ts';
 import type { StreamField } from './stream-schema.ts';
-import type { View } from './view.ts';
+import type { View, ViewSpec } from './view.ts';
 
 /** A view as defineView builds it, before its version is derived. */
 export type ViewDefinition = Omit<View, 'fingerprint'>;
@@ -121,4 +121,34 @@ export function canonicalJson(value: unknown): string {
     .filter(([, entry]) => entry !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([key, entry]) => `${JSON.stringify(key)}:${canonicalJson(entry)}`).join(',')}}`;
+}
+
+/**
+ * A compiled view back as the spec that compiles to it (defaults resolved, plain JSON, without the
+ * hand-set `version`): what the batch layer's generation registry stores per version, so a version
+ * can be compiled again (to serve or rebuild it) after the config file has moved on.
+ * `defineView(viewSpecOf(view), stream)` has the fingerprint of `view`.
+ */
+export function viewSpecOf(view: ViewDefinition): ViewSpec & { stream: string } {
+  const measures: Record<string, MeasureSpec> = {};
+  for (const measure of Object.values(view.measures)) {
+    measures[measure.name] = {
+      kind: measure.kind,
+      ...(measure.field === null ? {} : { field: measure.field }),
+      ...(measure.where === null ? {} : { where: measure.where }),
+      ...(measure.kind === 'quantiles' ? { qs: [...measure.qs] } : {}),
+      ...(measure.kind === 'topK' && measure.k !== null ? { k: measure.k } : {}),
+    };
+  }
+  return JSON.parse(
+    JSON.stringify({
+      name: view.name,
+      stream: view.stream,
+      bucket: view.bucket,
+      dimensions: view.dimensions,
+      filter: view.filter,
+      measures,
+      ...(view.sessionize === null ? {} : { sessionize: view.sessionize }),
+    }),
+  ) as ViewSpec & { stream: string };
 }

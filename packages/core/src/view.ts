@@ -35,7 +35,16 @@ export interface ViewSpec {
   /** Measures in display order. For sessionized views they read session fields. */
   measures: Record<string, MeasureSpec>;
   sessionize?: Partial<SessionizeSpec> & { by: string };
+  /**
+   * How far back a new version of the view is built before serving switches to it: `<n>d` or
+   * `<n>h`. Not part of the fingerprint (it says how much is built, not what the numbers mean).
+   * @defaultValue '30d'
+   */
+  history?: string;
 }
+
+/** The history a view's new versions are built over when the spec names none. */
+export const DEFAULT_VIEW_HISTORY = '30d';
 
 /** A validated, compiled-ready view. */
 export interface View {
@@ -62,6 +71,8 @@ export interface View {
   readonly sessionize: SessionizeSpec | null;
   /** The fields measures read: event fields, or session fields for sessionized views. */
   readonly measureSchema: FieldSchema;
+  /** How far back a new version is built before the switch (`ViewSpec.history`), ms. */
+  readonly historyMs: number;
 }
 
 /** A view with a sessionize step (its `sessionize` is set). */
@@ -188,6 +199,7 @@ export function defineView(spec: ViewSpec, stream: Stream = webStream): View {
   const definition = {
     name,
     version,
+    historyMs: parseHistory(name, spec.history ?? DEFAULT_VIEW_HISTORY),
     stream: stream.name,
     timeField: stream.timeField,
     idField: stream.idField,
@@ -201,6 +213,17 @@ export function defineView(spec: ViewSpec, stream: Stream = webStream): View {
     measureSchema,
   };
   return { ...definition, fingerprint: viewFingerprint(definition, stream) };
+}
+
+/** `30d` or `12h` as ms: a whole number of days or hours, at least one hour. */
+function parseHistory(name: string, history: unknown): number {
+  const match = typeof history === 'string' ? /^([1-9][0-9]{0,4})([dh])$/.exec(history) : null;
+  if (match === null) {
+    throw viewError(name, `history ${JSON.stringify(history)} is not a duration; write e.g. '30d' or '12h'`, {
+      history,
+    });
+  }
+  return Number(match[1]) * (match[2] === 'd' ? 24 : 1) * 3_600_000;
 }
 
 /** Empty state of every measure. */

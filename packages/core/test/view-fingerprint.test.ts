@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { builtinCatalog } from '../src/builtin-views.ts';
 import { resolveCatalog } from '../src/catalog.ts';
-import { canonicalJson } from '../src/view-fingerprint.ts';
+import { defineView } from '../src/view.ts';
+import { canonicalJson, viewSpecOf } from '../src/view-fingerprint.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the cases edit arbitrary paths of a cloned config
 type Editable = Record<string, any>;
@@ -196,6 +197,30 @@ describe('view fingerprint', () => {
   it('writes canonical JSON: sorted keys at every depth, arrays in order, undefined left out', () => {
     expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: null }], c: undefined } })).toBe(
       '{"a":{"d":[3,{"y":null,"z":1}]},"b":1}',
+    );
+  });
+
+  it('gives back a spec that compiles to the same version (what the generation registry stores)', () => {
+    for (const catalog of [builtinCatalog(), resolveCatalog(baseConfig())]) {
+      for (const view of catalog.views) {
+        const spec = viewSpecOf(view);
+        // plain JSON: it survives a round trip through Redis unchanged
+        expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
+        expect(defineView(spec, catalog.stream(view.stream)).fingerprint).toBe(view.fingerprint);
+      }
+    }
+  });
+
+  it('reads history as whole days or hours (30d by default), outside the version', () => {
+    const spec = { ...viewSpecOf(builtinCatalog().view('endpoint_hourly')) };
+    const stream = builtinCatalog().stream('events');
+    expect(defineView(spec, stream).historyMs).toBe(30 * 24 * 3_600_000);
+    expect(defineView({ ...spec, history: '36h' }, stream).historyMs).toBe(36 * 3_600_000);
+    expect(defineView({ ...spec, history: '36h' }, stream).fingerprint).toBe(
+      defineView(spec, stream).fingerprint,
+    );
+    expect(() => defineView({ ...spec, history: '2w' }, stream)).toThrow(
+      `view "endpoint_hourly": history "2w" is not a duration; write e.g. '30d' or '12h'`,
     );
   });
 });
