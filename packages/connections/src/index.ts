@@ -1,4 +1,4 @@
-// The one place Kafka and Redis clients are built from config, with one connection, TLS, retry and
+// The one place Kafka, Redis and schema registry clients are built from config, with one connection, TLS, retry and
 // logging policy for every component (see README.md). Core stays free of I/O; this package holds it.
 export {
   createKafkaClient,
@@ -21,3 +21,19 @@ export {
   redisReconnectDelay,
   redisTarget,
 } from './redis.ts';
+export {
+  createSchemaRegistryClient,
+  fetchRegistryVersions,
+  type RegistryCompatibility,
+  type SchemaRegistryClient,
+  type SchemaRegistryClientOptions,
+} from './schema-registry.ts';
+export {
+  CONFLUENT_HEADER_BYTES,
+  compileFramedStreamParser,
+  confluentFrame,
+  confluentSchemaId,
+  type FramedDecode,
+  type FramedStreamParser,
+  type WriterLookup,
+} from './framed-stream.ts';

@@ -3,7 +3,7 @@
 // when there is no config file. Reading the file is the cli's job (core does no I/O); this module
 // turns what the file exports into checked streams and views, or a coded error naming the JSON path.
 import { TandemError } from './errors.ts';
-import type { RegistryVersion } from './registry-stream.ts';
+import { type RegistryVersion, withRegistryViews } from './registry-stream.ts';
 import { defineStream, type RegistryStreamSpec, type Stream, type StreamSpec } from './stream.ts';
 import { configPathError, jsonPath } from './stream-schema.ts';
 import { defineView, type View, type ViewSpec } from './view.ts';
@@ -213,5 +213,8 @@ export function resolveCatalog(
     'view name',
     (i) => jsonPath(jsonPath(viewsPath, i), 'name'),
   );
-  return createCatalog(streams, views);
+  return createCatalog(
+    streams.map((stream) => withRegistryViews(stream, views)),
+    views,
+  );
 }

@@ -15,6 +15,8 @@ export const errorCodes = [
   'TANDEM_ERR_EVENT_SCHEMA_UNKNOWN',
   'TANDEM_ERR_EVENT_UNDECODABLE',
   'TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE',
+  // the schema registry answered a request with a refusal (HTTP 4xx other than not found)
+  'TANDEM_ERR_REGISTRY_REFUSED',
   // views, measures, compilers
   'TANDEM_ERR_VIEW_INVALID',
   'TANDEM_ERR_VIEW_UNKNOWN',

@@ -62,6 +62,12 @@ export interface StreamRegistry {
    * first (a decoder asks the registry only for ids it does not find).
    */
   readonly writers: readonly RegistryWriter[];
+  /**
+   * The fields each view over the stream reads, by view name (the catalog fills it in once the views
+   * are defined): every layer refuses the messages of a writer version that breaks one of them, so
+   * the speed layer, the archiver and the batch layer count the same events.
+   */
+  readonly viewsRead: Readonly<Record<string, readonly string[]>>;
 }
 
 /** How a config file names the local registry and the way to start it (for messages). */
@@ -197,8 +203,19 @@ export function resolveRegistrySchema(
         schemaType: type || 'AVRO',
         schema,
       })),
+      viewsRead: {},
     },
   };
+}
+
+/** The stream with the fields each of `views` reads recorded in its registry side (a plain stream as it is). */
+export function withRegistryViews(stream: Stream, views: readonly View[]): Stream {
+  if (stream.registry === null) return stream;
+  const viewsRead: Record<string, readonly string[]> = {};
+  for (const view of views) {
+    if (view.stream === stream.name) viewsRead[view.name] = [...fieldsViewReads(view, stream)];
+  }
+  return { ...stream, registry: { ...stream.registry, viewsRead } };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -250,23 +267,21 @@ function typeCompatible(reader: StreamFieldType, writer: StreamFieldType): boole
  */
 export function viewsBrokenByWriter(
   stream: Stream,
-  views: readonly View[],
   writerFields: readonly StreamField[],
-  subject: string,
   version: number,
 ): SchemaIncompatibility[] {
   const writer = new Map(writerFields.map((field) => [field.name, field]));
   const problems: SchemaIncompatibility[] = [];
-  for (const view of views) {
-    if (view.stream !== stream.name) continue;
-    for (const name of fieldsViewReads(view, stream)) {
+  const subject = stream.registry?.subject ?? stream.name;
+  for (const [view, names] of Object.entries(stream.registry?.viewsRead ?? {})) {
+    for (const name of names) {
       const declared = stream.fields.find((field) => field.name === name);
       if (declared === undefined) continue;
       const found = writer.get(name);
       if (found !== undefined && typeCompatible(declared.type, found.type)) continue;
       if (found === undefined && !declared.required && version < (stream.registry?.version ?? 0)) continue;
       problems.push({
-        view: view.name,
+        view,
         field: name,
         subject,
         version,
@@ -274,8 +289,8 @@ export function viewsBrokenByWriter(
         found: found?.type ?? null,
         message:
           found === undefined
-            ? `view "${view.name}" reads field "${name}", which version ${version} of subject "${subject}" does not have`
-            : `view "${view.name}" reads field "${name}" as ${declared.type}, but version ${version} of subject "${subject}" makes it ${found.type}`,
+            ? `view "${view}" reads field "${name}", which version ${version} of subject "${subject}" does not have`
+            : `view "${view}" reads field "${name}" as ${declared.type}, but version ${version} of subject "${subject}" makes it ${found.type}`,
       });
     }
   }

@@ -3,7 +3,16 @@
 // deployed: another config file (--against) or the lake (--deployed).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { builtinCatalog, type Catalog, isTandemError } from '@tandem/core';
+import { fetchRegistryVersions } from '@tandem/connections';
+import {
+  builtinCatalog,
+  type Catalog,
+  isTandemError,
+  type RegistryVersion,
+  type SchemaRegistryConfig,
+  viewsBrokenByWriter,
+  writerFields,
+} from '@tandem/core';
 import { defineCommand, flag, option } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
 import * as v from '../framework/values.ts';
@@ -26,8 +35,11 @@ export interface ConfigCheckReport {
   deployed?: CatalogDiff;
 }
 
-/** Reads and checks one config file; a file that can not be read is one problem at its path. */
-async function checkFile(file: string): Promise<ConfigCheck> {
+/**
+ * Reads and checks one config file; a file that can not be read is one problem at its path, and so is
+ * a registry that can not give the subjects its registry-backed streams name.
+ */
+async function checkFile(file: string, registry: SchemaRegistryConfig): Promise<ConfigCheck> {
   if (!existsSync(file)) {
     return {
       catalog: null,
@@ -45,7 +57,47 @@ async function checkFile(file: string): Promise<ConfigCheck> {
       : error.message;
     return { catalog: null, problems: [{ code: error.code, path: file, message }], unchecked: [] };
   }
-  return checkConfigValue(raw);
+  let versions: Map<string, RegistryVersion[]>;
+  try {
+    versions = await fetchRegistryVersions(raw, registry);
+  } catch (error) {
+    if (!isTandemError(error)) throw error;
+    return {
+      catalog: null,
+      problems: [{ code: error.code, path: file, message: error.message }],
+      unchecked: [],
+    };
+  }
+  const check = checkConfigValue(raw, versions);
+  return check.catalog === null ? check : { ...check, ...registryEvolution(check.catalog) };
+}
+
+/**
+ * A stream pinned to an older version than its subject's latest: whether the latest still gives
+ * every view the fields it reads. Each break is a problem naming the view, the field and the version.
+ */
+function registryEvolution(catalog: Catalog): Pick<ConfigCheck, 'catalog' | 'problems'> {
+  const problems: ConfigProblem[] = [];
+  for (const [index, stream] of catalog.streams.entries()) {
+    const latest = stream.registry?.writers.at(-1);
+    if (latest === undefined || latest.version === stream.registry!.version) continue;
+    let fields: ReturnType<typeof writerFields>;
+    try {
+      fields = writerFields(latest);
+    } catch (error) {
+      if (!isTandemError(error)) throw error;
+      problems.push({ code: error.code, path: `$.streams[${index}].registry`, message: error.message });
+      continue;
+    }
+    for (const problem of viewsBrokenByWriter(stream, fields, latest.version)) {
+      problems.push({
+        code: 'TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE',
+        path: `$.streams[${index}].registry`,
+        message: `${problem.message} (the stream is pinned to version ${stream.registry!.version}; messages of version ${latest.version} would be dead-lettered)`,
+      });
+    }
+  }
+  return { catalog: problems.length === 0 ? catalog : null, problems };
 }
 
 function printProblems(out: Output, label: string, check: ConfigCheck): void {
@@ -153,7 +205,7 @@ export const configCheckCommand = defineCommand({
             const { topic, dlqTopic, lateTopic } = context.config().kafka;
             return { catalog: builtinCatalog({ topic, dlqTopic, lateTopic }), problems: [], unchecked: [] };
           })()
-        : await checkFile(file);
+        : await checkFile(file, context.config().schemaRegistry);
     const catalog: Catalog | null = check.catalog;
     const report: ConfigCheckReport = {
       file,
@@ -176,7 +228,7 @@ export const configCheckCommand = defineCommand({
     let failed = false;
     if (options.against !== undefined) {
       const againstFile = resolve(cwd, options.against);
-      const deployed = await checkFile(againstFile);
+      const deployed = await checkFile(againstFile, context.config().schemaRegistry);
       if (deployed.catalog === null) {
         printProblems(out, `--against ${againstFile}`, deployed);
         out.error('the file to compare with is not a valid config; no comparison made');

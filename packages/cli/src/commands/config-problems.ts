@@ -2,7 +2,13 @@
 // entry, so the entry it names is set aside and the rest is resolved again, until what is left is
 // valid. Paths keep the entries' original positions. Views of a stream set aside can not be
 // checked (they are listed as such, not reported as "stream not declared").
-import { type Catalog, isTandemError, resolveCatalog, type TandemError } from '@tandem/core';
+import {
+  type Catalog,
+  isTandemError,
+  type RegistryVersion,
+  resolveCatalog,
+  type TandemError,
+} from '@tandem/core';
 
 /** One problem: its error code, the JSON path of the offending entry, and what is wrong. */
 export interface ConfigProblem {
@@ -44,14 +50,18 @@ function viewStreamName(view: unknown, streams: unknown[]): unknown {
 
 /**
  * Checks what a config file exports. Never throws for a bad config: every problem core reports is
- * collected with its code and path.
+ * collected with its code and path. `registryVersions`: the versions of the subjects registry-backed
+ * streams name (see fetchRegistryVersions).
  */
-export function checkConfigValue(raw: unknown): ConfigCheck {
+export function checkConfigValue(
+  raw: unknown,
+  registryVersions?: ReadonlyMap<string, readonly RegistryVersion[]>,
+): ConfigCheck {
   const problems: ConfigProblem[] = [];
   const unchecked: ConfigCheck['unchecked'] = [];
   if (!isPlainObject(raw)) {
     try {
-      resolveCatalog(raw, CONFIG_ROOT);
+      resolveCatalog(raw, CONFIG_ROOT, registryVersions);
     } catch (error) {
       if (!isTandemError(error)) throw error;
       problems.push(problemOf(error, [], []));
@@ -70,7 +80,7 @@ export function checkConfigValue(raw: unknown): ConfigCheck {
     const working = { ...top, ...(streams ? { streams } : {}), ...(views ? { views } : {}) };
     let error: TandemError;
     try {
-      const catalog = resolveCatalog(working, CONFIG_ROOT);
+      const catalog = resolveCatalog(working, CONFIG_ROOT, registryVersions);
       return { catalog: problems.length === 0 ? catalog : null, problems, unchecked };
     } catch (caught) {
       if (!isTandemError(caught)) throw caught;

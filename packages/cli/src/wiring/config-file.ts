@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { fetchRegistryVersions } from '@tandem/connections';
 import { builtinCatalog, type Catalog, resolveCatalog, TandemError, type TandemConfig } from '@tandem/core';
 
 /** File names looked for in the working directory, in order. */
@@ -71,7 +72,8 @@ export async function readConfigFile(file: string): Promise<unknown> {
 
 /**
  * Loads and validates the deployment's catalog (see findConfigFile). Without a file, the built-in
- * web stream on `config.kafka`'s topics and its three views.
+ * web stream on `config.kafka`'s topics and its three views. Registry-backed streams get their
+ * schemas from the registry at `SCHEMA_REGISTRY_URL` first (every version of each subject).
  */
 export async function loadCatalog(
   env: Record<string, string | undefined>,
@@ -83,5 +85,9 @@ export async function loadCatalog(
     const { topic, dlqTopic, lateTopic } = config.kafka;
     return { catalog: builtinCatalog({ topic, dlqTopic, lateTopic }), file: null };
   }
-  return { catalog: resolveCatalog(await readConfigFile(file), file), file };
+  const raw = await readConfigFile(file);
+  return {
+    catalog: resolveCatalog(raw, file, await fetchRegistryVersions(raw, config.schemaRegistry)),
+    file,
+  };
 }
