@@ -267,7 +267,10 @@ export class BatchRunner {
       // still mints tokens above anything published.
       for (const hour of hours) {
         const before = await readPointer(store, pointerKey(view.name, view.version, hour));
-        const { lease, holder } = await leases.acquire(view.name, hour, before?.pointer.fencingToken ?? 0);
+        // One lease per (generation, hour): a version being rebuilt never waits on the active one's upkeep.
+        // v1 keeps the key it always had, so a rolling upgrade shares leases with older runners.
+        const leaseName = view.version === 1 ? view.name : `${view.name}.v${view.version}`;
+        const { lease, holder } = await leases.acquire(leaseName, hour, before?.pointer.fencingToken ?? 0);
         if (lease === null) {
           outcomes.push(skipped(view, hour, 'leased-elsewhere'));
           runtime.logger.debug(

@@ -6,6 +6,7 @@
 // through `SealedRunTextReader` (also implemented by batch's reader). Views are named, never passed: each
 // reader resolves a name in its own catalog (view names are unique in a deployment).
 import type { DimensionFilter, PartialRow, TimeRange } from './types.ts';
+import type { View } from './view.ts';
 
 /** A sealed hour as a pointer named it when listed. */
 export interface SealedHour {
@@ -147,4 +148,28 @@ export interface SpeedViewReader {
    * an argument, the web stream `events` when the catalog has it, else its first.
    */
   status(stream?: string): Promise<SpeedStatus>;
+}
+
+/**
+ * The version of a view that serves now, as the batch layer's generation registry says: every
+ * response is built from this one version and names it.
+ */
+export interface ServedVersion {
+  /** The storage number; responses name it `v<n>`. */
+  n: number;
+  /** Its derived version (the view's fingerprint). */
+  fingerprint: string;
+  /**
+   * The name the layer readers resolve this version by: the view's own name while it is the
+   * catalog's definition at that number, else `<view>@v<n>`.
+   */
+  ref: string;
+  /** The version compiled (its `version` is `n`). */
+  view: View;
+}
+
+/** Reads which version of a view serves (once per request). */
+export interface ServedVersionReader {
+  /** The active version, or null while the view has no registry (serve the catalog's definition). */
+  active(view: string): Promise<ServedVersion | null>;
 }

@@ -4,6 +4,7 @@ import type {
   ApiKeyConfig,
   BatchViewReader,
   Catalog,
+  ServedVersionReader,
   ServingConfig,
   SpeedViewReader,
   TandemConfig,
@@ -63,6 +64,13 @@ export interface BuildServerOptions {
    * same catalog. @defaultValue core's `builtinCatalog()` (the web stream and its three views)
    */
   catalog?: Catalog;
+  /**
+   * Which version of a view serves (the batch layer's `ActiveVersions` over its generation
+   * registry), read once per query: the whole answer comes from that version and names it. Give the
+   * readers a catalog that resolves the refs it returns (batch's `GenerationCatalog`). Null: every
+   * view is served at its catalog definition. @defaultValue null
+   */
+  versions?: ServedVersionReader | null;
   /** Name of the view behind /v1/trending (absent from the catalog: the route answers 404). @defaultValue 'trending_pages' */
   trendingView?: string;
   /** How long a batch snapshot and freshness figures are reused; keep far below the speed layer's sealed grace. @defaultValue 1000 */

@@ -151,6 +151,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     limits,
     now,
     responseCacheEntries: settings.responseCacheEntries,
+    versions: settings.versions ?? null,
   });
   await app.register(trendingRoutes, {
     model: models.find((model) => model.name === settings.trendingView) ?? null,

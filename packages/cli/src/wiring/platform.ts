@@ -12,6 +12,7 @@ import { createArchiver } from '@tandem/archiver';
 import { archiverOptionsFromConfig } from '@tandem/archiver';
 import type { Catalog, HealthCheck, ReadinessProbe, Stream, TandemConfig } from '@tandem/core';
 import { builtinCatalog } from '@tandem/core';
+import { ActiveVersions, GenerationCatalog, GenerationRegistry } from '@tandem/batch';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
 import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
 import { createSpeedMetrics, type SpeedMetrics } from '@tandem/speed';
@@ -29,8 +30,11 @@ import { ensureStreamTopics } from './topics.ts';
 export class Platform {
   readonly config: TandemConfig;
   readonly logger: Logger;
-  /** The deployment's streams and views (`context.catalog()`). */
-  readonly catalog: Catalog;
+  /**
+   * The deployment's streams and views (`context.catalog()`), which also resolves the other live
+   * versions of a view (`<view>@v<n>`) once the registry has named them: every component gets it.
+   */
+  readonly catalog: GenerationCatalog;
   #kafka: Kafka | null = null;
   #admin: Promise<Admin> | null = null;
   #redis: Promise<RedisClient> | null = null;
@@ -60,13 +64,14 @@ export class Platform {
   constructor(config: TandemConfig, logger: Logger, catalog?: Catalog) {
     this.config = config;
     this.logger = logger;
-    this.catalog =
+    this.catalog = new GenerationCatalog(
       catalog ??
-      builtinCatalog({
-        topic: config.kafka.topic,
-        dlqTopic: config.kafka.dlqTopic,
-        lateTopic: config.kafka.lateTopic,
-      });
+        builtinCatalog({
+          topic: config.kafka.topic,
+          dlqTopic: config.kafka.dlqTopic,
+          lateTopic: config.kafka.lateTopic,
+        }),
+    );
   }
 
   /** The streams named (every stream of the catalog when none is); an unknown name is a coded error. */
@@ -322,6 +327,8 @@ export class Platform {
         const app = await buildServer({
           ...serverOptionsFromConfig(this.config),
           catalog: this.catalog,
+          // One read of each view's active version per query (the batch layer's registry).
+          versions: new ActiveVersions(new GenerationRegistry(redis, this.config.redis.prefix), this.catalog),
           batch: statusReader,
           batchStatus: (view) => statusReader.status(view),
           speed,

@@ -125,11 +125,21 @@ export const freshnessProperties = {
   },
 } as const;
 
+/** A view's derived version (core's viewFingerprint), as /v1/views and /v1/streams give it. */
+export const viewFingerprintSchema = {
+  type: 'string',
+  pattern: '^[0-9a-f]{12}$',
+  description:
+    "The view's derived version: a hash of its normalized definition and the rules of the stream fields it reads",
+} as const;
+
 export const seriesBody = {
   type: 'object',
   additionalProperties: false,
   required: [
     'view',
+    'version',
+    'fingerprint',
     'granularity',
     'from',
     'to',
@@ -142,6 +152,12 @@ export const seriesBody = {
   ],
   properties: {
     view: { type: 'string' },
+    version: {
+      type: 'string',
+      pattern: '^v[1-9][0-9]*$',
+      description: 'The version of the view that served the whole answer (its storage number)',
+    },
+    fingerprint: viewFingerprintSchema,
     granularity: { type: 'string', enum: [...granularities] },
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
@@ -178,6 +194,8 @@ export const topBody = {
   additionalProperties: false,
   required: [
     'view',
+    'version',
+    'fingerprint',
     'from',
     'to',
     'dimension',
@@ -192,6 +210,12 @@ export const topBody = {
   ],
   properties: {
     view: { type: 'string' },
+    version: {
+      type: 'string',
+      pattern: '^v[1-9][0-9]*$',
+      description: 'The version of the view that served the whole answer (its storage number)',
+    },
+    fingerprint: viewFingerprintSchema,
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
     dimension: { type: 'string' },
@@ -219,11 +243,3 @@ export const topBody = {
 export function iso(ts: number | null): string | null {
   return ts === null ? null : new Date(ts).toISOString();
 }
-
-/** A view's derived version (core's viewFingerprint), as /v1/views and /v1/streams give it. */
-export const viewFingerprintSchema = {
-  type: 'string',
-  pattern: '^[0-9a-f]{12}$',
-  description:
-    "The view's derived version: a hash of its normalized definition and the rules of the stream fields it reads",
-} as const;

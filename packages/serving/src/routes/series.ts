@@ -1,8 +1,8 @@
 // GET /v1/views/<view>/series and /top, registered once per view so each route's schema names
 // exactly that view's dimensions, measures and granularities (and the OpenAPI spec says so).
-import { type DimensionValue, TandemError } from '@tandem/core';
+import { type DimensionValue, type ServedVersionReader, TandemError } from '@tandem/core';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { queryTooLarge } from '../http-errors.ts';
+import { queryInvalid, queryTooLarge } from '../http-errors.ts';
 import type {
   BatchSnapshot,
   Freshness,
@@ -13,7 +13,7 @@ import type {
 import { LruCache } from '../query/lru-cache.ts';
 import { TopK } from '../query/top-ranking.ts';
 import type { Granularity } from '../query/time-grid.ts';
-import { hasTopRoute, type ViewModel } from '../query/view-model.ts';
+import { buildViewModel, hasTopRoute, type ViewModel } from '../query/view-model.ts';
 import {
   dimensionFilter,
   integerParameter,
@@ -31,6 +31,16 @@ export interface ViewRoutesOptions {
   now: () => number;
   /** Serialized answers of fully sealed queries kept, keyed by query and pointer versions. */
   responseCacheEntries: number;
+  /** Which version of each view serves; null serves every view at its catalog definition. */
+  versions: ServedVersionReader | null;
+}
+
+/** The version one query is answered from: its model (named by the ref readers resolve) and its names. */
+interface ServedModel {
+  model: ViewModel;
+  /** `v<n>`. */
+  version: string;
+  fingerprint: string;
 }
 
 interface SeriesQuerystring {
@@ -152,6 +162,38 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
   const liveTails = new LruCache<Buffer>(512);
   const answers = new LruCache<Buffer>(512);
   const weightOf = (bytes: Buffer) => Math.ceil(bytes.length / 65_536);
+  // Models of versions other than the catalog's definitions, by ref and fingerprint (few: the
+  // active version of each view, and the one before it around a switch).
+  const versionModels = new Map<string, ViewModel>();
+
+  /**
+   * Reads the active pointer once: everything the query reads after this comes from that one
+   * version (its ref names the version in every reader call and cache key), and the answer names it.
+   * A filter on a dimension that version lacks is refused rather than ignored.
+   */
+  async function served(model: ViewModel, query: Record<string, unknown>): Promise<ServedModel> {
+    const active = options.versions === null ? null : await options.versions.active(model.name);
+    if (active === null || active.ref === model.name) {
+      const view = active?.view ?? model.view;
+      return { model, version: `v${view.version}`, fingerprint: view.fingerprint };
+    }
+    const key = `${active.ref}\u0001${active.fingerprint}`;
+    let versionModel = versionModels.get(key);
+    if (versionModel === undefined) {
+      if (versionModels.size >= 64) versionModels.clear();
+      versionModel = { ...buildViewModel(active.view), name: active.ref };
+      versionModels.set(key, versionModel);
+    }
+    for (const dimension of model.dimensionModels) {
+      if (Object.hasOwn(query, dimension.parameter) && !versionModel.dimensions.includes(dimension.name)) {
+        throw queryInvalid(
+          dimension.parameter,
+          `querystring/${dimension.parameter}: ${model.name} is served by v${active.n} now, which has no dimension "${dimension.name}" (a newer version is being built)`,
+        );
+      }
+    }
+    return { model: versionModel, version: `v${active.n}`, fingerprint: active.fingerprint };
+  }
 
   async function snapshotAndFreshness(
     model: ViewModel,
@@ -163,7 +205,8 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
     return [snapshot, freshness];
   }
 
-  for (const model of options.models) {
+  for (const configModel of options.models) {
+    const model = configModel;
     const dimensionProps = dimensionParameters(model);
     const measureNames = [
       ...model.measureNames,
@@ -218,6 +261,7 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
       },
       async (request, reply) => {
         const query = request.query;
+        const { model, version, fingerprint } = await served(configModel, query);
         const granularity = query.granularity ?? '1h';
         const range = resolveRange(query, granularity, now(), limits);
         const seriesQuery: SeriesQuery = {
@@ -231,7 +275,9 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
         const [snapshot, freshness] = await snapshotAndFreshness(model, range);
         const head = headJson(
           {
-            view: model.name,
+            view: model.view.name,
+            version,
+            fingerprint,
             granularity,
             from: new Date(range.from).toISOString(),
             to: new Date(range.to).toISOString(),
@@ -314,9 +360,22 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
         },
         async (request, reply) => {
           const query = request.query;
+          const { model, version, fingerprint } = await served(configModel, query);
           const by = query.by ?? rankable[0]!;
           const k = integerParameter('k', query.k ?? 10, 1, 1000);
           const dimension = query.dimension ?? model.dimensions[0]!;
+          if (!model.numericOutputs.includes(by)) {
+            throw queryInvalid(
+              'by',
+              `querystring/by: ${model.view.name} is served by ${version} now, which has no value "${by}"`,
+            );
+          }
+          if (!model.dimensions.includes(dimension)) {
+            throw queryInvalid(
+              'dimension',
+              `querystring/dimension: ${model.view.name} is served by ${version} now, which has no dimension "${dimension}"`,
+            );
+          }
           const range = resolveRange(query, 'all', now(), {
             ...limits,
             maxRangeMs: { ...limits.maxRangeMs, all: limits.maxTopRangeMs },
@@ -333,7 +392,9 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, opt
           const [snapshot, freshness] = await snapshotAndFreshness(model, range);
           const head = headJson(
             {
-              view: model.name,
+              view: model.view.name,
+              version,
+              fingerprint,
               from: new Date(range.from).toISOString(),
               to: new Date(range.to).toISOString(),
               dimension,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type BatchLayer, openBatchLayer } from '@tandem/batch';
-import { getView, HOUR_MS, type TandemEvent } from '@tandem/core';
+import { type Catalog, getView, HOUR_MS, type TandemEvent } from '@tandem/core';
 import { logPartitionPrefix, type ObjectStore } from '@tandem/lake';
 import { RedisSpeedViewReader } from '@tandem/speed';
 // Seeded as a worker would write them (claim, fold, the worker's apply script), through the speed
@@ -34,8 +34,11 @@ export interface RealLayers {
   teardown(): Promise<void>;
 }
 
-/** Opens the layers over a fresh file lake holding `events` as archived hourly log files. */
-export async function openRealLayers(events: readonly TandemEvent[]): Promise<RealLayers> {
+/**
+ * Opens the layers over a fresh file lake holding `events` as archived hourly log files; both
+ * readers and the batch layer resolve views in `catalog` (the built-in one by default).
+ */
+export async function openRealLayers(events: readonly TandemEvent[], catalog?: Catalog): Promise<RealLayers> {
   const redis = connectRedis(undefined, { maxRetriesPerRequest: 2 });
   const lake = await createTestLake('file');
   const tempDirectory = await mkdtemp(join(tmpdir(), 'tandem-serving-tmp-'));
@@ -50,13 +53,14 @@ export async function openRealLayers(events: readonly TandemEvent[]): Promise<Re
     memoryLimit: '512MB',
     logger: pino({ level: 'silent' }),
     pointerCacheTtlMs: 0,
+    ...(catalog === undefined ? {} : { catalog }),
   });
   return {
     redis,
     store: lake.store,
     lake,
     batch,
-    speed: new RedisSpeedViewReader({ redis, prefix }),
+    speed: new RedisSpeedViewReader({ redis, prefix, ...(catalog === undefined ? {} : { catalog }) }),
     prefix,
     async teardown() {
       const errors: unknown[] = [];
