@@ -344,8 +344,14 @@ export class Archiver {
     state.openRecords = 0;
     state.openMinEventTime = null;
     state.inflight = [];
+    state.awaitingCommit = [];
     state.nextOffset = null;
     state.durableOffset = state.committedOffset;
+    // The newest event time seen no longer bounds what comes next: Kafka re-delivers from the last
+    // commit, older events included. Keeping it would let the watermark pass events that are about
+    // to be re-read, and batch would seal hours missing them. Forgotten, the rule starts over as
+    // after a restart, from the re-delivered messages.
+    state.maxEventTime = null;
     this.#messaging.request(state, { kind: 'reset', partition: state.partition, epoch: state.epoch });
   }
 

@@ -3,6 +3,7 @@
 // idle watermark advance follow.
 import type { Admin } from 'kafkajs';
 import type { ArchiverContext } from './archiver-context.ts';
+import { releaseCommitted } from './ordered-commits.ts';
 import type { PartitionState } from './partition-state.ts';
 
 export class OffsetPoller {
@@ -38,7 +39,10 @@ export class OffsetPoller {
         const state = this.#partitions.get(entry.partition);
         if (state === undefined || entry.offset === '-1') continue;
         const offset = BigInt(entry.offset);
-        if (state.committedOffset === null || offset > state.committedOffset) state.committedOffset = offset;
+        if (state.committedOffset === null || offset > state.committedOffset) {
+          state.committedOffset = offset;
+          releaseCommitted(state);
+        }
         if (state.durableOffset === null || offset > state.durableOffset) state.durableOffset = offset;
       }
     } catch (error) {

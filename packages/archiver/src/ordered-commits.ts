@@ -18,6 +18,10 @@ export async function drainCommits(context: ArchiverContext, state: PartitionSta
       while (state.inflight[0]?.done) {
         const entry = state.inflight.shift()!;
         state.durableOffset = BigInt(entry.segment.endOffset);
+        state.awaitingCommit.push({
+          endOffset: state.durableOffset,
+          minEventTime: entry.segment.minEventTime,
+        });
         archived += entry.segment.records - entry.segment.invalid;
       }
       if (archived > 0) {
@@ -30,6 +34,15 @@ export async function drainCommits(context: ArchiverContext, state: PartitionSta
     state.committing = false;
   }
   void updateWatermark(context, state, false);
+}
+
+/** Drops the durable segments that the committed offset now covers: they are never re-read. */
+export function releaseCommitted(state: PartitionState): void {
+  const committed = state.committedOffset;
+  if (committed === null) return;
+  while (state.awaitingCommit.length > 0 && state.awaitingCommit[0]!.endOffset <= committed) {
+    state.awaitingCommit.shift();
+  }
 }
 
 async function commitDurable(context: ArchiverContext, state: PartitionState): Promise<void> {
@@ -53,6 +66,7 @@ async function commitDurable(context: ArchiverContext, state: PartitionState): P
   }
   if (state.committedOffset !== null && offset <= state.committedOffset) return;
   state.committedOffset = offset;
+  releaseCommitted(state);
   context.metrics.committedOffset.set(
     { topic: options.topic, partition: String(state.partition) },
     Number(offset),

@@ -18,6 +18,11 @@ export interface PartitionState {
   pendingRequests: number;
   /** Closed segments of the current epoch, in offset order. */
   inflight: InflightSegment[];
+  /**
+   * Durable segments whose end offset is not committed yet, in offset order: a rebalance would
+   * re-deliver (and rewrite) them, so their events still hold the watermark back.
+   */
+  awaitingCommit: Array<{ endOffset: bigint; minEventTime: number | null }>;
   /** Offset the next message must have; a smaller one means Kafka rewound (rebalance, seek). */
   nextOffset: bigint | null;
   /** End offset of the last durable segment (what should be committed). */
@@ -45,6 +50,7 @@ export function newPartitionState(partition: number): PartitionState {
     openMinEventTime: null,
     pendingRequests: 0,
     inflight: [],
+    awaitingCommit: [],
     nextOffset: null,
     durableOffset: null,
     committedOffset: null,

@@ -22,9 +22,12 @@ export function updateWatermark(
   // Messages still at the builder have unknown event times; under the out-of-orderness bound they
   // are no older than maxEventTime − L, like messages not consumed yet. They only forbid the
   // idle advance.
+  // Durable but uncommitted segments count as not durable: a rebalance now would re-deliver them
+  // from the last commit, and their rewrite would change an hour that batch may already have sealed.
   const minNotDurable = minOrNull([
     state.openMinEventTime,
     ...state.inflight.map((entry) => entry.segment.minEventTime),
+    ...state.awaitingCommit.map((entry) => entry.minEventTime),
   ]);
   const buffered = state.openRecords > 0 || state.inflight.length > 0 || state.pendingRequests > 0;
   const lag = lagOf(state);

@@ -188,9 +188,11 @@ export class SegmentBuilder {
       state = { epoch, open: null, maxEventTime: null };
       this.#partitions.set(partition, state);
     } else if (state.epoch !== epoch) {
-      // A newer epoch: Kafka re-delivers from the last commit; what was buffered is dropped.
+      // A newer epoch: Kafka re-delivers from the last commit; what was buffered is dropped, and so
+      // is the newest event time (the re-delivered events are older than it).
       state.epoch = epoch;
       state.open = null;
+      state.maxEventTime = null;
     }
     return state;
   }

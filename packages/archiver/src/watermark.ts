@@ -7,12 +7,18 @@
 //
 //   candidate = maxEventTimeSeen − L − 1                  (every message still to come is newer)
 //   candidate = min(candidate, minNotDurable − 1)         (events consumed but not yet uploaded and
-//                                                           committed hold it back)
+//                                                           committed hold it back: an uploaded
+//                                                           segment whose offset is not committed
+//                                                           is re-read, and rewritten, after a
+//                                                           rebalance)
 //   if caught up (nothing buffered or uploading, committed offset = the partition's end offset):
 //       candidate = max(candidate, now − L − 1)           (an idle partition still advances, assuming
 //                                                           producers stamp event time near wall time)
 //   watermark = max(previous watermark, candidate)        (never moves back, also across restarts:
 //                                                           the previous value is read from the lake)
+//
+// maxEventTimeSeen counts only messages consumed since the last rewind: when Kafka re-delivers from
+// the last commit (a rebalance), the re-delivered events are older than it, so it starts over.
 //
 // An event that breaks the out-of-orderness bound is still archived into its own hour; the batch
 // layer sees that hour's input fingerprint change and recomputes it (stale hour). The watermark is
