@@ -2,9 +2,12 @@
 // temp file in the target directory and is renamed into place, so readers never see a partial file.
 //
 // Etags are `<inode>-<size>-<mtime ns>` (base 36) from stat, not a content hash: cheap for `list`
-// over large lakes, and any rewrite — even with identical bytes — yields a new inode, so the etag
-// changes (consecutive versions can never share an inode, because the temp file is created while
-// the old one still exists).
+// over large lakes, and any rewrite yields a new inode, so the etag changes (consecutive versions
+// can never share an inode, because the temp file is created while the old one still exists).
+// The exception, as on S3 (where a simple upload's ETag is the MD5 of its bytes): a plain put of
+// bytes identical to the object's leaves the object, and its etag, as they are. An archiver that
+// re-reads after a crash or a rebalance rewrites the same bytes under the same name, and that must
+// not make a sealed hour's input fingerprint look changed.
 //
 // Preconditions: `ifNoneMatch: '*'` hard-links the finished temp file to the key, which fails with
 // EEXIST atomically (O_EXCL semantics, also across processes on one host). `ifMatch` compares the
@@ -227,6 +230,8 @@ export class FileObjectStore implements ObjectStore {
             throw preconditionFailed(key, `If-Match: ${expected}`);
           await rename(temp, path);
         });
+      } else if (await sameBytes(temp, path)) {
+        await unlink(temp);
       } else {
         await rename(temp, path);
       }
@@ -288,5 +293,18 @@ export class FileObjectStore implements ObjectStore {
     } finally {
       await rmdir(lock).catch(() => undefined);
     }
+  }
+}
+
+/** Whether the file at `path` exists and holds exactly the bytes of `temp` (sizes first, then bytes). */
+async function sameBytes(temp: string, path: string): Promise<boolean> {
+  try {
+    const [written, current] = await Promise.all([stat(temp), stat(path)]);
+    if (!current.isFile() || written.size !== current.size) return false;
+    const [a, b] = await Promise.all([readFile(temp), readFile(path)]);
+    return a.equals(b);
+  } catch (error) {
+    if (isCode(error, 'ENOENT', 'ENOTDIR')) return false;
+    throw error;
   }
 }
