@@ -169,6 +169,53 @@ describe('compileStreamStagingSql and compileStreamValidator', () => {
     expect(seen.get('fast.rejected') ?? 0).toBeGreaterThan(100);
   });
 
+  it('read ISO times exactly as the TS validator: hours, minutes and seconds 00…99, a grid of dates, fractions and zones', async () => {
+    // The staging SQL reads the calendar with one TIMESTAMP cast (which takes 24:00:00 as the next
+    // midnight) and its own hour check; the random lines above rarely reach these edges.
+    const stream = defineStream({
+      name: 'calendar',
+      schema: { type: 'object', properties: { at: { type: 'string' } }, required: ['at'] },
+      time: { field: 'at', encoding: 'iso8601' },
+    });
+    const two = (n: number) => String(n).padStart(2, '0');
+    // Each part runs 00…99 with the others at their edges (00, 23/59, 24/60, 99).
+    const times: string[] = [];
+    const edges = [0, 23, 24, 59, 60, 99];
+    for (let v = 0; v < 100; v++)
+      for (const a of edges)
+        for (const b of edges)
+          times.push(
+            `${two(v)}:${two(a)}:${two(b)}`,
+            `${two(a)}:${two(v)}:${two(b)}`,
+            `${two(a)}:${two(b)}:${two(v)}`,
+          );
+    const dates: string[] = [];
+    for (const year of [0, 1, 4, 100, 400, 1600, 1700, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 9999])
+      for (let month = 0; month < 14; month++)
+        for (let day = 0; day < 33; day++)
+          dates.push(`${String(year).padStart(4, '0')}-${two(month)}-${two(day)}`);
+    const zones = ['Z', '+00:00', '-00:00', '+05:30', '-23:59', '+24:00', '+23:60', '-12:00'];
+    const fractions = ['', '.5', '.12', '.123', '.1234', '.999999999'];
+    const lines = [
+      ...times.map((time, i) => `{"at":"1970-01-0${1 + (i % 2)}T${time}${zones[i % zones.length]}"}`),
+      ...dates.flatMap((date, i) => [
+        `{"at":"${date}T00:00:00${fractions[i % fractions.length]}${zones[i % zones.length]}"}`,
+        `{"at":"${date}T23:59:59.999${zones[(i + 3) % zones.length]}"}`,
+      ]),
+    ];
+    const sqlSide = await sqlVerdicts(stream, lines, 65536);
+    let valid = 0;
+    lines.forEach((line, i) => {
+      const expected = tsVerdict(stream, line, 65536);
+      if (expected.rule === null) valid++;
+      const { fast: _, ...actual } = sqlSide[i] as Verdict & { fast: boolean };
+      if (JSON.stringify(actual) !== JSON.stringify(expected))
+        expect({ line, verdict: actual }).toEqual({ line, verdict: expected });
+    });
+    expect(valid).toBeGreaterThan(2500);
+    expect(lines.length - valid).toBeGreaterThan(15_000);
+  });
+
   it('carries other columns of the lines through, after the verdict', async () => {
     const stream = defineStream({
       name: 'carried',
