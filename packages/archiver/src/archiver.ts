@@ -28,6 +28,7 @@ import type { ArchiverContext, ArchiverCounters } from './archiver-context.ts';
 import { Backpressure } from './backpressure.ts';
 import { BuilderMessaging } from './builder-messaging.ts';
 import { BuilderPool } from './builder-pool.ts';
+import { RegistryWriterLookups } from './registry-writers.ts';
 import { archiverKafka, kafkaFailure } from './kafka-client.ts';
 import { OffsetPoller } from './lag-polling.ts';
 import { type ArchiverMetrics, createArchiverMetrics } from './metrics.ts';
@@ -112,6 +113,7 @@ export class Archiver {
   #timer: NodeJS.Timeout | null = null;
   #batchInProgress: Promise<void> | null = null;
   #sealingExpired = false;
+  readonly #writerLookups: RegistryWriterLookups | null;
 
   constructor(init: ArchiverInit) {
     this.options = resolveArchiverOptions(init);
@@ -148,6 +150,7 @@ export class Archiver {
       (error) => void this.#fail(error),
     );
     this.#backpressure = new Backpressure(this.#context, this.#builders);
+    this.#writerLookups = RegistryWriterLookups.of(options.stream, options.schemaRegistry);
     this.#messaging = new BuilderMessaging(this.#builders, {
       onResponse: (response) => this.#onResponse(response),
       onError: (error) => void this.#fail(error),
@@ -274,11 +277,16 @@ export class Archiver {
 
   async #onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
     if (batch.topic !== this.options.topic || this.#state !== 'running') return;
+    const { messages } = batch;
+    // A registry-backed stream: writers of schema ids registered after the config loaded go along
+    // with the batch (looked up first, so nothing below runs across the wait).
+    const lookups = this.#writerLookups?.forBatch(messages);
+    const writers = lookups === undefined ? undefined : await lookups;
+    if (this.#state !== 'running') return;
     const state = this.#partition(batch.partition);
     if (batch.highWatermark !== undefined && batch.highWatermark !== '-1') {
       state.highWatermark = BigInt(batch.highWatermark);
     }
-    const { messages } = batch;
     if (messages.length === 0) return;
     // Offsets only grow within a batch; a batch that starts below the expected offset means Kafka
     // went back to the last commit (rebalance, fetch restart).
@@ -287,7 +295,9 @@ export class Archiver {
     }
     const lastOffset = messages[messages.length - 1]!.offset;
     state.nextOffset = BigInt(lastOffset) + 1n;
-    this.#messaging.request(state, packBatch(state.partition, state.epoch, this.options.now(), messages));
+    const request = packBatch(state.partition, state.epoch, this.options.now(), messages);
+    if (writers !== undefined) request.writers = writers;
+    this.#messaging.request(state, request);
     resolveOffset(lastOffset);
     await this.#backpressure.waitForCapacity(heartbeat, () => this.#state === 'running');
   }

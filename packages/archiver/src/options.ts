@@ -2,7 +2,7 @@
 // from a loaded TandemConfig.
 import { availableParallelism } from 'node:os';
 import type { KafkaConnection } from '@tandem/connections';
-import type { EventParseOptions, Stream, TandemConfig } from '@tandem/core';
+import type { EventParseOptions, SchemaRegistryConfig, Stream, TandemConfig } from '@tandem/core';
 import { invalidOption, webStream, webStreamOn } from '@tandem/core';
 import type { ArchiverWatermark, LakeOptions, ObjectStore } from '@tandem/lake';
 import type { Kafka } from 'kafkajs';
@@ -111,6 +111,11 @@ export interface ArchiverOptions {
   events: Partial<EventParseOptions>;
   /** Registry for the metrics; a private one when null. @defaultValue null */
   registry: Registry | null;
+  /**
+   * The schema registry a registry-backed stream asks for schema ids registered after its config
+   * loaded; without one such ids are refused as unknown. @defaultValue null
+   */
+  schemaRegistry: SchemaRegistryConfig | null;
   /** @defaultValue a pino logger named tandem-archiver at level info */
   logger: Logger | null;
   /** Wall clock (segment age, idle watermark, `updatedAt`). @defaultValue Date.now */
@@ -174,6 +179,7 @@ export const defaultArchiverOptions: Omit<ArchiverOptions, 'kafka' | 'lake'> = {
   },
   events: {},
   registry: null,
+  schemaRegistry: null,
   logger: null,
   now: () => Date.now(),
   onAfterUpload: null,
@@ -265,5 +271,6 @@ export function archiverOptionsFromConfig(config: TandemConfig, stream?: Stream)
     topic: archived.topic,
     groupId: archiverGroupId(archived),
     events: { maxBytes: config.events.maxBytes, futureToleranceMs: config.events.futureToleranceMs },
+    schemaRegistry: config.schemaRegistry,
   };
 }

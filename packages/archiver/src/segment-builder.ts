@@ -8,6 +8,7 @@ import {
   defaultEventParseOptions,
   type EventParseOptions,
   hourStart,
+  type RegistryWriter,
   type Stream,
   TandemError,
 } from '@tandem/core';
@@ -26,6 +27,8 @@ export interface BatchRequest {
   /** Byte length of each message value; -1 for a null value (tombstone). */
   lengths: Int32Array;
   data: Uint8Array;
+  /** Registry-backed streams: writer schemas the main thread looked up for ids in this batch. */
+  writers?: RegistryWriter[];
 }
 
 /** Close open segments: of the listed partitions, or those older than `maxWaitMs`. */
@@ -207,6 +210,7 @@ export class SegmentBuilder {
     const events: Partial<EventParseOptions> = { ...this.#options.events, now: () => request.now };
     const maxBytes = events.maxBytes ?? defaultEventParseOptions.maxBytes;
     const data = Buffer.from(request.data.buffer, request.data.byteOffset, request.data.byteLength);
+    if (request.writers !== undefined) lines.learn?.(request.writers);
     let invalid = 0;
     let position = 0;
     for (let index = 0; index < request.offsets.length; index++) {

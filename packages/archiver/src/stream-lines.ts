@@ -9,10 +9,16 @@
 //
 // The web stream (any stream with its fingerprint, i.e. its rules) keeps its hand-tuned pieces: the
 // ten-field scanner and the line template of event-line.ts. Every other stream gets the scanner
-// compiled from its field list and `JSON.stringify`.
+// compiled from its field list and `JSON.stringify`. A registry-backed stream's messages are
+// Confluent-framed, never their own line: each is decoded by its writer's schema (connections'
+// framed-stream parser), judged by the validator and serialized, so batch input stays NDJSON.
+// The subpath keeps Kafka and Redis clients out of the parse workers.
+import { compileFramedStreamParser } from '@tandem/connections/framed-stream';
 import {
   compileStreamValidator,
   type EventParseOptions,
+  type RegistryWriter,
+  resolveEventParseOptions,
   type Stream,
   type StreamEvent,
   type TandemEvent,
@@ -30,6 +36,36 @@ export interface StreamLines {
   time(event: StreamEvent): number;
   /** `JSON.stringify(event)` of a normalized event. */
   line(event: StreamEvent): string;
+  /** Registry-backed streams: writer schemas of ids registered after the config loaded. */
+  learn?: (writers: readonly RegistryWriter[]) => void;
+}
+
+const neverCanonical = (): null => null;
+
+/** The line makers of a registry-backed stream (framed messages, decoded by their writers). */
+function framedStreamLines(stream: Stream): StreamLines {
+  const framed = compileFramedStreamParser(stream);
+  const { timeField } = stream;
+  // The builder passes one options object per batch: resolve it once, not per message.
+  let given: Partial<EventParseOptions> | null = null;
+  let resolved: EventParseOptions | null = null;
+  return {
+    canonicalTime: neverCanonical,
+    parse(bytes, options) {
+      if (options !== given) {
+        given = options;
+        resolved = resolveEventParseOptions(options);
+      }
+      const buffer = Buffer.isBuffer(bytes)
+        ? bytes
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const result = framed.parse(buffer, resolved!);
+      return result.ok ? result.event : null;
+    },
+    time: (event) => event[timeField] as number,
+    line: (event) => JSON.stringify(event),
+    learn: (writers) => framed.learn(writers),
+  };
 }
 
 /** Whether the stream validates exactly as the web stream does (same fingerprint, same rules). */
@@ -39,6 +75,7 @@ export function hasWebRules(stream: Stream): boolean {
 
 /** The line makers of one stream. */
 export function compileStreamLines(stream: Stream): StreamLines {
+  if (stream.registry !== null) return framedStreamLines(stream);
   const validator = compileStreamValidator(stream);
   const parse = (bytes: Uint8Array, options: Partial<EventParseOptions>): StreamEvent | null => {
     const result = validator.parse(bytes, options);

@@ -48,6 +48,14 @@ export class SegmentUploader {
       // Names the stream's rules: a schema change re-validates old files instead of trusting them.
       stream.fingerprint,
       options.events.maxBytes ?? defaultEventParseOptions.maxBytes,
+      // A registry-backed stream's lines are decoded to this version's schema.
+      stream.registry === null
+        ? null
+        : {
+            subject: stream.registry.subject,
+            version: stream.registry.version,
+            schemaId: stream.registry.schemaId,
+          },
     );
     await this.#putWithRetries(
       archiveManifestKey(key, stream.lakePrefix)!,

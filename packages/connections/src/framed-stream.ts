@@ -59,6 +59,11 @@ export interface FramedStreamParser {
   parse(bytes: Buffer, options: EventParseOptions): StreamParseResult;
   /** The frame and body only (what `tandem dlq show` prints): the decoded body, or why not. */
   decode(bytes: Buffer): FramedDecode;
+  /**
+   * Takes writers another thread or process looked up (the archiver's main thread for its parse
+   * workers); ids already known are kept as they are.
+   */
+  learn(writers: readonly RegistryWriter[]): void;
   /** The schema id a message carries, or null when it is not framed. */
   schemaIdOf(bytes: Buffer): number | null;
   /** The known writer of an id, or null. */
@@ -249,6 +254,9 @@ export function compileFramedStreamParser(stream: Stream, lookup?: WriterLookup)
       if (!decoded.ok) return { ok: false, schemaId: id, version, error: decoded.error };
       return { ok: true, schemaId: id, version: writer.version, body: decoded.value };
     },
+    learn(writers) {
+      for (const writer of writers) if (!entries.has(writer.id)) entries.set(writer.id, entryOf(writer));
+    },
     schemaIdOf: confluentSchemaId,
     writer(id) {
       return entries.get(id)?.writer ?? null;
@@ -263,4 +271,51 @@ export function compileFramedStreamParser(stream: Stream, lookup?: WriterLookup)
       return found;
     },
   };
+}
+
+/** Writes a registry-backed stream's events as its producers do, with the stream's own schema version. */
+export interface FramedStreamEncoder {
+  /** The schema id the messages carry (the version the stream's schema was taken from). */
+  readonly schemaId: number;
+  /**
+   * A normalized event (time in epoch ms, defaults applied) as a framed message: Avro binary, or
+   * the event's JSON (the time field written back in the stream's encoding: ISO-8601, seconds, µs).
+   */
+  encode(event: Readonly<Record<string, unknown>>): Buffer;
+}
+
+/** The encoder of a registry-backed stream (what `tandem generate --stream` and benchmarks produce). */
+export function compileFramedStreamEncoder(stream: Stream): FramedStreamEncoder {
+  const registry = stream.registry;
+  const writer = registry?.writers.find((candidate) => candidate.id === registry.schemaId);
+  if (registry === null || writer === undefined) {
+    throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `stream "${stream.name}" is not registry-backed`, {
+      details: { stream: stream.name },
+    });
+  }
+  const { timeField, timeEncoding } = stream;
+  const timeOf = (ms: number): unknown => {
+    switch (timeEncoding) {
+      case 'iso8601':
+        return new Date(ms).toISOString();
+      case 'epoch_s':
+        return ms / 1000;
+      case 'epoch_us':
+        return ms * 1000;
+      default:
+        return ms;
+    }
+  };
+  const written = (event: Readonly<Record<string, unknown>>) => ({
+    ...event,
+    [timeField]: timeOf(event[timeField] as number),
+  });
+  if (registry.format === 'json') {
+    return {
+      schemaId: writer.id,
+      encode: (event) => confluentFrame(writer.id, Buffer.from(JSON.stringify(written(event)))),
+    };
+  }
+  const type = avro.Type.forSchema(JSON.parse(writer.schema) as avro.Schema);
+  return { schemaId: writer.id, encode: (event) => confluentFrame(writer.id, type.toBuffer(written(event))) };
 }

@@ -30,10 +30,12 @@ export {
 } from './schema-registry.ts';
 export {
   CONFLUENT_HEADER_BYTES,
+  compileFramedStreamEncoder,
   compileFramedStreamParser,
   confluentFrame,
   confluentSchemaId,
   type FramedDecode,
+  type FramedStreamEncoder,
   type FramedStreamParser,
   type WriterLookup,
 } from './framed-stream.ts';

@@ -198,7 +198,8 @@ describe('the schema registry of the local stack (Confluent API)', () => {
       field('event_id', {}),
       field('ts', { type: 'integer' }),
       field('page', {}),
-      field('status', { type: 'integer' }),
+      // An Avro int is 32 bits: the bounds of its type.
+      field('status', { type: 'integer', minimum: -2147483648, maximum: 2147483647 }),
       field('user_id', { required: false, nullable: true }),
       field('method', { required: false, enum: ['GET', 'POST'], default: 'GET' }),
     ];

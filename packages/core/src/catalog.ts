@@ -133,6 +133,74 @@ export function resolveCatalog(
   source = 'config',
   registryVersions?: ReadonlyMap<string, readonly RegistryVersion[]>,
 ): Catalog {
+  // A registry-backed stream that follows its subject's latest version takes the newest version its
+  // views can read: a producer's bad version must not stop every component from loading. That
+  // version's messages are dead-lettered (schema_compat), and `tandem config check` reports it.
+  let versions = registryVersions;
+  for (;;) {
+    try {
+      return resolveCatalogOnce(raw, source, versions);
+    } catch (error) {
+      const fallback = versions === undefined ? null : withoutFailedLatest(raw, source, versions, error);
+      if (fallback === null) throw error;
+      versions = fallback;
+    }
+  }
+}
+
+/**
+ * When `error` is about a stream that follows its subject's latest version (or a view over one), the
+ * versions with that latest usable one marked unusable; null when there is nothing older to take.
+ */
+function withoutFailedLatest(
+  raw: unknown,
+  source: string,
+  versions: ReadonlyMap<string, readonly RegistryVersion[]>,
+  error: unknown,
+): Map<string, readonly RegistryVersion[]> | null {
+  if (!(error instanceof TandemError) || !isPlainObject(raw) || !Array.isArray(raw.streams)) return null;
+  const path = typeof error.details.path === 'string' ? error.details.path : '';
+  const streams = raw.streams as unknown[];
+  let spec: unknown;
+  const streamAt = new RegExp(`^${escapeRegExp(jsonPath(source, 'streams'))}\\[(\\d+)\\]`).exec(path);
+  const viewAt = new RegExp(`^${escapeRegExp(jsonPath(source, 'views'))}\\[(\\d+)\\]`).exec(path);
+  if (streamAt !== null) {
+    spec = streams[Number(streamAt[1])];
+  } else if (viewAt !== null && Array.isArray(raw.views)) {
+    const view = raw.views[Number(viewAt[1])];
+    const name =
+      isPlainObject(view) && view.stream !== undefined
+        ? view.stream
+        : streams.length === 1
+          ? (streams[0] as { name?: unknown })?.name
+          : undefined;
+    spec = streams.find((s) => isPlainObject(s) && s.name === name);
+  }
+  if (!isPlainObject(spec) || !isPlainObject(spec.registry) || spec.registry.version !== undefined)
+    return null;
+  const subject = spec.registry.subject;
+  const list = typeof subject === 'string' ? versions.get(subject) : undefined;
+  if (list === undefined) return null;
+  const usable = list.filter((entry) => entry.unusable === undefined).sort((a, b) => a.version - b.version);
+  const latest = usable.at(-1);
+  if (latest === undefined || usable.length < 2) return null;
+  const marked = new Map(versions);
+  marked.set(
+    subject as string,
+    list.map((entry) => (entry === latest ? { ...entry, unusable: error.message } : entry)),
+  );
+  return marked;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function resolveCatalogOnce(
+  raw: unknown,
+  source: string,
+  registryVersions: ReadonlyMap<string, readonly RegistryVersion[]> | undefined,
+): Catalog {
   if (!isPlainObject(raw)) {
     throw configPathError(
       source,

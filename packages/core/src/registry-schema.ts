@@ -131,7 +131,12 @@ interface AvroFieldType {
   nullFirst: boolean;
   enum: string[] | null;
   timeEncoding: TimeEncoding | null;
+  /** An Avro `int`: a 32-bit signed integer, so the field's bounds are those of the type. */
+  int32?: boolean;
 }
+
+/** The range of an Avro `int`. */
+const INT32 = { minimum: -(2 ** 31), maximum: 2 ** 31 - 1 };
 
 /** Named types seen so far (enums may be referenced by name after their definition). */
 type AvroNames = Map<string, { kind: 'enum'; symbols: string[] } | { kind: 'record' | 'fixed' }>;
@@ -160,7 +165,8 @@ function avroSingleType(
 ): Omit<AvroFieldType, 'nullable' | 'nullFirst'> {
   if (typeof raw === 'string') {
     const primitive = avroPrimitives[raw];
-    if (primitive !== undefined) return { type: primitive, enum: null, timeEncoding: null };
+    if (primitive !== undefined)
+      return { type: primitive, enum: null, timeEncoding: null, int32: raw === 'int' };
     const refusedWhat = avroRefusedTypes[raw];
     if (refusedWhat !== undefined) throw refused(path, raw, refusedWhat);
     const named = names.get(avroFullName(raw, namespace)) ?? names.get(raw);
@@ -200,7 +206,8 @@ function avroSingleType(
     return avroSingleType(jsonPath(path, 'type'), type, names, namespace);
   }
   const logicalType = raw.logicalType;
-  if (logicalType === undefined) return { type: primitive, enum: null, timeEncoding: null };
+  const int32 = type === 'int';
+  if (logicalType === undefined) return { type: primitive, enum: null, timeEncoding: null, int32 };
   if (typeof logicalType !== 'string') {
     throw configPathError(jsonPath(path, 'logicalType'), 'must be a string');
   }
@@ -211,7 +218,7 @@ function avroSingleType(
   // Other logical types (date, time-millis, uuid, local-timestamp-*, and any a reader does not know)
   // are their underlying type, as the Avro specification says a reader must treat them. (A decimal
   // is bytes or fixed, refused above.)
-  return { type: primitive, enum: null, timeEncoding: null };
+  return { type: primitive, enum: null, timeEncoding: null, int32 };
 }
 
 function avroFieldType(
@@ -279,6 +286,7 @@ export function translateAvroSchema(raw: unknown, path: string): TranslatedSchem
       type: translated.nullable ? [translated.type, 'null'] : translated.type,
     };
     if (translated.enum !== null) property.enum = translated.enum;
+    if (translated.int32 === true) Object.assign(property, INT32);
     if (typeof field.doc === 'string') property.description = field.doc;
     // A field with a default is optional: events written before it was added decode without it, and
     // take the default, as an Avro reader resolving the older writer's schema would give it.

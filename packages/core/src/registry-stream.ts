@@ -36,6 +36,11 @@ export interface RegistryVersion {
   schemaType: string;
   schema: string;
   references?: readonly unknown[];
+  /**
+   * Why a stream that follows the latest version can not take this one (set by the catalog: a view
+   * over the stream can not read it, or the subset can not express it); it still decodes messages.
+   */
+  unusable?: string;
 }
 
 /** A writer schema a decoder knows: the id messages carry and the version it is. */
@@ -68,6 +73,11 @@ export interface StreamRegistry {
    * the speed layer, the archiver and the batch layer count the same events.
    */
   readonly viewsRead: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Versions newer than `version` that the stream could not take although it follows the latest,
+   * with why: their messages are dead-lettered (a status warning, and what `tandem config check` fails on).
+   */
+  readonly skipped: ReadonlyArray<{ version: number; reason: string }>;
 }
 
 /** How a config file names the local registry and the way to start it (for messages). */
@@ -163,8 +173,11 @@ export function resolveRegistrySchema(
     throw registryError(streamName, subject, 'the subject has no versions; register the schema first');
   }
   const sorted = [...versions].sort((a, b) => a.version - b.version);
+  const usable = sorted.filter((entry) => entry.unusable === undefined);
   const chosen =
-    spec.version === undefined ? sorted.at(-1)! : sorted.find((entry) => entry.version === spec.version);
+    spec.version === undefined
+      ? (usable.at(-1) ?? sorted.at(-1)!)
+      : sorted.find((entry) => entry.version === spec.version);
   if (chosen === undefined) {
     throw registryError(
       streamName,
@@ -204,6 +217,9 @@ export function resolveRegistrySchema(
         schema,
       })),
       viewsRead: {},
+      skipped: sorted
+        .filter((entry) => entry.version > chosen.version && entry.unusable !== undefined)
+        .map((entry) => ({ version: entry.version, reason: entry.unusable! })),
     },
   };
 }

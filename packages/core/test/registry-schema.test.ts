@@ -74,7 +74,8 @@ describe('translateRegistrySchema: Avro', () => {
         event_id: { type: 'string' },
         ts: { type: 'integer' },
         page: { type: 'string', description: 'path of the page' },
-        status: { type: 'integer' },
+        // An Avro int is 32 bits: the bounds of its type.
+        status: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
         latency: { type: 'number' },
         ratio: { type: 'number' },
         bot: { type: 'boolean' },
@@ -83,7 +84,7 @@ describe('translateRegistrySchema: Avro', () => {
         method: { type: 'string', enum: ['GET', 'POST'], default: 'GET' },
         prev_method: { type: ['string', 'null'], enum: ['GET', 'POST'] },
         seen_us: { type: 'integer' },
-        day: { type: 'integer' },
+        day: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
         retries: { type: 'integer', default: 0 },
       },
     });
@@ -104,7 +105,7 @@ describe('translateRegistrySchema: Avro', () => {
       field('event_id', { type: 'string' }),
       field('ts', { type: 'integer' }),
       field('page', { type: 'string' }),
-      field('status', { type: 'integer' }),
+      field('status', { type: 'integer', minimum: -2147483648, maximum: 2147483647 }),
       field('latency', { type: 'number' }),
       field('ratio', { type: 'number' }),
       field('bot', { type: 'boolean' }),
@@ -113,7 +114,7 @@ describe('translateRegistrySchema: Avro', () => {
       field('method', { type: 'string', required: false, enum: ['GET', 'POST'], default: 'GET' }),
       field('prev_method', { type: 'string', required: false, nullable: true, enum: ['GET', 'POST'] }),
       field('seen_us', { type: 'integer' }),
-      field('day', { type: 'integer' }),
+      field('day', { type: 'integer', minimum: -2147483648, maximum: 2147483647 }),
       field('retries', { type: 'integer', required: false, default: 0 }),
     ]);
     // The translation is a stream schema a stream can be defined with, its time encoding included.

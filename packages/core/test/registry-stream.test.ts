@@ -143,6 +143,26 @@ describe('registry-backed streams', () => {
     );
   });
 
+  it('fall back to the newest version every view can read when the latest breaks one', () => {
+    const retyped = {
+      ...v2,
+      fields: v2.fields.map((f) => (f.name === 'amount' ? { ...f, type: 'string' } : f)),
+    };
+    const withV3 = new Map([['orders-value', [...versions.get('orders-value')!, version(3, 13, retyped)]]]);
+    const stream = resolveCatalog(config({ subject: 'orders-value', format: 'avro' }), 'cfg', withV3).stream(
+      'orders',
+    );
+    expect([stream.registry?.version, stream.registry?.schemaId]).toEqual([2, 12]);
+    expect(stream.registry?.writers.map((writer) => writer.version)).toEqual([1, 2, 3]);
+    expect(stream.registry?.skipped).toEqual([
+      { version: 3, reason: expect.stringMatching(/cfg\.views\[0\]: view "revenue": .*amount/) },
+    ]);
+    // Pinned, nothing to fall back from: the error stands.
+    expect(() =>
+      resolveCatalog(config({ subject: 'orders-value', format: 'avro', version: 3 }), 'cfg', withV3),
+    ).toThrow(/cfg\.views\[0\]/);
+  });
+
   it('find the views a writer version breaks', () => {
     const catalog = resolveCatalog(
       config({ subject: 'orders-value', format: 'avro' }, [

@@ -8,7 +8,7 @@ export type {
   PutOptions,
 } from './object-store.ts';
 export { defaultLakeOptions, openObjectStore } from './object-store.ts';
-export type { ArchiveManifest } from './manifests.ts';
+export type { ArchiveManifest, ArchiveManifestRegistry } from './manifests.ts';
 export {
   archiveManifestKey,
   buildArchiveManifest,

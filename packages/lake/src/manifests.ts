@@ -22,6 +22,18 @@ export interface ArchiveManifest {
   validator: string;
   /** The largest event (UTF-8 bytes) the archiver accepted. */
   maxEventBytes: number;
+  /**
+   * A registry-backed stream's schema the lines were decoded and normalized to: its subject, version
+   * and schema id (absent for other streams).
+   */
+  registry?: ArchiveManifestRegistry;
+}
+
+/** The registry schema of a registry-backed stream's archive file. */
+export interface ArchiveManifestRegistry {
+  subject: string;
+  version: number;
+  schemaId: number;
 }
 
 /**
@@ -53,6 +65,7 @@ export function buildArchiveManifest(
   lines: number,
   validator: string,
   maxEventBytes: number,
+  registry: ArchiveManifestRegistry | null = null,
 ): ArchiveManifest {
   return {
     version: 1,
@@ -62,6 +75,7 @@ export function buildArchiveManifest(
     sha256: manifestDigest(body),
     validator,
     maxEventBytes,
+    ...(registry === null ? {} : { registry }),
   };
 }
 

@@ -22,6 +22,12 @@ export interface SpeedMetrics {
   rejectedBatches: Counter<'stream' | 'reason'>;
   /** Partitions rebuilt from Kafka because Redis had lost their state. */
   rebuilds: Counter<'stream'>;
+  /**
+   * Dead letters by error code: `TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE` counts the messages of a
+   * registry writer version that drops a field a view reads, `_SCHEMA_UNKNOWN` / `_FRAMING` /
+   * `_UNDECODABLE` bad framing, the others events that break the stream's schema.
+   */
+  deadLetters: Counter<'stream' | 'code'>;
 }
 
 /** Creates the speed metrics on `registry`. Call once per registry; share the result between workers. */
@@ -63,6 +69,12 @@ export function createSpeedMetrics(registry: Registry): SpeedMetrics {
       name: 'tandem_speed_rebuilds_total',
       help: 'Partitions rebuilt from Kafka after Redis lost their applied offset',
       labelNames: ['stream'],
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'tandem_speed_dead_letters_total',
+      help: 'Messages sent to the dead-letter topic, by error code (TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE: a registry schema version that drops a field a view reads)',
+      labelNames: ['stream', 'code'],
       registers,
     }),
   };

@@ -20,7 +20,12 @@ import { type Logger, pino } from 'pino';
 import { BucketDeltaBuilder, type DeltaView } from './bucket-deltas.ts';
 import { createTopicsAndWait } from '@tandem/connections';
 import { connectRedis, createKafkaClient } from './clients.ts';
-import { deadLetterMessage, lateEventMessage, replayedOriginalOffset } from './dead-letters.ts';
+import {
+  deadLetterHeaders,
+  deadLetterMessage,
+  lateEventMessage,
+  replayedOriginalOffset,
+} from './dead-letters.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { type SpeedKeys, speedKeys } from './key-schema.ts';
 import type { SpeedMetrics } from './metrics.ts';
@@ -177,11 +182,15 @@ export class SpeedWorker {
     ).child({ stream: stream.name });
     this.#metrics = options.metrics;
     this.#streamLabel = { stream: stream.name };
-    this.#rules = compileStreamEventRules(stream, {
-      maxBytes: this.tuning.maxEventBytes,
-      futureToleranceMs: this.tuning.futureToleranceMs,
-      now: this.#now,
-    });
+    this.#rules = compileStreamEventRules(
+      stream,
+      {
+        maxBytes: this.tuning.maxEventBytes,
+        futureToleranceMs: this.tuning.futureToleranceMs,
+        now: this.#now,
+      },
+      options.config?.schemaRegistry,
+    );
     this.#views = views.map((view, indexPosition) => ({
       view,
       indexPosition,
@@ -449,6 +458,10 @@ export class SpeedWorker {
       );
     }
 
+    // A registry-backed stream learns the writer schemas of ids it has not seen before the fold.
+    const preparing = this.#rules.prepare?.(batch.messages);
+    if (preparing) await preparing;
+
     // The fold of the next chunk overlaps the Redis apply of the previous one; applies stay in order.
     const messages = batch.messages;
     let pending: { apply: Promise<boolean>; lastOffset: string } | null = null;
@@ -675,7 +688,12 @@ export class SpeedWorker {
       if (chunk.applied > 0) metrics.events.inc({ stream, outcome: 'applied' }, chunk.applied);
       if (chunk.duplicates > 0) metrics.events.inc({ stream, outcome: 'duplicate' }, chunk.duplicates);
       if (chunk.late > 0) metrics.events.inc({ stream, outcome: 'late' }, chunk.late);
-      if (chunk.dlq > 0) metrics.events.inc({ stream, outcome: 'dlq' }, chunk.dlq);
+      if (chunk.dlq > 0) {
+        metrics.events.inc({ stream, outcome: 'dlq' }, chunk.dlq);
+        for (const letter of chunk.deadLetters) {
+          metrics.deadLetters.inc({ stream, code: String(letter.headers?.[deadLetterHeaders.errorCode]) });
+        }
+      }
       if (watermark !== null)
         metrics.watermark.set({ stream, partition: String(partition) }, watermark / 1000);
     }

@@ -1,11 +1,14 @@
 // What the worker needs to know about one stream's messages, compiled once per worker: how to
 // validate and normalize a message (core's validator for the stream, so the speed layer, the
-// archiver and the batch layer reach the same verdict), and which identity makes two events
-// producer duplicates.
+// archiver and the batch layer reach the same verdict; for a registry-backed stream the Confluent
+// frame and the writer's body decoding come first), and which identity makes two events producer
+// duplicates.
 import { hash } from 'node:crypto';
+import { compileFramedStreamParser, createSchemaRegistryClient } from '@tandem/connections';
 import {
   compileStreamValidator,
   type EventParseOptions,
+  type SchemaRegistryConfig,
   type Stream,
   type StreamEvent,
   type StreamParseResult,
@@ -18,6 +21,11 @@ export interface StreamEventRules {
   readonly stream: Stream;
   /** Size, UTF-8, JSON, the stream's schema and the far-future bound: core's validator of the stream. */
   parse(bytes: Buffer): StreamParseResult;
+  /**
+   * Registry-backed streams only (undefined otherwise, so plain streams pay nothing): looks up the
+   * writer schemas of ids a batch holds that are not known yet; null when there are none.
+   */
+  prepare?: (messages: ReadonlyArray<{ value: Buffer | null }>) => Promise<void> | null;
   /** The dedup identity: the id field's value, or the whole normalized event when there is none. */
   identity(event: StreamEvent): string;
 }
@@ -28,16 +36,37 @@ export interface StreamEventRules {
  */
 export const MAX_CONTENT_IDENTITY_CHARS = 64;
 
-/** Compiles the rules of `stream` (the web stream's validator is the one `parseEvent` wraps). */
-export function compileStreamEventRules(stream: Stream, options: EventParseOptions): StreamEventRules {
-  const validator = compileStreamValidator(stream);
+/**
+ * Compiles the rules of `stream` (the web stream's validator is the one `parseEvent` wraps). A
+ * registry-backed stream asks `registry` for schema ids registered after its config loaded; without
+ * one, such ids are dead-lettered as unknown.
+ */
+export function compileStreamEventRules(
+  stream: Stream,
+  options: EventParseOptions,
+  registry?: SchemaRegistryConfig,
+): StreamEventRules {
   // one object with every field set: the validator uses it without merging defaults per message
   const parseOptions: EventParseOptions = {
     maxBytes: options.maxBytes,
     futureToleranceMs: options.futureToleranceMs,
     now: options.now,
   };
-  const parse = (bytes: Buffer) => validator.parse(bytes, parseOptions);
+  let parse: (bytes: Buffer) => StreamParseResult;
+  let prepare: StreamEventRules['prepare'];
+  if (stream.registry === null) {
+    const validator = compileStreamValidator(stream);
+    parse = (bytes) => validator.parse(bytes, parseOptions);
+  } else {
+    const subject = stream.registry.subject;
+    const client = registry?.url ? createSchemaRegistryClient(registry) : null;
+    const framed = compileFramedStreamParser(
+      stream,
+      client === null ? undefined : (id) => client.schemaById(id, subject),
+    );
+    parse = (bytes) => framed.parse(bytes, parseOptions);
+    prepare = (messages) => framed.prepare(messages.map((message) => message.value));
+  }
   const idField = stream.idField;
   let identity: (event: StreamEvent) => string;
   if (idField === null) {
@@ -47,7 +76,7 @@ export function compileStreamEventRules(stream: Stream, options: EventParseOptio
   } else {
     identity = (event) => String(event[idField]);
   }
-  return { stream, parse, identity };
+  return prepare === undefined ? { stream, parse, identity } : { stream, parse, prepare, identity };
 }
 
 /**

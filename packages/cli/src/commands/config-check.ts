@@ -73,8 +73,9 @@ async function checkFile(file: string, registry: SchemaRegistryConfig): Promise<
 }
 
 /**
- * A stream pinned to an older version than its subject's latest: whether the latest still gives
- * every view the fields it reads. Each break is a problem naming the view, the field and the version.
+ * A stream on an older version than its subject's latest (pinned, or fallen back because a view can
+ * not read the latest): whether the latest gives every view the fields it reads. Each break is a
+ * problem naming the view, the field and the version.
  */
 function registryEvolution(catalog: Catalog): Pick<ConfigCheck, 'catalog' | 'problems'> {
   const problems: ConfigProblem[] = [];
@@ -93,7 +94,7 @@ function registryEvolution(catalog: Catalog): Pick<ConfigCheck, 'catalog' | 'pro
       problems.push({
         code: 'TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE',
         path: `$.streams[${index}].registry`,
-        message: `${problem.message} (the stream is pinned to version ${stream.registry!.version}; messages of version ${latest.version} would be dead-lettered)`,
+        message: `${problem.message} (the stream ${stream.registry!.pinnedVersion === null ? 'falls back' : 'is pinned'} to version ${stream.registry!.version}; messages of version ${latest.version} are dead-lettered)`,
       });
     }
   }

@@ -10,7 +10,12 @@
 // the keys remembered to list each source message once are the last DEAD_LETTER_DEDUP_WINDOW.
 import type { Stream, TandemConfig } from '@tandem/core';
 import type { deadLetterHeaders as DeadLetterHeaders } from '@tandem/speed';
-import type { RedisClient } from '@tandem/connections';
+import {
+  compileFramedStreamParser,
+  createSchemaRegistryClient,
+  type FramedDecode,
+  type RedisClient,
+} from '@tandem/connections';
 import type { Kafka } from 'kafkajs';
 import { type CommandContext, defineCommand, flag, option, withDefault } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
@@ -402,11 +407,52 @@ export const dlqShowCommand = defineCommand({
             .replace(/(.{2})/g, '$1 ')}`,
         );
       }
-      out.result(toJson(letter, true));
+      const decoded = letter.value === null ? null : await decodeFramed(stream, config, letter.value);
+      if (decoded !== null) {
+        const writer =
+          decoded.schemaId === null
+            ? 'none (not Confluent-framed)'
+            : `${decoded.schemaId}${decoded.version === null ? ' (not a version of the subject)' : ` (version ${decoded.version} of ${stream.registry!.subject})`}`;
+        out.line(`  schema id  ${writer}`);
+        out.line(
+          `  decoded    ${decoded.ok ? JSON.stringify(decoded.body) : `— ${decoded.error.code}: ${decoded.error.message}`}`,
+        );
+      }
+      out.result({
+        ...toJson(letter, true),
+        ...(decoded === null
+          ? {}
+          : {
+              decoded: decoded.ok
+                ? { schemaId: decoded.schemaId, version: decoded.version, body: decoded.body }
+                : { schemaId: decoded.schemaId, version: decoded.version, error: decoded.error },
+            }),
+      });
       return 0;
     });
   },
 });
+
+/**
+ * A registry-backed stream's dead letter decoded by its writer's schema (looked up in the registry
+ * when the stream did not load it); null for other streams.
+ */
+async function decodeFramed(
+  stream: Stream,
+  config: TandemConfig,
+  value: Buffer,
+): Promise<FramedDecode | null> {
+  if (stream.registry === null) return null;
+  const subject = stream.registry.subject;
+  const client =
+    config.schemaRegistry.url === null ? null : createSchemaRegistryClient(config.schemaRegistry);
+  const parser = compileFramedStreamParser(
+    stream,
+    client === null ? undefined : (id) => client.schemaById(id, subject),
+  );
+  await parser.prepare([value]);
+  return parser.decode(value);
+}
 
 export const dlqReplayCommand = defineCommand({
   path: ['dlq', 'replay'],

@@ -17,6 +17,7 @@ import {
   type StreamTrafficOptions,
   type StreamTrafficRecord,
 } from '../generate/stream-events.ts';
+import { type FramedTrafficRecord, frameStreamTraffic } from '../generate/framed-traffic.ts';
 import { type StreamTrafficTruth, StreamTruthLedger } from '../generate/stream-truth.ts';
 import { expectedMessages, generateTraffic, type TrafficOptions } from '../generate/traffic.ts';
 import { type TrafficTruth, TruthLedger } from '../generate/truth.ts';
@@ -271,9 +272,11 @@ export async function runStreamGeneration(
     interrupted: false,
   };
   try {
-    await deliver<StreamTrafficRecord>(
+    const generated = generateStreamTraffic(stream, traffic);
+    await deliver<StreamTrafficRecord | FramedTrafficRecord>(
       config,
-      generateStreamTraffic(stream, traffic),
+      // A registry-backed stream's messages are Confluent-framed, as its producers write them.
+      stream.registry === null ? generated : frameStreamTraffic(stream, generated),
       target,
       context,
       {

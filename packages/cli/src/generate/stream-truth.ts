@@ -47,7 +47,10 @@ export class StreamTruthLedger {
     this.#timeField = stream.timeField;
   }
 
-  observe(record: StreamTrafficRecord): void {
+  /** Takes a generated record (framed ones too: their faults are kinds and rules of their own). */
+  observe(
+    record: Pick<StreamTrafficRecord, 'label' | 'event'> & { bad: { kind: string; rule: string } | null },
+  ): void {
     this.#messages += 1;
     switch (record.label) {
       case 'duplicate':
