@@ -2,8 +2,8 @@
 // is started by `scripts/stack up --redis-cluster` / `--kafka-brokers N` itself, in its own data
 // directory and on free ports, so a suite never depends on (or disturbs) the shared stack, and its
 // processes end with the suite. The Kafka jars are the shared stack's (linked, not downloaded again).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -53,6 +53,23 @@ export class PrivateRedisCluster {
       this.ports.map((port) => ({ host: '127.0.0.1', port })),
       { redisOptions: { maxRetriesPerRequest: 3 } },
     );
+  }
+
+  /**
+   * SIGKILLs master `index` (1-based), as a crash or an OOM kill would, and waits until it is gone.
+   * It has no persistence: restarted by `up()`, it rejoins with its slots (its nodes.conf is kept)
+   * and none of its keys.
+   */
+  kill(index: number): Promise<void> {
+    return killService(this.dataDir, `redis-cluster-${index}`);
+  }
+
+  /** `scripts/stack up --redis-cluster`: restarts the nodes that are down and waits for cluster_state:ok. */
+  up(): Promise<void> {
+    return stackAsync(['up', '--redis-cluster'], {
+      TANDEM_DATA: this.dataDir,
+      REDIS_CLUSTER_NODES: this.nodes,
+    });
   }
 
   stop(): void {
@@ -106,6 +123,16 @@ export class PrivateKafkaCluster {
     return { TANDEM_DATA: this.dataDir, KAFKA_CLUSTER_PORT: String(this.firstPort) };
   }
 
+  /** SIGKILLs broker `index` (1-based) and waits until it is gone; `up()` starts it again on its data. */
+  kill(index: number): Promise<void> {
+    return killService(this.dataDir, `kafka-cluster-${index}`);
+  }
+
+  /** `scripts/stack up --kafka-brokers N`: restarts the brokers that are down and waits until all N are seen. */
+  up(): Promise<void> {
+    return stackAsync(['up', '--kafka-brokers', String(this.brokerCount)], this.#env());
+  }
+
   stop(): void {
     try {
       stack(['down', '--kafka-brokers'], this.#env());
@@ -126,6 +153,46 @@ function stack(args: string[], env: Record<string, string>): void {
       `scripts/stack ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stderr}`,
     );
   }
+}
+
+/**
+ * `scripts/stack` without blocking the event loop, for restarts while a test keeps working (traffic,
+ * polling) meanwhile.
+ */
+function stackAsync(args: string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(stackScript, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`scripts/stack ${args.join(' ')} failed (${code ?? signal}):\n${stderr}`));
+    });
+  });
+}
+
+/** SIGKILLs a service of a stack data dir by its pid file and waits (up to 10 s) until it is gone. */
+async function killService(dataDir: string, service: string): Promise<void> {
+  const pid = Number(readFileSync(join(dataDir, 'run', `${service}.pid`), 'utf8').trim());
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  }
+  throw new Error(`${service} (pid ${pid}) still runs 10 s after SIGKILL`);
 }
 
 /** Whether a local port can be bound right now. */

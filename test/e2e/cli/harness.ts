@@ -107,7 +107,14 @@ export class World {
   start(
     args: string[],
     env: Record<string, string> = {},
-  ): { stop(): Promise<number | null>; signal(name: NodeJS.Signals): void; output(): string } {
+  ): {
+    stop(): Promise<number | null>;
+    signal(name: NodeJS.Signals): void;
+    output(): string;
+    /** Settles when the process exits, with its exit code (null when a signal ended it). */
+    exited: Promise<number | null>;
+    pid: number | undefined;
+  } {
     const child = this.#spawn(args, env);
     let output = '';
     const debugLog = process.env.DEBUG_E2E ? `/tmp/e2e-${this.id}-${child.pid}.log` : null;
@@ -124,6 +131,8 @@ export class World {
     );
     let signalled = false;
     return {
+      exited,
+      pid: child.pid,
       output: () => output,
       signal: (name) => {
         signalled = true;
