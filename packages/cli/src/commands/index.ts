@@ -7,6 +7,7 @@ import { exportCommand } from './export.ts';
 import { generateCommand } from './generate.ts';
 import { replayCommand } from './replay.ts';
 import { archiverCommand, batchScheduleCommand, serveCommand, speedCommand, upCommand } from './run.ts';
+import { schemaCheckCommand } from './schema-check.ts';
 import { statusCommand } from './status.ts';
 import { verifyCommand } from './verify.ts';
 import { viewsCommand } from './views.ts';
@@ -20,6 +21,7 @@ export const commands: AnyCommand[] = [
   statusCommand,
   viewsCommand,
   configCheckCommand,
+  schemaCheckCommand,
   batchRunCommand,
   recomputeCommand,
   backfillCommand,
