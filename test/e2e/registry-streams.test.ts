@@ -19,6 +19,7 @@ import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
+import { mulberry32 } from '../support/random.ts';
 import { eventually, World } from './cli/harness.ts';
 
 const MINUTE = 60_000;
@@ -57,17 +58,6 @@ interface StreamStatus {
   lateCount: number;
   dlqCount: number;
   duplicateCount: number;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The Confluent frame around a body, written by hand for the poison the client would refuse to make. */

@@ -8,7 +8,7 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import { type Catalog, loadConfig, resolveCatalog, TandemError } from '@tandem/core';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { describe, expect, it } from 'vitest';
-import { compileFramedStreamParser } from '../src/framed-stream.ts';
+import { compileFramedStreamParser, type FramedStreamParser } from '../src/framed-stream.ts';
 import { createSchemaRegistryClient, fetchRegistryVersions } from '../src/schema-registry.ts';
 
 const config = loadConfig({
@@ -80,6 +80,12 @@ function ordersConfig(
 
 async function loadCatalogOf(raw: unknown): Promise<Catalog> {
   return resolveCatalog(raw, 'cfg', await fetchRegistryVersions(raw, config));
+}
+
+/** `code/rule/field` of a rejected message, or `ok`. */
+function verdictOf(parser: FramedStreamParser, bytes: Buffer): string {
+  const result = parser.parse(bytes, options);
+  return result.ok ? 'ok' : `${result.error.code}/${result.error.rule}/${result.error.field}`;
 }
 
 async function refusal(promise: Promise<unknown>): Promise<TandemError> {
@@ -182,10 +188,7 @@ describe('registry-backed streams on the stack registry', () => {
       event: { order_id: 'o-2', ts: NOW, amount: 3, country: 'DE', coupon: 'XMAS' },
     });
 
-    const verdict = (bytes: Buffer) => {
-      const result = parser.parse(bytes, options);
-      return result.ok ? 'ok' : `${result.error.code}/${result.error.rule}/${result.error.field}`;
-    };
+    const verdict = (bytes: Buffer) => verdictOf(parser, bytes);
     expect(verdict(Buffer.from('{"order_id":"o-3"}'))).toBe('TANDEM_ERR_EVENT_FRAMING/framing/null');
     expect(verdict(Buffer.from([0, 0, 0]))).toBe('TANDEM_ERR_EVENT_FRAMING/framing/null');
     const unknown = Buffer.from(current);
@@ -282,10 +285,7 @@ describe('registry-backed streams on the stack registry', () => {
     });
     const header = good.subarray(0, 5);
     const framed = (text: string) => Buffer.concat([header, Buffer.from(text)]);
-    const verdict = (bytes: Buffer) => {
-      const result = parser.parse(bytes, options);
-      return result.ok ? 'ok' : `${result.error.code}/${result.error.rule}/${result.error.field}`;
-    };
+    const verdict = (bytes: Buffer) => verdictOf(parser, bytes);
     expect(verdict(framed('{"view_id":"v-2",'))).toBe('TANDEM_ERR_EVENT_UNDECODABLE/decode/null');
     expect(verdict(framed('{"view_id":"v-2","ts":"2026-12-03T11:59:00Z","page":""}'))).toBe(
       'TANDEM_ERR_EVENT_INVALID/minLength/page',
