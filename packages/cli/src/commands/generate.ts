@@ -275,8 +275,9 @@ export async function runStreamGeneration(
     const generated = generateStreamTraffic(stream, traffic);
     await deliver<StreamTrafficRecord | FramedTrafficRecord>(
       config,
-      // A registry-backed stream's messages are Confluent-framed, as its producers write them.
-      stream.registry === null ? generated : frameStreamTraffic(stream, generated),
+      // A registry-backed stream's messages are Confluent-framed, as its producers write them; the
+      // lake holds NDJSON lines (what the archiver writes after decoding), so files are not framed.
+      stream.registry === null || target.to === 'lake' ? generated : frameStreamTraffic(stream, generated),
       target,
       context,
       {
