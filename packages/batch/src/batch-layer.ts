@@ -40,12 +40,15 @@ import { LakeBatchViewReader, staleAmong } from './batch-view-reader.ts';
 import { completeBefore, isHourComplete, lastCompleteHour, topicPartitionsOf } from './completeness.ts';
 import { DuckDbEngine, sweepStaleWorkDirs } from './duckdb-engine.ts';
 import { partitionHoursFor } from './hour-compute.ts';
+import { GenerationBuilder } from './generation-builder.ts';
+import { GenerationCatalog } from './generation-catalog.ts';
 import { earliestLogHour, type InputObject, listInputs } from './input-staging.ts';
 import { LeaseManager } from './lease.ts';
 import type { HourPointer } from './pointer.ts';
 import { RecomputeJobs, type RecomputeJobsOptions } from './recompute-jobs.ts';
 import { RunHistory } from './run-history.ts';
 import { BatchScheduler, type BatchSchedulerOptions } from './scheduler.ts';
+import { GenerationRegistry } from './view-generations.ts';
 
 export interface BatchLayerOptions extends Partial<BatchOptions> {
   /** Fills the store, Redis and tuning knobs not given explicitly. */
@@ -68,6 +71,8 @@ export interface BatchLayerOptions extends Partial<BatchOptions> {
   sleep?: (ms: number) => Promise<void>;
   setTimer?: (callback: () => void, ms: number) => () => void;
   hooks?: RunHooks;
+  /** Hours per run call while a new view version is built, newest slice first. @defaultValue 24 */
+  buildSliceHours?: number;
 }
 
 /** One hour of a recompute plan (what a dry run prints). */
@@ -130,8 +135,13 @@ export class BatchLayer {
   readonly reader: LakeBatchViewReader;
   readonly runner: BatchRunner;
   readonly runtime: BatchRuntime;
-  /** Every stream and view the layer maintains. */
-  readonly catalog: Catalog;
+  /**
+   * Every stream and view the layer maintains; also resolves a view's other live versions as
+   * `<view>@v<n>` once the generation registry has named them.
+   */
+  readonly catalog: GenerationCatalog;
+  /** Builds new view versions beside the serving ones and switches them (the generation registry). */
+  readonly generations: GenerationBuilder;
   readonly #engine: DuckDbEngine;
   /** Sealed-through and stale hours per view, as last computed (`refreshStatus`). */
   readonly statusStore: BatchStatusStore;
@@ -148,8 +158,9 @@ export class BatchLayer {
     engine: DuckDbEngine;
     runtime: BatchRuntime;
     owner: string;
-    catalog: Catalog;
+    catalog: GenerationCatalog;
     owned: Array<() => Promise<void>>;
+    buildSliceHours?: number;
   }) {
     this.options = parts.options;
     this.store = parts.store;
@@ -158,6 +169,11 @@ export class BatchLayer {
     this.#engine = parts.engine;
     this.catalog = parts.catalog;
     this.#owned = parts.owned;
+    this.generations = new GenerationBuilder(
+      this,
+      new GenerationRegistry(parts.redis, parts.options.redisPrefix),
+      parts.buildSliceHours,
+    );
     this.statusStore = new BatchStatusStore(parts.redis, parts.options.redisPrefix);
     const history = new RunHistory(parts.redis, parts.options.redisPrefix, parts.options.runHistoryLimit);
     this.runner = new BatchRunner({
@@ -282,8 +298,8 @@ export class BatchLayer {
     const view = this.view(viewName);
     const started = this.runtime.now();
     const [sealedThrough, staleHours] = await Promise.all([
-      this.reader.sealedThrough(view.name),
-      this.reader.staleHours(view.name),
+      this.reader.sealedThrough(viewName),
+      this.reader.staleHours(viewName),
     ]);
     const computedAt = this.runtime.now();
     const record: ViewStatusRecord = {
@@ -349,7 +365,7 @@ export class BatchLayer {
     const listed = await listInputs(this.store, partitionHours, { lakePrefix: stream.lakePrefix });
     const pointers = new Map(
       (
-        await this.reader.pointersIn(view.name, { from: hours[0]!, to: hours[hours.length - 1]! + HOUR_MS })
+        await this.reader.pointersIn(viewName, { from: hours[0]!, to: hours[hours.length - 1]! + HOUR_MS })
       ).map(({ pointer }) => [pointer.hour, pointer]),
     );
     const stale = new Set(await staleAmong(this.store, view, stream, [...pointers.values()]));
@@ -377,7 +393,7 @@ export class BatchLayer {
     if (options.dryRun) return { view: view.name, dryRun: true, plan, outcomes: [] };
     options.onPlan?.(plan);
     const outcomes = await this.runHours(
-      view.name,
+      viewName,
       plan.filter((entry) => entry.complete).map((entry) => entry.hour),
       {
         force: true,
@@ -394,14 +410,15 @@ export class BatchLayer {
    * between hours: no further view starts and no further hour is published.
    */
   async backfill(view?: string, options: HourWorkOptions = {}): Promise<HourOutcome[]> {
-    const views = view === undefined ? this.views() : [this.view(view)];
+    // By the name asked (a view or one of its versions, `<view>@v<n>`), which plans and runs resolve.
+    const refs = view === undefined ? this.views().map((one) => one.name) : [view];
     const outcomes: HourOutcome[] = [];
-    for (const one of views) {
+    for (const one of refs) {
       if (options.signal?.aborted) break;
-      const plan = await this.plan(one.name);
+      const plan = await this.plan(one);
       const hours = [...new Set([...plan.missing, ...plan.stale])].sort((a, b) => a - b);
       outcomes.push(
-        ...(await this.runHours(one.name, hours, {
+        ...(await this.runHours(one, hours, {
           trigger: options.trigger ?? 'backfill',
           ...(options.signal === undefined ? {} : { signal: options.signal }),
           ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
@@ -437,7 +454,7 @@ export class BatchLayer {
     if (window.to <= window.from)
       return { view: view.name, stream: stream.name, window, missing: [], stale: [], completeBefore: before };
     this.reader.invalidate();
-    const pointers = await this.reader.pointersIn(view.name, window);
+    const pointers = await this.reader.pointersIn(viewName, window);
     const sealed = new Set(pointers.map(({ pointer }) => pointer.hour));
     const missing: number[] = [];
     for (let hour = window.from; hour < window.to; hour += HOUR_MS) if (!sealed.has(hour)) missing.push(hour);
@@ -452,13 +469,13 @@ export class BatchLayer {
 
   async status(viewName: string): Promise<BatchViewStatus> {
     const view = this.view(viewName);
-    const plan = await this.plan(view.name);
-    const sealedThrough = await this.reader.sealedThrough(view.name);
+    const plan = await this.plan(viewName);
+    const sealedThrough = await this.reader.sealedThrough(viewName);
     const pointers: HourPointer[] =
       plan.window === null
         ? []
-        : (await this.reader.pointersIn(view.name, plan.window)).map(({ pointer }) => pointer);
-    const lastRuns = await this.reader.runHistory(view.name, 50);
+        : (await this.reader.pointersIn(viewName, plan.window)).map(({ pointer }) => pointer);
+    const lastRuns = await this.reader.runHistory(viewName, 50);
     const latestByHour = new Map<number, RunRecord>();
     for (const run of lastRuns)
       if (run.status !== 'skipped' && !latestByHour.has(run.hour)) latestByHour.set(run.hour, run);
@@ -544,7 +561,7 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
     });
     redis = built;
   }
-  const catalog = withExtraViews(
+  const listed = withExtraViews(
     options.catalog ??
       builtinCatalog({
         topic: resolved.topic,
@@ -553,6 +570,7 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
       }),
     options.views ?? {},
   );
+  const catalog = listed instanceof GenerationCatalog ? listed : new GenerationCatalog(listed);
   sweepStaleWorkDirs(resolved.tempDirectory, 24 * HOUR_MS);
   const engine = await DuckDbEngine.create(resolved);
   const runtime: BatchRuntime = {
@@ -577,6 +595,7 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
     owner: options.owner ?? defaultOwner(),
     catalog,
     owned,
+    ...(options.buildSliceHours === undefined ? {} : { buildSliceHours: options.buildSliceHours }),
   });
 }
 

@@ -103,3 +103,24 @@ export class ActiveVersions implements ServedVersionReader {
     return { n: generation.n, fingerprint: generation.fingerprint, ref, view: this.#catalog.view(ref) };
   }
 }
+
+/**
+ * Registers each view's config definition and puts it at the number the registry gave it, so a
+ * component started with a changed config writes that definition under its own version and never
+ * into the one serving. Returns each view's number.
+ */
+export async function registerCatalogVersions(
+  registry: GenerationRegistry,
+  catalog: GenerationCatalog,
+  views: readonly string[],
+  now: number,
+): Promise<Map<string, number>> {
+  const numbers = new Map<string, number>();
+  for (const name of views) {
+    const own = catalog.view(name);
+    const { n } = await registry.register(own, now);
+    if (own.version !== n) catalog.renumber(name, n);
+    numbers.set(name, n);
+  }
+  return numbers;
+}

@@ -74,7 +74,12 @@ export {
 export { RunHistory } from './run-history.ts';
 export type { BatchSchedulerOptions, CronScheduleFn, SchedulerHealth } from './scheduler.ts';
 export { BatchScheduler, defaultBatchSchedulerOptions, nodeCronSchedule } from './scheduler.ts';
-export { ActiveVersions, GenerationCatalog, generationRef } from './generation-catalog.ts';
+export {
+  ActiveVersions,
+  GenerationCatalog,
+  generationRef,
+  registerCatalogVersions,
+} from './generation-catalog.ts';
 export type { GenerationState, ViewGeneration, ViewGenerations } from './view-generations.ts';
 export { GenerationRegistry, generationView } from './view-generations.ts';
 // Not exported: Lease / LeaseManager (owned by the runner; nobody else may mint fencing tokens).

@@ -2,6 +2,8 @@
 // catch-up of missing and stale hours on start, for the views of every stream. Each view's hours are
 // judged by its own stream (its archiver's watermarks, its earliest raw logs). Work is serialized
 // per scheduler; several schedulers (processes or machines) share hours through the Redis leases.
+// Regular work keeps each view's serving version; after it, a build pass extends a version being built
+// (generation-builder.ts) and switches serving to it once it covers the view's history.
 // Besides the work, it refreshes every view's status record (sealed-through, stale hours) on a timer
 // of its own, so status pages read Redis instead of listing the lake. Stopping aborts the work in
 // flight between hours (never half an hour), and `health()` says whether the loop still makes progress.
@@ -239,14 +241,37 @@ export class BatchScheduler {
     };
   }
 
-  /** Missing and stale complete hours of every view, oldest first. */
+  /**
+   * The refs the regular work keeps up: each view's serving version (`<view>` or `<view>@v<n>`,
+   * after registering the config's definitions). A version being built is the build's work.
+   */
+  async #servingRefs(): Promise<string[]> {
+    const plans = await this.#layer.generations.reconcile(this.#options.views);
+    return plans.map((plan) => plan.activeRef);
+  }
+
+  /**
+   * One build pass: each view's building version over its history, newest hour first, and the
+   * switch of those now covered (generation-builder.ts).
+   */
+  async #build(trigger: 'catch-up' | 'hourly', signal: AbortSignal): Promise<HourOutcome[]> {
+    if (signal.aborted) return [];
+    const { outcomes } = await this.#layer.generations.build(
+      this.#options.views,
+      this.#hourWork(trigger, signal),
+    );
+    return outcomes;
+  }
+
+  /** Missing and stale complete hours of every view's serving version, oldest first; then the build. */
   catchUp(): Promise<HourOutcome[]> {
     return this.#enqueue('catch-up', async (signal) => {
       const outcomes: HourOutcome[] = [];
-      for (const view of this.#options.views) {
+      for (const view of await this.#servingRefs()) {
         if (signal.aborted) break;
         outcomes.push(...(await this.#layer.backfill(view, this.#hourWork('catch-up', signal))));
       }
+      outcomes.push(...(await this.#build('catch-up', signal)));
       return outcomes;
     });
   }
@@ -275,7 +300,7 @@ export class BatchScheduler {
       };
       const outcomes: HourOutcome[] = [];
       let pending = false;
-      for (const name of this.#options.views) {
+      for (const name of await this.#servingRefs()) {
         if (signal.aborted) break;
         const view = this.#layer.view(name);
         const { before, earliest } = await judged(this.#layer.streamOf(view));
@@ -293,7 +318,7 @@ export class BatchScheduler {
         reader.invalidate();
         const sealed = new Set(
           (
-            await reader.sealedHours(view.name, {
+            await reader.sealedHours(name, {
               from: candidates[0]!,
               to: candidates[candidates.length - 1]! + HOUR_MS,
             })
@@ -301,8 +326,9 @@ export class BatchScheduler {
         );
         // Sealed hours are re-run too: the runner skips them under the lease unless their input changed.
         const hours = candidates.filter((hour) => !sealed.has(hour) || hour >= lastFinished - HOUR_MS);
-        outcomes.push(...(await this.#layer.runHours(view.name, hours, this.#hourWork('hourly', signal))));
+        outcomes.push(...(await this.#layer.runHours(name, hours, this.#hourWork('hourly', signal))));
       }
+      outcomes.push(...(await this.#build('hourly', signal)));
       if (pending && this.#running && this.#cancelRecheck === null) {
         this.#cancelRecheck = runtime.setTimer(() => {
           this.#cancelRecheck = null;
@@ -319,7 +345,7 @@ export class BatchScheduler {
       const now = this.#layer.runtime.now();
       const today = now - (now % DAY_MS);
       const outcomes: HourOutcome[] = [];
-      for (const view of this.#options.views) {
+      for (const view of await this.#servingRefs()) {
         if (signal.aborted) break;
         const result = await this.#layer.recompute(
           view,

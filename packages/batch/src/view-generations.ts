@@ -45,6 +45,7 @@ export interface ViewGenerations {
 const registerScript = batchScript('register-generation-1.lua');
 const switchScript = batchScript('switch-generation-1.lua');
 const readActiveScript = batchScript('read-active-generation-1.lua');
+const markSpeedStartScript = batchScript('mark-speed-start-1.lua');
 
 interface GenerationCommands {
   register(
@@ -56,6 +57,7 @@ interface GenerationCommands {
   ): Promise<[number, GenerationState, number]>;
   switch(key: string, expected: number, target: number, now: number): Promise<[number, number | string]>;
   readActive(key: string): Promise<[] | [number, string | null, string | null]>;
+  markSpeedStart(key: string, n: number, now: number): Promise<number>;
 }
 
 function commands(redis: RedisClient): GenerationCommands {
@@ -63,6 +65,7 @@ function commands(redis: RedisClient): GenerationCommands {
     register: scriptCommand<GenerationCommands['register']>(redis, registerScript),
     switch: scriptCommand<GenerationCommands['switch']>(redis, switchScript),
     readActive: scriptCommand<GenerationCommands['readActive']>(redis, readActiveScript),
+    markSpeedStart: scriptCommand<GenerationCommands['markSpeedStart']>(redis, markSpeedStartScript),
   };
 }
 
@@ -146,6 +149,20 @@ export class GenerationRegistry {
     generations.sort((a, b) => a.n - b.n);
     const active = fields.active === undefined ? null : Number(fields.active);
     return { view, active, generations };
+  }
+
+  /**
+   * Records that a speed worker starts writing generation `n` of the view now (the latest start is
+   * kept): its real-time keys hold every event only for hours that begin after it.
+   */
+  async markSpeedStart(view: string, n: number, now: number): Promise<number> {
+    return Number(await this.#call(() => commands(this.#redis).markSpeedStart(this.key(view), n, now)));
+  }
+
+  /** The latest start of a speed worker writing generation `n`, or null when none has. */
+  async speedStart(view: string, n: number): Promise<number | null> {
+    const value = await this.#call(() => this.#redis.hget(this.key(view), `speed:${n}`));
+    return value === null ? null : Number(value);
   }
 
   /**

@@ -173,3 +173,23 @@ export interface ServedVersionReader {
   /** The active version, or null while the view has no registry (serve the catalog's definition). */
   active(view: string): Promise<ServedVersion | null>;
 }
+
+/** Where a view's versions stand (`/v1/status`, `tandem status`). */
+export interface ViewVersionStatus {
+  /** The version serving reads, `n` and fingerprint. */
+  active: { n: number; fingerprint: string };
+  /** The version being built beside it, or null. */
+  building: { n: number; fingerprint: string; since: number } | null;
+  /** Complete hours of the building version's history published so far, and needed (0/0 when none builds). */
+  hoursDone: number;
+  hoursNeeded: number;
+  /** When the last speed worker began writing the building version (null: none has yet). */
+  speedSince: number | null;
+  /** Whether batch has sealed the hour speed began in (null: no speed worker has started it). */
+  speedCaughtUp: boolean | null;
+  /** Time left at the build's rate so far, ms; null before its first hour or when none builds. */
+  etaMs: number | null;
+}
+
+/** A view's version status, or null while the view has no registry. */
+export type VersionStatusSource = (view: string) => Promise<ViewVersionStatus | null>;

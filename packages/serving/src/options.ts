@@ -5,6 +5,7 @@ import type {
   BatchViewReader,
   Catalog,
   ServedVersionReader,
+  VersionStatusSource,
   ServingConfig,
   SpeedViewReader,
   TandemConfig,
@@ -71,6 +72,8 @@ export interface BuildServerOptions {
    * view is served at its catalog definition. @defaultValue null
    */
   versions?: ServedVersionReader | null;
+  /** Each view's versions for `/v1/status` (the batch layer's `generations.versionStatus`). @defaultValue null */
+  versionStatus?: VersionStatusSource | null;
   /** Name of the view behind /v1/trending (absent from the catalog: the route answers 404). @defaultValue 'trending_pages' */
   trendingView?: string;
   /** How long a batch snapshot and freshness figures are reused; keep far below the speed layer's sealed grace. @defaultValue 1000 */

@@ -168,6 +168,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     limits,
     now,
     batchStatus: settings.batchStatus ?? null,
+    versionStatus: settings.versionStatus ?? null,
     recomputeJobs: settings.recomputeJobs ?? null,
     healthChecks: settings.healthChecks ?? {},
     readinessProbes: settings.readinessProbes ?? {},

@@ -98,6 +98,7 @@ beforeAll(async () => {
   app = await buildServer({
     catalog,
     versions: new ActiveVersions(registry, catalog),
+    versionStatus: (view) => batch.generations.versionStatus(view, 0),
     batch: batch.reader,
     speed: layers.speed,
     rateLimit: false,
@@ -171,6 +172,31 @@ async function stableAnswer(): Promise<{ version: string; body: unknown }> {
 }
 
 describe('versioned views through the serving layer', () => {
+  test('/v1/status shows the active version, the one building, its hours and the speed catch-up', async () => {
+    await registry.markSpeedStart('endpoint_hourly', 2, base + 2.5 * HOUR_MS);
+    const response = await app.inject({ url: '/v1/status' });
+    expect(response.statusCode, response.body).toBe(200);
+    const entry = (response.json().views as Array<{ view: string; version: Record<string, unknown> }>).find(
+      (one) => one.view === 'endpoint_hourly',
+    )!;
+    // Complete hours of v2's history: from the first archived hour to the last hour past the lateness.
+    const now = Date.now();
+    const lastComplete = Math.floor((now - 10 * 60_000) / HOUR_MS) * HOUR_MS - HOUR_MS;
+    expect(entry.version).toMatchObject({
+      active: { version: 'v1', fingerprint: v1.fingerprint },
+      building: { version: 'v2', fingerprint: edited.fingerprint, since: new Date(base + 1).toISOString() },
+      hoursDone: SEALED,
+      hoursNeeded: (lastComplete + HOUR_MS - base) / HOUR_MS,
+      speedSince: new Date(base + 2.5 * HOUR_MS).toISOString(),
+      speedCaughtUp: true,
+    });
+    expect(entry.version.etaMs).toBeGreaterThan(0);
+    const trending = (response.json().views as Array<{ view: string; version: unknown }>).find(
+      (one) => one.view === 'trending_pages',
+    )!;
+    expect(trending.version).toBeNull();
+  });
+
   test('v1 serves while v2 builds, the switch is atomic per answer, and rollback answers exactly as before', async () => {
     const random = mulberry32(3);
     for (let i = 0; i < 100; i++) expect(await checkedQuery(random, `before ${i}`)).toBe('v1');

@@ -8,9 +8,10 @@
   ARGV[3]  now, epoch ms
   ARGV[4]  adopt at: the number the view's existing data has (used only when the hash is empty)
 
-  A known fingerprint keeps its number. Active or building: nothing changes. Previous or retired
-  (the config went back to it): it becomes building again, and the builder finds what is still in
-  the lake. A new fingerprint gets `next + 1` and is building; on an empty hash (first contact) it
+  A known fingerprint keeps its number. Active, building or previous: nothing changes (a previous
+  one is there because an operator rolled back; that choice stands until someone switches again).
+  Retired (the config went back to it): it becomes building again, and the builder finds what is
+  still in the lake. A new fingerprint gets `next + 1` and is building; on an empty hash (first contact) it
   is adopted at ARGV[4] and made active at once, since its data already exists. Any other building
   generation is retired: only the newest definition is built.
 
@@ -40,7 +41,7 @@ end
 
 if known then
   local gen = load(known)
-  if gen.state == 'active' or gen.state == 'building' then
+  if gen.state ~= 'retired' then
     return {gen.n, gen.state, 0}
   end
   for _, other in ipairs(building) do

@@ -10,6 +10,7 @@ import { archiverCommand, batchScheduleCommand, serveCommand, speedCommand, upCo
 import { schemaCheckCommand } from './schema-check.ts';
 import { statusCommand } from './status.ts';
 import { verifyCommand } from './verify.ts';
+import { viewRollbackCommand, viewSwitchCommand, viewVersionsCommand } from './view-versions.ts';
 import { viewsCommand } from './views.ts';
 
 export const commands: AnyCommand[] = [
@@ -20,6 +21,9 @@ export const commands: AnyCommand[] = [
   batchScheduleCommand,
   statusCommand,
   viewsCommand,
+  viewVersionsCommand,
+  viewSwitchCommand,
+  viewRollbackCommand,
   configCheckCommand,
   schemaCheckCommand,
   batchRunCommand,

@@ -2,7 +2,7 @@
 // sealed, what is stale, the last runs and what the speed layer holds live; per stream the speed
 // layer's watermark, lag, and its DLQ, late and duplicate counters. A layer that cannot be read is
 // reported, not hidden.
-import { HOUR_MS, type RunRecord, type SpeedStatus, type View } from '@tandem/core';
+import { HOUR_MS, type RunRecord, type SpeedStatus, type View, type ViewVersionStatus } from '@tandem/core';
 import type { RedisClient } from '@tandem/connections';
 import { defineCommand } from '../framework/command.ts';
 import type { Output } from '../framework/output.ts';
@@ -28,6 +28,8 @@ export interface ViewStatus {
    * how many sealed hours of the last day are not exported yet; or why it could not be read.
    */
   export?: { exportedThrough: number | null; lagging: number } | { error: string };
+  /** Its versions: the one serving, one being built and how far (null before the registry knows it). */
+  version: ViewVersionStatus | null;
 }
 
 /** The speed layer of one stream: its active namespace and status, or why it could not be read. */
@@ -142,6 +144,7 @@ export const statusCommand = defineCommand({
           lastRuns: [],
           speedBuckets: live.count,
           newestSpeedBucket: live.newest,
+          version: null,
         };
         if (batch) {
           try {
@@ -155,6 +158,7 @@ export const statusCommand = defineCommand({
             entry.sealedHours24h = sealed.length;
             entry.staleHours = stale;
             entry.lastRuns = runs;
+            entry.version = await batch.layer.generations.versionStatus(view.name, 0);
           } catch (error) {
             batchError = errorText(error);
           }
@@ -189,6 +193,7 @@ export const statusCommand = defineCommand({
       out.table(views, [
         { header: 'VIEW', cell: (s) => s.view },
         ...(several ? [{ header: 'STREAM', cell: (s: ViewStatus) => s.stream }] : []),
+        { header: 'VERSION', cell: (s) => versionCell(s.version, (ms) => formatDuration(ms)) },
         {
           header: 'SEALED THROUGH',
           cell: (s) => (s.sealedThrough === null ? '—' : formatHour(s.sealedThrough)),
@@ -272,4 +277,19 @@ async function addExportStatus(
   } finally {
     await exporter.close();
   }
+}
+
+/** `v1`, or `v1 → v2 building 12/720 h, speed caught up, ~3h left` while a new version builds. */
+function versionCell(version: ViewVersionStatus | null, duration: (ms: number) => string): string {
+  if (version === null) return '—';
+  const active = `v${version.active.n}`;
+  if (version.building === null) return active;
+  const speed =
+    version.speedCaughtUp === null
+      ? 'speed not started'
+      : version.speedCaughtUp
+        ? 'speed caught up'
+        : 'speed catching up';
+  const eta = version.etaMs === null ? '' : `, ~${duration(version.etaMs)} left`;
+  return `${active} → v${version.building.n} building ${version.hoursDone}/${version.hoursNeeded} h, ${speed}${eta}`;
 }

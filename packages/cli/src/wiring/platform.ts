@@ -12,7 +12,12 @@ import { createArchiver } from '@tandem/archiver';
 import { archiverOptionsFromConfig } from '@tandem/archiver';
 import type { Catalog, HealthCheck, ReadinessProbe, Stream, TandemConfig } from '@tandem/core';
 import { builtinCatalog } from '@tandem/core';
-import { ActiveVersions, GenerationCatalog, GenerationRegistry } from '@tandem/batch';
+import {
+  ActiveVersions,
+  GenerationCatalog,
+  GenerationRegistry,
+  registerCatalogVersions,
+} from '@tandem/batch';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
 import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
 import { createSpeedMetrics, type SpeedMetrics } from '@tandem/speed';
@@ -192,6 +197,14 @@ export class Platform {
         this.#needKafka();
         await this.ensureTopics(streams);
         const metrics = this.speedMetrics();
+        // The stream's views at the numbers the registry gave their config definitions: a changed
+        // definition is written under its own version, never into the one serving. The start is
+        // recorded, so the batch layer switches to a new version only once the hours before it are sealed.
+        const redis = await this.redis();
+        const registry = new GenerationRegistry(redis, this.config.redis.prefix);
+        const views = this.catalog.viewsOf(stream.name).map((view) => view.name);
+        const numbers = await registerCatalogVersions(registry, this.catalog, views, Date.now());
+        for (const [view, n] of numbers) await registry.markSpeedStart(view, n, Date.now());
         const worker = new LiveSpeedWorker({
           config: this.config,
           catalog: this.catalog,
@@ -331,6 +344,7 @@ export class Platform {
           versions: new ActiveVersions(new GenerationRegistry(redis, this.config.redis.prefix), this.catalog),
           batch: statusReader,
           batchStatus: (view) => statusReader.status(view),
+          versionStatus: (view) => batch.layer.generations.versionStatus(view),
           speed,
           redis,
           loggerInstance: this.logger.child({ component: 'serving' }),

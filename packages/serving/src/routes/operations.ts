@@ -4,7 +4,13 @@ import type { BatchViewReader, Catalog, SpeedViewReader } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { MergeEngine } from '../query/merge-engine.ts';
 import type { ViewModel } from '../query/view-model.ts';
-import type { BatchStatusSource, HealthCheck, ReadinessProbe, RecomputeQueue } from '@tandem/core';
+import type {
+  BatchStatusSource,
+  HealthCheck,
+  ReadinessProbe,
+  RecomputeQueue,
+  VersionStatusSource,
+} from '@tandem/core';
 import { probeRoutes } from './ops/probes.ts';
 import { recomputeJobRoutes } from './ops/recompute-jobs.ts';
 import { statusRoute } from './ops/status.ts';
@@ -19,6 +25,7 @@ export interface OperationRoutesOptions {
   batch: BatchViewReader;
   speed: SpeedViewReader;
   batchStatus: BatchStatusSource | null;
+  versionStatus: VersionStatusSource | null;
   limits: QueryLimits;
   now: () => number;
   recomputeJobs: RecomputeQueue | null;
@@ -38,6 +45,7 @@ export const operationRoutes: FastifyPluginAsync<OperationRoutesOptions> = async
     batch: options.batch,
     speed: options.speed,
     batchStatus: options.batchStatus,
+    versionStatus: options.versionStatus,
     now: options.now,
     runLimit: options.statusRunLimit,
   });

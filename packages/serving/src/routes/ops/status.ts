@@ -6,7 +6,7 @@ import type { BatchViewReader, Catalog, SpeedViewReader } from '@tandem/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ViewModel } from '../../query/view-model.ts';
 import { iso, keyedErrors } from '../schemas.ts';
-import type { BatchStatusSource } from '@tandem/core';
+import type { BatchStatusSource, VersionStatusSource } from '@tandem/core';
 
 export interface StatusRouteOptions {
   catalog: Catalog;
@@ -18,6 +18,8 @@ export interface StatusRouteOptions {
    * status record). Null: asked of `batch` (`sealedThrough`, `staleHours`), with no time.
    */
   batchStatus: BatchStatusSource | null;
+  /** Each view's versions: active, building and its progress (the batch layer's registry). Null: not reported. */
+  versionStatus: VersionStatusSource | null;
   now: () => number;
   /** How many recent batch runs are listed per view. @defaultValue 5 */
   runLimit: number;
@@ -68,6 +70,41 @@ const speedStatusSchema = {
     lateCount: { type: 'number', nullable: true },
     eventsApplied: { type: 'number', nullable: true },
     error: layerError,
+  },
+} as const;
+
+/** A view's versions as `/v1/status` reports them (null: no registry, or not wired). */
+const versionSchema = {
+  type: 'object',
+  nullable: true,
+  additionalProperties: false,
+  required: ['active', 'building', 'hoursDone', 'hoursNeeded', 'speedSince', 'speedCaughtUp', 'etaMs'],
+  description:
+    'The version serving reads, the one being built beside it (if any) with its history hours published ' +
+    'of needed, when speed began writing it, whether batch has sealed past that, and the time left at the rate so far',
+  properties: {
+    active: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['version', 'fingerprint'],
+      properties: { version: { type: 'string' }, fingerprint: { type: 'string' } },
+    },
+    building: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['version', 'fingerprint', 'since'],
+      properties: {
+        version: { type: 'string' },
+        fingerprint: { type: 'string' },
+        since: { type: 'string', format: 'date-time' },
+      },
+    },
+    hoursDone: { type: 'integer' },
+    hoursNeeded: { type: 'integer' },
+    speedSince: { type: 'string', format: 'date-time', nullable: true },
+    speedCaughtUp: { type: 'boolean', nullable: true },
+    etaMs: { type: 'number', nullable: true },
   },
 } as const;
 
@@ -154,6 +191,7 @@ export const statusRoute: FastifyPluginAsync<StatusRouteOptions> = async (app, o
                     'staleHours',
                     'statusComputedAt',
                     'lastRuns',
+                    'version',
                     'error',
                   ],
                   properties: {
@@ -168,6 +206,7 @@ export const statusRoute: FastifyPluginAsync<StatusRouteOptions> = async (app, o
                       description: 'When sealed-through and stale hours were computed (null: just now)',
                     },
                     lastRuns: { type: 'array', items: { type: 'object', additionalProperties: true } },
+                    version: versionSchema,
                     error: layerError,
                   },
                 },
@@ -201,9 +240,10 @@ export const statusRoute: FastifyPluginAsync<StatusRouteOptions> = async (app, o
       const views = await Promise.all(
         models.map(async (model) => {
           try {
-            const [figures, lastRuns] = await Promise.all([
+            const [figures, lastRuns, version] = await Promise.all([
               batchFigures(model.name),
               batch.runHistory(model.name, options.runLimit),
+              options.versionStatus === null ? null : options.versionStatus(model.name),
             ]);
             return {
               view: model.name,
@@ -212,6 +252,25 @@ export const statusRoute: FastifyPluginAsync<StatusRouteOptions> = async (app, o
               staleHours: figures.staleHours.map((hour) => new Date(hour).toISOString()),
               statusComputedAt: iso(figures.computedAt),
               lastRuns: lastRuns.map(jsonSafe),
+              version:
+                version === null
+                  ? null
+                  : {
+                      active: { version: `v${version.active.n}`, fingerprint: version.active.fingerprint },
+                      building:
+                        version.building === null
+                          ? null
+                          : {
+                              version: `v${version.building.n}`,
+                              fingerprint: version.building.fingerprint,
+                              since: iso(version.building.since),
+                            },
+                      hoursDone: version.hoursDone,
+                      hoursNeeded: version.hoursNeeded,
+                      speedSince: iso(version.speedSince),
+                      speedCaughtUp: version.speedCaughtUp,
+                      etaMs: version.etaMs,
+                    },
               error: null,
             };
           } catch (error) {
@@ -223,6 +282,7 @@ export const statusRoute: FastifyPluginAsync<StatusRouteOptions> = async (app, o
               staleHours: [],
               statusComputedAt: null,
               lastRuns: [],
+              version: null,
               error: 'the batch layer could not be read',
             };
           }
