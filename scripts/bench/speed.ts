@@ -9,6 +9,10 @@
 //   end minus at a quarter of the backlog, which stays near zero when memory is flat.
 // BENCH_STREAM=iot (or --stream iot) runs the same on the IoT stream of speed-stream.ts (readings
 // keyed by device, one per-minute view) instead of the web stream; the line says which ("stream").
+// BENCH_FORMAT=avro (or --format avro) runs the web stream twice in one run: plain JSON, then the same
+// events Confluent-framed Avro through the schema registry (SCHEMA_REGISTRY_URL, the stack's by
+// default) as a registry-backed stream; one line each ("format"), the Avro one with its ratio to the
+// JSON one (issue 19: decoding must not cost more than 30% of the plain-JSON throughput).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,6 +28,11 @@ const streamArg = process.argv.indexOf('--stream');
 const STREAM = (streamArg >= 0 ? process.argv[streamArg + 1] : process.env.BENCH_STREAM) || 'events';
 if (STREAM !== 'events' && STREAM !== 'iot')
   throw new Error(`BENCH_STREAM must be events or iot, not ${STREAM}`);
+const formatArg = process.argv.indexOf('--format');
+const FORMAT = (formatArg >= 0 ? process.argv[formatArg + 1] : process.env.BENCH_FORMAT) || 'json';
+if (FORMAT !== 'json' && FORMAT !== 'avro')
+  throw new Error(`BENCH_FORMAT must be json or avro, not ${FORMAT}`);
+if (FORMAT === 'avro' && STREAM !== 'events') throw new Error('BENCH_FORMAT=avro runs the web stream only');
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2_000_000);
 const PARTITIONS = 6;
 const FRESHNESS_RATE = Number(process.env.BENCH_FRESHNESS_RATE ?? 5000);
@@ -34,8 +43,11 @@ const brokers = config.kafka.brokers;
 const redisUrl = config.redis.url;
 const DEFAULT_WORKER_NODE_ARGS = '--max-old-space-size=256 --max-semi-space-size=16';
 const runId = randomUUID().slice(0, 8);
-const topic = `bench-speed-${runId}`;
-const prefix = `bench-speed-${runId}`;
+const baseTopic = `bench-speed-${runId}`;
+// The avro mode's second run moves these to its own topic and prefix.
+let topic = baseTopic;
+let prefix = `bench-speed-${runId}`;
+const prefixes = [prefix];
 const log = (message: string) => process.stderr.write(`[bench speed] ${message}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -47,12 +59,16 @@ const iotConfig = {
   ...iotBenchConfig,
   streams: iotBenchConfig.streams.map((stream) => ({ ...stream, topic })),
 };
-const reader =
+let reader =
   STREAM === 'iot'
     ? new RedisSpeedViewReader({ redis, prefix, catalog: resolveCatalog(iotConfig, 'bench'), admin })
     : new RedisSpeedViewReader({ redis, prefix, topic, admin });
 
-const { userOf, eventJson, partitionOf } = (STREAM === 'iot' ? iotBenchStream : speedBenchStream)(PARTITIONS);
+let { userOf, eventJson, partitionOf } = (STREAM === 'iot' ? iotBenchStream : speedBenchStream)(PARTITIONS);
+/** The message bytes of an event: its JSON, or (avro mode) the Confluent-framed Avro of it. */
+let encodeValue = (json: string): string | Buffer => json;
+/** What the worker runner gets besides the tuning (avro mode: the registry-backed config). */
+let runnerExtras: Record<string, unknown> = STREAM === 'iot' ? { config: iotConfig, stream: 'iot' } : {};
 
 async function preload(): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -65,7 +81,11 @@ async function preload(): Promise<void> {
     for (let i = offset; i < Math.min(EVENTS, offset + batch); i++) {
       const user = userOf();
       const time = start + Math.floor((i * 7_000_000) / EVENTS);
-      messages.push({ key: user, partition: partitionOf(user), value: eventJson(`bench-${i}`, time, user) });
+      messages.push({
+        key: user,
+        partition: partitionOf(user),
+        value: encodeValue(eventJson(`bench-${i}`, time, user)),
+      });
     }
     await producer.send({ topic, acks: 1, messages });
   }
@@ -106,7 +126,7 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<Record<string, unknown>> {
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }] });
   log(`preloading ${EVENTS} events into ${topic}`);
@@ -131,9 +151,11 @@ async function main(): Promise<void> {
       SPEED_RUNNER_OPTIONS: JSON.stringify({
         brokers,
         redisUrl,
-        ...(STREAM === 'iot' ? { config: iotConfig, stream: 'iot' } : {}),
+        ...runnerExtras,
         tuning: {
-          ...(STREAM === 'iot' ? {} : { topic, views: ['endpoint_hourly', 'trending_pages'] }),
+          ...(STREAM === 'iot' || FORMAT_OF_RUN === 'avro'
+            ? {}
+            : { topic, views: ['endpoint_hourly', 'trending_pages'] }),
           prefix,
           groupId: `${topic}-speed`,
           // BENCH_TUNING: JSON of worker options to try, e.g. '{"maxBatchSize":2000}'
@@ -212,7 +234,11 @@ async function main(): Promise<void> {
       const user = userOf();
       const partition = partitionOf(user);
       perPartition.set(partition, (perPartition.get(partition) ?? 0) + 1);
-      messages.push({ key: user, partition, value: eventJson(`fresh-${id++}`, Date.now(), user) });
+      messages.push({
+        key: user,
+        partition,
+        value: encodeValue(eventJson(`fresh-${id++}`, Date.now(), user)),
+      });
     }
     const sentAt = performance.now();
     const records = await producer.send({ topic, acks: 1, messages });
@@ -236,9 +262,10 @@ async function main(): Promise<void> {
   await new Promise((resolve) => child.once('exit', resolve));
 
   freshness.sort((a, b) => a - b);
-  const result = {
+  return {
     bench: 'speed',
     stream: STREAM,
+    format: FORMAT_OF_RUN,
     events_per_s: Math.round(eventsPerSecond),
     raw_consume_per_s: Math.round(rawPerSecond),
     freshness_p50_ms: Math.round(percentile(freshness, 0.5)),
@@ -251,21 +278,95 @@ async function main(): Promise<void> {
     redis_cpu_us_per_event: Number(redisCpuUs.toFixed(2)),
     worker_node_args: workerArgs.join(' '),
   };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+let FORMAT_OF_RUN: 'json' | 'avro' = 'json';
+
+/**
+ * Switches the run to the avro mode: the web stream's schema as Avro under a fresh subject, the
+ * stream registry-backed on its own topic and prefix, the same seeded events framed with it.
+ */
+async function useAvro(): Promise<void> {
+  const { createSchemaRegistryClient, compileFramedStreamEncoder } = await import(
+    '../../packages/connections/src/index.ts'
+  );
+  const { parseEvent, webViewSpecs } = await import('../../packages/core/src/index.ts');
+  const registryConfig =
+    config.schemaRegistry.url === null
+      ? { url: 'http://127.0.0.1:8081/apis/ccompat/v7', auth: null }
+      : config.schemaRegistry;
+  const client = createSchemaRegistryClient(registryConfig);
+  const subject = `${baseTopic}-avro-value`;
+  const optional = (type: string) => ({ type: ['null', type], default: null });
+  const schema = {
+    type: 'record',
+    name: 'WebEvent',
+    namespace: 'dev.tandem.bench',
+    fields: [
+      { name: 'event_id', type: 'string' },
+      { name: 'timestamp', type: { type: 'long', logicalType: 'timestamp-millis' } },
+      { name: 'endpoint', type: 'string' },
+      { name: 'method', type: 'string', default: 'GET' },
+      { name: 'status_code', type: 'int' },
+      { name: 'response_time_ms', type: 'double' },
+      { name: 'bytes_sent', ...optional('long') },
+      { name: 'user_id', ...optional('string') },
+      { name: 'session_id', ...optional('string') },
+      { name: 'page_id', ...optional('string') },
+    ],
+  };
+  await client.register(subject, 'AVRO', JSON.stringify(schema));
+  const versions = (await client.subjectVersions(subject))!;
+  topic = `${baseTopic}-avro`;
+  prefix = `${prefix}-avro`;
+  prefixes.push(prefix);
+  const benchConfig = {
+    streams: [
+      {
+        name: 'events',
+        topic,
+        registry: { subject, format: 'avro' },
+        time: { field: 'timestamp' },
+        idField: 'event_id',
+      },
+    ],
+    views: webViewSpecs.filter((view) => view.name === 'endpoint_hourly' || view.name === 'trending_pages'),
+  };
+  const catalog = resolveCatalog(benchConfig, 'bench', new Map([[subject, versions]]));
+  const encoder = compileFramedStreamEncoder(catalog.stream('events'));
+  encodeValue = (json) => {
+    const parsed = parseEvent(json, { now: () => Number.MAX_SAFE_INTEGER / 2 });
+    if (!parsed.ok) throw new Error(`bench event does not validate: ${parsed.error.message}`);
+    return encoder.encode(parsed.event as unknown as Record<string, unknown>);
+  };
+  reader = new RedisSpeedViewReader({ redis, prefix, catalog, admin });
+  runnerExtras = { config: benchConfig, stream: 'events', registryVersions: [[subject, versions]] };
+  // the same seeded events as the JSON run
+  ({ userOf, eventJson, partitionOf } = speedBenchStream(PARTITIONS));
+  FORMAT_OF_RUN = 'avro';
 }
 
 try {
-  await main();
+  const plain = await main();
+  process.stdout.write(`${JSON.stringify(plain)}\n`);
+  if (FORMAT === 'avro') {
+    await useAvro();
+    const avro = await main();
+    const ratio = (avro.events_per_s as number) / (plain.events_per_s as number);
+    process.stdout.write(
+      `${JSON.stringify({ ...avro, json_events_per_s: plain.events_per_s, ratio_to_json: Number(ratio.toFixed(3)) })}\n`,
+    );
+  }
 } finally {
   const errors: unknown[] = [];
   try {
     const topics = await admin.listTopics();
-    const ours = topics.filter((name) => name.startsWith(topic));
+    const ours = topics.filter((name) => name.startsWith(baseTopic));
     if (ours.length > 0) await admin.deleteTopics({ topics: ours });
   } catch (error) {
     errors.push(error);
   }
-  await deletePrefix(redis, prefix);
+  for (const used of prefixes) await deletePrefix(redis, used);
   await admin.disconnect().catch((error: unknown) => errors.push(error));
   redis.disconnect();
   if (errors.length > 0) log(`cleanup: ${errors.map(String).join('; ')}`);
