@@ -190,6 +190,7 @@ export class SpeedWorker {
         now: this.#now,
       },
       options.config?.schemaRegistry,
+      this.#logger,
     );
     this.#views = views.map((view, indexPosition) => ({
       view,

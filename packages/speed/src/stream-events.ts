@@ -4,6 +4,7 @@
 // frame and the writer's body decoding come first), and which identity makes two events producer
 // duplicates.
 import { hash } from 'node:crypto';
+import type { Logger } from 'pino';
 import { compileFramedStreamParser, createSchemaRegistryClient } from '@tandem/connections';
 import {
   compileStreamValidator,
@@ -45,6 +46,7 @@ export function compileStreamEventRules(
   stream: Stream,
   options: EventParseOptions,
   registry?: SchemaRegistryConfig,
+  logger?: Pick<Logger, 'warn'>,
 ): StreamEventRules {
   // one object with every field set: the validator uses it without merging defaults per message
   const parseOptions: EventParseOptions = {
@@ -65,7 +67,25 @@ export function compileStreamEventRules(
       client === null ? undefined : (id) => client.schemaById(id, subject),
     );
     parse = (bytes) => framed.parse(bytes, parseOptions);
-    prepare = (messages) => framed.prepare(messages.map((message) => message.value));
+    // A version that breaks a view is said once, when first met (its messages go to the DLQ).
+    let warned = 0;
+    const warn = (): void => {
+      const broken = framed.incompatibleWriters();
+      for (const { writer, problems } of broken.slice(warned)) {
+        logger?.warn(
+          {
+            subject: writer.subject,
+            version: writer.version,
+            schemaId: writer.id,
+            problems: problems.map((p) => p.message),
+          },
+          `schema version ${writer.version} of "${writer.subject}" breaks a view; its messages go to the dead-letter topic (TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE)`,
+        );
+      }
+      warned = broken.length;
+    };
+    warn();
+    prepare = (messages) => framed.prepare(messages.map((message) => message.value))?.then(warn) ?? null;
   }
   const idField = stream.idField;
   let identity: (event: StreamEvent) => string;

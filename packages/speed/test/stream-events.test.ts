@@ -1,6 +1,7 @@
 // The per-stream message rules the fold applies: validation by the stream's own schema, and the
 // dedup identity — the id field's value, or the whole normalized event when there is none.
-import { defineStream } from '@tandem/core';
+import { confluentFrame } from '@tandem/connections';
+import { defineStream, type RegistryVersion, resolveCatalog } from '@tandem/core';
 import { describe, expect, it } from 'vitest';
 import { compileStreamEventRules, MAX_CONTENT_IDENTITY_CHARS } from '../src/stream-events.ts';
 import { iotStreamSpec } from './support/iot-stream.ts';
@@ -99,4 +100,78 @@ describe('compileStreamEventRules', () => {
       firmware: 'v1',
     });
   });
+
+  it('decodes a registry-backed stream, and warns once of a known version that breaks a view', () => {
+    const record = (fields: unknown[]) => JSON.stringify({ type: 'record', name: 'Order', fields });
+    const base = [
+      { name: 'order_id', type: 'string' },
+      { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    ];
+    const versions: RegistryVersion[] = [
+      {
+        subject: 'orders-value',
+        version: 1,
+        id: 7,
+        schemaType: 'AVRO',
+        schema: record([...base, { name: 'amount', type: 'double' }]),
+      },
+      {
+        subject: 'orders-value',
+        version: 2,
+        id: 9,
+        schemaType: 'AVRO',
+        schema: record([...base, { name: 'amount', type: 'string' }]),
+      },
+    ];
+    // following the latest, the stream falls back to version 1 (the view sums amount)
+    const stream = resolveCatalog(
+      {
+        streams: [
+          {
+            name: 'orders',
+            registry: { subject: 'orders-value', format: 'avro' },
+            time: { field: 'ts' },
+            idField: 'order_id',
+          },
+        ],
+        views: [{ name: 'revenue', bucket: '1h', measures: { total: { kind: 'sum', field: 'amount' } } }],
+      },
+      'cfg',
+      new Map([['orders-value', versions]]),
+    ).stream('orders');
+    const warnings: unknown[] = [];
+    const rules = compileStreamEventRules(stream, options, undefined, {
+      warn: (...args: unknown[]) => warnings.push(args),
+    });
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0])).toContain('schema version 2 of \\"orders-value\\" breaks a view');
+    // v1: "o-1", ts, 2.5 in Avro binary (zig-zag varints, a little-endian double)
+    const amount = Buffer.alloc(8);
+    amount.writeDoubleLE(2.5);
+    const body = Buffer.concat([Buffer.from([6]), Buffer.from('o-1'), zigzag(nowMs), amount]);
+    expect(rules.parse(confluentFrame(7, body))).toEqual({
+      ok: true,
+      event: { order_id: 'o-1', ts: nowMs, amount: 2.5 },
+    });
+    const v2 = rules.parse(confluentFrame(9, body));
+    expect(v2.ok ? null : [v2.error.code, v2.error.rule]).toEqual([
+      'TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE',
+      'schema_compat',
+    ]);
+    expect(rules.prepare?.([{ value: confluentFrame(9, body) }])).toBeNull();
+    expect(warnings).toHaveLength(1);
+  });
 });
+
+/** Avro's long: zig-zag, then 7 bits per byte, low first. */
+function zigzag(value: number): Buffer {
+  let n = BigInt(value) >= 0n ? BigInt(value) << 1n : (-BigInt(value) << 1n) - 1n;
+  const bytes: number[] = [];
+  do {
+    let byte = Number(n & 0x7fn);
+    n >>= 7n;
+    if (n !== 0n) byte |= 0x80;
+    bytes.push(byte);
+  } while (n !== 0n);
+  return Buffer.from(bytes);
+}
