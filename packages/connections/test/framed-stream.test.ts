@@ -97,17 +97,23 @@ async function refusal(promise: Promise<unknown>): Promise<TandemError> {
   return error as TandemError;
 }
 
+/** Order v1, then v2 (the optional coupon) under BACKWARD; their ids. */
+async function registerOrders(subject: string): Promise<[{ id: number }, { id: number }]> {
+  const v1 = await confluent.register(
+    { type: SchemaType.AVRO, schema: JSON.stringify(orderV1) },
+    { subject, compatibility: COMPATIBILITY.BACKWARD },
+  );
+  const v2 = await confluent.register(
+    { type: SchemaType.AVRO, schema: JSON.stringify(orderV2) },
+    { subject },
+  );
+  return [v1, v2];
+}
+
 describe('registry-backed streams on the stack registry', () => {
   it('load the latest or pinned version and refuse a missing registry or subject by name', async () => {
     const subject = `${prefix}-orders-value`;
-    const v1 = await confluent.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(orderV1) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
-    const v2 = await confluent.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(orderV2) },
-      { subject },
-    );
+    const [v1, v2] = await registerOrders(subject);
     const latest = (await loadCatalogOf(ordersConfig(subject))).stream('orders');
     expect([latest.registry?.version, latest.registry?.schemaId, latest.timeEncoding]).toEqual([
       2,
@@ -154,14 +160,7 @@ describe('registry-backed streams on the stack registry', () => {
 
   it('decode Avro messages of every version, and refuse each kind of bad input with its rule', async () => {
     const subject = `${prefix}-orders2-value`;
-    const v1 = await confluent.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(orderV1) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
-    const v2 = await confluent.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(orderV2) },
-      { subject },
-    );
+    const [v1, v2] = await registerOrders(subject);
     const stream = (await loadCatalogOf(ordersConfig(subject))).stream('orders');
     const parser = compileFramedStreamParser(stream, (id) => client.schemaById(id, subject));
 
