@@ -89,7 +89,7 @@ describe('tandem generate --stream for a registry-backed stream', () => {
     );
     expect(run.code, run.err).toBe(0);
     expect(run.err).toContain('wrote to stdout: 12 messages of stream visits');
-    const rules = Object.fromEntries(
+    const rules: Record<string, number> = Object.fromEntries(
       [...(/by rule: (.*)/.exec(run.err)?.[1] ?? '').matchAll(/(\w+) (\d+)/g)].map((m) => [
         m[1],
         Number(m[2]),
