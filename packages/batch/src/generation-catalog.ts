@@ -23,6 +23,7 @@ export function generationRef(view: string, n: number): string {
 export class GenerationCatalog implements Catalog {
   readonly #base: Catalog;
   readonly #generations = new Map<string, View>();
+  readonly #maintained = new Set<string>();
   /** The catalog's own definitions, possibly at the number the registry gave them. */
   #views: View[];
 
@@ -59,8 +60,25 @@ export class GenerationCatalog implements Catalog {
     return this.#views.find((view) => view.name === name) ?? this.#base.view(name);
   }
 
+  /**
+   * The views of a stream a worker keeps: the catalog's definitions, plus the other generations
+   * marked `maintain` (the version serving while the config's definition builds), so one exactly-once
+   * apply folds every event into both.
+   */
   viewsOf(stream: string): View[] {
-    return this.#views.filter((view) => view.stream === stream);
+    const maintained = [...this.#maintained].map((ref) => this.#generations.get(ref)!);
+    return [...this.#views, ...maintained].filter((view) => view.stream === stream);
+  }
+
+  /**
+   * Has workers that take `viewsOf` keep generation `ref` too (added by `addGeneration`). Not for
+   * sessionized views: their open sessions are keyed by view name, which two versions would share.
+   */
+  maintain(ref: string): boolean {
+    const view = this.#generations.get(ref);
+    if (view === undefined || view.sessionize !== null) return false;
+    this.#maintained.add(ref);
+    return true;
   }
 
   /** Makes a generation resolvable as `<view>@v<n>` (compiled from its stored spec); returns the ref. */
@@ -123,4 +141,27 @@ export async function registerCatalogVersions(
     numbers.set(name, n);
   }
   return numbers;
+}
+
+/**
+ * For a speed worker: registers the stream's views (as above) and, for each whose serving version is
+ * not the config's definition (a new one is building), loads that version and has `viewsOf` keep it
+ * too, so the serving version's real-time keys stay exact while the new one builds beside it.
+ * Returns the refs kept besides the catalog's own.
+ */
+export async function maintainServingVersions(
+  registry: GenerationRegistry,
+  catalog: GenerationCatalog,
+  views: readonly string[],
+  now: number,
+): Promise<string[]> {
+  const numbers = await registerCatalogVersions(registry, catalog, views, now);
+  const kept: string[] = [];
+  for (const [name, n] of numbers) {
+    const serving = await registry.active(name);
+    if (serving === null || serving.n === n) continue;
+    const ref = catalog.addGeneration(serving);
+    if (catalog.maintain(ref)) kept.push(ref);
+  }
+  return kept;
 }

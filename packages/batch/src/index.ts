@@ -78,6 +78,7 @@ export {
   ActiveVersions,
   GenerationCatalog,
   generationRef,
+  maintainServingVersions,
   registerCatalogVersions,
 } from './generation-catalog.ts';
 export type { GenerationState, ViewGeneration, ViewGenerations } from './view-generations.ts';

@@ -16,7 +16,7 @@ import {
   ActiveVersions,
   GenerationCatalog,
   GenerationRegistry,
-  registerCatalogVersions,
+  maintainServingVersions,
 } from '@tandem/batch';
 import { type ObjectStore, openObjectStore } from '@tandem/lake';
 import { buildServer, serverOptionsFromConfig } from '@tandem/serving';
@@ -203,8 +203,11 @@ export class Platform {
         const redis = await this.redis();
         const registry = new GenerationRegistry(redis, this.config.redis.prefix);
         const views = this.catalog.viewsOf(stream.name).map((view) => view.name);
-        const numbers = await registerCatalogVersions(registry, this.catalog, views, Date.now());
-        for (const [view, n] of numbers) await registry.markSpeedStart(view, n, Date.now());
+        // The serving version of a view whose new definition builds is kept too, in the same apply.
+        await maintainServingVersions(registry, this.catalog, views, Date.now());
+        for (const view of views) {
+          await registry.markSpeedStart(view, this.catalog.view(view).version, Date.now());
+        }
         const worker = new LiveSpeedWorker({
           config: this.config,
           catalog: this.catalog,
