@@ -73,6 +73,11 @@ export interface BatchLayerOptions extends Partial<BatchOptions> {
   hooks?: RunHooks;
   /** Hours per run call while a new view version is built, newest slice first. @defaultValue 24 */
   buildSliceHours?: number;
+  /**
+   * How long a view's previous version stays for rollback after a switch, and how long a retired
+   * version's lake tree stays before it is deleted. @defaultValue 604800000 (7 days)
+   */
+  versionRetentionMs?: number;
 }
 
 /** One hour of a recompute plan (what a dry run prints). */
@@ -161,6 +166,7 @@ export class BatchLayer {
     catalog: GenerationCatalog;
     owned: Array<() => Promise<void>>;
     buildSliceHours?: number;
+    versionRetentionMs?: number;
   }) {
     this.options = parts.options;
     this.store = parts.store;
@@ -173,6 +179,7 @@ export class BatchLayer {
       this,
       new GenerationRegistry(parts.redis, parts.options.redisPrefix),
       parts.buildSliceHours,
+      parts.versionRetentionMs,
     );
     this.statusStore = new BatchStatusStore(parts.redis, parts.options.redisPrefix);
     const history = new RunHistory(parts.redis, parts.options.redisPrefix, parts.options.runHistoryLimit);
@@ -596,6 +603,7 @@ export async function openBatchLayer(options: BatchLayerOptions = {}): Promise<B
     catalog,
     owned,
     ...(options.buildSliceHours === undefined ? {} : { buildSliceHours: options.buildSliceHours }),
+    ...(options.versionRetentionMs === undefined ? {} : { versionRetentionMs: options.versionRetentionMs }),
   });
 }
 

@@ -11,6 +11,11 @@ import type { BatchLayer, HourWorkOptions } from './batch-layer.ts';
 import type { HourOutcome } from './batch-runner.ts';
 import { lastCompleteHour } from './completeness.ts';
 import { registerCatalogVersions } from './generation-catalog.ts';
+import {
+  type CollectedVersions,
+  collectVersions,
+  DEFAULT_VERSION_RETENTION_MS,
+} from './generation-janitor.ts';
 import type { GenerationRegistry } from './view-generations.ts';
 
 /** Hours run per call while building: each call plans chunks over contiguous hours, newest call first. */
@@ -37,11 +42,32 @@ export class GenerationBuilder {
   readonly #sliceHours: number;
   readonly #statusCache = new Map<string, { at: number; status: ViewVersionStatus | null }>();
 
-  /** `sliceHours`: hours per run call while building, newest slice first. @defaultValue 24 */
-  constructor(layer: BatchLayer, registry: GenerationRegistry, sliceHours = DEFAULT_BUILD_SLICE_HOURS) {
+  readonly #retentionMs: number;
+
+  /**
+   * `sliceHours`: hours per run call while building, newest slice first (default 24).
+   * `retentionMs`: how long a previous version stays for rollback, and a retired one's data (default 7 days).
+   */
+  constructor(
+    layer: BatchLayer,
+    registry: GenerationRegistry,
+    sliceHours = DEFAULT_BUILD_SLICE_HOURS,
+    retentionMs = DEFAULT_VERSION_RETENTION_MS,
+  ) {
     this.#layer = layer;
     this.#registry = registry;
     this.#sliceHours = sliceHours;
+    this.#retentionMs = retentionMs;
+  }
+
+  /** Retires previous versions past the retention period and collects retired ones (generation-janitor.ts). */
+  async collect(views: readonly string[]): Promise<CollectedVersions[]> {
+    const deps = { registry: this.#registry, store: this.#layer.store, logger: this.#layer.runtime.logger };
+    const results: CollectedVersions[] = [];
+    for (const view of views) {
+      results.push(await collectVersions(deps, view, this.#layer.runtime.now(), this.#retentionMs));
+    }
+    return results;
   }
 
   /**

@@ -260,6 +260,8 @@ export class BatchScheduler {
       this.#options.views,
       this.#hourWork(trigger, signal),
     );
+    // Old versions past the retention period: retired, then their lake trees collected.
+    if (!signal.aborted) await this.#layer.generations.collect(this.#options.views);
     return outcomes;
   }
 

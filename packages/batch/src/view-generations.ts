@@ -46,6 +46,8 @@ const registerScript = batchScript('register-generation-1.lua');
 const switchScript = batchScript('switch-generation-1.lua');
 const readActiveScript = batchScript('read-active-generation-1.lua');
 const markSpeedStartScript = batchScript('mark-speed-start-1.lua');
+const retireScript = batchScript('retire-generation-1.lua');
+const forgetScript = batchScript('forget-generation-1.lua');
 
 interface GenerationCommands {
   register(
@@ -58,6 +60,8 @@ interface GenerationCommands {
   switch(key: string, expected: number, target: number, now: number): Promise<[number, number | string]>;
   readActive(key: string): Promise<[] | [number, string | null, string | null]>;
   markSpeedStart(key: string, n: number, now: number): Promise<number>;
+  retire(key: string, n: number, notAfter: number, now: number): Promise<number>;
+  forget(key: string, n: number): Promise<number>;
 }
 
 function commands(redis: RedisClient): GenerationCommands {
@@ -66,6 +70,8 @@ function commands(redis: RedisClient): GenerationCommands {
     switch: scriptCommand<GenerationCommands['switch']>(redis, switchScript),
     readActive: scriptCommand<GenerationCommands['readActive']>(redis, readActiveScript),
     markSpeedStart: scriptCommand<GenerationCommands['markSpeedStart']>(redis, markSpeedStartScript),
+    retire: scriptCommand<GenerationCommands['retire']>(redis, retireScript),
+    forget: scriptCommand<GenerationCommands['forget']>(redis, forgetScript),
   };
 }
 
@@ -157,6 +163,18 @@ export class GenerationRegistry {
    */
   async markSpeedStart(view: string, n: number, now: number): Promise<number> {
     return Number(await this.#call(() => commands(this.#redis).markSpeedStart(this.key(view), n, now)));
+  }
+
+  /** Retires generation `n` if it is previous since `notAfter` or earlier (the rollback window is over). */
+  async retireIfOlder(view: string, n: number, notAfter: number, now: number): Promise<boolean> {
+    return (
+      Number(await this.#call(() => commands(this.#redis).retire(this.key(view), n, notAfter, now))) === 1
+    );
+  }
+
+  /** Forgets generation `n` (after its data was collected) if it is still retired. */
+  async forget(view: string, n: number): Promise<boolean> {
+    return Number(await this.#call(() => commands(this.#redis).forget(this.key(view), n))) === 1;
   }
 
   /** The latest start of a speed worker writing generation `n`, or null when none has. */

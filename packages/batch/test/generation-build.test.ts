@@ -181,6 +181,46 @@ describe('building a new view version', () => {
     expect((await registry.active('endpoint_hourly'))?.n).toBe(2);
   });
 
+  it('retires the previous version after the retention period and then collects its lake tree', async () => {
+    await deployV1();
+    const registry = new GenerationRegistry(env.redis, env.prefix);
+    await (await env.open({ now: () => NOW, catalog: editedCatalog() })).createScheduler(manual).catchUp();
+    expect((await registry.active('endpoint_hourly'))?.n).toBe(2);
+    const countUnder = async (prefix: string) => {
+      let count = 0;
+      for await (const _ of env.lake.store.list(prefix)) count++;
+      return count;
+    };
+    const v1Objects = await countUnder('views/endpoint_hourly/v1/');
+    const v2Objects = await countUnder('views/endpoint_hourly/v2/');
+    expect([v1Objects, v2Objects]).toEqual([18, 10]); // a pointer and a Parquet file per hour
+    const DAY = 24 * H;
+
+    // Within the rollback window nothing moves.
+    const early = await env.open({ now: () => NOW + 7 * DAY - 1, catalog: editedCatalog() });
+    expect(await early.generations.collect(['endpoint_hourly'])).toEqual([
+      { view: 'endpoint_hourly', retired: [], collected: [] },
+    ]);
+    // After it, v1 is retired (no rollback to it any more), its data still kept for the retention.
+    const week = await env.open({ now: () => NOW + 7 * DAY, catalog: editedCatalog() });
+    expect(await week.generations.collect(['endpoint_hourly'])).toEqual([
+      { view: 'endpoint_hourly', retired: [1], collected: [] },
+    ]);
+    expect(await countUnder('views/endpoint_hourly/v1/')).toBe(18);
+    // A retention later its tree is deleted and its entry forgotten; v2 is untouched.
+    const fortnight = await env.open({ now: () => NOW + 14 * DAY, catalog: editedCatalog() });
+    expect(await fortnight.generations.collect(['endpoint_hourly'])).toEqual([
+      { view: 'endpoint_hourly', retired: [], collected: [{ n: 1, objects: 18 }] },
+    ]);
+    expect(await countUnder('views/endpoint_hourly/v1/')).toBe(0);
+    expect(await countUnder('views/endpoint_hourly/v2/')).toBe(v2Objects);
+    const list = await registry.list('endpoint_hourly');
+    expect([list.active, ...list.generations.map((gen) => `v${gen.n}:${gen.state}`)]).toEqual([
+      2,
+      'v2:active',
+    ]);
+  });
+
   it('resumes a build after a SIGKILL of the scheduler, newest hour first, and ends exact', async () => {
     await deployV1();
     const registry = new GenerationRegistry(env.redis, env.prefix);
