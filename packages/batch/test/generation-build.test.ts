@@ -221,6 +221,31 @@ describe('building a new view version', () => {
     ]);
   });
 
+  it('revives a retired version without computing an hour when its definition comes back', async () => {
+    await deployV1();
+    const registry = new GenerationRegistry(env.redis, env.prefix);
+    // Short enough that no new hour completes meanwhile (the build then has nothing to compute).
+    const retentionMs = 5 * 60_000;
+    await (await env.open({ now: () => NOW, catalog: editedCatalog() })).createScheduler(manual).catchUp();
+    const later = await env.open({
+      now: () => NOW + retentionMs,
+      catalog: editedCatalog(),
+      versionRetentionMs: retentionMs,
+    });
+    expect((await later.generations.collect(['endpoint_hourly']))[0]!.retired).toEqual([1]);
+    // The old definition deployed again while v1's data is retained: built from what the lake holds.
+    const back = await env.open({ now: () => NOW + retentionMs, versionRetentionMs: retentionMs });
+    const { outcomes, progress } = await back.generations.build(['endpoint_hourly']);
+    expect(outcomes).toEqual([]);
+    expect(progress[0]).toMatchObject({ active: 1, building: null, hoursNeeded: 9, hoursDone: 9 });
+    const list = await registry.list('endpoint_hourly');
+    expect([list.active, ...list.generations.map((gen) => `v${gen.n}:${gen.state}`)]).toEqual([
+      1,
+      'v1:active',
+      'v2:previous',
+    ]);
+  });
+
   it('resumes a build after a SIGKILL of the scheduler, newest hour first, and ends exact', async () => {
     await deployV1();
     const registry = new GenerationRegistry(env.redis, env.prefix);
