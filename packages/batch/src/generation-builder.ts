@@ -134,6 +134,11 @@ export class GenerationBuilder {
     const progress: GenerationProgress[] = [];
     for (const plan of await this.reconcile(views)) {
       if (options.signal?.aborted) break;
+      if (plan.building === null) {
+        // Nothing builds: no listing of the history (this runs every hour for every view).
+        progress.push({ ...plan, window: null, hoursNeeded: 0, hoursDone: 0 });
+        continue;
+      }
       let measured = await this.#measure(plan);
       if (plan.building !== null && measured.window !== null && measured.hoursDone < measured.hoursNeeded) {
         const sealed = new Set(
