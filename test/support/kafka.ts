@@ -2,11 +2,20 @@
 import { createTopicsAndWait } from '@tandem/connections';
 import type { Admin } from 'kafkajs';
 
-/** Creates `topics` with `partitions` each and waits until every partition has a leader. */
-export async function createTopics(admin: Admin, topics: string[], partitions: number): Promise<void> {
+/**
+ * Creates `topics` with `partitions` each and waits until every partition has a leader. One replica
+ * by default (the shared stack has one broker); a test on a private cluster that kills brokers
+ * passes the cluster's replication.
+ */
+export async function createTopics(
+  admin: Admin,
+  topics: string[],
+  partitions: number,
+  replicationFactor = 1,
+): Promise<void> {
   await createTopicsAndWait(
     admin,
-    topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
   );
 }
 

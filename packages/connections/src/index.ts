@@ -5,9 +5,11 @@ export {
   type KafkaClientOptions,
   type KafkaConnection,
   createTopicsAndWait,
+  isRetriableKafkaError,
   kafkaLogCreator,
   kafkaRetry,
   kafkaUnavailable,
+  retryWhileRetriable,
 } from './kafka.ts';
 export {
   connectRedis,

@@ -91,23 +91,63 @@ export function kafkaUnavailable(config: Pick<KafkaConfig, 'brokers'>, cause: un
 }
 
 /**
+ * Whether a kafkajs error (or one it wraps, as "number of retries exceeded" wraps the last attempt's)
+ * says that trying again may succeed: a refused connection, a coordinator or leader that moved.
+ */
+export function isRetriableKafkaError(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = (current as { cause?: unknown }).cause) {
+    if ((current as { retriable?: boolean }).retriable === true) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs `attempt` until it succeeds, a non-retriable error, or `timeoutMs`. kafkajs routes some calls
+ * to one broker of the metadata (the idempotent producer's id request, a topic's controller), and a
+ * broker that just died stays in the metadata until the cluster fences it, several seconds later:
+ * its own retries are spent by then. One broker of three down must not fail a start.
+ */
+export async function retryWhileRetriable<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  options: { timeoutMs?: number; logger?: Logger } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isRetriableKafkaError(error) || Date.now() + delayMs > deadline) throw error;
+      options.logger?.warn(
+        { err: error, retryInMs: delayMs },
+        `${what} failed; Kafka may be electing leaders, retrying`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/**
  * Creates those of `topics` that are missing and waits until every partition of each has a leader.
  * kafkajs's own `waitForLeaders` retries only "leader not available"; a KRaft broker that has not
  * applied a new topic to its metadata yet answers "does not host this topic-partition", which
  * kafkajs throws, failing a start that only had to wait a moment. So the wait is done here, taking
  * that answer as "not yet", for up to `timeoutMs`. Two processes creating the same topic at once
  * are fine: the loser's create reports the topic as existing. Returns whether it created any.
+ * A retriable error (a broker that just died is still in the metadata for a few seconds, so a call
+ * routed to it is refused) is "not yet" too: one broker of several down must not fail a start.
  */
 export async function createTopicsAndWait(
   admin: Admin,
   topics: ITopicConfig[],
   timeoutMs = 30_000,
 ): Promise<boolean> {
-  const created = await admin.createTopics({ waitForLeaders: false, topics });
   const names = topics.map((topic) => topic.topic);
   const deadline = Date.now() + timeoutMs;
+  let created: boolean | null = null;
   for (;;) {
     try {
+      created ??= await admin.createTopics({ waitForLeaders: false, topics });
       const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names });
       const led = metadata.every(
         (topic) =>
@@ -115,8 +155,14 @@ export async function createTopicsAndWait(
       );
       if (led && metadata.length === names.length) return created;
     } catch (error) {
-      const type = (error as { type?: string }).type;
-      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw error;
+      const { type } = error as { type?: string };
+      if (
+        type !== 'UNKNOWN_TOPIC_OR_PARTITION' &&
+        type !== 'LEADER_NOT_AVAILABLE' &&
+        !isRetriableKafkaError(error)
+      )
+        throw error;
+      if (Date.now() > deadline) throw error;
     }
     if (Date.now() > deadline) {
       throw new TandemError(

@@ -18,7 +18,7 @@ import type {
 } from 'kafkajs';
 import { type Logger, pino } from 'pino';
 import { BucketDeltaBuilder, type DeltaView } from './bucket-deltas.ts';
-import { createTopicsAndWait } from '@tandem/connections';
+import { createTopicsAndWait, retryWhileRetriable } from '@tandem/connections';
 import { connectRedis, createKafkaClient } from './clients.ts';
 import {
   deadLetterHeaders,
@@ -238,7 +238,11 @@ export class SpeedWorker {
       ]);
     }
     this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await this.#producer.connect();
+    // An idempotent producer asks one broker for its id; a broker that just died is still listed.
+    const producer = this.#producer;
+    await retryWhileRetriable('connecting the dead-letter producer', () => producer.connect(), {
+      logger: this.#logger,
+    });
 
     const consumer = this.#kafka.consumer({
       groupId: this.groupId,
