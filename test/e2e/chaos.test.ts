@@ -8,15 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { PrivateStack, type StackService } from '../support/private-stack.ts';
 import { eventually, World } from './cli/harness.ts';
+import { servedRequests } from './cli/served-requests.ts';
 import { regenerate } from './cli/truth.ts';
-
-interface SeriesBody {
-  coverage: Array<{ bucket: string; source: string }>;
-  series: Array<{
-    dims: Record<string, string>;
-    points: Array<{ bucket: string; source: string; values: Record<string, number | null> }>;
-  }>;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -111,29 +104,10 @@ describe('chaos: Tandem heals from Redis, Kafka and S3 restarts by itself', () =
     kills[service] += 1;
   }
 
-  /** What serving answers per hour and endpoint, and which source served each hour. */
+  /** What serving answers per hour and endpoint, and which source served each hour (oldest first). */
   async function served(): Promise<{ byHour: Map<number, Map<string, number>>; sources: string[] }> {
-    const params = new URLSearchParams({
-      from: new Date(firstHour).toISOString(),
-      to: new Date(currentHour + HOUR_MS).toISOString(),
-      granularity: '1h',
-    });
-    const response = await fetch(`${baseUrl}/v1/views/endpoint_hourly/series?${params}`);
-    if (response.status !== 200)
-      throw new Error(`series answered ${response.status}: ${await response.text()}`);
-    const body = (await response.json()) as SeriesBody;
-    const byHour = new Map<number, Map<string, number>>();
-    for (const group of body.series) {
-      for (const point of group.points) {
-        const requests = point.values.requests ?? 0;
-        if (requests === 0) continue;
-        const hour = Date.parse(point.bucket);
-        const perEndpoint = byHour.get(hour) ?? new Map<string, number>();
-        perEndpoint.set(group.dims.endpoint!, requests);
-        byHour.set(hour, perEndpoint);
-      }
-    }
-    return { byHour, sources: body.coverage.map((c) => c.source) };
+    const { byHour, sources } = await servedRequests(baseUrl, firstHour, currentHour);
+    return { byHour, sources: [...sources].sort((a, b) => a[0] - b[0]).map(([, source]) => source) };
   }
 
   /** `/healthz` answers 200 and names every component of `tandem up` healthy. */

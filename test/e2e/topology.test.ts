@@ -27,16 +27,9 @@ import { PrivateKafkaCluster, PrivateRedisCluster } from '../support/private-clu
 import { mulberry32 } from '../support/random.ts';
 import { type ComponentKind, Fleet, type FleetMember } from './cli/fleet.ts';
 import { eventually, World } from './cli/harness.ts';
+import { servedRequests } from './cli/served-requests.ts';
 
 type KillKind = ComponentKind | 'kafka' | 'redis';
-
-interface SeriesBody {
-  coverage: Array<{ bucket: string; source: string; runId: string | null }>;
-  series: Array<{
-    dims: Record<string, string>;
-    points: Array<{ bucket: string; values: Record<string, number | null> }>;
-  }>;
-}
 
 interface PointerFile {
   view: string;
@@ -413,34 +406,13 @@ describe('topology: 3 speed, 2 archiver, 2 batch, 2 serve processes on a Redis C
     );
     expect([...truth.keys()].sort()).toEqual(expect.arrayContaining(sealedHours));
 
-    async function served(port: number) {
-      const params = new URLSearchParams({
-        from: iso(firstHour),
-        to: iso(hourStart(Date.now()) + HOUR_MS),
-        granularity: '1h',
-      });
-      const response = await fetch(`http://127.0.0.1:${port}/v1/views/endpoint_hourly/series?${params}`);
-      if (response.status !== 200)
-        throw new Error(`series answered ${response.status}: ${await response.text()}`);
-      const body = (await response.json()) as SeriesBody;
-      const byHour = new Map<number, Map<string, number>>();
-      for (const group of body.series) {
-        for (const point of group.points) {
-          const requests = point.values.requests ?? 0;
-          if (requests === 0) continue;
-          const hour = Date.parse(point.bucket);
-          const perEndpoint = byHour.get(hour) ?? new Map<string, number>();
-          perEndpoint.set(group.dims.endpoint!, requests);
-          byHour.set(hour, perEndpoint);
-        }
-      }
-      const sources = new Map(body.coverage.map((c) => [Date.parse(c.bucket), c.source]));
-      return { byHour, sources };
-    }
-
     /** What one serving process gets wrong now: empty when every hour is exact and sourced right. */
     async function wrongAnswers(port: number): Promise<string[]> {
-      const { byHour, sources } = await served(port);
+      const { byHour, sources } = await servedRequests(
+        `http://127.0.0.1:${port}`,
+        firstHour,
+        hourStart(Date.now()),
+      );
       const wrong: string[] = [];
       const hours = [...new Set([...truth.keys(), ...byHour.keys()])].sort((a, b) => a - b);
       const sum = (m?: Map<string, number>) => [...(m?.values() ?? [])].reduce((a, b) => a + b, 0);

@@ -3,13 +3,14 @@
 // directory and on free ports, so a suite never depends on (or disturbs) the shared stack, and its
 // processes end with the suite. The Kafka jars are the shared stack's (linked, not downloaded again).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from 'ioredis';
 import { freePort } from './net.ts';
+import { killService } from './private-stack.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const stackScript = join(repoRoot, 'scripts/stack');
@@ -61,7 +62,8 @@ export class PrivateRedisCluster {
    * and none of its keys.
    */
   kill(index: number): Promise<void> {
-    return killService(this.dataDir, `redis-cluster-${index}`);
+    killService(this.dataDir, `redis-cluster-${index}`);
+    return Promise.resolve();
   }
 
   /** `scripts/stack up --redis-cluster`: restarts the nodes that are down and waits for cluster_state:ok. */
@@ -125,7 +127,8 @@ export class PrivateKafkaCluster {
 
   /** SIGKILLs broker `index` (1-based) and waits until it is gone; `up()` starts it again on its data. */
   kill(index: number): Promise<void> {
-    return killService(this.dataDir, `kafka-cluster-${index}`);
+    killService(this.dataDir, `kafka-cluster-${index}`);
+    return Promise.resolve();
   }
 
   /** `scripts/stack up --kafka-brokers N`: restarts the brokers that are down and waits until all N are seen. */
@@ -177,22 +180,6 @@ function stackAsync(args: string[], env: Record<string, string>): Promise<void> 
       else reject(new Error(`scripts/stack ${args.join(' ')} failed (${code ?? signal}):\n${stderr}`));
     });
   });
-}
-
-/** SIGKILLs a service of a stack data dir by its pid file and waits (up to 10 s) until it is gone. */
-async function killService(dataDir: string, service: string): Promise<void> {
-  const pid = Number(readFileSync(join(dataDir, 'run', `${service}.pid`), 'utf8').trim());
-  process.kill(pid, 'SIGKILL');
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-  }
-  throw new Error(`${service} (pid ${pid}) still runs 10 s after SIGKILL`);
 }
 
 /** Whether a local port can be bound right now. */

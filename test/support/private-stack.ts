@@ -58,19 +58,7 @@ export class PrivateStack {
 
   /** SIGKILL one service, as a crash or an OOM kill would. */
   kill(service: StackService): void {
-    const pid = Number(readFileSync(join(this.dataDir, 'run', `${service}.pid`), 'utf8').trim());
-    process.kill(pid, 'SIGKILL');
-    // Wait for the process to be gone, so a following `up` sees it down.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        return;
-      }
-      spawnSync('sleep', ['0.1']);
-    }
-    throw new Error(`${service} (pid ${pid}) still runs 10 s after SIGKILL`);
+    killService(this.dataDir, service);
   }
 
   /** Stops every service of this stack and deletes its data. */
@@ -103,4 +91,23 @@ function portIsFree(port: number): Promise<boolean> {
     server.once('error', () => resolvePromise(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolvePromise(true)));
   });
+}
+
+/**
+ * SIGKILLs a service of a stack data dir by its pid file, as a crash or an OOM kill would, and
+ * waits (up to 10 s) until it is gone, so a following `scripts/stack up` sees it down.
+ */
+export function killService(dataDir: string, service: string): void {
+  const pid = Number(readFileSync(join(dataDir, 'run', `${service}.pid`), 'utf8').trim());
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    spawnSync('sleep', ['0.1']);
+  }
+  throw new Error(`${service} (pid ${pid}) still runs 10 s after SIGKILL`);
 }
