@@ -22,7 +22,9 @@ beforeAll(async () => {
   admin = kafka.admin();
   await admin.connect();
   await createTopics(admin, [topic], 2);
-  const producer = kafka.producer();
+  // Idempotent: a retry after a partial failure (one partition refused while the new topic's
+  // metadata settles, the other written) must not write the written partition's messages twice.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   // 5 messages on partition 0 and 3 on partition 1: high watermarks 5 and 3.
   await producer.send({
