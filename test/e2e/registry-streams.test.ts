@@ -508,6 +508,16 @@ describe('registry-backed streams (Avro and JSON Schema) on the Lambda path', ()
           l.includes('SCHEMA_INCOMPATIBLE'),
       );
     expect(line?.split(' ').at(-1)).toBe(String(orderCodes.TANDEM_ERR_EVENT_SCHEMA_INCOMPATIBLE));
+    // and the status warns, naming the version (the only one that breaks a view)
+    const status = (await (await fetch(`${baseUrl}/v1/status`)).json()) as {
+      streams: Array<{ stream: string; speed: { schemaWarnings: string[] } }>;
+    };
+    const warnings = status.streams.find((s) => s.stream === orders)?.speed.schemaWarnings;
+    expect(warnings).toHaveLength(1);
+    expect(warnings![0]).toMatch(
+      /^schema version 3 of ".+" breaks a view \(.*amount.*\); its messages go to the dead-letter topic$/,
+    );
+    expect(status.streams.find((s) => s.stream === visits)?.speed.schemaWarnings).toEqual([]);
   });
 
   it('dlq show gives the original bytes, the writer and the decoded body where it decodes', async () => {

@@ -138,6 +138,11 @@ export interface SpeedStatus {
   duplicateCount: number;
   /** Buckets ending at or before this time can no longer change (watermark − allowed lateness). */
   closedThrough: number | null;
+  /**
+   * Schema registry versions the speed layer met that break a view over the stream, oldest first,
+   * each as one sentence: their messages go to the dead-letter topic instead of being counted.
+   */
+  schemaWarnings: string[];
 }
 
 /** What the serving layer reads from the speed layer. */

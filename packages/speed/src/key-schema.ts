@@ -29,6 +29,11 @@ export interface SpeedKeys {
   readonly stream: string;
   /** SET of the partition numbers the speed layer has ever claimed (outside any hash tag). */
   partitions(): string;
+  /**
+   * HASH of the registry versions met that break a view: `<version>` → one sentence saying which
+   * view and field (outside any hash tag; written once per version by whichever worker meets it).
+   */
+  schemaWarnings(): string;
   /** Per-partition meta hash: offset, epoch, owner, maxEventTime, watermark, counters. */
   meta(partition: number): string;
   /** Open sessions of the visitors routed to this partition: sessionize key → serialized state. */
@@ -65,6 +70,7 @@ export function speedKeys(prefix: string, stream: string = LEGACY_KEYS_STREAM): 
     prefix,
     stream,
     partitions: () => `${speed}:partitions`,
+    schemaWarnings: () => `${speed}:schema-warnings`,
     meta: (partition) => `${tag(partition)}:meta`,
     sessions: (partition) => `${tag(partition)}:sessions`,
     bucketIndex: (partition, view, version) => `${tag(partition)}:b:${view}:${version}`,

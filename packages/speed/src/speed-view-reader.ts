@@ -145,9 +145,10 @@ export class RedisSpeedViewReader implements SpeedViewReader {
   async status(stream: string = this.defaultStream): Promise<SpeedStatus> {
     const keys = this.keys(stream);
     const partitions = await this.partitions(stream);
-    const [metas, highs] = await Promise.all([
+    const [metas, highs, warnings] = await Promise.all([
       Promise.all(partitions.map((partition) => this.#redis.hgetall(keys.meta(partition)))),
       this.#highWatermarks(stream),
+      this.#redis.hgetall(keys.schemaWarnings()),
     ]);
     let watermark: number | null = null;
     let maxEventTime: number | null = null;
@@ -161,6 +162,9 @@ export class RedisSpeedViewReader implements SpeedViewReader {
       eventsApplied: 0,
       duplicateCount: 0,
       closedThrough: null,
+      schemaWarnings: Object.entries(warnings)
+        .sort((a, b) => Number(a[0]) - Number(b[0]))
+        .map(([, message]) => message),
     };
     partitions.forEach((partition, i) => {
       const meta = metas[i]!;

@@ -127,6 +127,8 @@ export class SpeedWorker {
   readonly groupId: string;
   /** The stream's keys under `tuning.prefix`. */
   readonly keys: SpeedKeys;
+  /** Registry versions met that break a view, not yet recorded for `/v1/status` (version → sentence). */
+  readonly #pendingSchemaWarnings = new Map<number, string>();
   /** Claim token: tells this worker's claims from every other's, across Redis restarts too. */
   readonly owner = randomUUID();
   readonly #options: SpeedWorkerOptions;
@@ -191,6 +193,10 @@ export class SpeedWorker {
       },
       options.config?.schemaRegistry,
       this.#logger,
+      (warning) => {
+        this.#pendingSchemaWarnings.set(warning.version, warning.message);
+        void this.#recordSchemaWarnings();
+      },
     );
     this.#views = views.map((view, indexPosition) => ({
       view,
@@ -229,6 +235,7 @@ export class SpeedWorker {
       throw error;
     }
 
+    await this.#recordSchemaWarnings();
     this.#admin = this.#kafka.admin();
     await this.#admin.connect();
     if (this.tuning.createTopics) {
@@ -335,6 +342,25 @@ export class SpeedWorker {
       this.#logger.debug({ err: error }, 'checking the partitions held in Redis failed; next time');
     } finally {
       this.#checkingStates = false;
+    }
+  }
+
+  /**
+   * Records the registry versions met that break a view where the status readers look (once Redis
+   * is connected; a failed write is kept for the next version met or the next start).
+   */
+  async #recordSchemaWarnings(): Promise<void> {
+    const redis = this.#redis;
+    if (redis === null || this.#pendingSchemaWarnings.size === 0) return;
+    const pending = [...this.#pendingSchemaWarnings];
+    try {
+      await redis.hset(
+        this.keys.schemaWarnings(),
+        Object.fromEntries(pending.map(([v, m]) => [String(v), m])),
+      );
+      for (const [version] of pending) this.#pendingSchemaWarnings.delete(version);
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not record a schema warning for the status; next time');
     }
   }
 

@@ -47,6 +47,7 @@ export function compileStreamEventRules(
   options: EventParseOptions,
   registry?: SchemaRegistryConfig,
   logger?: Pick<Logger, 'warn'>,
+  onIncompatible?: (warning: { version: number; message: string }) => void,
 ): StreamEventRules {
   // one object with every field set: the validator uses it without merging defaults per message
   const parseOptions: EventParseOptions = {
@@ -72,6 +73,10 @@ export function compileStreamEventRules(
     const warn = (): void => {
       const broken = framed.incompatibleWriters();
       for (const { writer, problems } of broken.slice(warned)) {
+        onIncompatible?.({
+          version: writer.version,
+          message: `schema version ${writer.version} of "${writer.subject}" breaks a view (${problems.map((p) => p.message).join('; ')}); its messages go to the dead-letter topic`,
+        });
         logger?.warn(
           {
             subject: writer.subject,

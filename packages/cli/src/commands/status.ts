@@ -99,6 +99,7 @@ function printSpeed(out: Output, status: StreamSpeedStatus, now: number, kafkaPr
       `late ${s.lateCount > 0 ? out.style(String(s.lateCount), 'yellow') : '0'}   ` +
       `DLQ ${s.dlqCount > 0 ? out.style(String(s.dlqCount), 'yellow') : '0'}`,
   );
+  for (const warning of s.schemaWarnings) out.line(`  ${out.style('warning', 'yellow')}: ${warning}`);
 }
 
 export const statusCommand = defineCommand({

@@ -221,6 +221,7 @@ export class MemorySpeedReader implements SpeedViewReader {
       eventsApplied: 3,
       duplicateCount: 0,
       closedThrough: watermark === null ? null : watermark - 5 * 60_000,
+      schemaWarnings: [],
     };
   }
 }

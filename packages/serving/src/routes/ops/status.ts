@@ -43,6 +43,7 @@ const speedStatusSchema = {
     'dlqCount',
     'lateCount',
     'eventsApplied',
+    'schemaWarnings',
     'error',
   ],
   properties: {
@@ -69,6 +70,12 @@ const speedStatusSchema = {
     dlqCount: { type: 'number', nullable: true },
     lateCount: { type: 'number', nullable: true },
     eventsApplied: { type: 'number', nullable: true },
+    schemaWarnings: {
+      type: 'array',
+      items: { type: 'string' },
+      description:
+        'Schema registry versions met that break a view over the stream: their messages are dead-lettered, not counted',
+    },
     error: layerError,
   },
 } as const;
@@ -116,6 +123,7 @@ const unavailableSpeed = {
   dlqCount: null,
   lateCount: null,
   eventsApplied: null,
+  schemaWarnings: [],
   error: 'the speed layer could not be read',
 };
 
@@ -150,6 +158,7 @@ export const statusRoute: FastifyPluginAsync<StatusRouteOptions> = async (app, o
         dlqCount: status.dlqCount,
         lateCount: status.lateCount,
         eventsApplied: status.eventsApplied,
+        schemaWarnings: status.schemaWarnings,
         error: null,
       };
     } catch (error) {
