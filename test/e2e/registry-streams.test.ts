@@ -21,10 +21,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { mulberry32 } from '../support/random.ts';
 import { eventually, World } from './cli/harness.ts';
+import { schemaRegistryUrl } from '../support/stack.ts';
 
 const MINUTE = 60_000;
 const PARTITIONS = 3;
-const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const COUNTRIES = ['DE', 'FR', 'JP'] as const;
 const PAGES = ['/home', '/pricing', '/docs', '/blog'] as const;
 const COUPONS = ['XMAS', 'SPRING'] as const;
@@ -115,7 +115,7 @@ describe('registry-backed streams (Avro and JSON Schema) on the Lambda path', ()
   let orderSubject: string;
   let visitSubject: string;
   const registry = new SchemaRegistry(
-    { host: REGISTRY_URL, clientId: 'tandem-e2e' },
+    { host: schemaRegistryUrl, clientId: 'tandem-e2e' },
     { [SchemaType.JSON]: { formats: fullFormats } },
   );
   const now = Date.now();
@@ -174,7 +174,7 @@ describe('registry-backed streams (Avro and JSON Schema) on the Lambda path', ()
     const metricsPort = await freePort();
     world = new World({
       PORT: String(port),
-      SCHEMA_REGISTRY_URL: REGISTRY_URL,
+      SCHEMA_REGISTRY_URL: schemaRegistryUrl,
       SPEED_OUT_OF_ORDERNESS_MS: '10000',
       SPEED_ALLOWED_LATENESS_MS: '20000',
       SPEED_SEALED_GRACE_MS: String(HOUR_MS),
@@ -381,7 +381,7 @@ describe('registry-backed streams (Avro and JSON Schema) on the Lambda path', ()
         { subject: orderSubject },
       ),
     ).rejects.toThrow(/409|ompatib/);
-    const none = await fetch(`${REGISTRY_URL}/config/${encodeURIComponent(orderSubject)}`, {
+    const none = await fetch(`${schemaRegistryUrl}/config/${encodeURIComponent(orderSubject)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: 'NONE' }),
@@ -452,7 +452,7 @@ describe('registry-backed streams (Avro and JSON Schema) on the Lambda path', ()
       await admin.disconnect();
     }
     for (const subject of [orderSubject, visitSubject]) {
-      await fetch(`${REGISTRY_URL}/subjects/${encodeURIComponent(subject)}`, { method: 'DELETE' }).catch(
+      await fetch(`${schemaRegistryUrl}/subjects/${encodeURIComponent(subject)}`, { method: 'DELETE' }).catch(
         () => undefined,
       );
     }

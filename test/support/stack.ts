@@ -7,6 +7,8 @@ import { Kafka, logLevel } from 'kafkajs';
 
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const kafkaBrokers = (process.env.KAFKA_BROKERS ?? 'localhost:9092').split(',');
+/** The Confluent API of the schema registry (`TANDEM_STACK_REGISTRY=1 scripts/stack up` runs one). */
+export const schemaRegistryUrl = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 
 /** The local S3Proxy's endpoint, credentials and the bucket tests write under. */
 export function s3Settings(): NonNullable<LakeOptions['s3']> & { bucket: string } {

@@ -12,7 +12,7 @@ import {
   describeStreamRejection,
   encodeStates,
   type EventRule,
-  filterFields,
+  viewFieldsRead,
   HOUR_MS,
   hourStart,
   inputRangeFor,
@@ -108,17 +108,7 @@ export interface ComputeResult {
 export function eventColumnsUsed(view: View, stream: Stream): string[] {
   const all = stream.fields.map((field) => field.name);
   if (stream.idField === null) return all;
-  const used = new Set<string>([stream.idField, stream.timeField, ...view.dimensions]);
-  filterFields(view.filter, used);
-  if (view.sessionize !== null) {
-    used.add(view.sessionize.by);
-    used.add(view.sessionize.page);
-  } else {
-    for (const measure of Object.values(view.measures)) {
-      if (measure.field !== null) used.add(measure.field);
-      filterFields(measure.where, used);
-    }
-  }
+  const used = viewFieldsRead(view, stream);
   return all.filter((field) => used.has(field));
 }
 

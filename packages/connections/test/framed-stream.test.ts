@@ -10,9 +10,10 @@ import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { describe, expect, it } from 'vitest';
 import { compileFramedStreamParser, type FramedStreamParser } from '../src/framed-stream.ts';
 import { createSchemaRegistryClient, fetchRegistryVersions } from '../src/schema-registry.ts';
+import { schemaRegistryUrl } from '@tandem/test-support/stack.ts';
 
 const config = loadConfig({
-  SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  SCHEMA_REGISTRY_URL: schemaRegistryUrl,
   SCHEMA_REGISTRY_USERNAME: process.env.SCHEMA_REGISTRY_USERNAME,
   SCHEMA_REGISTRY_PASSWORD: process.env.SCHEMA_REGISTRY_PASSWORD,
 }).schemaRegistry;

@@ -8,11 +8,12 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import { defineStream, loadConfig, type StreamField, translateRegistrySchema } from '@tandem/core';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import { describe, expect, it } from 'vitest';
+import { schemaRegistryUrl } from '@tandem/test-support/stack.ts';
 
 // The components' own config (SCHEMA_REGISTRY_URL and its credentials), pointed at the local stack's
 // registry unless the environment names another.
 const config = loadConfig({
-  SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  SCHEMA_REGISTRY_URL: schemaRegistryUrl,
   SCHEMA_REGISTRY_USERNAME: process.env.SCHEMA_REGISTRY_USERNAME,
   SCHEMA_REGISTRY_PASSWORD: process.env.SCHEMA_REGISTRY_PASSWORD,
 }).schemaRegistry;

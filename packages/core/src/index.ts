@@ -32,6 +32,7 @@ export * from './time.ts';
 export * from './time-expression.ts';
 export * from './types.ts';
 export * from './view.ts';
+export * from './view-fields.ts';
 export * from './view-fingerprint.ts';
 export * from './view-sql.ts';
 export * from './web-stream.ts';

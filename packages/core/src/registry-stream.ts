@@ -5,7 +5,7 @@
 // and says which fields each view needs from a writer's schema, so a version that drops one is
 // caught before it computes wrong numbers.
 import { TandemError } from './errors.ts';
-import { filterFields } from './filter.ts';
+import { viewFieldsRead } from './view-fields.ts';
 import { translateRegistrySchema } from './registry-schema.ts';
 import type { StreamField, StreamFieldType, StreamSchemaSpec } from './stream-schema.ts';
 import { configPathError, jsonPath } from './stream-schema.ts';
@@ -229,30 +229,13 @@ export function withRegistryViews(stream: Stream, views: readonly View[]): Strea
   if (stream.registry === null) return stream;
   const viewsRead: Record<string, readonly string[]> = {};
   for (const view of views) {
-    if (view.stream === stream.name) viewsRead[view.name] = [...fieldsViewReads(view, stream)];
+    if (view.stream === stream.name) viewsRead[view.name] = [...viewFieldsRead(view, stream)];
   }
   return { ...stream, registry: { ...stream.registry, viewsRead } };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // What views need from a writer's schema
-
-/** The stream fields a view reads: time and id fields, dimensions, filters and measure fields. */
-export function fieldsViewReads(view: View, stream: Stream): Set<string> {
-  const names = new Set<string>([stream.timeField, ...view.dimensions]);
-  if (stream.idField !== null) names.add(stream.idField);
-  filterFields(view.filter, names);
-  if (view.sessionize === null) {
-    for (const measure of Object.values(view.measures)) {
-      if (measure.field !== null) names.add(measure.field);
-      filterFields(measure.where, names);
-    }
-  } else {
-    names.add(view.sessionize.by);
-    names.add(view.sessionize.page);
-  }
-  return names;
-}
 
 /** A field a view reads that a writer schema does not provide as the view needs it. */
 export interface SchemaIncompatibility {

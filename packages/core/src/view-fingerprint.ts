@@ -10,6 +10,7 @@ import type { Measure, MeasureSpec } from './measures.ts';
 import type { Stream } from './stream.ts';
 import type { StreamField } from './stream-schema.ts';
 import type { View, ViewSpec } from './view.ts';
+import { viewFieldsRead } from './view-fields.ts';
 
 /** A view as defineView builds it, before its version is derived. */
 export type ViewDefinition = Omit<View, 'fingerprint'>;
@@ -82,27 +83,8 @@ function normalizeFilter(filter: Filter | null): unknown {
 
 /** The stream fields the view's numbers depend on, in name order. */
 function fieldsRead(view: ViewDefinition, stream: Stream): StreamField[] {
-  const names = new Set<string>([stream.timeField, ...view.dimensions]);
-  if (stream.idField !== null) names.add(stream.idField);
-  collectFilterFields(view.filter, names);
-  if (view.sessionize === null) {
-    for (const measure of Object.values(view.measures)) {
-      if (measure.field !== null) names.add(measure.field);
-      collectFilterFields(measure.where, names);
-    }
-  } else {
-    // Session measures read session fields, which come from these two.
-    names.add(view.sessionize.by);
-    names.add(view.sessionize.page);
-  }
+  const names = viewFieldsRead(view, stream);
   return stream.fields.filter((field) => names.has(field.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
-}
-
-function collectFilterFields(filter: Filter | null, into: Set<string>): void {
-  if (filter === null) return;
-  if ('filters' in filter) for (const child of filter.filters) collectFilterFields(child, into);
-  else if ('filter' in filter) collectFilterFields(filter.filter, into);
-  else into.add(filter.field);
 }
 
 function normalizeField(field: StreamField): unknown {

@@ -11,9 +11,9 @@ import {
 import { loadConfig, resolveCatalog } from '@tandem/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTandem, tempDir } from '../support/run-cli.ts';
+import { schemaRegistryUrl } from '@tandem/test-support/stack.ts';
 
-const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-const registryConfig = loadConfig({ SCHEMA_REGISTRY_URL: REGISTRY_URL }).schemaRegistry;
+const registryConfig = loadConfig({ SCHEMA_REGISTRY_URL: schemaRegistryUrl }).schemaRegistry;
 const registry = createSchemaRegistryClient(registryConfig);
 const temp = tempDir();
 const subject = `test-${randomUUID()}-visits-value`;
@@ -38,11 +38,11 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   id = await registry.register(subject, 'JSON', JSON.stringify(schema));
-  env = { SCHEMA_REGISTRY_URL: REGISTRY_URL, TANDEM_CONFIG: temp.write('config.json', config) };
+  env = { SCHEMA_REGISTRY_URL: schemaRegistryUrl, TANDEM_CONFIG: temp.write('config.json', config) };
 });
 afterAll(async () => {
   temp.cleanup();
-  await fetch(`${REGISTRY_URL}/subjects/${encodeURIComponent(subject)}`, { method: 'DELETE' });
+  await fetch(`${schemaRegistryUrl}/subjects/${encodeURIComponent(subject)}`, { method: 'DELETE' });
 });
 
 /** Framed messages written one per line: 5 header bytes (which may hold a newline), the body, "\n". */

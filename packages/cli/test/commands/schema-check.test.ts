@@ -11,12 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigCheckReport } from '../../src/commands/config-check.ts';
 import type { SchemaCheckReport } from '../../src/commands/schema-check.ts';
 import { runTandem, tempDir } from '../support/run-cli.ts';
+import { schemaRegistryUrl } from '@tandem/test-support/stack.ts';
 
-const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-const registry = createSchemaRegistryClient(loadConfig({ SCHEMA_REGISTRY_URL: REGISTRY_URL }).schemaRegistry);
+const registry = createSchemaRegistryClient(
+  loadConfig({ SCHEMA_REGISTRY_URL: schemaRegistryUrl }).schemaRegistry,
+);
 const temp = tempDir();
 const subject = `test-${randomUUID()}-orders-value`;
-const env = { SCHEMA_REGISTRY_URL: REGISTRY_URL };
+const env = { SCHEMA_REGISTRY_URL: schemaRegistryUrl };
 
 const v1 = {
   type: 'record',
@@ -63,7 +65,7 @@ function configFile(registrySpec: Record<string, unknown>): string {
 }
 
 async function setCompatibility(level: string): Promise<void> {
-  const response = await fetch(`${REGISTRY_URL}/config/${encodeURIComponent(subject)}`, {
+  const response = await fetch(`${schemaRegistryUrl}/config/${encodeURIComponent(subject)}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
     body: JSON.stringify({ compatibility: level }),
@@ -78,7 +80,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   temp.cleanup();
-  await fetch(`${REGISTRY_URL}/subjects/${encodeURIComponent(subject)}`, { method: 'DELETE' });
+  await fetch(`${schemaRegistryUrl}/subjects/${encodeURIComponent(subject)}`, { method: 'DELETE' });
 });
 
 async function schemaCheck(
